@@ -1,0 +1,119 @@
+# netmove: one entry point.  make deps | all | test | bench | demo | fuzz | install | clean
+# Everything is built under build/.  `make test` and `make demo` need root.
+
+CC       := gcc
+CLANG    := clang
+O        := build
+PREFIX   ?= /usr/local
+
+PKGS     := libnl-3.0 libnl-route-3.0 libpcap
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Inetmove/include $(PKG_CFLAGS)
+LDLIBS   := $(PKG_LIBS) -lm
+
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(wildcard netmove/lib/*.c)
+CLI_SRC  := $(wildcard netmove/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
+LIB_SAN  := $(LIB_SRC:%.c=$(O)/san/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(O)/unit/%)
+UNITS_SAN := $(UNIT_SRC:tests/unit/%.c=$(O)/unit-san/%)
+FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
+
+FUZZ_SECONDS ?= 60
+FUZZ_QUICK   ?= 5
+
+.PHONY: all deps deps-check need-root test unit net fuzz fuzz-quick bench demo install clean
+
+all: $(O)/netmove $(UNITS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+
+$(O)/libnetmove.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(O)/libnetmove-san.a: $(LIB_SAN)
+	ar rcs $@ $^
+
+$(O)/netmove: $(CLI_OBJ) $(O)/libnetmove.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lcmocka
+
+$(O)/unit-san/%: tests/unit/%.c $(O)/libnetmove-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(O)/libnetmove-san.a $(LDLIBS) -lcmocka
+
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Inetmove/include $(PKG_CFLAGS) \
+	-fno-sanitize-recover=all
+
+$(O)/fuzzlib/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+$(O)/libnetmove-fuzz.a: $(LIB_SRC:%.c=$(O)/fuzzlib/%.o)
+	ar rcs $@ $^
+
+$(O)/fuzz/%: tests/fuzz/%.c $(O)/libnetmove-fuzz.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(O)/libnetmove-fuzz.a $(LDLIBS)
+
+deps:
+	@mk/deps.sh
+
+need-root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+		echo "netmove: this target needs root (network namespaces, Open vSwitch, eBPF)."; \
+		echo "netmove: run it as root, e.g. from a root shell: make $(MAKECMDGOALS)"; \
+		exit 1; fi
+
+deps-check: need-root
+	@mk/deps.sh --check || mk/deps.sh
+
+test: deps-check
+	@$(MAKE) --no-print-directory all $(UNITS_SAN) $(FUZZERS)
+	@tests/run.sh
+
+unit: all $(UNITS_SAN)
+	@tests/run.sh unit
+
+net: need-root all
+	@tests/run.sh net
+
+fuzz: $(FUZZERS)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+bench: deps-check
+	@$(MAKE) --no-print-directory all
+	@tests/bench.sh
+
+demo: deps-check
+	@$(MAKE) --no-print-directory all
+	@tests/net/demo.sh
+
+install: all
+	install -D -m 0755 $(O)/netmove $(DESTDIR)$(PREFIX)/sbin/netmove
+	install -D -m 0644 docs/netmove.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmove.8
+
+clean:
+	rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

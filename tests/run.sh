@@ -1,0 +1,111 @@
+#!/bin/bash
+# netmove test runner: unit tests (plain and ASan+UBSan), short fuzz runs and
+# the network tests on the namespace testbed.  Ends with the summary line
+#   tests: N passed, N failed, N skipped
+# Usage: tests/run.sh [unit|fuzz|net]...   (default: all three)
+set -u
+cd "$(dirname "$0")/.."
+
+O=${O:-build}
+FUZZ_QUICK=${FUZZ_QUICK:-5}
+pass=0 fail=0 skip=0
+failures=()
+logdir=$O/test-logs
+mkdir -p "$logdir"
+
+count_cmocka() {
+	# $1: name, $2: log, $3: exit status
+	local p f s
+	p=$(grep -cE '^\[ +OK +\] ' "$2")
+	f=$(grep -E '^\[ +(FAILED|ERROR) +\] ' "$2" | grep -vc 'test(s)')
+	s=$(grep -E '^\[ +SKIPPED +\] ' "$2" | grep -vc 'test(s)')
+	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # crashed or sanitizer abort outside an assertion
+	fi
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	printf '%-34s %3d passed, %d failed, %d skipped\n' "$1" "$p" "$f" "$s"
+	if [ "$f" -ne 0 ]; then
+		failures+=("$1")
+		sed 's/^/    /' "$2" | tail -40
+	fi
+	if [ "$s" -ne 0 ]; then
+		grep -iE '^skip' "$2" | sed 's/^/    /'
+	fi
+}
+
+run_unit() {
+	local t name log st
+	echo "== unit tests (build/unit, build/unit-san: ASan + UBSan)"
+	for t in "$O"/unit/test_* "$O"/unit-san/test_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$(dirname "$t")")/$(basename "$t")
+		log=$logdir/${name//\//_}.log
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$t" >"$log" 2>&1
+		st=$?
+		count_cmocka "$name" "$log" "$st"
+	done
+}
+
+run_fuzz() {
+	local f name out
+	echo "== fuzz (each harness ${FUZZ_QUICK}s)"
+	for f in "$O"/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=$(basename "$f")
+		if out=$(FUZZ_CORPUS=$O/fuzz-corpus tests/fuzz/run.sh "$FUZZ_QUICK" "$f"); then
+			pass=$((pass + 1))
+			echo "$out"
+		else
+			fail=$((fail + 1))
+			failures+=("$name")
+			echo "$out"
+		fi
+	done
+}
+
+run_net() {
+	local t name log st t0 t1
+	echo "== network tests (namespaces, Open vSwitch, tc/eBPF)"
+	for t in tests/net/test_*.sh; do
+		[ -f "$t" ] || continue
+		name=net/$(basename "$t" .sh)
+		log=$logdir/${name//\//_}.log
+		t0=$(date +%s.%N)
+		bash "$t" >"$log" 2>&1
+		st=$?
+		t1=$(date +%s.%N)
+		case $st in
+		0)
+			pass=$((pass + 1))
+			printf '%-34s passed (%.1fs)\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
+			grep -E '^(figure|measured):' "$log" | sed 's/^/    /'
+			;;
+		77)
+			skip=$((skip + 1))
+			printf '%-34s SKIPPED: %s\n' "$name" "$(tail -1 "$log")"
+			;;
+		*)
+			fail=$((fail + 1))
+			failures+=("$name")
+			printf '%-34s FAILED (exit %d)\n' "$name" "$st"
+			sed 's/^/    /' "$log" | tail -60
+			;;
+		esac
+	done
+}
+
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(unit fuzz net)
+for p in "${parts[@]}"; do
+	case $p in
+	unit) run_unit ;;
+	fuzz) run_fuzz ;;
+	net) run_net ;;
+	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, net)" >&2; exit 2 ;;
+	esac
+done
+
+echo
+[ ${#failures[@]} -ne 0 ] && echo "failed: ${failures[*]}"
+echo "tests: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
