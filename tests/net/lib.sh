@@ -39,6 +39,20 @@
 #   tb_tor_port_of MAC        print the tor port the tor FDB has for MAC
 #   tb_wait_ping NAME IP [S]  ping from NAME until IP answers (max S=5 s)
 #   tb_ovs_pids [PREFIX]      print the PIDs of the testbed's OVS daemons
+#
+# Environment: TB_PREFIX (prefix for the next tb_up), TB_STATE_ROOT (default
+# /run/netmove-tb), TB_OVS_TSO=0 (turn off OVS userspace-tso-enable, which is
+# on by default because TCP across the netdev datapath needs it: see
+# tb__host_up).
+#
+# OVS behaviour worth knowing when writing tests:
+# - After the VM moves back to a host whose OVS had learned the VM MAC on its
+#   uplink, the first frame towards the VM can be dropped: the datapath still
+#   holds a megaflow "to VM MAC: drop (output = in_port)" until the revalidator
+#   runs after the VM's first frame re-learns the MAC.  Ping with retries
+#   (tb_wait_ping), or announce first.
+# - Moving or downing vmport flaps the carrier of the VM's eth0, which makes
+#   the VM flush its ARP cache (see tb_vm_static_arp).
 
 TB_STATE_ROOT=${TB_STATE_ROOT:-/run/netmove-tb}
 TB_VM_MAC=52:54:00:00:00:10
@@ -50,6 +64,9 @@ TB_HOSTB_MGMT_IP=198.19.0.2
 TB_OVS_SCHEMA=${TB_OVS_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
 # Prefixes of the testbeds this shell built (torn down by tb_trap).
 TB_ALL=${TB_ALL:-}
+# Background jobs (children of this shell) that tb_trap's handler waits for
+# before tearing down, e.g. a tb_up running in a background subshell.
+TB_WAIT_PIDS=${TB_WAIT_PIDS:-}
 
 tb__err() {
 	echo "testbed: $*" >&2
@@ -152,9 +169,14 @@ tb__claim_prefix() {
 	if [ -n "${TB_PREFIX:-}" ]; then
 		tb__valid_prefix "$TB_PREFIX" || return
 		p=$TB_PREFIX
-		if ip netns list | grep -q "^${p}\(tor\|router\|hosta\|hostb\|vm\)\b" ||
-			! mkdir "$TB_STATE_ROOT/$p" 2>/dev/null; then
-			tb__err "prefix '$p' is in use (see ip netns list and $TB_STATE_ROOT)"
+		for l in $(tb__ns_names "$p"); do
+			if [ -e "/run/netns/$l" ]; then
+				tb__err "prefix '$p' is in use: namespace $l exists"
+				return 1
+			fi
+		done
+		if ! mkdir "$TB_STATE_ROOT/$p" 2>/dev/null; then
+			tb__err "prefix '$p' is in use: $TB_STATE_ROOT/$p exists"
 			return 1
 		fi
 		echo "$p"
@@ -226,6 +248,7 @@ tb__build() {
 	for ns in $(tb__ns_names "$TB_P"); do
 		tb__x ip netns add "$ns" || return
 		# IPv6 off before any link exists (no DAD/RS/MLD frames anywhere).
+		# shellcheck disable=SC2016
 		tb__x ip netns exec "$ns" sh -c '
 			for f in all default lo; do
 				echo 1 >/proc/sys/net/ipv6/conf/$f/disable_ipv6 || exit 1
@@ -270,9 +293,12 @@ tb__build() {
 	pids+=($!)
 	tb__host_up b "$TB_HOSTB" &
 	pids+=($!)
+	# If a signal lands meanwhile, tb_trap's handler waits for these first.
+	TB_WAIT_PIDS="$TB_WAIT_PIDS ${pids[*]}"
 	for pid in "${pids[@]}"; do
 		wait "$pid" || rc=1
 	done
+	TB_WAIT_PIDS=
 	[ "$rc" -eq 0 ] || return 1
 	echo a >"$TB_DIR/vm_host"
 
@@ -337,6 +363,7 @@ tb_up() {
 	done
 	[ -f "$TB_OVS_SCHEMA" ] || { tb__err "tb_up: $TB_OVS_SCHEMA missing"; return 1; }
 
+	local prev=${TB_P:-}
 	p=$(tb__claim_prefix) || return
 	TB_P=$p
 	TB_DIR=$TB_STATE_ROOT/$p
@@ -360,6 +387,9 @@ tb_up() {
 	if ! tb__build "$ageing"; then
 		tb__err "tb_up: bring-up of testbed '$p' failed; tearing it down"
 		tb_down "$p"
+		if [ -n "$prev" ] && [ -f "$TB_STATE_ROOT/$prev/env" ]; then
+			tb_use "$prev"
+		fi
 		return 1
 	fi
 }
@@ -394,7 +424,7 @@ tb__our_daemon() {
 }
 
 tb_down() {
-	local p=${1:-${TB_P:-}} dir pid ns live i
+	local p=${1:-${TB_P:-}} dir pid ns live
 	if [ -z "$p" ]; then
 		return 0
 	fi
@@ -408,7 +438,7 @@ tb_down() {
 			kill -TERM "$pid" 2>/dev/null && live+=("$pid")
 		fi
 	done
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ ${#live[@]} -gt 0 ] || break
 		local still=()
 		for pid in "${live[@]}"; do
@@ -419,7 +449,7 @@ tb_down() {
 	done
 	for pid in "${live[@]}"; do
 		tb__err "tb_down: PID $pid ignored SIGTERM; sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
 	done
 	for ns in $(tb__ns_names "$p"); do
 		if [ -e "/run/netns/$ns" ]; then
@@ -440,7 +470,11 @@ tb_down() {
 }
 
 tb__down_all() {
-	local p
+	local p pid
+	for pid in $TB_WAIT_PIDS; do
+		wait "$pid" 2>/dev/null || true
+	done
+	TB_WAIT_PIDS=
 	for p in $TB_ALL; do
 		tb_down "$p"
 	done
@@ -585,7 +619,8 @@ tb_vm_static_arp() {
 
 # tb_tor_port_of MAC: the tor port the bridge FDB holds MAC on (empty if none).
 tb_tor_port_of() {
-	local mac=${1,,}
+	local mac=${1:-}
+	mac=${mac,,}
 	if [ -z "$mac" ]; then
 		tb__err "usage: tb_tor_port_of MAC"
 		return 2
@@ -593,7 +628,7 @@ tb_tor_port_of() {
 	tb__need_current || return
 	bridge -n "$TB_TOR" fdb show br br0 |
 		awk -v m="$mac" '
-			tolower($1) == m && $2 == "dev" && !/ self( |$)/ {
-				print $3; exit
+			!found && tolower($1) == m && $2 == "dev" && !/ self( |$)/ {
+				print $3; found = 1
 			}'
 }

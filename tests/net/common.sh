@@ -1,0 +1,83 @@
+# shellcheck shell=bash
+# Shared by the network test scripts: the netmove binary, assertions and
+# background-process bookkeeping.  Source after lib.sh.
+
+NETMOVE=${NETMOVE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/netmove}
+T_PIDS=()
+T_TMP=$(mktemp -d /tmp/netmove-test.XXXXXX)
+
+t_cleanup() {
+	local p
+	for p in "${T_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${T_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$T_TMP"
+}
+
+# Install cleanup of background processes, temp files and testbeds.
+t_trap() {
+	trap 't_cleanup; tb__down_all' EXIT
+	trap 'exit 130' INT TERM
+}
+
+t_need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "needs root (network namespaces, Open vSwitch)"
+		exit 77
+	fi
+	[ -x "$NETMOVE" ] || { echo "FAIL: $NETMOVE not built"; exit 1; }
+}
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+step() {
+	echo "-- $*"
+}
+
+# nm NS args...: run netmove inside a testbed namespace.
+nm() {
+	local ns=$1
+	shift
+	"$NETMOVE" -n "$ns" "$@"
+}
+
+# jget FILE KEY: a top-level value of a JSON document.
+jget() {
+	jq -r ".$2" "$1"
+}
+
+# t_bg OUT ERR cmd...: start cmd in the background, remember its PID in T_BG.
+t_bg() {
+	local out=$1 err=$2
+	shift 2
+	"$@" >"$out" 2>"$err" &
+	T_BG=$!
+	T_PIDS+=("$T_BG")
+}
+
+# t_wait_ready FILE [SECONDS]: wait for "ready" to appear in FILE.
+t_wait_ready() {
+	local i n=$((${2:-5} * 50))
+	for ((i = 0; i < n; i++)); do
+		grep -q '^ready' "$1" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# t_wait PID: wait for a background process, return its exit status.
+t_wait() {
+	local st=0
+	wait "$1" || st=$?
+	return $st
+}
+
+now_us() {
+	echo $(($(date +%s%N) / 1000))
+}
