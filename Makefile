@@ -13,18 +13,31 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Inetmove/include $(PKG_CFLAGS)
-LDLIBS   := $(PKG_LIBS) -lm
+LDLIBS   := $(PKG_LIBS) -lcrypto -lm
 
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Fragments add to these: EXTRA_CFLAGS, EXTRA_LDLIBS (libnetmove users),
+# APP_LIBS (archives linked into the netmove and netmoved binaries only),
+# LIB_DEPS (generated headers libnetmove objects need first).
+EXTRA_CFLAGS :=
+EXTRA_LDLIBS :=
+APP_LIBS :=
+APP_LDLIBS :=
+LIB_DEPS :=
+-include ebpf/ebpf.mk
+-include ovs-plugin/ovs.mk
+CFLAGS   += $(EXTRA_CFLAGS)
+LDLIBS   += $(EXTRA_LDLIBS)
 
 LIB_SRC  := $(wildcard netmove/lib/*.c)
 CLI_SRC  := $(wildcard netmove/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 LIB_SAN  := $(LIB_SRC:%.c=$(O)/san/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(O)/unit/%)
 UNITS_SAN := $(UNIT_SRC:tests/unit/%.c=$(O)/unit-san/%)
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
@@ -36,11 +49,11 @@ FUZZ_QUICK   ?= 5
 
 all: $(O)/netmove $(UNITS)
 
-$(O)/%.o: %.c
+$(O)/obj/%.o: %.c | $(LIB_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(O)/san/%.o: %.c
+$(O)/san/%.o: %.c | $(LIB_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
 
@@ -50,8 +63,8 @@ $(O)/libnetmove.a: $(LIB_OBJ)
 $(O)/libnetmove-san.a: $(LIB_SAN)
 	ar rcs $@ $^
 
-$(O)/netmove: $(CLI_OBJ) $(O)/libnetmove.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/netmove: $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS)
 
 $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 	@mkdir -p $(dir $@)
@@ -61,10 +74,10 @@ $(O)/unit-san/%: tests/unit/%.c $(O)/libnetmove-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(O)/libnetmove-san.a $(LDLIBS) -lcmocka
 
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Inetmove/include $(PKG_CFLAGS) \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Inetmove/include $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
 	-fno-sanitize-recover=all
 
-$(O)/fuzzlib/%.o: %.c
+$(O)/fuzzlib/%.o: %.c | $(LIB_DEPS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
 

@@ -11,13 +11,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: netmove verify --iface IF --mac MAC --ip IP --gateway IP\n"
+		"usage: netmove verify --iface IF [--listen IF] --mac MAC --ip IP --gateway IP\n"
 		"                      [--vlan ID] [--tries N] [--timeout MS]\n"
 		"                      [--eth-src MAC | --learn] [-j|--json]\n\n"
 		"Send an ARP request for the gateway with the VM's MAC and IP as sender\n"
 		"from IF and wait for the reply there.  The Ethernet source is a neutral\n"
 		"address so the fabric does not learn the VM's MAC from the probe: a reply\n"
 		"proves frames addressed to the VM are delivered to IF.\n"
+		"  --listen IF    wait for the reply on IF instead (e.g. send out of the\n"
+		"                 uplink, watch the VM's port: proves delivery to the VM)\n"
 		"  --tries N      requests to send before giving up (default 3)\n"
 		"  --timeout MS   wait per request (default 1000)\n"
 		"  --eth-src MAC  Ethernet source to use instead of the neutral one\n"
@@ -29,6 +31,7 @@ int cmd_verify(int argc, char **argv, const struct cli_ctx *gctx)
 {
 	static const struct option opts[] = {
 		{ "iface", required_argument, NULL, 'i' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "mac", required_argument, NULL, 'm' },
 		{ "ip", required_argument, NULL, 'a' },
 		{ "gateway", required_argument, NULL, 'g' },
@@ -41,7 +44,7 @@ int cmd_verify(int argc, char **argv, const struct cli_ctx *gctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *cmd = "verify", *iface = NULL;
+	const char *cmd = "verify", *iface = NULL, *listen = NULL;
 	struct cli_ctx ctx = *gctx;
 	struct verify_cfg cfg;
 	struct verify_result res;
@@ -58,6 +61,11 @@ int cmd_verify(int argc, char **argv, const struct cli_ctx *gctx)
 			if (cli_iface(cmd, "--iface", optarg, NULL) < 0)
 				return CLI_USAGE;
 			iface = optarg;
+			break;
+		case 'l':
+			if (cli_iface(cmd, "--listen", optarg, NULL) < 0)
+				return CLI_USAGE;
+			listen = optarg;
 			break;
 		case 'm':
 			if (cli_mac(cmd, "--mac", optarg, &cfg.mac) < 0)
@@ -121,7 +129,7 @@ int cmd_verify(int argc, char **argv, const struct cli_ctx *gctx)
 	if (cfg.ip.s_addr == cfg.gateway.s_addr || !cfg.ip.s_addr || !cfg.gateway.s_addr)
 		return cli_error(CLI_USAGE, cmd, "--ip and --gateway must be distinct, non-zero");
 
-	ret = verify_run(iface, &cfg, &res, err);
+	ret = verify_run(iface, listen, &cfg, &res, err);
 	if (ret < 0)
 		return cli_error(CLI_FAILURE, cmd, "%s", err);
 	inet_ntop(AF_INET, &cfg.ip, ip, sizeof(ip));
@@ -132,6 +140,7 @@ int cmd_verify(int argc, char **argv, const struct cli_ctx *gctx)
 	out_str(&o, "ip", ip);
 	out_str(&o, "gateway", gw);
 	out_str(&o, "iface", iface);
+	out_str(&o, "listen", listen ? listen : iface);
 	out_str(&o, "eth_src", mac_format(&res.eth_src, m));
 	out_u64(&o, "sent", res.sent);
 	if (res.answered) {
@@ -149,7 +158,8 @@ int cmd_verify(int argc, char **argv, const struct cli_ctx *gctx)
 		fprintf(stderr,
 			"netmove verify: no ARP reply from %s for %s/%s on %s after %u request(s): "
 			"frames for this MAC are not delivered here (the fabric may still point "
-			"at its old location)\n", gw, mac_format(&cfg.mac, m), ip, iface, res.sent);
+			"at its old location)\n", gw, mac_format(&cfg.mac, m), ip, listen ? listen : iface,
+			res.sent);
 		return CLI_NEGATIVE;
 	}
 	return CLI_OK;

@@ -304,7 +304,7 @@ int probe_recv(const struct probe_recv_cfg *cfg, struct probe_stats *st)
 		ret = -errno;
 		goto out;
 	}
-	if (cfg->ready_fd >= 0 && write(cfg->ready_fd, "r", 1) < 0) {
+	if (cfg->ready_fd >= 0 && write(cfg->ready_fd, "ready\n", 6) < 0) {
 		ret = -errno;
 		goto out;
 	}

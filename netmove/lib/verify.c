@@ -99,14 +99,14 @@ static int pick_source(const char *ifname, const struct verify_cfg *cfg, struct 
 	return 0;
 }
 
-int verify_run(const char *ifname, const struct verify_cfg *cfg,
+int verify_run(const char *ifname, const char *listen, const struct verify_cfg *cfg,
 	       struct verify_result *res, char *err)
 {
 	static const struct mac bc = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
 	uint8_t req[FRAME_BUILD_MAX];
 	char filter[128];
 	struct frame_arp arp = { .op = FRAME_ARP_REQUEST };
-	struct wire w = { .pcap = NULL };
+	struct wire w = { .pcap = NULL }, lw = { .pcap = NULL }, *cap = &w;
 	int len, ret;
 	unsigned i;
 
@@ -132,6 +132,14 @@ int verify_run(const char *ifname, const struct verify_cfg *cfg,
 	ret = wire_open(&w, ifname, filter, true);
 	if (ret < 0)
 		goto out;
+	if (listen && strcmp(listen, ifname) != 0) {
+		ret = wire_open(&lw, listen, filter, false);
+		if (ret < 0) {
+			memcpy(w.err, lw.err, WIRE_ERRLEN);
+			goto out;
+		}
+		cap = &lw;
+	}
 	for (i = 0; i < cfg->tries && !res->answered; i++) {
 		uint64_t deadline, sent_ns;
 
@@ -146,9 +154,11 @@ int verify_run(const char *ifname, const struct verify_cfg *cfg,
 			size_t flen;
 			uint64_t ts;
 
-			ret = wire_recv(&w, deadline, &f, &flen, &ts);
-			if (ret < 0)
+			ret = wire_recv(cap, deadline, &f, &flen, &ts);
+			if (ret < 0) {
+				memcpy(w.err, cap->err, WIRE_ERRLEN);
 				goto out;
+			}
 			if (ret == 0)
 				break;
 			if (!verify_match(cfg, f, flen, &res->gw_mac, &res->vlan))
@@ -156,7 +166,7 @@ int verify_run(const char *ifname, const struct verify_cfg *cfg,
 			res->answered = true;
 			res->reply_ns = ts;
 			res->rtt_ns = ts > sent_ns ? ts - sent_ns : 0;
-			snprintf(res->ifname, sizeof(res->ifname), "%s", ifname);
+			snprintf(res->ifname, sizeof(res->ifname), "%s", cap->ifname);
 			break;
 		}
 	}
@@ -164,6 +174,7 @@ int verify_run(const char *ifname, const struct verify_cfg *cfg,
 out:
 	if (ret < 0 && err)
 		memcpy(err, w.err, WIRE_ERRLEN);
+	wire_close(&lw);
 	wire_close(&w);
 	return ret;
 }

@@ -71,6 +71,16 @@ t_wait_ready() {
 	return 1
 }
 
+# t_wait_line FILE [SECONDS]: wait for FILE to hold a first line.
+t_wait_line() {
+	local i n=$((${2:-5} * 50))
+	for ((i = 0; i < n; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
 # t_wait PID: wait for a background process, return its exit status.
 t_wait() {
 	local st=0

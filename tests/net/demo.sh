@@ -36,13 +36,13 @@ say "netmove announce from host B (RARP + GARP, QEMU schedule)"
 t_bg "$T_TMP/watch.json" "$T_TMP/watch.err" \
 	"$NETMOVE" -n "$TB_TOR" --json fdb watch --mac "$VM" --dev br0 --until-port tor-b --timeout 5000
 watch=$T_BG
-t_wait_ready "$T_TMP/watch.err" || fail "fdb watch did not start"
+t_wait_line "$T_TMP/watch.json" || fail "fdb watch did not start"
 nm "$TB_HOSTB" --json announce --iface uplink --mac "$VM" --ip "$TB_VM_IP" >"$T_TMP/ann.json" ||
 	fail "announce failed"
 t_wait "$watch" || fail "the tor FDB did not move"
 jq . "$T_TMP/ann.json"
 first=$(jget "$T_TMP/ann.json" first_us)
-moved=$(jq -r .time_us "$T_TMP/watch.json")
+moved=$(jq -rs '[.[] | select(.type == "event" and .port == "tor-b")][0].time_us' "$T_TMP/watch.json")
 echo "announce first frame -> tor FDB moved to tor-b: $((moved - first)) us"
 
 say "verify from host B"

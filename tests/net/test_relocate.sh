@@ -47,12 +47,12 @@ step "announce from B, watch the tor FDB"
 t_bg "$T_TMP/watch.json" "$T_TMP/watch.err" \
 	"$NETMOVE" -n "$TB_TOR" --json fdb watch --mac "$VM" --dev br0 --until-port tor-b --timeout 5000
 watch=$T_BG
-t_wait_ready "$T_TMP/watch.err" || fail "fdb watch did not start: $(cat "$T_TMP/watch.err")"
+t_wait_line "$T_TMP/watch.json" || fail "fdb watch did not start: $(cat "$T_TMP/watch.err")"
 nm "$TB_HOSTB" --json announce --iface uplink --mac "$VM" --ip "$TB_VM_IP" \
 	>"$T_TMP/ann.json" || fail "announce failed"
 t_wait "$watch" || fail "tor FDB did not move to tor-b: $(cat "$T_TMP/watch.json" "$T_TMP/watch.err")"
 first=$(jget "$T_TMP/ann.json" first_us)
-moved=$(jq -r '.time_us' "$T_TMP/watch.json")
+moved=$(jq -rs '[.[] | select(.type == "event" and .port == "tor-b")][0].time_us' "$T_TMP/watch.json")
 [ "$(jget "$T_TMP/ann.json" frames)" = 10 ] || fail "announce sent $(jget "$T_TMP/ann.json" frames) frames, expected 10"
 echo "measured: announce first frame -> tor FDB moved: $((moved - first)) us"
 port=$(nm "$TB_TOR" fdb get --mac "$VM" --dev br0 --json | jq -r .port)

@@ -118,7 +118,7 @@ static void real_arp_ping(void **state)
 				 "ip link set nmv0 up && ip link set nmv1 up"), 0);
 	cfg_for(&cfg, "198.18.0.1");
 	cfg.timeout_ms = 500;
-	assert_int_equal(verify_run("nmv0", &cfg, &res, err), 0);
+	assert_int_equal(verify_run("nmv0", NULL, &cfg, &res, err), 0);
 	assert_true(res.answered);
 	assert_true(mac_equal(&res.gw_mac, &gw));
 	assert_string_equal(res.ifname, "nmv0");
@@ -129,11 +129,11 @@ static void real_arp_ping(void **state)
 	cfg_for(&cfg, "198.18.0.99");
 	cfg.tries = 2;
 	cfg.timeout_ms = 100;
-	assert_int_equal(verify_run("nmv0", &cfg, &res, err), 0);
+	assert_int_equal(verify_run("nmv0", NULL, &cfg, &res, err), 0);
 	assert_false(res.answered);
 	assert_int_equal(res.sent, 2);
 
-	assert_true(verify_run("nm-missing0", &cfg, &res, err) < 0);
+	assert_true(verify_run("nm-missing0", NULL, &cfg, &res, err) < 0);
 }
 
 int main(void)

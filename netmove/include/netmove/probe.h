@@ -100,7 +100,7 @@ struct probe_recv_cfg {
 	uint64_t timeout_ns;	/* give up this long after start with no END */
 	uint64_t idle_ns;	/* stop this long after the last datagram (0: never) */
 	bool echo;		/* send every datagram back to its source */
-	int ready_fd;		/* if >= 0, write one byte here once bound */
+	int ready_fd;		/* if >= 0, write "ready\n" here once bound */
 };
 
 /* Receive one run until END (+ a short grace for stragglers), idle or

@@ -60,9 +60,12 @@ int verify_filter(const struct verify_cfg *cfg, char *buf, size_t len);
 bool verify_match(const struct verify_cfg *cfg, const uint8_t *frame, size_t len,
 		  struct mac *gw_mac, int *vlan);
 
-/* Run on ifname.  Returns 0 when it ran (answered or not; see res), or a
- * negative errno with err (WIRE_ERRLEN bytes) saying why it could not run. */
-int verify_run(const char *ifname, const struct verify_cfg *cfg,
+/* Send from ifname and wait for the reply on listen (NULL: ifname).  On
+ * another interface, frames in both directions count, so a hypervisor can
+ * send out of its uplink and watch the VM's port for what is delivered to
+ * the VM.  Returns 0 when it ran (answered or not; see res), or a negative
+ * errno with err (WIRE_ERRLEN bytes) saying why it could not run. */
+int verify_run(const char *ifname, const char *listen, const struct verify_cfg *cfg,
 	       struct verify_result *res, char *err);
 
 #endif

@@ -1,0 +1,133 @@
+/* netmoved internals: configuration, relocations, phases. */
+#ifndef NETMOVE_AGENT_H
+#define NETMOVE_AGENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include "netmove/ctl.h"
+#include "netmove/mac.h"
+
+#define AGENT_MAX_PEERS 16
+#define AGENT_NAME_LEN 32
+
+/* A peer agent this one may talk to. */
+struct agent_peer {
+	char name[AGENT_NAME_LEN];	/* its host name */
+	char addr[64];			/* "IPv4:port" */
+};
+
+/* Everything the agent was started with. */
+struct agent_cfg {
+	char name[AGENT_NAME_LEN];	/* this host's name */
+	const char *listen;		/* "IPv4:port" for peers, NULL: none */
+	const char *socket;		/* local unix socket */
+	uint8_t key[CTL_MAX_KEY];	/* pre-shared key */
+	size_t keylen;			/* its length */
+	struct agent_peer peers[AGENT_MAX_PEERS]; /* known peers */
+	int npeers;			/* how many */
+	const char *ofctl;		/* OpenFlow target, e.g. unix:/run/.../br-int.mgmt */
+	const char *ovs_ctl;		/* ovs-vswitchd unixctl socket */
+	const char *bridge;		/* OVS bridge name */
+	const char *uplink;		/* uplink interface towards the fabric */
+	struct in_addr gateway;		/* router the verify step asks */
+	const char *journal;		/* JSON-lines audit trail */
+	const char *tor_netns;		/* upstream switch reachable in this netns, or NULL */
+	const char *tor_bridge;		/* its bridge */
+	const char *tor_port;		/* its port towards this host */
+	unsigned grace_ms;		/* leftovers removed this long after COMMIT */
+	unsigned phase_timeout_ms;	/* longest wait for the peer in one phase */
+	unsigned blackout_timeout_ms;	/* longest wait for the VM to resume */
+	unsigned ring_mib;		/* buffer ring size per VM port */
+};
+
+/* Phases, in order; ROLLBACK can follow any phase before COMMIT. */
+enum phase {
+	PH_PREPARE,
+	PH_BLACKOUT,
+	PH_SWITCHOVER,
+	PH_HANDOFF,
+	PH_VERIFY,
+	PH_COMMIT,
+	PH_ROLLBACK,
+	PH_MAX,
+};
+
+/* An event handed from the main thread to a relocation's thread. */
+struct reloc_event {
+	int kind;		/* EV_* */
+	int cli_fd;		/* connection to answer, or -1 */
+	uint64_t time_us;	/* when it was received */
+};
+
+enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED };
+
+/* One relocation of one VM, as seen by this host. */
+struct reloc {
+	uint64_t id;			/* unique per source agent */
+	bool is_src;			/* source (true) or destination role */
+	struct mac mac;			/* the VM's MAC */
+	struct in_addr ip;		/* the VM's IPv4 address */
+	char port[IF_NAMESIZE];		/* the VM's port on this host */
+	char peer_port[IF_NAMESIZE];	/* the VM's port on the destination (src role) */
+	char from[AGENT_NAME_LEN];	/* source host */
+	char to[AGENT_NAME_LEN];	/* destination host */
+	unsigned uid;			/* who asked (peer uid of the CLI) */
+	int pid;			/* and its pid */
+	enum phase phase;		/* current phase */
+	uint64_t t_us[PH_MAX];		/* CLOCK_REALTIME µs each phase began, 0 if not */
+	uint64_t resume_us;		/* VM resumed on the destination (from dst) */
+	uint64_t announce_us;		/* first announcement left (dst) */
+	uint64_t fdb_moved_us;		/* upstream FDB read back on this host (dst) */
+	uint64_t buffered;		/* frames captured on this host */
+	uint64_t shipped;		/* frames sent to the destination (src) */
+	uint64_t received;		/* frames received from the source (dst) */
+	uint64_t replayed;		/* frames replayed into the VM on this host */
+	uint64_t dropped;		/* frames dropped (ring full, DROP mode) */
+	bool verified;			/* verify answered */
+	double verify_rtt_ms;		/* its round trip */
+	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */
+	bool done;			/* thread finished */
+	char outcome[32];		/* committed / rolled back / failed */
+	char error[256];		/* why, if not committed */
+	int evfd[2];			/* pipe: main thread -> relocation thread */
+	int cli_fd;			/* CLI waiting for the end, or -1 */
+	struct ctl_conn peer;		/* connection to the other agent */
+	struct agent *agent;		/* owner */
+	pthread_t thread;		/* its thread */
+	struct reloc *next;		/* list link */
+};
+
+/* The agent. */
+struct agent {
+	struct agent_cfg cfg;		/* configuration */
+	pthread_mutex_t lock;		/* protects relocs and next_id */
+	struct reloc *relocs;		/* every relocation since start */
+	uint64_t next_id;		/* id generator */
+	volatile int stop;		/* set by SIGTERM/SIGINT */
+};
+
+/* Find an unfinished relocation of mac (caller holds a->lock). */
+struct reloc *agent_find(struct agent *a, const struct mac *mac);
+
+/* Log a line to stderr with a timestamp. */
+void agent_log(const struct agent *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Reply to a CLI connection and close it (fd -1: nothing). */
+void agent_reply(int fd, bool ok, const char *text);
+
+/* Phases (reloc.c). */
+const char *reloc_phase_name(enum phase p);
+/* Start the source side of a relocation (thread); reply goes to cli_fd. */
+int reloc_start_src(struct agent *a, struct reloc *r);
+/* Start the destination side for a PREPARE received on conn. */
+int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *prepare);
+/* Render a relocation's state with the out printer (status, journal). */
+struct out;
+void reloc_render(struct reloc *r, struct out *o);
+
+#endif

@@ -1,0 +1,100 @@
+/* ctl: the control protocol between agents (TCP, authenticated) and between
+ * the CLI and its local agent (unix socket, root peers only).
+ *
+ * A message is a 24-byte header (magic "NMC1", version, type, sequence
+ * number, body length), a body of TLV attributes and, on authenticated
+ * connections, an HMAC-SHA256 tag over the receiver's connection nonce, the
+ * header and the body.  Each side sends a HELLO carrying a fresh random nonce
+ * first; sequence numbers then start at 1 and must increase by exactly one, so
+ * a message replayed from this or an earlier connection, a reordered one, or
+ * one from a peer without the key is rejected. */
+#ifndef NETMOVE_CTL_H
+#define NETMOVE_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_MAGIC 0x4e4d4331u		/* "NMC1" */
+#define CTL_VERSION 1
+#define CTL_HDR_LEN 24
+#define CTL_TAG_LEN 32
+#define CTL_NONCE_LEN 16
+#define CTL_MAX_BODY (64u << 20)
+#define CTL_MAX_KEY 256
+#define CTL_MIN_KEY 16
+
+/* A message being built or received: a type and a TLV body. */
+struct ctl_msg {
+	uint16_t type;		/* message type (the agent defines them) */
+	uint64_t seq;		/* sequence number (set by send/recv) */
+	uint8_t *body;		/* TLV attributes: tag u16, length u32, value */
+	size_t len;		/* bytes used in body */
+	size_t cap;		/* bytes allocated for body */
+};
+
+/* One end of a connection. */
+struct ctl_conn {
+	int fd;				/* connected socket */
+	bool auth;			/* HMAC + nonces + sequence checks */
+	uint8_t key[CTL_MAX_KEY];	/* pre-shared key */
+	size_t keylen;			/* its length */
+	uint8_t my_nonce[CTL_NONCE_LEN];	/* ours: peers' tags cover it */
+	uint8_t peer_nonce[CTL_NONCE_LEN];	/* theirs: our tags cover it */
+	uint64_t tx_seq;		/* last sequence number sent */
+	uint64_t rx_seq;		/* last sequence number accepted */
+	char peer[64];			/* peer address, for logs */
+};
+
+void ctl_msg_init(struct ctl_msg *m, uint16_t type);
+void ctl_msg_free(struct ctl_msg *m);
+/* Drop all attributes, keep the buffer, set a new type. */
+void ctl_msg_reset(struct ctl_msg *m, uint16_t type);
+
+/* Append an attribute.  Returns 0 or -ENOMEM / -EMSGSIZE. */
+int ctl_put(struct ctl_msg *m, uint16_t tag, const void *v, size_t len);
+int ctl_put_u64(struct ctl_msg *m, uint16_t tag, uint64_t v);
+int ctl_put_str(struct ctl_msg *m, uint16_t tag, const char *s);
+
+/* Find the first attribute with tag.  Returns 0 or -ENOENT. */
+int ctl_get(const struct ctl_msg *m, uint16_t tag, const void **v, size_t *len);
+/* u64 attribute (must be 8 bytes): 0, -ENOENT or -EBADMSG. */
+int ctl_get_u64(const struct ctl_msg *m, uint16_t tag, uint64_t *v);
+/* String attribute copied NUL-terminated into buf: 0, -ENOENT or -EBADMSG
+ * (too long or containing NUL). */
+int ctl_get_str(const struct ctl_msg *m, uint16_t tag, char *buf, size_t size);
+/* Iterate over attributes: *off starts at 0.  Returns 1 with tag/v/len set,
+ * 0 at the end. */
+int ctl_next(const struct ctl_msg *m, size_t *off, uint16_t *tag, const void **v, size_t *len);
+
+/* Check that a body is a well-formed TLV sequence: 0 or -EBADMSG. */
+int ctl_body_check(const uint8_t *body, size_t len);
+
+/* Set up c for fd.  key NULL: unauthenticated (local unix socket). */
+int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
+		  const char *peer);
+/* Exchange HELLOs (authenticated connections only; no-op otherwise). */
+int ctl_handshake(struct ctl_conn *c, int timeout_ms);
+/* Send one message (assigns the next sequence number). */
+int ctl_send(struct ctl_conn *c, struct ctl_msg *m);
+/* Receive one message into m (reset first).  Returns 0, -ETIMEDOUT,
+ * -ECONNRESET (peer closed), -EBADMSG (malformed or bad tag), -EPROTO (bad
+ * sequence: replayed or reordered). */
+int ctl_recv(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms);
+void ctl_conn_close(struct ctl_conn *c);
+
+/* Read a key file: raw bytes, or hex text (whitespace ignored) if the file
+ * is all hex digits.  Returns the key length or a negative errno (-EINVAL if
+ * shorter than CTL_MIN_KEY). */
+int ctl_key_load(const char *path, uint8_t *key, size_t cap);
+
+/* Sockets.  addr is "IPv4:port". */
+int ctl_listen_tcp(const char *addr);
+int ctl_connect_tcp(const char *addr, int timeout_ms);
+/* Unix socket with mode 0600, replacing a stale file. */
+int ctl_listen_unix(const char *path);
+int ctl_connect_unix(const char *path);
+/* uid of the peer of a unix socket, via SO_PEERCRED. */
+int ctl_peer_uid(int fd, unsigned *uid);
+
+#endif

@@ -1,0 +1,30 @@
+/* journal: the audit trail, one JSON object per line, appended atomically. */
+#ifndef NETMOVE_JOURNAL_H
+#define NETMOVE_JOURNAL_H
+
+#include <stddef.h>
+
+#include "netmove/out.h"
+
+/* An entry being written: fill e.o with the out printer, then commit. */
+struct journal_entry {
+	struct out o;		/* JSON printer writing into buf */
+	char *buf;		/* the line, owned */
+	size_t len;		/* its length */
+	void *stream;		/* FILE * of the memory stream */
+};
+
+/* Start an entry (a JSON object). */
+int journal_begin(struct journal_entry *e);
+
+/* Append the entry as one line to path (O_APPEND, one write) and free it. */
+int journal_commit(struct journal_entry *e, const char *path);
+
+/* Free an entry without writing it. */
+void journal_abort(struct journal_entry *e);
+
+/* Call fn for each line of path (without its newline); stops early when fn
+ * returns non-zero.  A missing file has no lines. */
+int journal_read(const char *path, int (*fn)(const char *line, void *arg), void *arg);
+
+#endif

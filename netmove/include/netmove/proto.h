@@ -1,0 +1,52 @@
+/* proto: message types and attribute tags spoken over ctl connections:
+ * CLI -> local agent (unix socket) and agent <-> agent (TCP, HMAC). */
+#ifndef NETMOVE_PROTO_H
+#define NETMOVE_PROTO_H
+
+#define PROTO_DEFAULT_PORT 7870
+#define PROTO_DEFAULT_SOCKET "/run/netmove/netmoved.sock"
+
+/* Message types. */
+enum proto_type {
+	/* CLI -> agent */
+	PROTO_REQ_RELOCATE = 1,	/* start a relocation (this agent is the source) */
+	PROTO_REQ_EVENT,	/* hypervisor event: blackout / resumed / failed */
+	PROTO_REQ_STATUS,	/* relocations in progress and recent ones */
+	PROTO_REQ_JOURNAL,	/* the audit trail */
+	/* agent -> CLI */
+	PROTO_REP_OK = 32,	/* done; A_TEXT may carry a rendered report */
+	PROTO_REP_ERROR,	/* refused or failed; A_TEXT says why */
+	/* agent <-> agent */
+	PROTO_PREPARE = 64,	/* src -> dst: get ready to receive the VM */
+	PROTO_PREPARED,		/* dst -> src: flows in, buffer armed */
+	PROTO_BLACKOUT,		/* src -> dst: the VM stopped on the source */
+	PROTO_SWITCHED,		/* dst -> src: the VM resumed here, fabric moved */
+	PROTO_FRAMES,		/* src -> dst: a batch of buffered frames, in order */
+	PROTO_FRAMES_END,	/* src -> dst: no more frames (A_COUNT = total) */
+	PROTO_DONE,		/* dst -> src: replayed, drained, verified */
+	PROTO_ROLLBACK,		/* either way: abort, undo (A_TEXT says why) */
+	PROTO_ERROR,		/* either way: request failed (A_TEXT) */
+};
+
+/* Attribute tags. */
+enum proto_attr {
+	A_ID = 1,		/* u64 relocation id */
+	A_MAC,			/* 6 bytes */
+	A_IP,			/* 4 bytes, network order */
+	A_GATEWAY,		/* 4 bytes */
+	A_PORT,			/* string: the VM's port on the receiving host */
+	A_FROM,			/* string: source host name */
+	A_TO,			/* string: destination host name */
+	A_EVENT,		/* string: blackout / resumed / failed */
+	A_TEXT,			/* string: error text or rendered report */
+	A_RECORD,		/* bytes: one buffered frame (buffer record form) */
+	A_COUNT,		/* u64 */
+	A_TIME,			/* u64 CLOCK_REALTIME µs */
+	A_JSON,			/* u64 1: render reports as JSON */
+	A_VLAN,			/* u64 VLAN id, absent: untagged */
+	A_VERIFIED,		/* u64 1 if verify was answered */
+	A_WAIT,			/* u64 1: reply when the relocation has ended */
+	A_LIMIT,		/* u64: journal lines wanted (newest) */
+};
+
+#endif

@@ -1,0 +1,548 @@
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "netmove/ctl.h"
+#include "netmove/timeutil.h"
+
+#define CTL_TYPE_HELLO 0xffff
+#define ATTR_HDR 6
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+void ctl_msg_init(struct ctl_msg *m, uint16_t type)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+}
+
+void ctl_msg_free(struct ctl_msg *m)
+{
+	free(m->body);
+	memset(m, 0, sizeof(*m));
+}
+
+void ctl_msg_reset(struct ctl_msg *m, uint16_t type)
+{
+	m->type = type;
+	m->len = 0;
+	m->seq = 0;
+}
+
+static int reserve(struct ctl_msg *m, size_t more)
+{
+	size_t cap = m->cap ? m->cap : 256;
+	uint8_t *p;
+
+	if (m->len + more > CTL_MAX_BODY)
+		return -EMSGSIZE;
+	if (m->len + more <= m->cap)
+		return 0;
+	while (cap < m->len + more)
+		cap *= 2;
+	p = realloc(m->body, cap);
+	if (!p)
+		return -ENOMEM;
+	m->body = p;
+	m->cap = cap;
+	return 0;
+}
+
+int ctl_put(struct ctl_msg *m, uint16_t tag, const void *v, size_t len)
+{
+	int ret;
+
+	if (len > CTL_MAX_BODY)
+		return -EMSGSIZE;
+	ret = reserve(m, ATTR_HDR + len);
+	if (ret < 0)
+		return ret;
+	put16(m->body + m->len, tag);
+	put32(m->body + m->len + 2, (uint32_t)len);
+	if (len)
+		memcpy(m->body + m->len + ATTR_HDR, v, len);
+	m->len += ATTR_HDR + len;
+	return 0;
+}
+
+int ctl_put_u64(struct ctl_msg *m, uint16_t tag, uint64_t v)
+{
+	uint8_t b[8];
+
+	put64(b, v);
+	return ctl_put(m, tag, b, sizeof(b));
+}
+
+int ctl_put_str(struct ctl_msg *m, uint16_t tag, const char *s)
+{
+	return ctl_put(m, tag, s, strlen(s));
+}
+
+int ctl_next(const struct ctl_msg *m, size_t *off, uint16_t *tag, const void **v, size_t *len)
+{
+	uint32_t l;
+
+	if (*off + ATTR_HDR > m->len)
+		return 0;
+	l = get32(m->body + *off + 2);
+	if (l > m->len - *off - ATTR_HDR)
+		return 0;
+	*tag = get16(m->body + *off);
+	*v = m->body + *off + ATTR_HDR;
+	*len = l;
+	*off += ATTR_HDR + l;
+	return 1;
+}
+
+int ctl_body_check(const uint8_t *body, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		if (len - off < ATTR_HDR || get32(body + off + 2) > len - off - ATTR_HDR)
+			return -EBADMSG;
+		off += ATTR_HDR + get32(body + off + 2);
+	}
+	return 0;
+}
+
+int ctl_get(const struct ctl_msg *m, uint16_t tag, const void **v, size_t *len)
+{
+	size_t off = 0;
+	uint16_t t;
+
+	while (ctl_next(m, &off, &t, v, len))
+		if (t == tag)
+			return 0;
+	return -ENOENT;
+}
+
+int ctl_get_u64(const struct ctl_msg *m, uint16_t tag, uint64_t *v)
+{
+	const void *p;
+	size_t len;
+	int ret = ctl_get(m, tag, &p, &len);
+
+	if (ret < 0)
+		return ret;
+	if (len != 8)
+		return -EBADMSG;
+	*v = get64(p);
+	return 0;
+}
+
+int ctl_get_str(const struct ctl_msg *m, uint16_t tag, char *buf, size_t size)
+{
+	const void *p;
+	size_t len;
+	int ret = ctl_get(m, tag, &p, &len);
+
+	if (ret < 0)
+		return ret;
+	if (len >= size || memchr(p, 0, len))
+		return -EBADMSG;
+	memcpy(buf, p, len);
+	buf[len] = 0;
+	return 0;
+}
+
+int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
+		  const char *peer)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "?");
+	if (!key)
+		return 0;
+	if (keylen < CTL_MIN_KEY || keylen > CTL_MAX_KEY)
+		return -EINVAL;
+	c->auth = true;
+	memcpy(c->key, key, keylen);
+	c->keylen = keylen;
+	if (getrandom(c->my_nonce, sizeof(c->my_nonce), 0) != sizeof(c->my_nonce))
+		return -EIO;
+	return 0;
+}
+
+static int tag_of(const struct ctl_conn *c, const uint8_t *nonce, const uint8_t *hdr,
+		   const uint8_t *body, size_t len, uint8_t *out)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *h = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	size_t outlen = 0;
+	int ok;
+
+	ok = h && EVP_MAC_init(h, c->key, c->keylen, params) &&
+	     EVP_MAC_update(h, nonce, CTL_NONCE_LEN) && EVP_MAC_update(h, hdr, CTL_HDR_LEN) &&
+	     (!len || EVP_MAC_update(h, body, len)) &&
+	     EVP_MAC_final(h, out, &outlen, CTL_TAG_LEN) && outlen == CTL_TAG_LEN;
+	EVP_MAC_CTX_free(h);
+	EVP_MAC_free(mac);
+	return ok ? 0 : -EIO;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+				poll(&pfd, 1, 1000);
+				continue;
+			}
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = timeutil_mono_ns();
+		ssize_t n;
+		int ret;
+
+		if (deadline && now >= deadline)
+			return -ETIMEDOUT;
+		ret = poll(&pfd, 1, deadline ? (int)((deadline - now) / NSEC_PER_MSEC + 1) : -1);
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		if (ret <= 0)
+			continue;
+		n = recv(fd, p, len, 0);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8_t *body,
+		    size_t len, const uint8_t *nonce)
+{
+	uint8_t hdr[CTL_HDR_LEN] = { 0 }, tag[CTL_TAG_LEN];
+	int ret;
+
+	put32(hdr, CTL_MAGIC);
+	hdr[4] = CTL_VERSION;
+	put16(hdr + 6, type);
+	put64(hdr + 8, seq);
+	put32(hdr + 16, (uint32_t)len);
+	ret = write_all(c->fd, hdr, sizeof(hdr));
+	if (!ret && len)
+		ret = write_all(c->fd, body, len);
+	if (!ret && c->auth) {
+		ret = tag_of(c, nonce, hdr, body, len, tag);
+		if (!ret)
+			ret = write_all(c->fd, tag, sizeof(tag));
+	}
+	return ret;
+}
+
+static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, const uint8_t *nonce)
+{
+	uint64_t deadline = timeout_ms >= 0 ?
+		timeutil_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC : 0;
+	uint8_t hdr[CTL_HDR_LEN], tag[CTL_TAG_LEN], want[CTL_TAG_LEN];
+	uint32_t len;
+	int ret;
+
+	ret = read_all(c->fd, hdr, sizeof(hdr), deadline);
+	if (ret < 0)
+		return ret;
+	len = get32(hdr + 16);
+	if (get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION || len > CTL_MAX_BODY)
+		return -EBADMSG;
+	ctl_msg_reset(m, get16(hdr + 6));
+	ret = reserve(m, len);
+	if (ret < 0)
+		return ret;
+	ret = read_all(c->fd, m->body, len, deadline);
+	if (!ret && c->auth)
+		ret = read_all(c->fd, tag, sizeof(tag), deadline);
+	if (ret < 0)
+		return ret;
+	m->len = len;
+	m->seq = get64(hdr + 8);
+	if (c->auth) {
+		if (tag_of(c, nonce, hdr, m->body, len, want) < 0 ||
+		    CRYPTO_memcmp(tag, want, sizeof(tag)) != 0)
+			return -EBADMSG;
+	}
+	return ctl_body_check(m->body, m->len);
+}
+
+int ctl_handshake(struct ctl_conn *c, int timeout_ms)
+{
+	static const uint8_t zero[CTL_NONCE_LEN];
+	struct ctl_msg m;
+	const void *v;
+	size_t len;
+	uint8_t body[ATTR_HDR + CTL_NONCE_LEN];
+	int ret;
+
+	if (!c->auth)
+		return 0;
+	put16(body, 1);
+	put32(body + 2, CTL_NONCE_LEN);
+	memcpy(body + ATTR_HDR, c->my_nonce, CTL_NONCE_LEN);
+	ret = send_raw(c, CTL_TYPE_HELLO, 0, body, sizeof(body), zero);
+	if (ret < 0)
+		return ret;
+	ctl_msg_init(&m, 0);
+	ret = recv_raw(c, &m, timeout_ms, zero);
+	if (ret < 0)
+		goto out;
+	if (m.type != CTL_TYPE_HELLO || m.seq != 0 || ctl_get(&m, 1, &v, &len) < 0 ||
+	    len != CTL_NONCE_LEN) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	memcpy(c->peer_nonce, v, CTL_NONCE_LEN);
+	if (!memcmp(c->peer_nonce, c->my_nonce, CTL_NONCE_LEN))
+		ret = -EPROTO; /* our own HELLO reflected back */
+out:
+	ctl_msg_free(&m);
+	return ret;
+}
+
+int ctl_send(struct ctl_conn *c, struct ctl_msg *m)
+{
+	m->seq = ++c->tx_seq;
+	return send_raw(c, m->type, m->seq, m->body, m->len, c->peer_nonce);
+}
+
+int ctl_recv(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms)
+{
+	int ret = recv_raw(c, m, timeout_ms, c->my_nonce);
+
+	if (ret < 0)
+		return ret;
+	if (m->type == CTL_TYPE_HELLO || m->seq != c->rx_seq + 1)
+		return -EPROTO;
+	c->rx_seq = m->seq;
+	return 0;
+}
+
+void ctl_conn_close(struct ctl_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	OPENSSL_cleanse(c->key, sizeof(c->key));
+}
+
+int ctl_key_load(const char *path, uint8_t *key, size_t cap)
+{
+	uint8_t raw[2 * CTL_MAX_KEY + 64];
+	size_t n = 0, i, hex = 0, k = 0;
+	bool is_hex = true;
+	int fd, ret = 0;
+	ssize_t r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while ((r = read(fd, raw + n, sizeof(raw) - n)) > 0 && n < sizeof(raw))
+		n += (size_t)r;
+	if (r < 0)
+		ret = -errno;
+	close(fd);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		if (isxdigit(raw[i]))
+			hex++;
+		else if (!isspace(raw[i]))
+			is_hex = false;
+	}
+	if (is_hex && hex % 2 == 0 && hex > 0) {
+		char pair[3] = { 0 };
+
+		for (i = 0; i < n; i++) {
+			if (!isxdigit(raw[i]))
+				continue;
+			pair[hex++ % 2] = (char)raw[i];
+			if (hex % 2 == 0) {
+				if (k >= cap)
+					return -EINVAL;
+				key[k++] = (uint8_t)strtoul(pair, NULL, 16);
+			}
+		}
+	} else {
+		if (n > cap)
+			return -EINVAL;
+		memcpy(key, raw, n);
+		k = n;
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return k < CTL_MIN_KEY ? -EINVAL : (int)k;
+}
+
+static int parse_addr(const char *addr, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || !port || port > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+int ctl_listen_tcp(const char *addr)
+{
+	struct sockaddr_in sa;
+	int fd, one = 1, ret = parse_addr(addr, &sa);
+
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int ctl_connect_tcp(const char *addr, int timeout_ms)
+{
+	struct sockaddr_in sa;
+	struct pollfd pfd;
+	socklen_t sl = sizeof(int);
+	int fd, one = 1, err = 0, ret = parse_addr(addr, &sa);
+
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+		ret = -errno;
+		goto err;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, timeout_ms) <= 0) {
+		ret = -ETIMEDOUT;
+		goto err;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+	if (err) {
+		ret = -err;
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return ret;
+}
+
+int ctl_listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	old = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int ctl_connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int ctl_peer_uid(int fd, unsigned *uid)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return -errno;
+	*uid = cr.uid;
+	return 0;
+}

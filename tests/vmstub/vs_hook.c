@@ -1,0 +1,41 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "vs_hook.h"
+
+pid_t vs_hook_spawn(const char *cmd, char *const vars[])
+{
+	sigset_t none;
+	pid_t pid;
+	int i;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		return pid;
+	/* The parent blocks its signals for signalfd and ignores SIGPIPE: both
+	 * survive exec, and a hook must not inherit them. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	for (i = 0; vars && vars[i]; i++)
+		putenv(vars[i]);
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+const char *vs_hook_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "status %#x", status);
+	return buf;
+}
