@@ -1,6 +1,8 @@
 # netmove: one entry point.  make deps | all | test | bench | demo | fuzz | install | clean
 # Everything is built under build/.  `make test` and `make demo` need root.
 
+.DEFAULT_GOAL := all
+
 CC       := gcc
 CLANG    := clang
 O        := build
@@ -24,20 +26,24 @@ EXTRA_CFLAGS :=
 EXTRA_LDLIBS :=
 APP_LIBS :=
 APP_LDLIBS :=
+EXTRA_BINS :=
 LIB_DEPS :=
 -include ebpf/ebpf.mk
 -include ovs-plugin/ovs.mk
+-include tests/vmstub/vmstub.mk
 CFLAGS   += $(EXTRA_CFLAGS)
 LDLIBS   += $(EXTRA_LDLIBS)
 
 LIB_SRC  := $(wildcard netmove/lib/*.c)
 CLI_SRC  := $(wildcard netmove/cli/*.c)
+AGENT_SRC := $(wildcard netmove/agent/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 LIB_SAN  := $(LIB_SRC:%.c=$(O)/san/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(O)/obj/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(O)/unit/%)
 UNITS_SAN := $(UNIT_SRC:tests/unit/%.c=$(O)/unit-san/%)
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
@@ -47,7 +53,7 @@ FUZZ_QUICK   ?= 5
 
 .PHONY: all deps deps-check need-root test unit net fuzz fuzz-quick bench demo install clean
 
-all: $(O)/netmove $(UNITS)
+all: $(O)/netmove $(O)/netmoved $(UNITS) $(EXTRA_BINS)
 
 $(O)/obj/%.o: %.c | $(LIB_DEPS)
 	@mkdir -p $(dir $@)
@@ -65,6 +71,11 @@ $(O)/libnetmove-san.a: $(LIB_SAN)
 
 $(O)/netmove: $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS)
+
+$(AGENT_OBJ): CFLAGS += -Iovs-plugin
+
+$(O)/netmoved: $(AGENT_OBJ) $(O)/libnetmove.a $(APP_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(AGENT_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS) -lpthread
 
 $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 	@mkdir -p $(dir $@)
@@ -124,6 +135,10 @@ demo: deps-check
 
 install: all
 	install -D -m 0755 $(O)/netmove $(DESTDIR)$(PREFIX)/sbin/netmove
+	install -D -m 0755 $(O)/netmoved $(DESTDIR)$(PREFIX)/sbin/netmoved
+	install -D -m 0644 docs/netmoved.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmoved.8
+	install -D -m 0755 $(O)/nm-ovs $(DESTDIR)$(PREFIX)/sbin/nm-ovs
+	install -D -m 0644 docs/nm-ovs.8 $(DESTDIR)$(PREFIX)/share/man/man8/nm-ovs.8
 	install -D -m 0644 docs/netmove.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmove.8
 
 clean:

@@ -9,6 +9,7 @@
  * Every call returns 0 or a negative errno.  Calls that talk to OVS take a
  * `char **err` (may be NULL): on failure it receives a malloc'd message that
  * carries OVS's own error text where OVS gave one; the caller frees it.
+ * *err is only written on failure and never read.
  * Errors that matter to callers:
  *   -EPROTO           OVS answered with an error (OpenFlow error or unixctl
  *                     error reply); nothing of the request took effect

@@ -32,6 +32,9 @@ struct ovsp_sigpipe {
 
 /* One-time set-up of libopenvswitch (logging off, no signal handlers). */
 void ovsp__init(void);
+/* Build OVS's lazily initialised parser and message tables (about 1 ms on
+ * first use) so that the first bundle does not pay for them. */
+void ovsp__warm(void);
 void ovsp__sigpipe_hold(struct ovsp_sigpipe *s);
 void ovsp__sigpipe_release(struct ovsp_sigpipe *s);
 

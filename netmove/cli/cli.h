@@ -30,6 +30,9 @@ int cmd_announce(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_verify(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_fdb(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_probe(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_buffer(int argc, char **argv, const struct cli_ctx *ctx);
+/* relocate, event, status, journal: requests to the local netmoved. */
+int cmd_agent(int argc, char **argv, const struct cli_ctx *ctx);
 
 /* Print "netmove CMD: message" to stderr; returns code. */
 int cli_error(int code, const char *cmd, const char *fmt, ...)

@@ -24,6 +24,11 @@ static const struct command commands[] = {
 	{ "announce", cmd_announce, "send RARP / gratuitous ARP bursts for a VM" },
 	{ "fdb", cmd_fdb, "show, get, move, delete and watch bridge / VXLAN FDB entries" },
 	{ "probe", cmd_probe, "sequenced UDP stream: send, receive, count loss and gaps" },
+	{ "buffer", cmd_buffer, "eBPF blackout buffer on a VM port: attach, arm, flush, stats" },
+	{ "relocate", cmd_agent, "relocate a VM's network identity to another host (netmoved)" },
+	{ "event", cmd_agent, "tell netmoved the VM stopped, resumed or the migration failed" },
+	{ "status", cmd_agent, "relocations in progress and done, with phase times" },
+	{ "journal", cmd_agent, "netmoved's audit trail (JSON lines)" },
 };
 
 static void usage(FILE *f)

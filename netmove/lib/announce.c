@@ -84,20 +84,19 @@ int announce_round(struct wire *w, const struct announce_cfg *cfg,
 	return 0;
 }
 
-int announce_run_wire(struct wire *w, const struct announce_cfg *cfg,
-		      struct announce_result *res)
+int announce_rounds(struct wire *w, const struct announce_cfg *cfg, unsigned first,
+		    struct announce_result *res)
 {
 	uint64_t next = timeutil_mono_ns();
 	unsigned r;
 	int ret;
 
-	memset(res, 0, sizeof(*res));
 	ret = announce_validate(cfg);
 	if (ret < 0) {
 		snprintf(w->err, sizeof(w->err), "invalid announce configuration");
 		return ret;
 	}
-	for (r = 0; r < cfg->rounds; r++) {
+	for (r = first; r < cfg->rounds; r++) {
 		next += announce_delay_ms(cfg, r) * NSEC_PER_MSEC;
 		timeutil_sleep_until_mono(next);
 		ret = announce_round(w, cfg, res);
@@ -105,6 +104,13 @@ int announce_run_wire(struct wire *w, const struct announce_cfg *cfg,
 			return ret;
 	}
 	return 0;
+}
+
+int announce_run_wire(struct wire *w, const struct announce_cfg *cfg,
+		      struct announce_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	return announce_rounds(w, cfg, 0, res);
 }
 
 int announce_run(const char *ifname, const struct announce_cfg *cfg,

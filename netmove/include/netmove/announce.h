@@ -49,6 +49,12 @@ unsigned announce_delay_ms(const struct announce_cfg *cfg, unsigned r);
 int announce_round(struct wire *w, const struct announce_cfg *cfg,
 		   struct announce_result *res);
 
+/* Run rounds first..rounds-1 of the schedule on an open wire, each after its
+ * scheduled delay counted from now (so a caller can send round 0 itself,
+ * then hand the rest to a thread).  Adds to res.  Returns 0 or a negative errno (w->err). */
+int announce_rounds(struct wire *w, const struct announce_cfg *cfg, unsigned first,
+		    struct announce_result *res);
+
 /* Run the whole schedule on an open wire.  Returns 0 or a negative errno
  * (w->err says why). */
 int announce_run_wire(struct wire *w, const struct announce_cfg *cfg,

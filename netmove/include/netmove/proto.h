@@ -47,6 +47,7 @@ enum proto_attr {
 	A_VERIFIED,		/* u64 1 if verify was answered */
 	A_WAIT,			/* u64 1: reply when the relocation has ended */
 	A_LIMIT,		/* u64: journal lines wanted (newest) */
+	A_DST_PORT,		/* string: the VM's port on the destination host */
 };
 
 #endif

@@ -1,0 +1,532 @@
+/* netmoved: the per-host netmove agent.  See netmoved(8). */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "agent.h"
+#include "netmove/journal.h"
+#include "netmove/out.h"
+#include "netmove/proto.h"
+#include "netmove/timeutil.h"
+
+#define CLI_TIMEOUT_MS 5000
+#define JOURNAL_DEFAULT_LIMIT 100
+
+static struct agent *g_agent;
+
+void agent_log(const struct agent *a, const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	char buf[512];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%02d:%02d:%02d.%06ld netmoved[%s]: %s\n", tm.tm_hour, tm.tm_min,
+		tm.tm_sec, ts.tv_nsec / 1000, a->cfg.name, buf);
+}
+
+void agent_reply(int fd, bool ok, const char *text)
+{
+	struct ctl_conn c;
+	struct ctl_msg m;
+
+	if (fd < 0)
+		return;
+	ctl_conn_init(&c, fd, NULL, 0, "cli");
+	ctl_msg_init(&m, ok ? PROTO_REP_OK : PROTO_REP_ERROR);
+	if (text)
+		ctl_put_str(&m, A_TEXT, text);
+	ctl_send(&c, &m);
+	ctl_msg_free(&m);
+	ctl_conn_close(&c);
+}
+
+struct reloc *agent_find(struct agent *a, const struct mac *mac)
+{
+	struct reloc *r;
+
+	for (r = a->relocs; r; r = r->next)
+		if (!r->done && mac_equal(&r->mac, mac))
+			return r;
+	return NULL;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (g_agent)
+		g_agent->stop = 1;
+}
+
+/* Render status of every relocation into a malloc'd string. */
+static char *render_status(struct agent *a, bool json)
+{
+	struct reloc *r;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct out o;
+
+	if (!f)
+		return NULL;
+	out_init(&o, f, json);
+	out_str(&o, "host", a->cfg.name);
+	out_arr_begin(&o, "relocations");
+	pthread_mutex_lock(&a->lock);
+	for (r = a->relocs; r; r = r->next) {
+		out_obj_begin(&o, NULL);
+		reloc_render(r, &o);
+		out_obj_end(&o);
+	}
+	pthread_mutex_unlock(&a->lock);
+	out_arr_end(&o);
+	out_finish(&o);
+	fclose(f);
+	return buf;
+}
+
+struct lines {
+	char **v;
+	size_t n, cap;
+};
+
+static int keep_line(const char *line, void *arg)
+{
+	struct lines *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(line);
+	if (!l->v[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static void handle_journal(struct agent *a, int fd, struct ctl_msg *req)
+{
+	struct lines l = { 0 };
+	struct ctl_conn c;
+	struct ctl_msg m;
+	uint64_t limit = JOURNAL_DEFAULT_LIMIT;
+	size_t i;
+	int ret;
+
+	ctl_get_u64(req, A_LIMIT, &limit);
+	ret = journal_read(a->cfg.journal, keep_line, &l);
+	if (ret < 0) {
+		agent_reply(fd, false, strerror(-ret));
+		goto out;
+	}
+	ctl_conn_init(&c, fd, NULL, 0, "cli");
+	ctl_msg_init(&m, PROTO_REP_OK);
+	for (i = l.n > limit ? l.n - limit : 0; i < l.n; i++)
+		ctl_put_str(&m, A_TEXT, l.v[i]);
+	ctl_send(&c, &m);
+	ctl_msg_free(&m);
+	ctl_conn_close(&c);
+out:
+	for (i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+}
+
+static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r, char *err,
+			  size_t errlen)
+{
+	const void *v;
+	size_t len;
+
+	if (ctl_get(req, A_MAC, &v, &len) < 0 || len != MAC_LEN) {
+		snprintf(err, errlen, "missing MAC");
+		return -EINVAL;
+	}
+	memcpy(r->mac.b, v, MAC_LEN);
+	if (ctl_get(req, A_IP, &v, &len) < 0 || len != 4) {
+		snprintf(err, errlen, "missing IP");
+		return -EINVAL;
+	}
+	memcpy(&r->ip, v, 4);
+	if (ctl_get_str(req, A_TO, r->to, sizeof(r->to)) < 0) {
+		snprintf(err, errlen, "missing destination host");
+		return -EINVAL;
+	}
+	if (ctl_get_str(req, A_PORT, r->port, sizeof(r->port)) < 0) {
+		snprintf(err, errlen, "missing VM port on this host");
+		return -EINVAL;
+	}
+	if (ctl_get_str(req, A_DST_PORT, r->peer_port, sizeof(r->peer_port)) < 0)
+		snprintf(r->peer_port, sizeof(r->peer_port), "%s", r->port);
+	snprintf(r->from, sizeof(r->from), "%s", a->cfg.name);
+	if (!strcmp(r->to, a->cfg.name)) {
+		snprintf(err, errlen, "destination %s is this host", r->to);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void handle_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, int pid)
+{
+	struct reloc *r = calloc(1, sizeof(*r));
+	char err[256] = "";
+	uint64_t wait = 0;
+
+	if (!r) {
+		agent_reply(fd, false, "out of memory");
+		return;
+	}
+	r->uid = uid;
+	r->pid = pid;
+	r->is_src = true;
+	r->cli_fd = fd;
+	r->evfd[0] = r->evfd[1] = -1;
+	r->peer.fd = -1;
+	r->agent = a;
+	if (parse_relocate(a, req, r, err, sizeof(err)) < 0) {
+		agent_reply(fd, false, err);
+		free(r);
+		return;
+	}
+	ctl_get_u64(req, A_WAIT, &wait);
+	pthread_mutex_lock(&a->lock);
+	if (agent_find(a, &r->mac)) {
+		pthread_mutex_unlock(&a->lock);
+		agent_reply(fd, false, "a relocation of this MAC is already in progress");
+		free(r);
+		return;
+	}
+	r->id = ++a->next_id;
+	r->next = a->relocs;
+	a->relocs = r;
+	pthread_mutex_unlock(&a->lock);
+	if (reloc_start_src(a, r) < 0) {
+		pthread_mutex_lock(&a->lock);
+		r->done = true;
+		pthread_mutex_unlock(&a->lock);
+		agent_reply(fd, false, "cannot start the relocation thread");
+		r->cli_fd = -1;
+	}
+	(void)wait;
+}
+
+static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
+{
+	struct reloc_event ev = { .cli_fd = fd, .time_us = timeutil_real_ns() / 1000 };
+	char name[16];
+	const void *v;
+	struct mac mac;
+	struct reloc *r;
+	size_t len;
+
+	if (ctl_get(req, A_MAC, &v, &len) < 0 || len != MAC_LEN ||
+	    ctl_get_str(req, A_EVENT, name, sizeof(name)) < 0) {
+		agent_reply(fd, false, "event needs a MAC and a kind");
+		return;
+	}
+	memcpy(mac.b, v, MAC_LEN);
+	if (!strcmp(name, "blackout"))
+		ev.kind = EV_BLACKOUT;
+	else if (!strcmp(name, "resumed"))
+		ev.kind = EV_RESUMED;
+	else if (!strcmp(name, "failed"))
+		ev.kind = EV_FAILED;
+	else {
+		agent_reply(fd, false, "unknown event (blackout, resumed, failed)");
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	r = agent_find(a, &mac);
+	if (r && write(r->evfd[1], &ev, sizeof(ev)) == sizeof(ev)) {
+		pthread_mutex_unlock(&a->lock);
+		return; /* the relocation thread answers */
+	}
+	pthread_mutex_unlock(&a->lock);
+	agent_reply(fd, false, "no relocation of this MAC is in progress on this host");
+}
+
+/* One CLI request on the local socket.  fd is closed by whoever answers. */
+static void handle_local(struct agent *a, int fd)
+{
+	struct ctl_conn c;
+	struct ctl_msg m;
+	unsigned uid = (unsigned)-1;
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	uint64_t json = 0;
+	char *text;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0)
+		uid = cr.uid;
+	if (uid != 0) {
+		agent_log(a, "local request from uid %u refused (root only)", uid);
+		agent_reply(fd, false, "netmoved accepts requests from root only");
+		return;
+	}
+	ctl_conn_init(&c, fd, NULL, 0, "cli");
+	ctl_msg_init(&m, 0);
+	if (ctl_recv(&c, &m, CLI_TIMEOUT_MS) < 0) {
+		close(fd);
+		goto out;
+	}
+	ctl_get_u64(&m, A_JSON, &json);
+	switch (m.type) {
+	case PROTO_REQ_RELOCATE:
+		handle_relocate(a, fd, &m, uid, cr.pid);
+		break;
+	case PROTO_REQ_EVENT:
+		handle_event(a, fd, &m);
+		break;
+	case PROTO_REQ_STATUS:
+		text = render_status(a, json);
+		agent_reply(fd, text != NULL, text ? text : "out of memory");
+		free(text);
+		break;
+	case PROTO_REQ_JOURNAL:
+		handle_journal(a, fd, &m);
+		break;
+	default:
+		agent_reply(fd, false, "unknown request");
+	}
+out:
+	ctl_msg_free(&m);
+}
+
+/* A peer connected: authenticate, then it must open with PREPARE. */
+static void handle_peer(struct agent *a, int fd, const char *from)
+{
+	struct ctl_conn c;
+	struct ctl_msg m;
+	int ret;
+
+	ret = ctl_conn_init(&c, fd, a->cfg.key, a->cfg.keylen, from);
+	if (ret == 0)
+		ret = ctl_handshake(&c, a->cfg.phase_timeout_ms);
+	ctl_msg_init(&m, 0);
+	if (ret == 0)
+		ret = ctl_recv(&c, &m, a->cfg.phase_timeout_ms);
+	if (ret < 0) {
+		agent_log(a, "rejected peer %s: %s", from,
+			  ret == -EBADMSG ? "bad authentication tag (wrong key?)" :
+			  ret == -EPROTO ? "bad sequence number (replayed message?)" :
+			  strerror(-ret));
+		ctl_conn_close(&c);
+		goto out;
+	}
+	if (m.type != PROTO_PREPARE) {
+		agent_log(a, "peer %s: unexpected first message %u", from, m.type);
+		ctl_conn_close(&c);
+		goto out;
+	}
+	if (reloc_start_dst(a, &c, &m) < 0)
+		ctl_conn_close(&c);
+out:
+	ctl_msg_free(&m);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netmoved --name HOST --key-file FILE --ofctl TARGET --ovs-ctl PATH\n"
+		"                --uplink IF --gateway IP [--listen IP:PORT] [--peer NAME=IP:PORT]...\n"
+		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
+		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
+		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
+		"                [--ring-mib N]\n"
+		"The netmove agent of one host; see netmoved(8).\n");
+}
+
+static int parse_peer(struct agent_cfg *cfg, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct agent_peer *p;
+
+	if (!eq || eq == arg || (size_t)(eq - arg) >= AGENT_NAME_LEN || strlen(eq + 1) >= 64 ||
+	    !strchr(eq + 1, ':') || cfg->npeers >= AGENT_MAX_PEERS)
+		return -EINVAL;
+	p = &cfg->peers[cfg->npeers++];
+	memcpy(p->name, arg, (size_t)(eq - arg));
+	p->name[eq - arg] = 0;
+	snprintf(p->addr, sizeof(p->addr), "%s", eq + 1);
+	return 0;
+}
+
+static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'N' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "ofctl", required_argument, NULL, 'o' },
+		{ "ovs-ctl", required_argument, NULL, 'c' },
+		{ "bridge", required_argument, NULL, 'b' },
+		{ "uplink", required_argument, NULL, 'u' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "journal", required_argument, NULL, 'J' },
+		{ "tor-netns", required_argument, NULL, 'T' },
+		{ "tor-bridge", required_argument, NULL, 'B' },
+		{ "tor-port", required_argument, NULL, 'P' },
+		{ "grace", required_argument, NULL, 'G' },
+		{ "phase-timeout", required_argument, NULL, 't' },
+		{ "blackout-timeout", required_argument, NULL, 'O' },
+		{ "ring-mib", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *keyfile = NULL;
+	int c, ret;
+
+	cfg->socket = PROTO_DEFAULT_SOCKET;
+	cfg->bridge = "br-int";
+	cfg->journal = "/var/lib/netmove/journal.jsonl";
+	cfg->grace_ms = 2000;
+	cfg->phase_timeout_ms = 5000;
+	cfg->blackout_timeout_ms = 30000;
+	cfg->ring_mib = 16;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'N':
+			if (strlen(optarg) >= AGENT_NAME_LEN || !*optarg)
+				goto bad;
+			strcpy(cfg->name, optarg);
+			break;
+		case 'l': cfg->listen = optarg; break;
+		case 's': cfg->socket = optarg; break;
+		case 'k': keyfile = optarg; break;
+		case 'p':
+			if (parse_peer(cfg, optarg) < 0) {
+				fprintf(stderr, "netmoved: --peer: '%s' is not NAME=IP:PORT\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'o': cfg->ofctl = optarg; break;
+		case 'c': cfg->ovs_ctl = optarg; break;
+		case 'b': cfg->bridge = optarg; break;
+		case 'u': cfg->uplink = optarg; break;
+		case 'g':
+			if (inet_pton(AF_INET, optarg, &cfg->gateway) != 1)
+				goto bad;
+			break;
+		case 'J': cfg->journal = optarg; break;
+		case 'T': cfg->tor_netns = optarg; break;
+		case 'B': cfg->tor_bridge = optarg; break;
+		case 'P': cfg->tor_port = optarg; break;
+		case 'G': cfg->grace_ms = (unsigned)atoi(optarg); break;
+		case 't': cfg->phase_timeout_ms = (unsigned)atoi(optarg); break;
+		case 'O': cfg->blackout_timeout_ms = (unsigned)atoi(optarg); break;
+		case 'R': cfg->ring_mib = (unsigned)atoi(optarg); break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || !cfg->name[0] || !keyfile || !cfg->ofctl || !cfg->ovs_ctl ||
+	    !cfg->uplink || !cfg->gateway.s_addr) {
+		fprintf(stderr, "netmoved: --name, --key-file, --ofctl, --ovs-ctl, --uplink and "
+				"--gateway are required\n");
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (!cfg->ring_mib || cfg->ring_mib > 1024 || !cfg->phase_timeout_ms) {
+		fprintf(stderr, "netmoved: --ring-mib must be 1..1024, --phase-timeout > 0\n");
+		return -EINVAL;
+	}
+	if (!!cfg->tor_netns != !!cfg->tor_port || (cfg->tor_netns && !cfg->tor_bridge)) {
+		fprintf(stderr, "netmoved: --tor-netns, --tor-bridge and --tor-port go together\n");
+		return -EINVAL;
+	}
+	ret = ctl_key_load(keyfile, cfg->key, sizeof(cfg->key));
+	if (ret < 0) {
+		fprintf(stderr, "netmoved: --key-file %s: %s\n", keyfile,
+			ret == -EINVAL ? "key must be 16..256 bytes (raw or hex)" : strerror(-ret));
+		return ret;
+	}
+	cfg->keylen = (size_t)ret;
+	return 0;
+bad:
+	fprintf(stderr, "netmoved: invalid value '%s'\n", optarg);
+	return -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent a;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int lfd = -1, ufd, ret;
+
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (parse_args(&a.cfg, argc, argv) < 0)
+		return 2;
+	pthread_mutex_init(&a.lock, NULL);
+	g_agent = &a;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ufd = ctl_listen_unix(a.cfg.socket);
+	if (ufd < 0) {
+		fprintf(stderr, "netmoved: %s: %s\n", a.cfg.socket, strerror(-ufd));
+		return 1;
+	}
+	if (a.cfg.listen) {
+		lfd = ctl_listen_tcp(a.cfg.listen);
+		if (lfd < 0) {
+			fprintf(stderr, "netmoved: --listen %s: %s\n", a.cfg.listen, strerror(-lfd));
+			return 1;
+		}
+	}
+	agent_log(&a, "ready: socket %s, peers on %s", a.cfg.socket,
+		  a.cfg.listen ? a.cfg.listen : "(none)");
+	while (!a.stop) {
+		struct pollfd pfd[2] = { { .fd = ufd, .events = POLLIN },
+					 { .fd = lfd, .events = POLLIN } };
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		char addr[64];
+		int fd;
+
+		ret = poll(pfd, lfd >= 0 ? 2 : 1, 500);
+		if (ret <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			fd = accept4(ufd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				handle_local(&a, fd);
+		}
+		if (lfd >= 0 && (pfd[1].revents & POLLIN)) {
+			fd = accept4(lfd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				snprintf(addr, sizeof(addr), "%s:%u", inet_ntoa(from.sin_addr),
+					 ntohs(from.sin_port));
+				handle_peer(&a, fd, addr);
+			}
+		}
+	}
+	agent_log(&a, "stopping");
+	unlink(a.cfg.socket);
+	return 0;
+}

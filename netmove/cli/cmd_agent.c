@@ -1,0 +1,270 @@
+/* netmove relocate / event / status / journal: requests to the local agent. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netmove/ctl.h"
+#include "netmove/proto.h"
+
+#define AGENT_TIMEOUT_MS 30000
+
+/* Send req to the agent at path and print its answer; returns an exit code. */
+static int transact(const char *cmd, const char *path, struct ctl_msg *req, bool json,
+		    bool lines)
+{
+	struct ctl_conn c;
+	struct ctl_msg rep;
+	const void *v;
+	size_t off = 0, len;
+	uint16_t tag;
+	int fd, ret, n = 0;
+
+	fd = ctl_connect_unix(path);
+	if (fd < 0)
+		return cli_error(CLI_FAILURE, cmd, "cannot reach netmoved at %s: %s", path,
+				 strerror(-fd));
+	ctl_conn_init(&c, fd, NULL, 0, path);
+	ctl_msg_init(&rep, 0);
+	ret = ctl_send(&c, req);
+	if (ret == 0)
+		ret = ctl_recv(&c, &rep, AGENT_TIMEOUT_MS);
+	ctl_conn_close(&c);
+	if (ret < 0) {
+		ctl_msg_free(&rep);
+		return cli_error(CLI_FAILURE, cmd, "no answer from netmoved: %s", strerror(-ret));
+	}
+	if (lines && json)
+		fputc('[', stdout);
+	while (ctl_next(&rep, &off, &tag, &v, &len)) {
+		if (tag != A_TEXT)
+			continue;
+		if (lines && json && n++)
+			fputc(',', stdout);
+		fwrite(v, 1, len, rep.type == PROTO_REP_OK ? stdout : stderr);
+		if (!lines || !json)
+			fputc('\n', rep.type == PROTO_REP_OK ? stdout : stderr);
+	}
+	if (lines && json)
+		fputs("]\n", stdout);
+	ret = rep.type == PROTO_REP_OK ? CLI_OK : CLI_NEGATIVE;
+	ctl_msg_free(&rep);
+	return ret;
+}
+
+static void relocate_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netmove relocate --mac MAC --ip IP --to HOST --port IF [--dst-port IF]\n"
+		"                        [--socket PATH]\n\n"
+		"Ask this host's netmoved (the source) to relocate the VM's network identity to\n"
+		"HOST: PREPARE runs now (destination flows + buffer armed); the hypervisor then\n"
+		"signals `netmove event blackout` here and `netmove event resumed` on HOST.\n"
+		"  --port IF      the VM's port on this host\n"
+		"  --dst-port IF  the VM's port on the destination (default: same name)\n"
+		"exit codes: 0 prepared, 1 refused or failed, 2 usage, 3 agent unreachable\n");
+}
+
+static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
+{
+	static const struct option opts[] = {
+		{ "mac", required_argument, NULL, 'm' },
+		{ "ip", required_argument, NULL, 'a' },
+		{ "to", required_argument, NULL, 't' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "dst-port", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *cmd = "relocate", *to = NULL, *port = NULL, *dport = NULL;
+	struct mac mac;
+	struct in_addr ip;
+	bool have_mac = false, have_ip = false;
+	struct ctl_msg m;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (cli_mac(cmd, "--mac", optarg, &mac) < 0)
+				return CLI_USAGE;
+			have_mac = true;
+			break;
+		case 'a':
+			if (cli_ipv4(cmd, "--ip", optarg, &ip) < 0)
+				return CLI_USAGE;
+			have_ip = true;
+			break;
+		case 't': to = optarg; break;
+		case 'f': break; /* the source is always this host's agent */
+		case 'p': port = optarg; break;
+		case 'd': dport = optarg; break;
+		case 's': sock = optarg; break;
+		case 'j': ctx->json = true; break;
+		case 'h':
+			relocate_usage(stdout);
+			return CLI_OK;
+		default:
+			relocate_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc)
+		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
+	if (!have_mac || !have_ip || !to || !port)
+		return cli_error(CLI_USAGE, cmd, "--mac, --ip, --to and --port are required");
+	if (mac_is_multicast(&mac) || mac_is_zero(&mac))
+		return cli_error(CLI_USAGE, cmd, "--mac must be a unicast address");
+	if (!*to || strlen(to) >= 32)
+		return cli_error(CLI_USAGE, cmd, "--to: '%s' is not a host name", to);
+	if (cli_iface(cmd, "--port", port, NULL) < 0)
+		return CLI_USAGE;
+	if (dport && (strlen(dport) >= 16 || !*dport))
+		return cli_error(CLI_USAGE, cmd, "--dst-port: '%s' is not an interface name", dport);
+	ctl_msg_init(&m, PROTO_REQ_RELOCATE);
+	ctl_put(&m, A_MAC, mac.b, MAC_LEN);
+	ctl_put(&m, A_IP, &ip, 4);
+	ctl_put_str(&m, A_TO, to);
+	ctl_put_str(&m, A_PORT, port);
+	ctl_put_str(&m, A_DST_PORT, dport ? dport : port);
+	ret = transact(cmd, sock, &m, ctx->json, false);
+	ctl_msg_free(&m);
+	return ret;
+}
+
+static void event_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netmove event blackout|resumed|failed --mac MAC [--socket PATH]\n\n"
+		"Tell this host's netmoved what the hypervisor did: `blackout` on the source\n"
+		"when the VM stops (returns once frames for it are being buffered), `resumed`\n"
+		"on the destination when it runs there, `failed` to roll back.\n"
+		"exit codes: 0 accepted, 1 refused (no such relocation), 2 usage, 3 agent\n"
+		"unreachable\n");
+}
+
+static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
+{
+	static const struct option opts[] = {
+		{ "mac", required_argument, NULL, 'm' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *cmd = "event", *kind;
+	bool have_mac = false;
+	struct ctl_msg m;
+	struct mac mac;
+	int c, ret;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+			event_usage(stdout);
+			return CLI_OK;
+		}
+		event_usage(stderr);
+		return CLI_USAGE;
+	}
+	kind = argv[1];
+	if (strcmp(kind, "blackout") && strcmp(kind, "resumed") && strcmp(kind, "failed"))
+		return cli_error(CLI_USAGE, cmd, "'%s' is not an event (blackout, resumed, failed)",
+				 kind);
+	argc--;
+	argv++;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (cli_mac(cmd, "--mac", optarg, &mac) < 0)
+				return CLI_USAGE;
+			have_mac = true;
+			break;
+		case 's': sock = optarg; break;
+		case 'j': ctx->json = true; break;
+		case 'h':
+			event_usage(stdout);
+			return CLI_OK;
+		default:
+			event_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc)
+		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
+	if (!have_mac)
+		return cli_error(CLI_USAGE, cmd, "--mac is required");
+	ctl_msg_init(&m, PROTO_REQ_EVENT);
+	ctl_put(&m, A_MAC, mac.b, MAC_LEN);
+	ctl_put_str(&m, A_EVENT, kind);
+	ret = transact(cmd, sock, &m, ctx->json, false);
+	ctl_msg_free(&m);
+	return ret;
+}
+
+static int do_simple(int argc, char **argv, struct cli_ctx *ctx, const char *sock,
+		     uint16_t type)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *cmd = argv[0];
+	uint64_t limit = 100;
+	struct ctl_msg m;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "jhn:", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'n':
+			if (cli_uint(cmd, "--limit", optarg, 1, 1000000, &limit) < 0)
+				return CLI_USAGE;
+			break;
+		case 'j': ctx->json = true; break;
+		case 'h':
+			printf("usage: netmove %s [--socket PATH]%s [-j]\n", cmd,
+			       type == PROTO_REQ_JOURNAL ? " [--limit N]" : "");
+			printf(type == PROTO_REQ_JOURNAL ?
+			       "The agent's audit trail, one JSON object per relocation and host.\n" :
+			       "Relocations this agent runs or ran, with phase times and counters.\n");
+			return CLI_OK;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc)
+		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
+	ctl_msg_init(&m, type);
+	ctl_put_u64(&m, A_JSON, ctx->json);
+	ctl_put_u64(&m, A_LIMIT, limit);
+	ret = transact(cmd, sock, &m, ctx->json, type == PROTO_REQ_JOURNAL);
+	ctl_msg_free(&m);
+	return ret;
+}
+
+int cmd_agent(int argc, char **argv, const struct cli_ctx *gctx)
+{
+	struct cli_ctx ctx = *gctx;
+	const char *sock = getenv("NETMOVE_SOCKET");
+
+	if (!sock)
+		sock = PROTO_DEFAULT_SOCKET;
+	optind = 0;
+	if (!strcmp(argv[0], "relocate"))
+		return do_relocate(argc, argv, &ctx, sock);
+	if (!strcmp(argv[0], "event"))
+		return do_event(argc, argv, &ctx, sock);
+	if (!strcmp(argv[0], "status"))
+		return do_simple(argc, argv, &ctx, sock, PROTO_REQ_STATUS);
+	return do_simple(argc, argv, &ctx, sock, PROTO_REQ_JOURNAL);
+}

@@ -1,0 +1,235 @@
+/* buffer: blackout buffer on a VM port.  An eBPF program on the port's tc
+ * egress (frames going to the VM) passes, buffers, drains or drops frames per
+ * destination MAC; buffered frames are kept whole, with their checksum and GSO
+ * metadata, in one ring per port, in arrival order.  They are either replayed
+ * into the same port (buffer_drain: in order, then an atomic hand-back to
+ * PASS) or exported, encoded, shipped and replayed into another host's port.
+ * A second program on the port's tc ingress reports the VM's first frame after
+ * buffer_watch_resume ("the VM resumed here").
+ *
+ * The ring is per port: draining or exporting takes the frames of every MAC
+ * of the port.  Handles are not thread-safe; use one per thread. */
+#ifndef NETMOVE_BUFFER_H
+#define NETMOVE_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netmove/mac.h"
+
+#define BUFFER_RING_DEFAULT (16u << 20)	/* ring bytes when opts->ring_bytes is 0 */
+#define BUFFER_RING_MIN (16u << 10)	/* smallest ring (a power of two >= this) */
+#define BUFFER_MAX_MACS 255		/* MACs one port can track */
+#define BUFFER_MAX_FRAME (256u << 10)	/* largest frame the wire form carries */
+#define BUFFER_WIRE_HDR_LEN 44		/* wire header bytes (version 1) */
+#define BUFFER_PIN_ROOT "/sys/fs/bpf/netmove"	/* pins live in ROOT/<ifname>/ */
+
+/* Per-MAC modes. */
+enum buffer_mode {
+	BUFFER_MODE_PASS = 0,	/* frames go through */
+	BUFFER_MODE_BUFFER = 1,	/* frames are captured into the ring, not delivered */
+	BUFFER_MODE_DRAIN = 2,	/* captured until the ring is empty, then PASS */
+	BUFFER_MODE_DROP = 3,	/* frames are dropped and counted */
+};
+
+/* Checksum state of a captured frame (the kernel's ip_summed). */
+enum buffer_csum {
+	BUFFER_CSUM_NONE = 0,		/* checksums are in the frame */
+	BUFFER_CSUM_UNNECESSARY = 1,	/* verified already */
+	BUFFER_CSUM_COMPLETE = 2,	/* receive-side full checksum */
+	BUFFER_CSUM_PARTIAL = 3,	/* checksum at csum_start/csum_offset still to compute */
+};
+
+/* GSO kinds (flags). */
+enum buffer_gso {
+	BUFFER_GSO_TCPV4 = 1 << 0,	/* TCP over IPv4 */
+	BUFFER_GSO_TCPV6 = 1 << 1,	/* TCP over IPv6 */
+	BUFFER_GSO_UDP_L4 = 1 << 2,	/* UDP segmentation */
+	BUFFER_GSO_ECN = 1 << 3,	/* TCP with ECN */
+	BUFFER_GSO_OTHER = 1 << 4,	/* a kind a replay cannot express (skipped) */
+};
+
+/* Attach options; zero means default. */
+struct buffer_opts {
+	uint32_t ring_bytes;	/* frame ring size: power of two >= BUFFER_RING_MIN */
+	bool pin;		/* pin maps and programs under BUFFER_PIN_ROOT/<ifname> */
+	bool replace;		/* take over a stale netmove filter left on the port */
+};
+
+/* One buffered frame with its metadata. */
+struct buffer_record {
+	uint64_t seq;		/* per-port capture sequence number */
+	uint64_t tstamp_ns;	/* capture time, CLOCK_MONOTONIC of the capturing host */
+	uint32_t len;		/* frame bytes (the offloaded VLAN tag is not in them) */
+	uint8_t ip_summed;	/* enum buffer_csum */
+	uint16_t csum_start;	/* PARTIAL: checksum start from the frame start */
+	uint16_t csum_offset;	/* PARTIAL: checksum field from csum_start */
+	uint16_t gso_size;	/* GSO segment size, 0 if the frame is not GSO */
+	uint16_t gso_type;	/* enum buffer_gso flags, 0 if not GSO */
+	bool vlan;		/* the frame carried an offloaded VLAN tag */
+	uint16_t vlan_proto;	/* that tag's protocol (0x8100 or 0x88a8) */
+	uint16_t vlan_tci;	/* that tag's control information */
+	const uint8_t *frame;	/* frame bytes (borrowed, see the producing call) */
+};
+
+/* Frame counters (port totals or one MAC's). */
+struct buffer_counters {
+	uint64_t passed;	/* let through */
+	uint64_t buffered;	/* captured into the ring */
+	uint64_t drained;	/* replayed from the ring by buffer_drain */
+	uint64_t exported;	/* handed to a buffer_export callback */
+	uint64_t dropped;	/* dropped in DROP mode */
+	uint64_t ring_full;	/* dropped because the ring had no room */
+	uint64_t errors;	/* dropped because the capture copy failed */
+	uint64_t flips;		/* DRAIN -> PASS hand-backs done by the program */
+};
+
+/* buffer_stats result. */
+struct buffer_stats {
+	struct buffer_counters c;	/* port totals, or the MAC's counters */
+	enum buffer_mode mode;		/* the MAC's mode (PASS for port totals) */
+	bool watching;			/* the MAC's resume watch is armed */
+	uint64_t resumes;		/* resume events emitted */
+	uint64_t ring_used;		/* bytes in the ring not yet consumed */
+	uint64_t ring_size;		/* ring capacity in bytes */
+	uint64_t next_seq;		/* next capture sequence number */
+};
+
+/* Replay figures; calls add to them. */
+struct buffer_replay_stats {
+	uint64_t frames;	/* frames replayed */
+	uint64_t bytes;		/* their bytes */
+	uint64_t partial;	/* of which CHECKSUM_PARTIAL (sent with NEEDS_CSUM) */
+	uint64_t gso;		/* of which GSO (sent with a GSO header) */
+	uint64_t retries;	/* sends retried after ENOBUFS */
+	uint64_t skipped;	/* frames the port refused (too big, unsupported GSO) */
+	uint64_t duration_ns;	/* time spent (buffer_drain) */
+	bool flipped_by_prog;	/* buffer_drain: the program handed back to PASS */
+};
+
+/* "The VM resumed here": its first frame after buffer_watch_resume. */
+struct buffer_resume_event {
+	struct mac mac;		/* source MAC of the frame */
+	uint16_t ethertype;	/* its EtherType */
+	uint32_t len;		/* its length */
+	uint64_t mono_ns;	/* when the program saw it, CLOCK_MONOTONIC */
+	uint64_t real_ns;	/* the same instant as CLOCK_REALTIME */
+	uint64_t read_real_ns;	/* when userspace read the event, CLOCK_REALTIME */
+};
+
+/* A port handle (opaque). */
+struct buffer;
+
+/* Load the programs and attach them to ifname's clsact egress and ingress
+ * (creating clsact only if missing).  Every MAC starts untracked (PASS).
+ * Returns 0, -ENODEV (no such interface), -EEXIST (already attached), -EPERM,
+ * -EINVAL (bad ring size) or another negative errno. */
+int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buffer **out);
+
+/* Open a port attached earlier with opts->pin, from its pins.  Returns 0,
+ * -ENOENT (not attached), -ENODEV (interface gone), -ESTALE (the pins belong
+ * to an interface that was recreated or lives in another namespace). */
+int buffer_open_pinned(const char *ifname, struct buffer **out);
+
+/* Open a replay-only handle on ifname (no BPF program needed): only
+ * buffer_replay and buffer_close apply to it. */
+int buffer_replayer_open(const char *ifname, struct buffer **out);
+
+/* Detach the programs, remove clsact if netmove created it, remove the pins,
+ * and free the handle (also on error). */
+int buffer_detach(struct buffer *b);
+
+/* Free the handle and leave the attachment (and pins) in place. */
+void buffer_close(struct buffer *b);
+
+/* Remove netmove's filters from ifname (no handle: e.g. left by a dead
+ * process) and its pins, keeping the qdisc.  Returns 0 or -ENOENT if there
+ * was nothing to remove. */
+int buffer_unhook(const char *ifname);
+
+/* Mount a bpffs at /sys/fs/bpf unless one is there (pinning needs it; none
+ * is mounted by default).  *mounted tells whether this call mounted it. */
+int buffer_bpffs_mount(bool *mounted);
+
+/* Interface name of the handle. */
+const char *buffer_ifname(const struct buffer *b);
+
+/* Set a MAC's mode, tracking the MAC first if needed (-ENOSPC when
+ * BUFFER_MAX_MACS are tracked; -EINVAL for a group address). */
+int buffer_set_mode(struct buffer *b, const struct mac *mac, enum buffer_mode mode);
+
+/* buffer_set_mode(b, mac, BUFFER_MODE_BUFFER). */
+int buffer_arm(struct buffer *b, const struct mac *mac);
+
+/* Stop tracking a MAC (its frames pass, its counters go).  Its frames already
+ * in the ring stay there. */
+int buffer_forget(struct buffer *b, const struct mac *mac);
+
+/* Fault in every page of the ring once, so the first blackout frames do not
+ * pay for it.  Call with an empty ring, before arming: -EBUSY otherwise. */
+int buffer_pretouch(struct buffer *b);
+
+/* Arm the ingress detector for mac: the next frame from it is reported once. */
+int buffer_watch_resume(struct buffer *b, const struct mac *mac);
+
+/* Descriptor that polls readable when a resume event is pending. */
+int buffer_resume_fd(const struct buffer *b);
+
+/* Wait up to timeout_ms (-1: forever, 0: just check) for a resume event.
+ * Returns 0 with ev filled, -ETIMEDOUT, or a negative errno. */
+int buffer_poll_resume(struct buffer *b, int timeout_ms, struct buffer_resume_event *ev);
+
+/* Hand back mac losslessly and in order: set DRAIN, replay every buffered
+ * frame of the port into it (frames arriving meanwhile queue behind them)
+ * until the program finds the ring empty and flips the MAC to PASS, or
+ * userspace does when no frame comes.  On a replay failure the MAC is put
+ * back to BUFFER and the remaining frames stay in the ring.  st may be NULL. */
+int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_stats *st);
+
+/* Export callback: rec and its frame are valid during the call only.  A
+ * negative return stops the export and keeps that record in the ring. */
+typedef int (*buffer_record_fn)(const struct buffer_record *rec, void *arg);
+
+/* Consume the ring, handing each record to fn in order.  Returns the number
+ * of records exported or fn's negative return. */
+int buffer_export(struct buffer *b, buffer_record_fn fn, void *arg);
+
+/* Wire size of rec. */
+size_t buffer_record_wire_len(const struct buffer_record *rec);
+
+/* Encode rec (big-endian header, then the frame).  Returns bytes written,
+ * -EINVAL for an inconsistent record, -ENOSPC if cap is too small. */
+int buffer_record_encode(const struct buffer_record *rec, uint8_t *buf, size_t cap);
+
+/* Decode one record from the start of buf; rec->frame points into buf.
+ * Returns the bytes it used (buf may hold more records), or -EINVAL for
+ * anything truncated, foreign or inconsistent. */
+int buffer_record_decode(const uint8_t *buf, size_t len, struct buffer_record *rec);
+
+/* Replay one record into the handle's port (AF_PACKET, qdisc bypass, virtio
+ * header for checksum/GSO offload; retried on ENOBUFS, never truncated).
+ * Returns 0, or -EMSGSIZE/-EOPNOTSUPP when the port refuses this frame (counted
+ * as skipped), or a negative errno.  st may be NULL. */
+int buffer_replay(struct buffer *b, const struct buffer_record *rec,
+		  struct buffer_replay_stats *st);
+
+/* Counters of one MAC (-ENOENT if untracked) or, with mac NULL, the port. */
+int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *st);
+
+/* Tracked MACs into out (at most cap); returns how many are tracked. */
+int buffer_macs(struct buffer *b, struct mac *out, size_t cap);
+
+/* Run the egress program cost measurement: repeat runs on one synthetic frame
+ * through BPF_PROG_TEST_RUN; *ns gets the mean per run.  Frames it captures
+ * stay in the ring. */
+int buffer_bench_egress(struct buffer *b, const void *frame, size_t len,
+			uint32_t repeat, uint64_t *ns);
+
+/* "pass", "buffer", "drain", "drop". */
+const char *buffer_mode_name(enum buffer_mode mode);
+
+/* Parse a mode name; returns 0 or -EINVAL. */
+int buffer_mode_parse(const char *s, enum buffer_mode *mode);
+
+#endif

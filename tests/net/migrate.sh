@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# A VM stand-in migrating between the testbed's hosts, with and without
+# netmove, under a probe stream.  Source after lib.sh, common.sh, vmstub.sh
+# and agents.sh.
+#
+#   mig_setup              testbed + agents + stand-in vm1 on host a
+#   mig_move NAME HOLD_MS [--netmove|--plain]
+#                          move NAME to the other host: the destination tap is
+#                          prepared and attached first (QEMU -incoming), then
+#                          with --netmove `netmove relocate` runs, the VM is
+#                          paused (blackout hook), held HOLD_MS, resumed on the
+#                          destination (RARP + resumed hook); the source tap
+#                          goes once the relocation committed.
+#   mig_probe NAME RATE SECS HOLD_MS MODE
+#                          a probe stream from the router to NAME during a
+#                          mig_move after 0.5 s; results in $T_TMP/probe-MODE.json
+#   mig_wait_commit H ID   wait for relocation ID on agent H to end (10 s)
+
+VM1_MAC=52:54:00:00:00:20
+VM1_IP=198.18.0.20
+VM2_MAC=52:54:00:00:00:30
+VM2_IP=198.18.0.30
+
+mig_setup() {
+	tb_up || fail "testbed did not come up"
+	ag_start || fail "agents did not start"
+	vs_start vm1 a --mac "$VM1_MAC" --ip "$VM1_IP/24" --announce \
+		--hook-blackout "$(ag_hook)" --hook-resumed "$(ag_hook)" >/dev/null ||
+		fail "stand-in vm1 did not start"
+	tb_wait_ping router "$VM1_IP" || fail "router cannot reach vm1"
+}
+
+mig_other() { [ "$1" = a ] && echo b || echo a; }
+
+mig_wait_commit() {
+	local h=$1 id=$2 i out
+	for ((i = 0; i < 500; i++)); do
+		out=$(ag_nm "$h" --json status) || return 1
+		if jq -e --argjson id "$id" \
+			'.relocations[] | select(.id == $id and .outcome != "in progress")' \
+			<<<"$out" >/dev/null; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
+mig_move() {
+	local name=$1 hold=$2 mode=${3:---netmove} from to to_ns tap mac ip id pause resume
+	from=$(vs_host "$name")
+	to=$(mig_other "$from")
+	to_ns=$(tb__host_ns "$to")
+	tap=vnet-$name
+	mac=$VM1_MAC ip=$VM1_IP
+	vs_ctl "$name" prepare "$to_ns" "$tap" >/dev/null || return
+	tb_ovs_vsctl "$to" add-port br-int "$tap" || return
+	if [ "$mode" = --netmove ]; then
+		rm -f "$TB_DIR/netmove-off"
+		ag_nm "$from" relocate --mac "$mac" --ip "$ip" --to "host$to" --port "$tap" \
+			>"$T_TMP/relocate.out" || { echo "relocate: $(cat "$T_TMP/relocate.out")"; return 1; }
+	else
+		touch "$TB_DIR/netmove-off"
+	fi
+	pause=$(vs_ctl "$name" pause) || { echo "pause failed: $pause"; return 1; }
+	sleep "$(awk -v h="$hold" 'BEGIN { print h / 1000 }')"
+	resume=$(vs_ctl "$name" resume dst) || { echo "resume failed: $resume"; return 1; }
+	MIG_PAUSE_US=$(($(jq -r .resume_us <<<"$resume") - $(jq -r .pause_start_us <<<"$pause")))
+	VS_HOST[$name]=$to
+	echo "$to" >"${VS_DIR[$name]}/$name.host"
+	if [ "$mode" = --netmove ]; then
+		id=$(ag_nm "$from" --json status | jq -r '[.relocations[] | .id] | max')
+		mig_wait_commit "$to" "$id" || { echo "destination did not commit"; return 1; }
+		mig_wait_commit "$from" "$id" || { echo "source did not commit"; return 1; }
+		MIG_ID=$id
+	fi
+	tb_ovs_vsctl "$from" --if-exists del-port br-int "$tap" || return
+	vs_ctl "$name" release src >/dev/null || return
+}
+
+mig_probe() {
+	local name=$1 rate=$2 secs=$3 hold=$4 mode=$5 recv send ns
+	ns=$(vs_ns "$name")
+	t_bg "$T_TMP/probe-$mode.json" "$T_TMP/probe-$mode.err" \
+		"$NETMOVE" -n "$ns" --json probe recv --timeout 30 --idle 3000 --max-lost 100000000
+	recv=$T_BG
+	t_wait_ready "$T_TMP/probe-$mode.err" || fail "probe recv did not start in $ns"
+	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$rate" --duration "$secs" \
+		>"$T_TMP/send-$mode.json" &
+	send=$!
+	sleep 0.5
+	mig_move "$name" "$hold" "--$mode" >"$T_TMP/move-$mode.log" 2>&1 ||
+		fail "migration ($mode) failed: $(cat "$T_TMP/move-$mode.log")"
+	wait "$send" || fail "probe send failed"
+	t_wait "$recv" || true
+	[ -s "$T_TMP/probe-$mode.json" ] || fail "probe recv ($mode) printed nothing: $(cat "$T_TMP/probe-$mode.err")"
+}

@@ -1,0 +1,58 @@
+#!/bin/bash
+# A peer with the wrong key is rejected and logged, and nothing changes on the
+# destination; a replayed/garbled stream is rejected the same way.
+set -u
+here=$(dirname "$0")
+. "$here/lib.sh"
+. "$here/common.sh"
+. "$here/vmstub.sh"
+. "$here/agents.sh"
+. "$here/migrate.sh"
+t_need_root
+trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "testbed, agents with one key, stand-in vm1 on host a"
+mig_setup
+vs_ctl vm1 prepare "$TB_HOSTB" vnet-vm1 >/dev/null || fail "prepare"
+tb_ovs_vsctl b add-port br-int vnet-vm1 || fail "add-port on b"
+
+step "restart host a's agent with another key"
+ag_stop a
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TB_DIR/wrong.key"
+AG_KEY=$TB_DIR/wrong.key ag_start a || fail "agent a did not restart"
+st=0
+ag_nm a relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to hostb --port vnet-vm1 \
+	>"$T_TMP/out" 2>&1 || st=$?
+echo "relocate with the wrong key: exit $st: $(cat "$T_TMP/out")"
+[ $st -eq 1 ] || fail "relocate with a wrong key: exit $st, expected 1"
+grep -q 'rejected peer' "$TB_DIR/agent-b.log" || fail "host b did not log the rejection"
+echo "host b logged: $(grep 'rejected peer' "$TB_DIR/agent-b.log" | tail -1)"
+[ "$(ag_nm b --json status | jq '.relocations | length')" = 0 ] || fail "host b started a relocation"
+n=$(tb_ovs_ofctl b dump-flows br-int | grep -c 'cookie=0x4e4d' || true)
+[ "$n" = 0 ] || fail "host b has $n netmove flows"
+
+step "garbage and a replayed HELLO to host b's port"
+ip netns exec "$TB_HOSTA" python3 -c '
+import socket, os, sys
+s = socket.create_connection((sys.argv[1], 7870), timeout=2)
+s.sendall(b"NMC1" + os.urandom(200))
+s.settimeout(2)
+try:
+    while s.recv(4096):
+        pass
+except OSError:
+    pass
+' "$TB_HOSTB_MGMT_IP"
+sleep 0.2
+[ "$(grep -c 'rejected peer' "$TB_DIR/agent-b.log")" -ge 2 ] || fail "garbage was not rejected"
+[ "$(ag_nm b --json status | jq '.relocations | length')" = 0 ] || fail "host b started a relocation"
+
+step "with the right key the same relocation is accepted"
+ag_stop a
+ag_start a || fail "agent a did not restart"
+ag_nm a relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to hostb --port vnet-vm1 >/dev/null ||
+	fail "relocate with the right key failed"
+ag_nm a event failed --mac "$VM1_MAC" >/dev/null || fail "event failed"
+echo "PASS"

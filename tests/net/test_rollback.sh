@@ -1,0 +1,63 @@
+#!/bin/bash
+# Rollback: the destination agent dies during BLACKOUT.  The source agent
+# notices, undoes its changes and, once the VM resumes on host A, replays what
+# it buffered: a 10 kpps stream loses nothing, A's flows are as before.
+set -u
+here=$(dirname "$0")
+. "$here/lib.sh"
+. "$here/common.sh"
+. "$here/vmstub.sh"
+. "$here/agents.sh"
+. "$here/migrate.sh"
+t_need_root
+trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "testbed, agents, stand-in vm1 on host a"
+mig_setup
+flows_before=$(tb_ovs_ofctl a dump-flows br-int | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
+
+ns=$(vs_ns vm1)
+t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$ns" --json probe recv \
+	--timeout 30 --idle 3000 --max-lost 100000000
+recv=$T_BG
+t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
+nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate 10000 --duration 2 >"$T_TMP/send.json" &
+send=$!
+sleep 0.5
+
+step "prepare the destination, relocate, pause the VM"
+vs_ctl vm1 prepare "$TB_HOSTB" vnet-vm1 >/dev/null || fail "prepare"
+tb_ovs_vsctl b add-port br-int vnet-vm1 || fail "add-port on b"
+ag_nm a relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to hostb --port vnet-vm1 ||
+	fail "relocate was refused"
+vs_ctl vm1 pause >/dev/null || fail "pause"
+sleep 0.1
+step "kill the destination agent during the blackout"
+ag_stop b KILL
+sleep 0.1
+step "the VM resumes on host a"
+vs_ctl vm1 resume src >/dev/null || fail "resume on the source"
+id=$(ag_nm a --json status | jq -r '[.relocations[] | .id] | max')
+mig_wait_commit a "$id" || fail "the source did not finish the rollback"
+wait "$send" || fail "probe send failed"
+t_wait "$recv" || true
+r=$T_TMP/recv.json
+jr=$(tail -1 "$(ag_journal a)")
+echo "journal (source): $jr" | cut -c1-500
+lost=$(jget "$r" lost)
+echo "measured: rollback at 10 kpps: sent $(jget "$T_TMP/send.json" sent), lost $lost," \
+	"dup $(jget "$r" duplicated), reordered $(jget "$r" reordered), max gap $(jget "$r" max_gap_ms) ms," \
+	"replayed $(jq -r .frames.replayed <<<"$jr")"
+[ "$(jq -r .outcome <<<"$jr")" = "rolled back" ] || fail "outcome is not 'rolled back'"
+[ "$(jq -r .frames.replayed <<<"$jr")" -gt 0 ] || fail "nothing was replayed on the source"
+[ "$(jget "$r" end_seen)" = true ] || fail "END marker missing"
+[ "$lost" = 0 ] || fail "rollback lost $lost frames"
+[ "$(jget "$r" duplicated)" = 0 ] || fail "duplicates"
+[ "$(jget "$r" reordered)" = 0 ] || fail "reordered"
+flows_after=$(tb_ovs_ofctl a dump-flows br-int | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
+[ "$flows_before" = "$flows_after" ] || fail "A's flows changed: before [$flows_before] after [$flows_after]"
+tb_ovs_appctl a fdb/show br-int | grep -qi "$VM1_MAC.*static" && fail "a static OVS MAC entry was left on A"
+tb_wait_ping router "$VM1_IP" 2 || fail "vm1 unreachable after the rollback"
+echo "PASS"
