@@ -123,8 +123,9 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 		return cli_error(CLI_USAGE, cmd, "--mac must be a unicast address");
 	if (!*to || strlen(to) >= 32)
 		return cli_error(CLI_USAGE, cmd, "--to: '%s' is not a host name", to);
-	if (cli_iface(cmd, "--port", port, NULL) < 0)
-		return CLI_USAGE;
+	/* The port lives in the agent's namespace, not necessarily in ours. */
+	if (!*port || strlen(port) >= 16 || strchr(port, '/'))
+		return cli_error(CLI_USAGE, cmd, "--port: '%s' is not an interface name", port);
 	if (dport && (strlen(dport) >= 16 || !*dport))
 		return cli_error(CLI_USAGE, cmd, "--dst-port: '%s' is not an interface name", dport);
 	ctl_msg_init(&m, PROTO_REQ_RELOCATE);

@@ -67,6 +67,8 @@ c = socket.create_connection((ip, port), timeout=15)
 start = time.time_ns() // 1000
 for i in range(0, size, chunk):
     c.sendall(data[i:i + chunk])
+    if i == 0:
+        print("ready", file=sys.stderr, flush=True)
     time.sleep(gap)
 c.shutdown(socket.SHUT_WR)
 ack = c.recv(16).decode()
@@ -93,7 +95,7 @@ tcp_check() {
 	[ "$(jget "$s" bytes)" = "$(jget "$c" bytes)" ] ||
 		fail "$name: sent $(jget "$c" bytes) bytes, received $(jget "$s" bytes)"
 	[ "$(jget "$s" sha256)" = "$(jget "$c" sha256)" ] || fail "$name: sha256 differs"
-	[ "$(jget "$c" ack)" = done ] || fail "$name: no acknowledgement from the server"
+	[ "$(jget "$c" ack)" = "done" ] || fail "$name: no acknowledgement from the server"
 }
 
 step "TCP from the router to the guest (256 KiB)"
@@ -105,12 +107,15 @@ tcp_start big 5002 2097152 65536 0.04
 ip netns exec "$TB_ROUTER" ping -n -i 0.02 -c 75 -W 1 "$IP" >"$T_TMP/ping.out" 2>&1 &
 PING=$!
 T_PIDS+=("$PING")
-sleep 0.4
+t_wait_ready "$T_TMP/big.cli.err" || fail "the 2 MiB transfer did not start"
+sleep 0.3
 kill -0 "$CLI" 2>/dev/null || fail "the transfer ended before the migration"
 # Not in $(...): vs_migrate updates the shell's record of the stand-in.
 vs_migrate g1 || fail "vs_migrate"
 pause=$VS_LAST_PAUSE
 resume=$VS_LAST_RESUME
+echo "measured: stand-in paused $((($(jq -r .resume_us <<<"$resume") - $(jq -r .pause_stop_us <<<"$pause")) / 1000)) ms" \
+	"(prepare + add-port inside the blackout, no netmove)"
 [ "$(vs_host g1)" = b ] || fail "stand-in not on host b"
 for ((i = 0; i < 25; i++)); do
 	[ "$(tb_tor_port_of "$MAC")" = tor-b ] && break
@@ -143,18 +148,21 @@ sj() { jq -r ".$1" <<<"$st"; }
 [ "$(sj state)" = running ] || fail "state $(sj state)"
 [ "$(sj active_ns)" = "$TB_HOSTB" ] || fail "active tap in $(sj active_ns), not $TB_HOSTB"
 [ "$(sj prepared_tap)" = null ] || fail "a prepared tap is left over"
-[ "$(sj pauses)" = 1 ] && [ "$(sj resumes)" = 1 ] && [ "$(sj announces)" = 1 ] ||
-	fail "pauses/resumes/announces are not 1/1/1"
+[ "$(sj pauses)/$(sj resumes)/$(sj announces)" = 1/1/1 ] ||
+	fail "pauses/resumes/announces are $(sj pauses)/$(sj resumes)/$(sj announces), not 1/1/1"
 [ "$(sj dropped)" = 0 ] || fail "dropped $(sj dropped)"
 [ "$(sj h2g_bytes)" -gt $((2097152 + 262144)) ] || fail "h2g_bytes $(sj h2g_bytes) too small"
 [ "$(sj g2h_frames)" -gt 0 ] || fail "no guest->host frames"
 [ "$(sj h2g_frames)" -ge "$(jq -r .h2g_frames <<<"$pause")" ] || fail "h2g_frames went back"
 [ "$(sj g2h_frames)" -gt "$(jq -r .g2h_frames <<<"$pause")" ] || fail "no guest frames after resume"
-[ "$(sj pause_start_us)" -le "$(sj hook_done_us)" ] &&
-	[ "$(sj hook_done_us)" -le "$(sj pause_stop_us)" ] &&
-	[ "$(sj pause_stop_us)" -lt "$(sj resume_us)" ] || fail "timestamps out of order"
+t_order=("$(sj pause_start_us)" "$(sj hook_done_us)" "$(sj pause_stop_us)" "$(sj resume_us)")
+[ "${t_order[0]}" -le "${t_order[1]}" ] || fail "pause start after hook done: ${t_order[*]}"
+[ "${t_order[1]}" -le "${t_order[2]}" ] || fail "hook done after pause stop: ${t_order[*]}"
+[ "${t_order[2]}" -lt "${t_order[3]}" ] || fail "pause stop not before resume: ${t_order[*]}"
 [ "$(sj resume_us)" -eq "$(jq -r .resume_us <<<"$resume")" ] || fail "resume_us differs"
-echo "measured: host A queue discarded at release: $(sj discarded) frames"
+echo "measured: host A queue discarded at release: $(sj discarded) frames;" \
+	"mean frame host->guest $(($(sj h2g_bytes) / $(sj h2g_frames))) bytes (GSO frames pass whole)"
+ip -n "$TB_HOSTB" link show vnet-g1 | grep -q 'qlen 10000' || fail "host B tap txqueuelen is not 10000"
 
 step "hooks"
 cat "$hooks"

@@ -16,12 +16,17 @@ pid_t vs_hook_spawn(const char *cmd, char *const vars[])
 	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid > 0)
+	if (pid > 0) {
+		/* Also here: a kill of the group may come before the child runs. */
+		setpgid(pid, pid);
 		return pid;
+	}
 	/* The parent blocks its signals for signalfd and ignores SIGPIPE: both
 	 * survive exec, and a hook must not inherit them. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Its own process group, so a timeout kills what the shell started too. */
+	setpgid(0, 0);
 	signal(SIGPIPE, SIG_DFL);
 	for (i = 0; vars && vars[i]; i++)
 		putenv(vars[i]);

@@ -5,7 +5,8 @@
 #include <sys/types.h>
 
 /* Start cmd in a child with the extra environment vars ("KEY=VALUE", NULL-ended),
- * default signal dispositions and an empty signal mask; returns its pid or -errno. */
+ * default signal dispositions and an empty signal mask, in a process group of its
+ * own (kill -pid reaches all of it); returns its pid or -errno. */
 pid_t vs_hook_spawn(const char *cmd, char *const vars[]);
 
 /* Describe a wait status ("exit 3", "signal 9") into buf. */
