@@ -8,7 +8,8 @@
  * buffer_watch_resume ("the VM resumed here").
  *
  * The ring is per port: draining or exporting takes the frames of every MAC
- * of the port.  Handles are not thread-safe; use one per thread. */
+ * of the port.  A handle is used by one thread at a time, except that one
+ * thread may wait in buffer_poll_resume while another uses the rest. */
 #ifndef NETMOVE_BUFFER_H
 #define NETMOVE_BUFFER_H
 
@@ -143,10 +144,16 @@ int buffer_detach(struct buffer *b);
 /* Free the handle and leave the attachment (and pins) in place. */
 void buffer_close(struct buffer *b);
 
-/* Remove netmove's filters from ifname (no handle: e.g. left by a dead
- * process) and its pins, keeping the qdisc.  Returns 0 or -ENOENT if there
- * was nothing to remove. */
+/* Remove netmove's filters from ifname without a handle (e.g. left by a
+ * process that died), keeping the qdisc.  Returns 0, -ENOENT if there were
+ * none, -ENODEV. */
 int buffer_unhook(const char *ifname);
+
+/* 1 if netmove's filter is on ifname's egress, 0 if not, or a negative errno. */
+int buffer_hooked(const char *ifname);
+
+/* Remove the pins of ifname (e.g. stale ones).  Returns 0 or -ENOENT. */
+int buffer_unpin(const char *ifname);
 
 /* Mount a bpffs at /sys/fs/bpf unless one is there (pinning needs it; none
  * is mounted by default).  *mounted tells whether this call mounted it. */

@@ -1,0 +1,1751 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <linux/ethtool.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/membarrier.h>
+#include <linux/pkt_sched.h>
+#include <linux/sockios.h>
+#include <linux/virtio_net.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <netlink/netlink.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/qdisc.h>
+
+#include "netmove/buffer.h"
+#include "netmove/timeutil.h"
+#include "nm_buffer.h"
+#include "nm_buffer.skel.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+
+#define BUFFER_WIRE_MAGIC 0x4e4d4246u	/* "NMBF" */
+#define BUFFER_WIRE_VERSION 1
+#define BUFFER_WIRE_VLAN 0x0001
+#define BUFFER_SNDBUF (4 << 20)
+#define BUFFER_RETRY_NS (50 * NSEC_PER_USEC)
+#define BUFFER_RETRY_LIMIT_NS (2 * NSEC_PER_SEC)
+#define BUFFER_BPFFS "/sys/fs/bpf"
+#define BUFFER_SEG_MAX (BUFFER_MAX_FRAME + 4)
+
+/* Segmentation the port does itself (bypassing the qdisc also bypasses
+ * software GSO: a frame the device cannot take is dropped). */
+enum {
+	CAP_TSO4 = 1 << 0,
+	CAP_TSO6 = 1 << 1,
+	CAP_USO = 1 << 2,
+	CAP_TSO_ECN = 1 << 3,
+	CAP_KNOWN = 1 << 4,	/* the query worked */
+};
+
+_Static_assert(BUFFER_MODE_DROP == (int)NM_MODE_DROP && BUFFER_MODE_DRAIN == (int)NM_MODE_DRAIN &&
+	       BUFFER_MODE_BUFFER == (int)NM_MODE_BUFFER, "modes differ from nm_buffer.h");
+_Static_assert(BUFFER_GSO_OTHER == (int)NM_GSO_OTHER && BUFFER_GSO_ECN == (int)NM_GSO_ECN &&
+	       BUFFER_GSO_UDP_L4 == (int)NM_GSO_UDP_L4, "GSO flags differ from nm_buffer.h");
+_Static_assert(BUFFER_CSUM_PARTIAL == (int)NM_CSUM_PARTIAL, "csum values differ");
+_Static_assert(BUFFER_MAX_MACS == NM_MAX_SLOTS - 1, "slot 0 is reserved");
+
+/* A BPF ring buffer consumed through its memory mapping. */
+struct ring {
+	int fd;				/* the map */
+	uint64_t size;			/* data bytes (power of two) */
+	unsigned long *cons;		/* consumer position (ours to write) */
+	const unsigned long *prod;	/* producer position */
+	const uint8_t *data;		/* data pages, mapped twice in a row */
+	void *cons_map;			/* mapping of the consumer page */
+	void *prod_map;			/* mapping of the producer page + data */
+	size_t prod_len;		/* its length */
+};
+
+struct buffer {
+	char ifname[IF_NAMESIZE];	/* port */
+	int ifindex;			/* its index when opened */
+	bool replay_only;		/* no BPF side */
+	bool pinned;			/* the pins belong to this attachment */
+	struct nm_buffer *skel;		/* when loaded by this process */
+	int fd_macs, fd_slots, fd_port;	/* maps */
+	int fd_egress, fd_ingress, fd_pretouch;	/* programs */
+	struct nm_slot *slots;		/* mapped nm_slots */
+	size_t slots_len;		/* its mapping length */
+	struct nm_port *port;		/* mapped nm_port[0] */
+	size_t port_len;		/* its mapping length */
+	struct ring ring;		/* frames */
+	struct ring resume;		/* resume events */
+	int tx;				/* replay socket, -1 until first needed */
+	unsigned caps;			/* CAP_*: the port's segmentation offloads */
+	uint8_t *seg;			/* software segmentation scratch */
+};
+
+static const char *const pin_names[] = {
+	"ring", "resume", "macs", "slots", "port", "egress", "ingress", "pretouch",
+};
+#define PIN_COUNT (sizeof(pin_names) / sizeof(pin_names[0]))
+
+static size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* ---------------------------------------------------------------- ring */
+
+static int ring_map(struct ring *r, int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	size_t pg = page_size();
+	int ret = 0;
+
+	memset(&info, 0, sizeof(info));
+	r->fd = fd;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	r->size = info.max_entries;
+	r->cons_map = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r->cons_map == MAP_FAILED) {
+		r->cons_map = NULL;
+		ret = -errno;
+		goto out;
+	}
+	/* The kernel maps the data pages twice so a record never wraps. */
+	r->prod_len = pg + 2 * r->size;
+	r->prod_map = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, fd, (off_t)pg);
+	if (r->prod_map == MAP_FAILED) {
+		r->prod_map = NULL;
+		ret = -errno;
+		goto out;
+	}
+	r->cons = r->cons_map;
+	r->prod = r->prod_map;
+	r->data = (const uint8_t *)r->prod_map + pg;
+out:
+	return ret;
+}
+
+static void ring_unmap(struct ring *r)
+{
+	if (r->cons_map)
+		munmap(r->cons_map, page_size());
+	if (r->prod_map)
+		munmap(r->prod_map, r->prod_len);
+	r->cons_map = r->prod_map = NULL;
+}
+
+static uint64_t ring_used(const struct ring *r)
+{
+	return __atomic_load_n(r->prod, __ATOMIC_ACQUIRE) - __atomic_load_n(r->cons, __ATOMIC_ACQUIRE);
+}
+
+typedef int (*ring_fn)(void *arg, const uint8_t *rec, uint32_t len);
+
+/* Hand up to max committed records to fn in order; a record is consumed only
+ * after fn returned >= 0.  fn NULL skips discarded records and stops at the
+ * first real one.  Returns the number of records handed, or fn's error. */
+static int ring_consume(struct ring *r, ring_fn fn, void *arg, int max)
+{
+	unsigned long cons = *r->cons, prod;
+	int n = 0, ret;
+
+	while (n < max) {
+		const uint8_t *hdr;
+		uint32_t hlen, len;
+
+		prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
+		if (cons >= prod)
+			break;
+		hdr = r->data + (cons & (r->size - 1));
+		hlen = __atomic_load_n((const uint32_t *)hdr, __ATOMIC_ACQUIRE);
+		if (hlen & BPF_RINGBUF_BUSY_BIT)
+			break;
+		len = hlen & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+		if (!(hlen & BPF_RINGBUF_DISCARD_BIT)) {
+			if (!fn)
+				break;
+			ret = fn(arg, hdr + BPF_RINGBUF_HDR_SZ, len);
+			if (ret < 0)
+				return ret;
+			n++;
+		}
+		cons += (BPF_RINGBUF_HDR_SZ + len + 7) & ~7u;
+		__atomic_store_n(r->cons, cons, __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------- records */
+
+static bool record_valid(const struct buffer_record *rec)
+{
+	const unsigned kinds = BUFFER_GSO_TCPV4 | BUFFER_GSO_TCPV6 | BUFFER_GSO_UDP_L4;
+	unsigned kind = rec->gso_type & kinds;
+
+	if (rec->len < NM_ETH_HLEN || rec->len > BUFFER_MAX_FRAME)
+		return false;
+	if (rec->ip_summed > BUFFER_CSUM_PARTIAL)
+		return false;
+	if (rec->ip_summed == BUFFER_CSUM_PARTIAL) {
+		if (rec->csum_start < NM_ETH_HLEN ||
+		    (uint32_t)rec->csum_start + rec->csum_offset + 2 > rec->len)
+			return false;
+	} else if (rec->csum_start || rec->csum_offset) {
+		return false;
+	}
+	if (!rec->gso_size != !rec->gso_type)
+		return false;
+	if (rec->gso_type & ~(unsigned)(kinds | BUFFER_GSO_ECN | BUFFER_GSO_OTHER))
+		return false;
+	if (!(rec->gso_type & BUFFER_GSO_OTHER) && rec->gso_type) {
+		if (kind != BUFFER_GSO_TCPV4 && kind != BUFFER_GSO_TCPV6 && kind != BUFFER_GSO_UDP_L4)
+			return false;
+		if ((rec->gso_type & BUFFER_GSO_ECN) && kind == BUFFER_GSO_UDP_L4)
+			return false;
+		if (rec->ip_summed != BUFFER_CSUM_PARTIAL)
+			return false;
+	}
+	if (rec->vlan)
+		return rec->vlan_proto == ETH_P_8021Q || rec->vlan_proto == ETH_P_8021AD;
+	return rec->vlan_proto == 0 && rec->vlan_tci == 0;
+}
+
+/* Turn a ring record into a buffer_record; odd metadata becomes GSO_OTHER so
+ * every record the program produced can be exported and decoded. */
+static int record_from_ring(const uint8_t *data, uint32_t len, struct buffer_record *rec)
+{
+	const struct nm_rec *h = (const struct nm_rec *)data;
+
+	if (len < sizeof(*h) || h->len > len - sizeof(*h))
+		return -EINVAL;
+	memset(rec, 0, sizeof(*rec));
+	rec->seq = h->seq;
+	rec->tstamp_ns = h->tstamp_ns;
+	rec->len = h->len;
+	rec->ip_summed = h->ip_summed;
+	if (h->ip_summed == NM_CSUM_PARTIAL) {
+		rec->csum_start = h->csum_start;
+		rec->csum_offset = h->csum_offset;
+	}
+	rec->gso_size = h->gso_size;
+	rec->gso_type = h->gso_flags;
+	if (rec->gso_size && !rec->gso_type)
+		rec->gso_type = BUFFER_GSO_OTHER;
+	if (!rec->gso_size)
+		rec->gso_type = 0;
+	rec->vlan = h->flags & NM_REC_VLAN;
+	if (rec->vlan) {
+		rec->vlan_proto = h->vlan_proto;
+		rec->vlan_tci = h->vlan_tci;
+	}
+	rec->frame = data + sizeof(*h);
+	if (!record_valid(rec) && rec->gso_type) {
+		rec->gso_type = BUFFER_GSO_OTHER;
+		if (!record_valid(rec))
+			return -EINVAL;
+	}
+	return record_valid(rec) ? 0 : -EINVAL;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+size_t buffer_record_wire_len(const struct buffer_record *rec)
+{
+	return BUFFER_WIRE_HDR_LEN + (size_t)rec->len;
+}
+
+/* Layout: magic 4, version 1, header length 1, flags 2, seq 8, tstamp 8,
+ * frame length 4, ip_summed 1, reserved 1, csum_start 2, csum_offset 2,
+ * gso_size 2, gso_type 2, vlan_proto 2, vlan_tci 2, reserved 2, frame. */
+int buffer_record_encode(const struct buffer_record *rec, uint8_t *buf, size_t cap)
+{
+	uint8_t *p = buf;
+
+	if (!record_valid(rec) || !rec->frame)
+		return -EINVAL;
+	if (cap < buffer_record_wire_len(rec))
+		return -ENOSPC;
+	memset(p, 0, BUFFER_WIRE_HDR_LEN);
+	put32(p, BUFFER_WIRE_MAGIC);
+	p[4] = BUFFER_WIRE_VERSION;
+	p[5] = BUFFER_WIRE_HDR_LEN;
+	put16(p + 6, rec->vlan ? BUFFER_WIRE_VLAN : 0);
+	put64(p + 8, rec->seq);
+	put64(p + 16, rec->tstamp_ns);
+	put32(p + 24, rec->len);
+	p[28] = rec->ip_summed;
+	put16(p + 30, rec->csum_start);
+	put16(p + 32, rec->csum_offset);
+	put16(p + 34, rec->gso_size);
+	put16(p + 36, rec->gso_type);
+	put16(p + 38, rec->vlan_proto);
+	put16(p + 40, rec->vlan_tci);
+	memcpy(p + BUFFER_WIRE_HDR_LEN, rec->frame, rec->len);
+	return (int)buffer_record_wire_len(rec);
+}
+
+int buffer_record_decode(const uint8_t *buf, size_t len, struct buffer_record *rec)
+{
+	uint16_t flags;
+
+	if (len < BUFFER_WIRE_HDR_LEN || get32(buf) != BUFFER_WIRE_MAGIC ||
+	    buf[4] != BUFFER_WIRE_VERSION || buf[5] != BUFFER_WIRE_HDR_LEN)
+		return -EINVAL;
+	flags = get16(buf + 6);
+	if ((flags & ~BUFFER_WIRE_VLAN) || buf[29] || get16(buf + 42))
+		return -EINVAL;
+	memset(rec, 0, sizeof(*rec));
+	rec->vlan = flags & BUFFER_WIRE_VLAN;
+	rec->seq = get64(buf + 8);
+	rec->tstamp_ns = get64(buf + 16);
+	rec->len = get32(buf + 24);
+	rec->ip_summed = buf[28];
+	rec->csum_start = get16(buf + 30);
+	rec->csum_offset = get16(buf + 32);
+	rec->gso_size = get16(buf + 34);
+	rec->gso_type = get16(buf + 36);
+	rec->vlan_proto = get16(buf + 38);
+	rec->vlan_tci = get16(buf + 40);
+	if (!record_valid(rec) || rec->len > len - BUFFER_WIRE_HDR_LEN)
+		return -EINVAL;
+	rec->frame = buf + BUFFER_WIRE_HDR_LEN;
+	return (int)buffer_record_wire_len(rec);
+}
+
+/* -------------------------------------------------------------- replay */
+
+static int port_caps(const char *ifname, unsigned *caps)
+{
+	static const struct {
+		const char *name;
+		unsigned cap;
+	} names[] = {
+		{ "tx-tcp-segmentation", CAP_TSO4 },
+		{ "tx-tcp6-segmentation", CAP_TSO6 },
+		{ "tx-udp-segmentation", CAP_USO },
+		{ "tx-tcp-ecn-segmentation", CAP_TSO_ECN },
+	};
+	struct ethtool_sset_info *si = NULL;
+	struct ethtool_gstrings *gs = NULL;
+	struct ethtool_gfeatures *gf = NULL;
+	struct ifreq ifr;
+	uint32_t n, i, j, blocks;
+	int fd, ret = 0;
+
+	*caps = 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	si = calloc(1, sizeof(*si) + sizeof(uint32_t));
+	if (!si) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	si->cmd = ETHTOOL_GSSET_INFO;
+	si->sset_mask = 1ULL << ETH_SS_FEATURES;
+	ifr.ifr_data = (void *)si;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	n = si->sset_mask ? si->data[0] : 0;
+	blocks = (n + 31) / 32;
+	gs = calloc(1, sizeof(*gs) + (size_t)n * ETH_GSTRING_LEN);
+	gf = calloc(1, sizeof(*gf) + blocks * sizeof(gf->features[0]));
+	if (!gs || !gf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	gs->cmd = ETHTOOL_GSTRINGS;
+	gs->string_set = ETH_SS_FEATURES;
+	gs->len = n;
+	ifr.ifr_data = (void *)gs;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	gf->cmd = ETHTOOL_GFEATURES;
+	gf->size = blocks;
+	ifr.ifr_data = (void *)gf;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (i = 0; i < n && i < gs->len; i++) {
+		const char *name = (const char *)gs->data + (size_t)i * ETH_GSTRING_LEN;
+
+		if (!(gf->features[i / 32].active & (1u << (i % 32))))
+			continue;
+		for (j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+			if (!strncmp(name, names[j].name, ETH_GSTRING_LEN))
+				*caps |= names[j].cap;
+	}
+	*caps |= CAP_KNOWN;
+out:
+	free(si);
+	free(gs);
+	free(gf);
+	close(fd);
+	return ret;
+}
+
+static int tx_open(struct buffer *b)
+{
+	struct sockaddr_ll sll;
+	int one = 1, sz = BUFFER_SNDBUF, fd, ret = 0;
+
+	if (b->tx >= 0)
+		return 0;
+	/* Protocol 0: a send-only socket that never queues received frames. */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Bypassing the qdisc also bypasses clsact: replays are not captured again. */
+	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = b->ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	(void)port_caps(b->ifname, &b->caps);
+	b->tx = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static bool port_running(const struct buffer *b)
+{
+	struct ifreq ifr;
+	bool up = true;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return true;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", b->ifname);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
+		up = (ifr.ifr_flags & IFF_RUNNING) != 0;
+	close(fd);
+	return up;
+}
+
+/* Send one frame, the offloaded VLAN tag (if any) put back inline after the
+ * two addresses; retried while the port's queue is full, except that with
+ * probe the first refusal returns -EAGAIN. */
+static int tx_send(struct buffer *b, const struct virtio_net_hdr *vh, const uint8_t *frame,
+		   size_t len, const struct buffer_record *rec, bool probe,
+		   struct buffer_replay_stats *st)
+{
+	struct iovec iov[4];
+	struct msghdr msg;
+	uint8_t tag[4];
+	uint64_t t0 = 0;
+	int n = 0, ret = 0;
+
+	iov[n].iov_base = (void *)vh;
+	iov[n++].iov_len = sizeof(*vh);
+	if (rec->vlan) {
+		put16(tag, rec->vlan_proto);
+		put16(tag + 2, rec->vlan_tci);
+		iov[n].iov_base = (void *)frame;
+		iov[n++].iov_len = 12;
+		iov[n].iov_base = tag;
+		iov[n++].iov_len = sizeof(tag);
+		iov[n].iov_base = (void *)(frame + 12);
+		iov[n++].iov_len = len - 12;
+	} else {
+		iov[n].iov_base = (void *)frame;
+		iov[n++].iov_len = len;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = (size_t)n;
+	while (sendmsg(b->tx, &msg, 0) < 0) {
+		ret = -errno;
+		if (ret == -EINTR)
+			continue;
+		if (ret != -ENOBUFS && ret != -EAGAIN)
+			goto out;
+		if (probe) {
+			ret = -EAGAIN;
+			goto out;
+		}
+		/* The port's queue is full: wait for it rather than lose the frame. */
+		if (!t0) {
+			t0 = timeutil_mono_ns();
+		} else if (timeutil_mono_ns() - t0 > BUFFER_RETRY_LIMIT_NS) {
+			ret = port_running(b) ? -ETIMEDOUT : -ENETDOWN;
+			goto out;
+		}
+		st->retries++;
+		nanosleep(&(struct timespec){ .tv_nsec = BUFFER_RETRY_NS }, NULL);
+	}
+	ret = 0;
+	st->frames++;
+	st->bytes += len + (rec->vlan ? 4 : 0);
+out:
+	return ret;
+}
+
+static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Software GSO for a port that cannot segment: cut the payload into
+ * gso_size pieces, fix the IP and L4 headers, compute every checksum. */
+static int tx_segment(struct buffer *b, const struct buffer_record *rec,
+		      struct buffer_replay_stats *st)
+{
+	const uint8_t *f = rec->frame;
+	bool udp = rec->gso_type & BUFFER_GSO_UDP_L4, v4;
+	size_t nh = 12, l4 = rec->csum_start, hl, pay, off, seg, i;
+	struct virtio_net_hdr vh;
+	uint32_t tcp_seq = 0;
+	uint16_t id = 0, type;
+	uint64_t sum;
+	uint8_t *s;
+	int ret = 0;
+
+	do {	/* VLAN tags inside the frame bytes */
+		type = get16(f + nh);
+		nh += 2;
+	} while ((type == ETH_P_8021Q || type == ETH_P_8021AD) && (nh += 2) + 2 <= l4);
+	v4 = type == ETH_P_IP;
+	if ((!v4 && type != ETH_P_IPV6) || l4 < nh + (v4 ? 20 : 40) || (f[nh] >> 4) != (v4 ? 4 : 6))
+		return -EINVAL;
+	if (v4 && (size_t)(f[nh] & 0xf) * 4 > l4 - nh)
+		return -EINVAL;
+	if (udp) {
+		hl = l4 + 8;
+	} else {
+		if (l4 + 20 > rec->len)
+			return -EINVAL;
+		hl = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
+		tcp_seq = get32(f + l4 + 4);
+	}
+	if (hl > rec->len || hl < l4 + (udp ? 8 : 20) || hl + rec->gso_size > BUFFER_SEG_MAX)
+		return -EINVAL;
+	if (!b->seg) {
+		b->seg = malloc(BUFFER_SEG_MAX);
+		if (!b->seg)
+			return -ENOMEM;
+	}
+	s = b->seg;
+	if (v4)
+		id = get16(f + nh + 4);
+	memset(&vh, 0, sizeof(vh));
+	pay = rec->len - hl;
+	for (off = 0, i = 0; off < pay || (pay == 0 && i == 0); off += seg, i++) {
+		size_t len, l4len;
+
+		seg = pay - off < rec->gso_size ? pay - off : rec->gso_size;
+		len = hl + seg;
+		l4len = len - l4;
+		memcpy(s, f, hl);
+		memcpy(s + hl, f + hl + off, seg);
+		if (v4) {
+			put16(s + nh + 2, (uint16_t)(len - nh));
+			put16(s + nh + 4, (uint16_t)(id + i));
+			put16(s + nh + 10, 0);
+			put16(s + nh + 10, csum_fold(csum_add(0, s + nh, (size_t)(s[nh] & 0xf) * 4)));
+			sum = csum_add(0, s + nh + 12, 8);
+		} else {
+			put16(s + nh + 4, (uint16_t)(len - nh - 40));
+			sum = csum_add(0, s + nh + 8, 32);
+		}
+		sum += l4len + (udp ? IPPROTO_UDP : IPPROTO_TCP);
+		if (udp) {
+			put16(s + l4 + 4, (uint16_t)l4len);
+			put16(s + l4 + 6, 0);
+		} else {
+			put32(s + l4 + 4, tcp_seq + (uint32_t)off);
+			if (off + seg < pay)	/* FIN and PSH only on the last piece */
+				s[l4 + 13] &= (uint8_t)~0x09;
+			if (i > 0)		/* CWR only on the first */
+				s[l4 + 13] &= (uint8_t)~0x80;
+			put16(s + l4 + 16, 0);
+		}
+		sum = csum_fold(csum_add(sum, s + l4, l4len));
+		if (udp && sum == 0)
+			sum = 0xffff;
+		put16(s + l4 + (udp ? 6 : 16), (uint16_t)sum);
+		ret = tx_send(b, &vh, s, len, rec, false, st);
+		if (ret < 0)
+			break;
+	}
+	return ret;
+}
+
+static void vnet_fill(const struct buffer_record *rec, unsigned shift, struct virtio_net_hdr *vh)
+{
+	memset(vh, 0, sizeof(*vh));
+	if (rec->ip_summed == BUFFER_CSUM_PARTIAL) {
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->csum_start = (uint16_t)(rec->csum_start + shift);
+		vh->csum_offset = rec->csum_offset;
+		vh->hdr_len = (uint16_t)(vh->csum_start + vh->csum_offset + 2);
+	}
+	if (!rec->gso_size)
+		return;
+	vh->gso_size = rec->gso_size;
+	if (rec->gso_type & BUFFER_GSO_UDP_L4) {
+		vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+		vh->hdr_len = (uint16_t)(vh->csum_start + 8);
+		return;
+	}
+	vh->gso_type = rec->gso_type & BUFFER_GSO_TCPV6 ? VIRTIO_NET_HDR_GSO_TCPV6
+							: VIRTIO_NET_HDR_GSO_TCPV4;
+	if (rec->gso_type & BUFFER_GSO_ECN)
+		vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+	/* Whole TCP header in the linear part (data offset at byte 12). */
+	if ((uint32_t)rec->csum_start + 13 <= rec->len)
+		vh->hdr_len = (uint16_t)(vh->csum_start + (rec->frame[rec->csum_start + 12] >> 4) * 4);
+}
+
+/* Can the port segment this frame itself? */
+static bool port_segments(const struct buffer *b, const struct buffer_record *rec)
+{
+	unsigned need = rec->gso_type & BUFFER_GSO_UDP_L4 ? CAP_USO :
+			rec->gso_type & BUFFER_GSO_TCPV6 ? CAP_TSO6 : CAP_TSO4;
+
+	if (rec->gso_type & BUFFER_GSO_ECN)
+		need |= CAP_TSO_ECN;
+	return !(b->caps & CAP_KNOWN) || (b->caps & need) == need;
+}
+
+static bool replay_refused(int err)
+{
+	return err == -EMSGSIZE || err == -EOPNOTSUPP || err == -EINVAL;
+}
+
+int buffer_replay(struct buffer *b, const struct buffer_record *rec,
+		  struct buffer_replay_stats *st)
+{
+	struct buffer_replay_stats dummy = { 0 };
+	struct virtio_net_hdr vh;
+	uint64_t frames;
+	int ret;
+
+	if (!st)
+		st = &dummy;
+	frames = st->frames;
+	ret = tx_open(b);
+	if (ret < 0)
+		goto out;
+	if (!record_valid(rec) || !rec->frame) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (rec->gso_type & BUFFER_GSO_OTHER) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	vnet_fill(rec, rec->vlan ? 4 : 0, &vh);
+	if (!rec->gso_size) {
+		ret = tx_send(b, &vh, rec->frame, rec->len, rec, false, st);
+	} else if (!port_segments(b, rec)) {
+		ret = tx_segment(b, rec, st);
+	} else {
+		ret = tx_send(b, &vh, rec->frame, rec->len, rec, true, st);
+		/* The port drops a GSO frame it cannot segment (the guest may have
+		 * renegotiated its tap's offloads): look again before waiting. */
+		if (ret == -EAGAIN) {
+			(void)port_caps(b->ifname, &b->caps);
+			if (port_segments(b, rec))
+				ret = tx_send(b, &vh, rec->frame, rec->len, rec, false, st);
+			else
+				ret = tx_segment(b, rec, st);
+		}
+	}
+	/* Counted once per record, however many segments went out. */
+	if (ret == 0) {
+		st->frames = frames + 1;
+		st->partial += rec->ip_summed == BUFFER_CSUM_PARTIAL;
+		st->gso += rec->gso_size != 0;
+	}
+out:
+	if (replay_refused(ret))
+		st->skipped++;
+	return ret;
+}
+
+/* ------------------------------------------------------------- handles */
+
+static void slot_key(const struct mac *mac, struct nm_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	memcpy(key->mac, mac->b, sizeof(key->mac));
+}
+
+static uint64_t netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
+			cookie = 0;
+		close(fd);
+	}
+	return cookie;
+}
+
+static int check_ifname(const char *ifname, int *ifindex)
+{
+	size_t n = ifname ? strlen(ifname) : 0;
+
+	if (n == 0 || n >= IF_NAMESIZE || strchr(ifname, '/') || !strcmp(ifname, ".") ||
+	    !strcmp(ifname, ".."))
+		return -EINVAL;
+	*ifindex = (int)if_nametoindex(ifname);
+	return *ifindex > 0 ? 0 : -ENODEV;
+}
+
+static struct buffer *handle_new(const char *ifname, int ifindex)
+{
+	struct buffer *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	snprintf(b->ifname, sizeof(b->ifname), "%s", ifname);
+	b->ifindex = ifindex;
+	b->fd_macs = b->fd_slots = b->fd_port = -1;
+	b->fd_egress = b->fd_ingress = b->fd_pretouch = -1;
+	b->ring.fd = b->resume.fd = -1;
+	b->tx = -1;
+	return b;
+}
+
+static int map_array(int fd, size_t len, void **out, size_t *out_len)
+{
+	size_t pg = page_size();
+	void *p;
+
+	len = (len + pg - 1) / pg * pg;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	*out_len = len;
+	return 0;
+}
+
+static int map_all(struct buffer *b)
+{
+	void *p;
+	int ret;
+
+	ret = map_array(b->fd_slots, sizeof(struct nm_slot) * NM_MAX_SLOTS, &p, &b->slots_len);
+	if (ret < 0)
+		goto out;
+	b->slots = p;
+	ret = map_array(b->fd_port, sizeof(struct nm_port), &p, &b->port_len);
+	if (ret < 0)
+		goto out;
+	b->port = p;
+	ret = ring_map(&b->ring, b->ring.fd);
+	if (ret < 0)
+		goto out;
+	ret = ring_map(&b->resume, b->resume.fd);
+out:
+	return ret;
+}
+
+static int pin_dir(const char *ifname, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s/%s", BUFFER_PIN_ROOT, ifname);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static void unpin(const char *ifname)
+{
+	char dir[128], path[160];
+	size_t i;
+
+	if (pin_dir(ifname, dir, sizeof(dir)) < 0)
+		return;
+	for (i = 0; i < PIN_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(dir);
+	(void)rmdir(BUFFER_PIN_ROOT);
+}
+
+static bool bpffs_at(const char *path)
+{
+	struct statfs fs;
+
+	return statfs(path, &fs) == 0 && (unsigned long)fs.f_type == BPF_FS_MAGIC;
+}
+
+int buffer_bpffs_mount(bool *mounted)
+{
+	*mounted = false;
+	if (bpffs_at(BUFFER_BPFFS))
+		return 0;
+	if (mount("bpf", BUFFER_BPFFS, "bpf", 0, "mode=0700") < 0)
+		return -errno;
+	*mounted = true;
+	return 0;
+}
+
+static int pin_all(struct buffer *b)
+{
+	int fds[PIN_COUNT] = { b->ring.fd, b->resume.fd, b->fd_macs, b->fd_slots, b->fd_port,
+			       b->fd_egress, b->fd_ingress, b->fd_pretouch };
+	char dir[128], path[160];
+	bool mounted;
+	size_t i;
+	int ret;
+
+	ret = buffer_bpffs_mount(&mounted);
+	if (ret < 0)
+		goto out;
+	ret = pin_dir(b->ifname, dir, sizeof(dir));
+	if (ret < 0)
+		goto out;
+	if (mkdir(BUFFER_PIN_ROOT, 0700) < 0 && errno != EEXIST) {
+		ret = -errno;
+		goto out;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	b->pinned = true;
+	for (i = 0; i < PIN_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+		if (bpf_obj_pin(fds[i], path) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+out:
+	return ret;
+}
+
+static void hook_init(struct bpf_tc_hook *h, int ifindex, enum bpf_tc_attach_point at)
+{
+	memset(h, 0, sizeof(*h));
+	h->sz = sizeof(*h);
+	h->ifindex = ifindex;
+	h->attach_point = at;
+}
+
+static void tc_opts_init(struct bpf_tc_opts *o, int prog_fd, __u32 flags)
+{
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->handle = NM_TC_HANDLE;
+	o->priority = NM_TC_PRIORITY;
+	o->prog_fd = prog_fd;
+	o->flags = flags;
+}
+
+static int tc_detach(int ifindex, enum bpf_tc_attach_point at)
+{
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+
+	hook_init(&h, ifindex, at);
+	tc_opts_init(&o, 0, 0);
+	return bpf_tc_detach(&h, &o);
+}
+
+/* 1 if ifindex has a clsact qdisc, 0 if none, -EBUSY if a plain ingress
+ * qdisc holds its place. */
+static int clsact_present(int ifindex)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_cache *cache = NULL;
+	struct rtnl_qdisc *q;
+	const char *kind;
+	int ret = 0;
+
+	if (!sk)
+		return -ENOMEM;
+	if (nl_connect(sk, NETLINK_ROUTE) < 0 || rtnl_qdisc_alloc_cache(sk, &cache) < 0) {
+		ret = -EIO;
+		goto out;
+	}
+	q = rtnl_qdisc_get_by_parent(cache, ifindex, TC_H_CLSACT);
+	if (q) {
+		kind = rtnl_tc_get_kind(TC_CAST(q));
+		ret = kind && !strcmp(kind, "clsact") ? 1 : -EBUSY;
+		rtnl_qdisc_put(q);
+	}
+out:
+	if (cache)
+		nl_cache_free(cache);
+	nl_socket_free(sk);
+	return ret;
+}
+
+/* Filters other than ours still on the clsact hooks (then it stays). */
+static int clsact_filters(int ifindex)
+{
+	static const uint32_t parents[] = {
+		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS),
+		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
+	};
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_cache *cache;
+	int n = 0, ret = 0;
+	size_t i;
+
+	if (!sk)
+		return -ENOMEM;
+	if (nl_connect(sk, NETLINK_ROUTE) < 0) {
+		ret = -ECONNREFUSED;
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		if (rtnl_cls_alloc_cache(sk, ifindex, parents[i], &cache) < 0) {
+			ret = -EIO;
+			goto out;
+		}
+		n += nl_cache_nitems(cache);
+		nl_cache_free(cache);
+	}
+	ret = n;
+out:
+	nl_socket_free(sk);
+	return ret;
+}
+
+static void handle_free(struct buffer *b)
+{
+	int fds[8];
+	size_t i;
+
+	if (!b)
+		return;
+	fds[0] = b->fd_macs;
+	fds[1] = b->fd_slots;
+	fds[2] = b->fd_port;
+	fds[3] = b->fd_egress;
+	fds[4] = b->fd_ingress;
+	fds[5] = b->fd_pretouch;
+	fds[6] = b->ring.fd;
+	fds[7] = b->resume.fd;
+	ring_unmap(&b->ring);
+	ring_unmap(&b->resume);
+	if (b->slots)
+		munmap(b->slots, b->slots_len);
+	if (b->port)
+		munmap(b->port, b->port_len);
+	if (b->tx >= 0)
+		close(b->tx);
+	free(b->seg);
+	if (b->skel) {
+		nm_buffer__destroy(b->skel);
+	} else {
+		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	free(b);
+}
+
+static int unhook(struct buffer *b)
+{
+	struct bpf_tc_hook h;
+	int ret, e1, e2;
+
+	e1 = tc_detach(b->ifindex, BPF_TC_EGRESS);
+	e2 = tc_detach(b->ifindex, BPF_TC_INGRESS);
+	ret = e1 < 0 && e1 != -ENOENT ? e1 : e2 < 0 && e2 != -ENOENT ? e2 : 0;
+	/* Only remove the qdisc we created, and only if nobody else uses it. */
+	if (b->port && (b->port->flags & NM_PORT_CLSACT_OURS) && clsact_filters(b->ifindex) == 0) {
+		hook_init(&h, b->ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
+		e1 = bpf_tc_hook_destroy(&h);
+		if (e1 < 0 && e1 != -ENOENT && !ret)
+			ret = e1;
+	}
+	return ret;
+}
+
+int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buffer **out)
+{
+	struct buffer_opts def = { 0 };
+	struct buffer *b = NULL;
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+	bool created = false, eg = false, in = false;
+	uint32_t ring;
+	int ifindex = 0, ret;
+	char dir[128];
+	struct stat stb;
+
+	*out = NULL;
+	if (!opts)
+		opts = &def;
+	ring = opts->ring_bytes ? opts->ring_bytes : BUFFER_RING_DEFAULT;
+	ret = check_ifname(ifname, &ifindex);
+	if (ret < 0)
+		goto out;
+	if (ring < BUFFER_RING_MIN || (ring & (ring - 1)) || ring % page_size()) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (opts->pin) {
+		ret = pin_dir(ifname, dir, sizeof(dir));
+		if (ret < 0)
+			goto out;
+		if (stat(dir, &stb) == 0) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	b = handle_new(ifname, ifindex);
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	b->skel = nm_buffer__open();
+	if (!b->skel) {
+		ret = -errno;
+		goto out;
+	}
+	ret = bpf_map__set_max_entries(b->skel->maps.nm_ring, ring);
+	if (ret < 0)
+		goto out;
+	ret = nm_buffer__load(b->skel);
+	if (ret < 0)
+		goto out;
+	b->fd_macs = bpf_map__fd(b->skel->maps.nm_macs);
+	b->fd_slots = bpf_map__fd(b->skel->maps.nm_slots);
+	b->fd_port = bpf_map__fd(b->skel->maps.nm_port);
+	b->fd_egress = bpf_program__fd(b->skel->progs.nm_egress);
+	b->fd_ingress = bpf_program__fd(b->skel->progs.nm_ingress);
+	b->fd_pretouch = bpf_program__fd(b->skel->progs.nm_pretouch);
+	b->ring.fd = bpf_map__fd(b->skel->maps.nm_ring);
+	b->resume.fd = bpf_map__fd(b->skel->maps.nm_resume);
+	ret = map_all(b);
+	if (ret < 0)
+		goto out;
+	b->port->ifindex = (uint32_t)ifindex;
+	b->port->netns_cookie = netns_cookie();
+
+	ret = clsact_present(ifindex);
+	if (ret < 0)
+		goto out;
+	if (ret == 0) {
+		hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
+		ret = bpf_tc_hook_create(&h);
+		if (ret < 0 && ret != -EEXIST)
+			goto out;
+		created = ret == 0;
+	}
+	if (created)
+		b->port->flags |= NM_PORT_CLSACT_OURS;
+	hook_init(&h, ifindex, BPF_TC_EGRESS);
+	tc_opts_init(&o, b->fd_egress, opts->replace ? BPF_TC_F_REPLACE : 0);
+	ret = bpf_tc_attach(&h, &o);
+	if (ret < 0)
+		goto out;
+	eg = true;
+	hook_init(&h, ifindex, BPF_TC_INGRESS);
+	tc_opts_init(&o, b->fd_ingress, opts->replace ? BPF_TC_F_REPLACE : 0);
+	ret = bpf_tc_attach(&h, &o);
+	if (ret < 0)
+		goto out;
+	in = true;
+	if (opts->pin) {
+		ret = pin_all(b);
+		if (ret < 0)
+			goto out;
+	}
+	*out = b;
+	b = NULL;
+out:
+	if (b) {
+		if (eg)
+			(void)tc_detach(ifindex, BPF_TC_EGRESS);
+		if (in)
+			(void)tc_detach(ifindex, BPF_TC_INGRESS);
+		if (created && clsact_filters(ifindex) == 0) {
+			hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
+			(void)bpf_tc_hook_destroy(&h);
+		}
+		if (b->pinned)
+			unpin(ifname);
+		handle_free(b);
+	}
+	return ret;
+}
+
+static int prog_id(int fd, __u32 *id)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+int buffer_open_pinned(const char *ifname, struct buffer **out)
+{
+	int *fds[PIN_COUNT];
+	struct buffer *b = NULL;
+	char dir[128], path[160];
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+	int ifindex = 0, ret;
+	__u32 id = 0;
+	size_t i;
+
+	*out = NULL;
+	ret = check_ifname(ifname, &ifindex);
+	if (ret == -ENODEV)
+		ifindex = 0;
+	else if (ret < 0)
+		goto out;
+	ret = pin_dir(ifname, dir, sizeof(dir));
+	if (ret < 0)
+		goto out;
+	b = handle_new(ifname, ifindex);
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	fds[0] = &b->ring.fd;
+	fds[1] = &b->resume.fd;
+	fds[2] = &b->fd_macs;
+	fds[3] = &b->fd_slots;
+	fds[4] = &b->fd_port;
+	fds[5] = &b->fd_egress;
+	fds[6] = &b->fd_ingress;
+	fds[7] = &b->fd_pretouch;
+	for (i = 0; i < PIN_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+		*fds[i] = bpf_obj_get(path);
+		if (*fds[i] < 0) {
+			ret = errno == ENOENT || errno == ENOTDIR || errno == EINVAL ? -ENOENT : -errno;
+			goto out;
+		}
+	}
+	b->pinned = true;
+	ret = map_all(b);
+	if (ret < 0)
+		goto out;
+	if (!ifindex) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (b->port->ifindex != (uint32_t)ifindex || b->port->netns_cookie != netns_cookie()) {
+		ret = -ESTALE;
+		goto out;
+	}
+	hook_init(&h, ifindex, BPF_TC_EGRESS);
+	tc_opts_init(&o, 0, 0);
+	ret = bpf_tc_query(&h, &o);
+	if (ret == 0)
+		ret = prog_id(b->fd_egress, &id);
+	if (ret == -ENOENT || ret == -EINVAL || (ret == 0 && o.prog_id != id))
+		ret = -ENOLINK;
+	if (ret < 0)
+		goto out;
+	*out = b;
+	b = NULL;
+out:
+	handle_free(b);
+	return ret;
+}
+
+int buffer_replayer_open(const char *ifname, struct buffer **out)
+{
+	struct buffer *b = NULL;
+	int ifindex, ret;
+
+	*out = NULL;
+	ret = check_ifname(ifname, &ifindex);
+	if (ret < 0)
+		goto out;
+	b = handle_new(ifname, ifindex);
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	b->replay_only = true;
+	ret = tx_open(b);
+	if (ret < 0)
+		goto out;
+	*out = b;
+	b = NULL;
+out:
+	handle_free(b);
+	return ret;
+}
+
+void buffer_close(struct buffer *b)
+{
+	handle_free(b);
+}
+
+int buffer_detach(struct buffer *b)
+{
+	int ret = 0;
+
+	if (!b)
+		return -EINVAL;
+	if (!b->replay_only) {
+		ret = b->ifindex ? unhook(b) : 0;
+		if (b->pinned)
+			unpin(b->ifname);
+	}
+	handle_free(b);
+	return ret;
+}
+
+int buffer_unhook(const char *ifname)
+{
+	int ifindex, ret, e1, e2;
+
+	ret = check_ifname(ifname, &ifindex);
+	if (ret < 0)
+		return ret;
+	e1 = tc_detach(ifindex, BPF_TC_EGRESS);
+	e2 = tc_detach(ifindex, BPF_TC_INGRESS);
+	if (e1 == 0 || e2 == 0)
+		return 0;
+	return e1 == -EINVAL ? -ENOENT : e1;
+}
+
+int buffer_hooked(const char *ifname)
+{
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+	int ifindex, ret;
+
+	ret = check_ifname(ifname, &ifindex);
+	if (ret < 0)
+		return ret;
+	hook_init(&h, ifindex, BPF_TC_EGRESS);
+	tc_opts_init(&o, 0, 0);
+	ret = bpf_tc_query(&h, &o);
+	if (ret == -ENOENT || ret == -EINVAL)
+		return 0;
+	return ret < 0 ? ret : 1;
+}
+
+int buffer_unpin(const char *ifname)
+{
+	char dir[128];
+	struct stat st;
+	int ret;
+
+	ret = pin_dir(ifname, dir, sizeof(dir));
+	if (ret < 0)
+		return ret;
+	if (stat(dir, &st) < 0)
+		return -ENOENT;
+	unpin(ifname);
+	return 0;
+}
+
+const char *buffer_ifname(const struct buffer *b)
+{
+	return b->ifname;
+}
+
+/* --------------------------------------------------------------- modes */
+
+static void membarrier_rcu(void)
+{
+	/* MEMBARRIER_CMD_GLOBAL waits for an RCU grace period: every program run
+	 * that read the old map state has finished when it returns. */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
+		nanosleep(&(struct timespec){ .tv_nsec = 2 * NSEC_PER_MSEC }, NULL);
+}
+
+static int slot_get(struct buffer *b, const struct mac *mac, bool create,
+		    enum buffer_mode mode, struct nm_slot **out)
+{
+	struct nm_key key;
+	struct nm_slot *s;
+	__u32 idx;
+	int ret = 0;
+
+	*out = NULL;
+	if (b->replay_only)
+		return -EOPNOTSUPP;
+	slot_key(mac, &key);
+	if (bpf_map_lookup_elem(b->fd_macs, &key, &idx) == 0) {
+		if (idx == 0 || idx >= NM_MAX_SLOTS)
+			return -EIO;
+		*out = &b->slots[idx];
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if (!create)
+		return -ENOENT;
+	if (mac_is_multicast(mac) || mac_is_zero(mac))
+		return -EINVAL;
+	for (idx = 1; idx < NM_MAX_SLOTS; idx++)
+		if (!__atomic_load_n(&b->slots[idx].used, __ATOMIC_ACQUIRE))
+			break;
+	if (idx == NM_MAX_SLOTS)
+		return -ENOSPC;
+	s = &b->slots[idx];
+	/* Fully initialised before the program can find it through nm_macs. */
+	memset(s, 0, sizeof(*s));
+	memcpy(s->mac, mac->b, sizeof(s->mac));
+	s->mode = (uint32_t)mode;
+	__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
+	if (bpf_map_update_elem(b->fd_macs, &key, &idx, BPF_NOEXIST) < 0) {
+		ret = -errno;
+		__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
+		goto out;
+	}
+	*out = s;
+out:
+	return ret;
+}
+
+int buffer_set_mode(struct buffer *b, const struct mac *mac, enum buffer_mode mode)
+{
+	struct nm_slot *s;
+	int ret;
+
+	if ((unsigned)mode > BUFFER_MODE_DROP)
+		return -EINVAL;
+	ret = slot_get(b, mac, true, mode, &s);
+	if (ret < 0)
+		return ret;
+	__atomic_store_n(&s->mode, (uint32_t)mode, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int buffer_arm(struct buffer *b, const struct mac *mac)
+{
+	return buffer_set_mode(b, mac, BUFFER_MODE_BUFFER);
+}
+
+int buffer_forget(struct buffer *b, const struct mac *mac)
+{
+	struct nm_key key;
+	struct nm_slot *s;
+	int ret;
+
+	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
+	if (ret < 0)
+		return ret;
+	slot_key(mac, &key);
+	if (bpf_map_delete_elem(b->fd_macs, &key) < 0)
+		return -errno;
+	membarrier_rcu();
+	memset(s, 0, sizeof(*s));
+	return 0;
+}
+
+int buffer_watch_resume(struct buffer *b, const struct mac *mac)
+{
+	struct nm_slot *s;
+	int ret;
+
+	ret = slot_get(b, mac, true, BUFFER_MODE_PASS, &s);
+	if (ret < 0)
+		return ret;
+	__atomic_store_n(&s->watch, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int buffer_resume_fd(const struct buffer *b)
+{
+	return b->replay_only ? -EOPNOTSUPP : b->resume.fd;
+}
+
+static int resume_cb(void *arg, const uint8_t *data, uint32_t len)
+{
+	const struct nm_resume_ev *e = (const struct nm_resume_ev *)data;
+	struct buffer_resume_event *ev = arg;
+	uint64_t mono, real;
+
+	if (len < sizeof(*e))
+		return 0;
+	mono = timeutil_mono_ns();
+	real = timeutil_real_ns();
+	memset(ev, 0, sizeof(*ev));
+	memcpy(ev->mac.b, e->mac, MAC_LEN);
+	ev->ethertype = e->ethertype;
+	ev->len = e->len;
+	ev->mono_ns = e->tstamp_ns;
+	ev->real_ns = real - (mono > e->tstamp_ns ? mono - e->tstamp_ns : 0);
+	ev->read_real_ns = real;
+	return 0;
+}
+
+int buffer_poll_resume(struct buffer *b, int timeout_ms, struct buffer_resume_event *ev)
+{
+	uint64_t deadline = timeutil_mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) *
+						  NSEC_PER_MSEC;
+	struct pollfd pfd;
+	int ret, wait;
+
+	if (b->replay_only)
+		return -EOPNOTSUPP;
+	for (;;) {
+		ret = ring_consume(&b->resume, resume_cb, ev, 1);
+		if (ret != 0)
+			return ret > 0 ? 0 : ret;
+		if (timeout_ms < 0) {
+			wait = -1;
+		} else {
+			uint64_t now = timeutil_mono_ns();
+
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			wait = (int)((deadline - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+		}
+		pfd.fd = b->resume.fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int buffer_pretouch(struct buffer *b)
+{
+	uint8_t frame[64] = { 0 };
+	struct __sk_buff ctx;
+	uint64_t pages, done = 0, half;
+	int ret = 0;
+
+	if (b->replay_only)
+		return -EOPNOTSUPP;
+	if (ring_used(&b->ring))
+		return -EBUSY;
+	pages = b->ring.size / NM_PAGE + 1;
+	half = b->ring.size / NM_PAGE / 2;
+	while (done < pages) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
+			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.mark = (uint32_t)(pages - done < half ? pages - done : half);
+		ret = bpf_prog_test_run_opts(b->fd_pretouch, &o);
+		if (ret < 0)
+			goto out;
+		(void)ring_consume(&b->ring, NULL, NULL, 1);
+		if (o.retval == 0) {
+			ret = -EBUSY;	/* frames arrived meanwhile: armed already */
+			goto out;
+		}
+		done += o.retval;
+	}
+out:
+	return ret;
+}
+
+/* --------------------------------------------------------- drain, export */
+
+struct consume_ctx {
+	struct buffer *b;			/* handle */
+	struct buffer_replay_stats *st;		/* drain: replay figures */
+	buffer_record_fn fn;			/* export: callback */
+	void *arg;				/* its argument */
+};
+
+static void count_slot(struct buffer *b, uint32_t slot, bool drained)
+{
+	struct nm_counters *c = slot > 0 && slot < NM_MAX_SLOTS ? &b->slots[slot].c : NULL;
+
+	if (drained) {
+		__atomic_fetch_add(&b->port->c.drained, 1, __ATOMIC_RELAXED);
+		if (c)
+			__atomic_fetch_add(&c->drained, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&b->port->c.exported, 1, __ATOMIC_RELAXED);
+		if (c)
+			__atomic_fetch_add(&c->exported, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static int drain_cb(void *arg, const uint8_t *data, uint32_t len)
+{
+	struct consume_ctx *c = arg;
+	struct buffer_record rec;
+	int ret;
+
+	ret = record_from_ring(data, len, &rec);
+	if (ret < 0) {
+		c->st->skipped++;
+		__atomic_fetch_add(&c->b->port->c.errors, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	ret = buffer_replay(c->b, &rec, c->st);
+	if (ret < 0 && !replay_refused(ret))
+		return ret;
+	count_slot(c->b, ((const struct nm_rec *)data)->slot, true);
+	return 0;
+}
+
+static int export_cb(void *arg, const uint8_t *data, uint32_t len)
+{
+	struct consume_ctx *c = arg;
+	struct buffer_record rec;
+	int ret;
+
+	ret = record_from_ring(data, len, &rec);
+	if (ret < 0) {
+		__atomic_fetch_add(&c->b->port->c.errors, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	ret = c->fn(&rec, c->arg);
+	if (ret < 0)
+		return ret;
+	count_slot(c->b, ((const struct nm_rec *)data)->slot, false);
+	return 0;
+}
+
+int buffer_export(struct buffer *b, buffer_record_fn fn, void *arg)
+{
+	struct consume_ctx c = { .b = b, .fn = fn, .arg = arg };
+
+	if (b->replay_only)
+		return -EOPNOTSUPP;
+	return ring_consume(&b->ring, export_cb, &c, INT32_MAX);
+}
+
+int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_stats *st)
+{
+	struct buffer_replay_stats dummy;
+	struct consume_ctx c = { .b = b };
+	uint64_t t0 = timeutil_mono_ns();
+	struct nm_slot *s;
+	uint32_t mode, expect;
+	int n, ret;
+
+	if (!st) {
+		memset(&dummy, 0, sizeof(dummy));
+		st = &dummy;
+	}
+	c.st = st;
+	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
+	if (ret < 0)
+		goto out;
+	ret = tx_open(b);
+	if (ret < 0)
+		goto out;
+	__atomic_store_n(&s->mode, NM_MODE_DRAIN, __ATOMIC_SEQ_CST);
+	for (;;) {
+		n = ring_consume(&b->ring, drain_cb, &c, INT32_MAX);
+		if (n < 0) {
+			ret = n;
+			expect = NM_MODE_DRAIN;
+			__atomic_compare_exchange_n(&s->mode, &expect, NM_MODE_BUFFER, false,
+						    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+			goto out;
+		}
+		mode = __atomic_load_n(&s->mode, __ATOMIC_SEQ_CST);
+		if (mode == NM_MODE_PASS) {
+			st->flipped_by_prog = true;
+			break;
+		}
+		if (mode != NM_MODE_DRAIN) {
+			ret = -ECANCELED;	/* someone else set another mode */
+			goto out;
+		}
+		if (n == 0 && ring_used(&b->ring) == 0) {
+			/* No frame for this MAC came to flip it: do it here. */
+			expect = NM_MODE_DRAIN;
+			if (__atomic_compare_exchange_n(&s->mode, &expect, NM_MODE_PASS, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				break;
+			continue;
+		}
+		if (n == 0)	/* a capture is being written on another CPU */
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * NSEC_PER_USEC }, NULL);
+	}
+	/* A run that read DRAIN just before the flip may still be adding a
+	 * frame; wait it out and replay what it left. */
+	membarrier_rcu();
+	do {
+		n = ring_consume(&b->ring, drain_cb, &c, INT32_MAX);
+	} while (n > 0);
+	ret = n < 0 ? n : 0;
+out:
+	st->duration_ns += timeutil_mono_ns() - t0;
+	return ret;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void counters_read(const struct nm_counters *in, struct buffer_counters *c)
+{
+	c->passed = __atomic_load_n(&in->passed, __ATOMIC_RELAXED);
+	c->buffered = __atomic_load_n(&in->buffered, __ATOMIC_RELAXED);
+	c->drained = __atomic_load_n(&in->drained, __ATOMIC_RELAXED);
+	c->exported = __atomic_load_n(&in->exported, __ATOMIC_RELAXED);
+	c->dropped = __atomic_load_n(&in->dropped, __ATOMIC_RELAXED);
+	c->ring_full = __atomic_load_n(&in->ring_full, __ATOMIC_RELAXED);
+	c->errors = __atomic_load_n(&in->errors, __ATOMIC_RELAXED);
+	c->flips = __atomic_load_n(&in->flips, __ATOMIC_RELAXED);
+}
+
+int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *st)
+{
+	struct nm_slot *s;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (b->replay_only)
+		return -EOPNOTSUPP;
+	st->ring_used = ring_used(&b->ring);
+	st->ring_size = b->ring.size;
+	st->next_seq = __atomic_load_n(&b->port->seq, __ATOMIC_RELAXED);
+	if (!mac) {
+		counters_read(&b->port->c, &st->c);
+		st->mode = BUFFER_MODE_PASS;
+		st->resumes = __atomic_load_n(&b->port->resumes, __ATOMIC_RELAXED);
+		return 0;
+	}
+	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
+	if (ret < 0)
+		return ret;
+	counters_read(&s->c, &st->c);
+	st->mode = (enum buffer_mode)__atomic_load_n(&s->mode, __ATOMIC_RELAXED);
+	st->watching = __atomic_load_n(&s->watch, __ATOMIC_RELAXED) != 0;
+	st->resumes = __atomic_load_n(&s->resumes, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int buffer_macs(struct buffer *b, struct mac *out, size_t cap)
+{
+	size_t i, n = 0;
+
+	if (b->replay_only)
+		return -EOPNOTSUPP;
+	for (i = 1; i < NM_MAX_SLOTS; i++) {
+		if (!__atomic_load_n(&b->slots[i].used, __ATOMIC_ACQUIRE))
+			continue;
+		if (n < cap)
+			memcpy(out[n].b, b->slots[i].mac, MAC_LEN);
+		n++;
+	}
+	return (int)n;
+}
+
+int buffer_bench_egress(struct buffer *b, const void *frame, size_t len,
+			uint32_t repeat, uint64_t *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = (__u32)len,
+		    .repeat = repeat);
+	int ret;
+
+	if (b->replay_only)
+		return -EOPNOTSUPP;
+	ret = bpf_prog_test_run_opts(b->fd_egress, &o);
+	if (ret < 0)
+		return ret;
+	*ns = o.duration;
+	return 0;
+}
+
+const char *buffer_mode_name(enum buffer_mode mode)
+{
+	static const char *const names[] = { "pass", "buffer", "drain", "drop" };
+
+	return (unsigned)mode <= BUFFER_MODE_DROP ? names[mode] : "?";
+}
+
+int buffer_mode_parse(const char *s, enum buffer_mode *mode)
+{
+	int i;
+
+	for (i = BUFFER_MODE_PASS; i <= BUFFER_MODE_DROP; i++) {
+		if (!strcmp(s, buffer_mode_name((enum buffer_mode)i))) {
+			*mode = (enum buffer_mode)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
