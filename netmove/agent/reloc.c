@@ -55,6 +55,10 @@ struct work {
 	bool vm_paused;			/* source VM stopped (buffering) */
 	bool resumed_local;		/* VM resumed on this host (rollback) */
 	uint64_t resume_real_us;	/* when the resume detector saw the VM */
+	pthread_t fdb_thread;		/* programs the upstream FDB (dst) */
+	bool fdb_running;		/* fdb_thread to join */
+	int fdb_ret;			/* its result */
+	char fdb_err[128];		/* and the kernel's message */
 	struct ctl_msg in;		/* last message received */
 	struct ctl_msg out;		/* message being built */
 };
@@ -232,7 +236,8 @@ static int ovs_open(struct work *w)
 
 static int attach_buffer(struct work *w)
 {
-	struct buffer_opts opts = { .ring_bytes = w->a->cfg.ring_mib << 20, .replace = true };
+	struct buffer_opts opts = { .ring_bytes = w->a->cfg.ring_mib << 20, .replace = true,
+				    .keep_qdisc = true };
 	int ret = buffer_attach(w->r->port, &opts, &w->buf);
 
 	if (ret < 0) {
@@ -696,6 +701,26 @@ out:
 	return ret;
 }
 
+static void *upstream_fdb_main(void *arg)
+{
+	struct work *w = arg;
+
+	w->fdb_ret = upstream_fdb(w);
+	if (w->fdb_ret < 0)
+		snprintf(w->fdb_err, sizeof(w->fdb_err), "%s", fdb_errmsg());
+	return NULL;
+}
+
+static void upstream_fdb_join(struct work *w)
+{
+	if (!w->fdb_running)
+		return;
+	pthread_join(w->fdb_thread, NULL);
+	w->fdb_running = false;
+	if (w->fdb_ret < 0)
+		set_error(w, "programming the upstream FDB", w->fdb_ret, w->fdb_err);
+}
+
 static int dst_switchover(struct work *w, uint64_t resumed_us)
 {
 	struct reloc *r = w->r;
@@ -728,13 +753,11 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 		free(an);
 	}
 	/* The source starts shipping at once; the announcement has already
-	 * moved a learning fabric, the explicit FDB entry follows. */
+	 * moved a learning fabric, the explicit FDB entry follows on its own
+	 * thread so the replay of the source's frames does not wait for it. */
 	send_simple(w, PROTO_SWITCHED, NULL, resumed_us);
-	if (w->a->cfg.tor_netns) {
-		ret = upstream_fdb(w);
-		if (ret < 0)
-			set_error(w, "programming the upstream FDB", ret, fdb_errmsg());
-	}
+	if (w->a->cfg.tor_netns && pthread_create(&w->fdb_thread, NULL, upstream_fdb_main, w) == 0)
+		w->fdb_running = true;
 	mark(w, PH_HANDOFF);
 	return 0;
 }
@@ -874,6 +897,7 @@ handed_off:
 	if (ret < 0)
 		set_error(&w, "draining the local buffer", ret, NULL);
 	r->replayed += ds.frames;
+	upstream_fdb_join(&w);
 	dst_verify(&w);
 	ctl_msg_reset(&w.out, PROTO_DONE);
 	ctl_put_u64(&w.out, A_ID, r->id);
@@ -882,6 +906,7 @@ handed_off:
 	mark(&w, PH_COMMIT);
 	finish(&w, r->error[0] ? "committed with errors" : "committed");
 out:
+	upstream_fdb_join(&w);
 	/* The VM's flows stay: they are its forwarding state on this host now. */
 	w.flows = false;
 	cleanup(&w);

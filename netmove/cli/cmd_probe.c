@@ -15,12 +15,13 @@ static void usage(FILE *f)
 		"usage: netmove probe send --to IP [--port N] [--rate PPS] [--size BYTES]\n"
 		"                          [--duration S] [--iface IF] [--run ID] [-j]\n"
 		"       netmove probe recv [--bind IP] [--port N] [--timeout S] [--idle MS]\n"
-		"                          [--echo] [--max-lost N] [-j]\n\n"
+		"                          [--echo] [--max-lost N] [--lost-ranges N] [-j]\n\n"
 		"send: numbered UDP datagrams at a fixed rate (default 10000/s, 64 bytes,\n"
 		"      1 s), then END markers carrying the total.\n"
 		"recv: counts one run until its END (or --idle / --timeout): received, lost,\n"
 		"      duplicated, reordered, largest gap between two arrivals.  --echo sends\n"
-		"      every datagram back.  Prints \"ready\" on stderr once listening.\n"
+		"      every datagram back.  --lost-ranges N lists the first N runs of lost\n"
+		"      sequence numbers.  Prints \"ready\" on stderr once listening.\n"
 		"port default %d.\n"
 		"exit codes: send 0 ok; recv 0 when lost <= --max-lost (default 0),\n"
 		"1 when more were lost or nothing arrived; 2 usage error; 3 failure\n",
@@ -135,6 +136,7 @@ static int do_recv(int argc, char **argv, struct cli_ctx *ctx)
 		{ "idle", required_argument, NULL, 'I' },
 		{ "echo", no_argument, NULL, 'e' },
 		{ "max-lost", required_argument, NULL, 'L' },
+		{ "lost-ranges", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -142,6 +144,8 @@ static int do_recv(int argc, char **argv, struct cli_ctx *ctx)
 	const char *cmd = "probe recv";
 	struct probe_recv_cfg cfg = { .port = PROBE_DEFAULT_PORT, .timeout_ns = 60 * NSEC_PER_SEC,
 				      .ready_fd = -1 };
+	struct probe_range ranges[64];
+	size_t nranges = 0, i;
 	struct probe_stats st;
 	uint64_t v, max_lost = 0;
 	double secs;
@@ -171,6 +175,13 @@ static int do_recv(int argc, char **argv, struct cli_ctx *ctx)
 			break;
 		case 'e':
 			cfg.echo = true;
+			break;
+		case 'R':
+			if (cli_uint(cmd, "--lost-ranges", optarg, 1, 64, &v) < 0)
+				return CLI_USAGE;
+			cfg.lost = ranges;
+			cfg.max_lost = v;
+			cfg.n_lost = &nranges;
 			break;
 		case 'L':
 			if (cli_uint(cmd, "--max-lost", optarg, 0, UINT64_MAX, &max_lost) < 0)
@@ -205,6 +216,16 @@ static int do_recv(int argc, char **argv, struct cli_ctx *ctx)
 	out_u64(&o, "max_gap_before_seq", st.gap_before_seq);
 	out_double(&o, "max_latency_ms", (double)st.max_latency_ns / 1e6, 3);
 	out_double(&o, "span_s", (double)(st.last_ns - st.first_ns) / 1e9, 3);
+	if (cfg.lost) {
+		out_arr_begin(&o, "lost_ranges");
+		for (i = 0; i < nranges; i++) {
+			out_obj_begin(&o, NULL);
+			out_u64(&o, "first", ranges[i].first);
+			out_u64(&o, "last", ranges[i].last);
+			out_obj_end(&o);
+		}
+		out_arr_end(&o);
+	}
 	out_finish(&o);
 	if (!st.received) {
 		fprintf(stderr, "netmove probe recv: nothing arrived on port %u\n", cfg.port);

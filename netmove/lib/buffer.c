@@ -1120,7 +1120,9 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 			goto out;
 		created = ret == 0;
 	}
-	if (created)
+	/* Removing clsact later would deactivate a live port (qdisc_graft), so
+	 * with keep_qdisc it is not claimed and stays. */
+	if (created && !opts->keep_qdisc)
 		b->port->flags |= NM_PORT_CLSACT_OURS;
 	hook_init(&h, ifindex, BPF_TC_EGRESS);
 	tc_opts_init(&o, b->fd_egress, opts->replace ? BPF_TC_F_REPLACE : 0);

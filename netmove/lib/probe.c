@@ -163,15 +163,38 @@ void probe_rx_result(const struct probe_rx *rx, struct probe_stats *st)
 	st->lost = st->expected > st->unique ? st->expected - st->unique : 0;
 }
 
+size_t probe_rx_lost_ranges(const struct probe_rx *rx, uint64_t expected,
+			    struct probe_range *out, size_t max)
+{
+	uint64_t seq;
+	size_t n = 0;
+
+	for (seq = 0; seq < expected && n < max; seq++) {
+		bool seen = seq < rx->seen_bits && (rx->seen[seq / 8] & (1u << (seq % 8)));
+
+		if (seen)
+			continue;
+		if (n && out[n - 1].last + 1 == seq)
+			out[n - 1].last = seq;
+		else
+			out[n++] = (struct probe_range){ seq, seq };
+	}
+	return n;
+}
+
 static int udp_socket(const char *ifname)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int sz = 4 << 20;
+	int sz = 32 << 20;
 
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	/* Bursts (a replayed blackout) must not overflow the socket itself:
+	 * past rmem_max/wmem_max only the FORCE variants (root) help. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
 				 (socklen_t)strlen(ifname)) < 0) {
 		int ret = -errno;
@@ -356,6 +379,8 @@ int probe_recv(const struct probe_recv_cfg *cfg, struct probe_stats *st)
 			end_deadline = last_mono + PROBE_END_GRACE_NS;
 	}
 	probe_rx_result(&rx, st);
+	if (cfg->lost && cfg->n_lost)
+		*cfg->n_lost = probe_rx_lost_ranges(&rx, st->expected, cfg->lost, cfg->max_lost);
 out:
 	probe_rx_free(&rx);
 	close(fd);

@@ -194,6 +194,23 @@ tb__claim_prefix() {
 	return 1
 }
 
+# Raise net.core.rmem_default (global, not per namespace) to TB_RMEM bytes
+# under a lock shared by concurrent testbeds; tb__rmem_restore puts the old
+# value back and releases the lock.
+TB_RMEM=${TB_RMEM:-8388608}
+tb__rmem_raise() {
+	exec {TB_RMEM_FD}>"$TB_STATE_ROOT/.rmem.lock" || return
+	flock "$TB_RMEM_FD" || return
+	TB_RMEM_OLD=$(sysctl -n net.core.rmem_default) || return
+	[ "$TB_RMEM_OLD" -ge "$TB_RMEM" ] || sysctl -qw net.core.rmem_default="$TB_RMEM"
+}
+
+tb__rmem_restore() {
+	[ -n "${TB_RMEM_OLD:-}" ] && sysctl -qw net.core.rmem_default="$TB_RMEM_OLD"
+	exec {TB_RMEM_FD}>&-
+	TB_RMEM_OLD=
+}
+
 # One host: its namespace exists; start its OVS pair and build br-int.
 tb__host_up() {
 	local h=$1 ns=$2 d=$TB_DIR/host$1 pid
@@ -218,13 +235,20 @@ tb__host_up() {
 		-vconsole:off --log-file="$d/ovs-vswitchd.log" --detach || return
 	pid=$(cat "$d/ovs-vswitchd.pid") || return
 	echo "ovs-vswitchd $pid" >>"$d/pids"
-	local ports=(-- add-port br-int uplink)
+	local ports=(-- add-port br-int uplink) ret
 	[ "$h" = a ] && ports+=(-- add-port br-int vmport)
-	# Without --no-wait ovs-vsctl returns once ovs-vswitchd applied it.
+	# Without --no-wait ovs-vsctl returns once ovs-vswitchd applied it.  The
+	# AF_PACKET sockets the netdev datapath opens for these ports take their
+	# receive buffer from the global net.core.rmem_default: the default 208 KiB
+	# overflows at 50 kpps, so raise it just while the ports are added.
+	tb__rmem_raise || return
 	tb__x ovs-vsctl --db="unix:$d/db.sock" --timeout=20 \
 		-- add-br br-int \
 		-- set Bridge br-int datapath_type=netdev fail_mode=standalone \
-		"${ports[@]}" || return
+		"${ports[@]}"
+	ret=$?
+	tb__rmem_restore
+	[ $ret -eq 0 ] || return $ret
 	tb__ovs_port_ok "$h" uplink || return
 	[ "$h" = b ] || tb__ovs_port_ok "$h" vmport
 }

@@ -16,6 +16,7 @@
 #                          mig_move after 0.5 s; results in $T_TMP/probe-MODE.json
 #   mig_wait_commit H ID   wait for relocation ID on agent H to end (10 s)
 
+MIG_CLEANUP=()
 VM1_MAC=52:54:00:00:00:20
 VM1_IP=198.18.0.20
 VM2_MAC=52:54:00:00:00:30
@@ -24,7 +25,7 @@ VM2_IP=198.18.0.30
 mig_setup() {
 	tb_up || fail "testbed did not come up"
 	ag_start || fail "agents did not start"
-	vs_start vm1 a --mac "$VM1_MAC" --ip "$VM1_IP/24" --announce \
+	vs_start vm1 a --mac "$VM1_MAC" --ip "$VM1_IP/24" --announce --txqlen "${MIG_TXQLEN:-50000}" \
 		--hook-blackout "$(ag_hook)" --hook-resumed "$(ag_hook)" >/dev/null ||
 		fail "stand-in vm1 did not start"
 	tb_wait_ping router "$VM1_IP" || fail "router cannot reach vm1"
@@ -54,6 +55,7 @@ mig_move() {
 	tap=vnet-$name
 	mac=$VM1_MAC ip=$VM1_IP
 	vs_ctl "$name" prepare "$to_ns" "$tap" >/dev/null || return
+	tc -n "$to_ns" qdisc add dev "$tap" clsact || return
 	tb_ovs_vsctl "$to" add-port br-int "$tap" || return
 	if [ "$mode" = --netmove ]; then
 		rm -f "$TB_DIR/netmove-off"
@@ -74,24 +76,38 @@ mig_move() {
 		mig_wait_commit "$from" "$id" || { echo "source did not commit"; return 1; }
 		MIG_ID=$id
 	fi
-	tb_ovs_vsctl "$from" --if-exists del-port br-int "$tap" || return
-	vs_ctl "$name" release src >/dev/null || return
+	MIG_CLEANUP=("$name" "$from" "$tap")
+	[ "${MIG_DEFER_CLEANUP:-0}" = 1 ] || mig_cleanup
+}
+
+# The source's old port goes (QEMU's source process exits).  mig_probe defers
+# this until the stream has ended: on this 2-core machine both "hosts" share
+# the CPUs, and the source OVS reconfiguring its datapath would starve the
+# destination's OVS mid-measurement, which separate hosts would not.
+mig_cleanup() {
+	[ ${#MIG_CLEANUP[@]} -eq 3 ] || return 0
+	tb_ovs_vsctl "${MIG_CLEANUP[1]}" --if-exists del-port br-int "${MIG_CLEANUP[2]}" || return
+	vs_ctl "${MIG_CLEANUP[0]}" release src >/dev/null || return
+	MIG_CLEANUP=()
 }
 
 mig_probe() {
 	local name=$1 rate=$2 secs=$3 hold=$4 mode=$5 recv send ns
 	ns=$(vs_ns "$name")
 	t_bg "$T_TMP/probe-$mode.json" "$T_TMP/probe-$mode.err" \
-		"$NETMOVE" -n "$ns" --json probe recv --timeout 30 --idle 3000 --max-lost 100000000
+		"$NETMOVE" -n "$ns" --json probe recv --timeout 30 --idle 3000 --max-lost 100000000 --lost-ranges 8
 	recv=$T_BG
 	t_wait_ready "$T_TMP/probe-$mode.err" || fail "probe recv did not start in $ns"
 	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$rate" --duration "$secs" \
 		>"$T_TMP/send-$mode.json" &
 	send=$!
 	sleep 0.5
+	MIG_DEFER_CLEANUP=1
 	mig_move "$name" "$hold" "--$mode" >"$T_TMP/move-$mode.log" 2>&1 ||
 		fail "migration ($mode) failed: $(cat "$T_TMP/move-$mode.log")"
+	MIG_DEFER_CLEANUP=0
 	wait "$send" || fail "probe send failed"
 	t_wait "$recv" || true
+	mig_cleanup || fail "removing the source port failed"
 	[ -s "$T_TMP/probe-$mode.json" ] || fail "probe recv ($mode) printed nothing: $(cat "$T_TMP/probe-$mode.err")"
 }

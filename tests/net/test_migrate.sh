@@ -16,6 +16,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 HOLD=${HOLD:-200}
+# The source removes its redirect after the stream has ended (see mig_cleanup).
+AG_GRACE=4000
 step "testbed, agents, stand-in vm1 on host a"
 mig_setup
 

@@ -101,7 +101,8 @@ vs_start() {
 	VS_DIR[$name]=$dir
 	VS_HOST[$name]=$h
 	VS_OVSDB[$name]=$TB_DIR
-	"$VMSTUB" --guest-ns "${TB_P}$name" --host-ns "$hns" --tap "$tap" \
+	# VS_PRIO: a command prefix to run the stand-in with (e.g. chrt/nice).
+	${VS_PRIO:-} "$VMSTUB" --guest-ns "${TB_P}$name" --host-ns "$hns" --tap "$tap" \
 		--ctl "$dir/$name.sock" --pidfile "$dir/$name.pid" \
 		${gw:+--gw "$TB_ROUTER_IP"} "$@" </dev/null >"$dir/$name.log" 2>&1 &
 	pid=$!
@@ -121,7 +122,10 @@ vs_start() {
 		return 1
 	fi
 	echo "$h" >"$dir/$name.host"
-	if ! tb__x tb_ovs_vsctl "$h" add-port br-int "$tap" || ! tb__ovs_port_ok "$h" "$tap"; then
+	# The hypervisor gives VM ports their clsact qdisc before traffic flows:
+	# adding one later briefly deactivates the port (see netmoved(8)).
+	if ! tb__x tc -n "$hns" qdisc add dev "$tap" clsact ||
+		! tb__x tb_ovs_vsctl "$h" add-port br-int "$tap" || ! tb__ovs_port_ok "$h" "$tap"; then
 		vs_stop "$name"
 		return 1
 	fi
@@ -163,6 +167,7 @@ vs_migrate() {
 	tap=$(vs__tap "$name")
 	if [ "$early" = 1 ]; then
 		vs_ctl "$name" prepare "$to_ns" "$tap" >/dev/null || return
+		tb__x tc -n "$to_ns" qdisc add dev "$tap" clsact || return
 		tb__x tb_ovs_vsctl "$to" add-port br-int "$tap" || return
 	fi
 	pause=$(vs_ctl "$name" pause) || { vs__err "vs_migrate: pause: $pause"; return 1; }
@@ -170,6 +175,7 @@ vs_migrate() {
 	VS_LAST_PAUSE=$pause
 	if [ "$early" = 0 ]; then
 		vs_ctl "$name" prepare "$to_ns" "$tap" >/dev/null || return
+		tb__x tc -n "$to_ns" qdisc add dev "$tap" clsact || return
 		tb__x tb_ovs_vsctl "$to" add-port br-int "$tap" || return
 	fi
 	resume=$(vs_ctl "$name" resume dst) || { vs__err "vs_migrate: resume: $resume"; return 1; }

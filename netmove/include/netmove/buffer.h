@@ -56,6 +56,9 @@ struct buffer_opts {
 	uint32_t ring_bytes;	/* frame ring size: power of two >= BUFFER_RING_MIN */
 	bool pin;		/* pin maps and programs under BUFFER_PIN_ROOT/<ifname> */
 	bool replace;		/* take over a stale netmove filter left on the port */
+	bool keep_qdisc;	/* never remove a clsact qdisc created here: adding or
+				 * removing one deactivates the device for a moment
+				 * (qdisc_graft) and frames in flight are dropped */
 };
 
 /* One buffered frame with its metadata. */

@@ -71,6 +71,17 @@ int probe_rx_account(struct probe_rx *rx, const struct probe_pkt *pkt, uint64_t 
 /* Final figures (lost computed from expected). */
 void probe_rx_result(const struct probe_rx *rx, struct probe_stats *st);
 
+/* A run of lost sequence numbers [first, last]. */
+struct probe_range {
+	uint64_t first;		/* first missing sequence number */
+	uint64_t last;		/* last missing one */
+};
+
+/* The first (up to max) runs of sequence numbers below expected that never
+ * arrived; returns how many were written. */
+size_t probe_rx_lost_ranges(const struct probe_rx *rx, uint64_t expected,
+			    struct probe_range *out, size_t max);
+
 /* Sender configuration. */
 struct probe_send_cfg {
 	struct in_addr dst;	/* receiver address */
@@ -101,6 +112,9 @@ struct probe_recv_cfg {
 	uint64_t idle_ns;	/* stop this long after the last datagram (0: never) */
 	bool echo;		/* send every datagram back to its source */
 	int ready_fd;		/* if >= 0, write "ready\n" here once bound */
+	struct probe_range *lost;	/* if not NULL, receives the first lost runs */
+	size_t max_lost;	/* room in lost */
+	size_t *n_lost;		/* runs written to lost */
 };
 
 /* Receive one run until END (+ a short grace for stragglers), idle or
