@@ -501,6 +501,20 @@ static void src_rollback(struct work *w, const char *why)
 	finish(w, "rolled back");
 }
 
+/* True if a relocation of the same MAC started on this agent after r. */
+static bool superseded(struct work *w)
+{
+	struct reloc *o;
+	bool ret = false;
+
+	pthread_mutex_lock(&w->a->lock);
+	for (o = w->a->relocs; o && o != w->r; o = o->next)
+		if (mac_equal(&o->mac, &w->r->mac))
+			ret = true;
+	pthread_mutex_unlock(&w->a->lock);
+	return ret;
+}
+
 static void *src_main(void *arg)
 {
 	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent };
@@ -575,9 +589,11 @@ static void *src_main(void *arg)
 	mark(&w, PH_VERIFY);
 	mark(&w, PH_COMMIT);
 	finish(&w, "committed");
-	/* Leftovers go after the grace period: late frames still follow the VM. */
+	/* Leftovers go after the grace period: late frames still follow the VM.
+	 * A newer relocation of the MAC here owns its flows: leave them alone. */
 	usleep(w.a->cfg.grace_ms * 1000);
-	src_undo(&w);
+	if (!superseded(&w))
+		src_undo(&w);
 out:
 	cleanup(&w);
 	return NULL;

@@ -31,7 +31,7 @@ echo "relocate with the wrong key: exit $st: $(cat "$T_TMP/out")"
 grep -q 'rejected peer' "$TB_DIR/agent-b.log" || fail "host b did not log the rejection"
 echo "host b logged: $(grep 'rejected peer' "$TB_DIR/agent-b.log" | tail -1)"
 [ "$(ag_nm b --json status | jq '.relocations | length')" = 0 ] || fail "host b started a relocation"
-n=$(tb_ovs_ofctl b dump-flows br-int | grep -c 'cookie=0x4e4d' || true)
+n=$(tb_ovs_ofctl b dump-flows | grep -c 'cookie=0x4e4d' || true)
 [ "$n" = 0 ] || fail "host b has $n netmove flows"
 
 step "garbage and a replayed HELLO to host b's port"

@@ -16,8 +16,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 HOLD=${HOLD:-200}
-# The source removes its redirect after the stream has ended (see mig_cleanup).
-AG_GRACE=4000
+# The source's redirect goes 300 ms after COMMIT, well before the next move.
+AG_GRACE=300
 step "testbed, agents, stand-in vm1 on host a"
 mig_setup
 
@@ -53,6 +53,11 @@ for rate in 10000 50000; do
 	for p in prepare switchover handoff verify commit; do
 		[ "$(jq -r ".phases_us.$p // 0" <<<"$jr")" != 0 ] || fail "journal lacks phase $p"
 	done
+	# The issue's target is pause + 10 ms (printed below); the assertion keeps
+	# a margin for this shared 2-core machine but still fails if the replay of
+	# the buffered frames were late or missing.
+	awk -v g="$gap" -v p="$pause_ms" 'BEGIN { exit !(g <= p + 50) }' ||
+		fail "largest gap $gap ms is far above the pause ($pause_ms ms)"
 	awk -v g="$gap" -v p="$pause_ms" 'BEGIN { exit !(g <= p + 10) }' ||
 		echo "note: largest gap $gap ms exceeds the pause ($pause_ms ms) + 10 ms"
 	echo "gap_minus_pause_ms: $(awk -v g="$gap" -v p="$pause_ms" 'BEGIN { printf "%.1f", g - p }')" >>"$T_TMP/gaps"
@@ -60,7 +65,8 @@ for rate in 10000 50000; do
 	step "$rate pps, netmove off (RARP only): host $(vs_host vm1) -> $(mig_other "$(vs_host vm1)")"
 	mig_probe vm1 "$rate" 2 "$HOLD" plain
 	check "$rate" plain
-	plost=$(jget "$T_TMP/probe-plain.json" lost)
+	# Without END (the tail may be lost too) only the sender knows the total.
+	plost=$(($(jget "$T_TMP/send-plain.json" sent) - $(jget "$T_TMP/probe-plain.json" received) + $(jget "$T_TMP/probe-plain.json" duplicated)))
 	echo "measured: $rate pps without netmove: lost $plost"
 	[ "$plost" -gt 0 ] || fail "without netmove nothing was lost: the test cannot tell"
 done

@@ -54,7 +54,7 @@ step "vm2 on host a reaches vm1 on host b right after the move"
 ip netns exec "$(vs_ns vm2)" ping -c3 -i0.2 -W1 "$VM1_IP" >"$T_TMP/ping2" ||
 	fail "vm2 cannot reach the migrated vm1: $(cat "$T_TMP/ping2")"
 grep -E 'packets transmitted' "$T_TMP/ping2"
-tb_ovs_ofctl a dump-flows br-int | grep -q "cookie=0x4e4d.*dl_dst=$VM1_MAC.*output" ||
+tb_ovs_ofctl a dump-flows | grep -q "cookie=0x4e4d.*dl_dst=$VM1_MAC.*output" ||
 	fail "no redirect flow for vm1 on host a during the grace period"
 tb_ovs_appctl a fdb/show br-int | grep -i "$VM1_MAC" || true
 
@@ -67,7 +67,7 @@ echo "measured: TCP across the migration: $n bytes, sha256 match: $([ "$got" = "
 
 step "after the grace period A's redirect is gone and vm2 still reaches vm1"
 sleep 3.2
-n=$(tb_ovs_ofctl a dump-flows br-int | grep -c 'cookie=0x4e4d' || true)
+n=$(tb_ovs_ofctl a dump-flows | grep -c 'cookie=0x4e4d' || true)
 [ "$n" = 0 ] || fail "host a still has $n netmove flows after the grace period"
 ip netns exec "$(vs_ns vm2)" ping -c2 -i0.2 -W1 "$VM1_IP" >/dev/null || fail "vm2 lost vm1 after the grace period"
 echo "PASS"

@@ -16,7 +16,7 @@ trap 'exit 143' TERM
 
 step "testbed, agents, stand-in vm1 on host a"
 mig_setup
-flows_before=$(tb_ovs_ofctl a dump-flows br-int | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
+flows_before=$(tb_ovs_ofctl a dump-flows | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
 
 ns=$(vs_ns vm1)
 t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$ns" --json probe recv \
@@ -57,7 +57,8 @@ echo "measured: rollback at 10 kpps: sent $(jget "$T_TMP/send.json" sent), lost 
 [ "$lost" = 0 ] || fail "rollback lost $lost frames"
 [ "$(jget "$r" duplicated)" = 0 ] || fail "duplicates"
 [ "$(jget "$r" reordered)" = 0 ] || fail "reordered"
-flows_after=$(tb_ovs_ofctl a dump-flows br-int | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
+flows_after=$(tb_ovs_ofctl a dump-flows | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
+[ -n "$flows_before" ] || fail "could not read A's flows"
 [ "$flows_before" = "$flows_after" ] || fail "A's flows changed: before [$flows_before] after [$flows_after]"
 tb_ovs_appctl a fdb/show br-int | grep -qi "$VM1_MAC.*static" && fail "a static OVS MAC entry was left on A"
 tb_wait_ping router "$VM1_IP" 2 || fail "vm1 unreachable after the rollback"
