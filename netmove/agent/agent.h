@@ -82,6 +82,7 @@ struct reloc {
 	uint64_t resume_us;		/* VM resumed on the destination (from dst) */
 	uint64_t announce_us;		/* first announcement left (dst) */
 	uint64_t fdb_moved_us;		/* upstream FDB read back on this host (dst) */
+	uint64_t first_replay_us;	/* first shipped frame replayed into the VM (dst) */
 	uint64_t buffered;		/* frames captured on this host */
 	uint64_t shipped;		/* frames sent to the destination (src) */
 	uint64_t received;		/* frames received from the source (dst) */

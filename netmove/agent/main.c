@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "agent.h"
@@ -520,6 +521,9 @@ int main(int argc, char **argv)
 		if (lfd >= 0 && (pfd[1].revents & POLLIN)) {
 			fd = accept4(lfd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
 			if (fd >= 0) {
+				int one = 1;
+
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 				snprintf(addr, sizeof(addr), "%s:%u", inet_ntoa(from.sin_addr),
 					 ntohs(from.sin_port));
 				handle_peer(&a, fd, addr);

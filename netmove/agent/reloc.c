@@ -119,6 +119,8 @@ void reloc_render(struct reloc *r, struct out *o)
 		out_i64(o, "resume_to_announce_us", (int64_t)(r->announce_us - r->resume_us));
 	if (r->fdb_moved_us && r->resume_us)
 		out_i64(o, "resume_to_fdb_us", (int64_t)(r->fdb_moved_us - r->resume_us));
+	if (r->first_replay_us && r->resume_us)
+		out_i64(o, "resume_to_first_replay_us", (int64_t)(r->first_replay_us - r->resume_us));
 	out_obj_begin(o, "frames");
 	out_u64(o, "buffered", r->buffered);
 	out_u64(o, "shipped", r->shipped);
@@ -796,7 +798,8 @@ static int dst_replay(struct work *w)
 		ret = buffer_replay(w->rp, &rec, NULL);
 		if (ret < 0)
 			return ret;
-		w->r->replayed++;
+		if (!w->r->replayed++)
+			w->r->first_replay_us = now_us();
 	}
 	return 0;
 }

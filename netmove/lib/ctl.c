@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include "netmove/ctl.h"
@@ -204,30 +205,6 @@ static int tag_of(const struct ctl_conn *c, const uint8_t *nonce, const uint8_t 
 	return ok ? 0 : -EIO;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
-				poll(&pfd, 1, 1000);
-				continue;
-			}
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
 {
 	uint8_t *p = buf;
@@ -259,26 +236,60 @@ static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
 	return 0;
 }
 
+/* Send iov[0..n) completely (one sendmsg when the socket takes it all, so a
+ * small message leaves as one segment). */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+				poll(&pfd, 1, 1000);
+				continue;
+			}
+			return -errno;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8_t *body,
 		    size_t len, const uint8_t *nonce)
 {
 	uint8_t hdr[CTL_HDR_LEN] = { 0 }, tag[CTL_TAG_LEN];
-	int ret;
+	struct iovec iov[3];
+	int n = 0, ret;
 
 	put32(hdr, CTL_MAGIC);
 	hdr[4] = CTL_VERSION;
 	put16(hdr + 6, type);
 	put64(hdr + 8, seq);
 	put32(hdr + 16, (uint32_t)len);
-	ret = write_all(c->fd, hdr, sizeof(hdr));
-	if (!ret && len)
-		ret = write_all(c->fd, body, len);
-	if (!ret && c->auth) {
+	iov[n++] = (struct iovec){ hdr, sizeof(hdr) };
+	if (len)
+		iov[n++] = (struct iovec){ (void *)body, len };
+	if (c->auth) {
 		ret = tag_of(c, nonce, hdr, body, len, tag);
-		if (!ret)
-			ret = write_all(c->fd, tag, sizeof(tag));
+		if (ret < 0)
+			return ret;
+		iov[n++] = (struct iovec){ tag, sizeof(tag) };
 	}
-	return ret;
+	return writev_all(c->fd, iov, n);
 }
 
 static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, const uint8_t *nonce)

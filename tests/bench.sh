@@ -1,0 +1,43 @@
+#!/bin/bash
+# make bench: speed figures measured side by side in one run (not pass/fail).
+#   1. relocation on the testbed: frames lost with and without netmove at 10
+#      and 50 kpps, largest gap / pause, resume -> first announcement, resume
+#      -> upstream FDB moved and read back (from the agents' journals);
+#   2. the eBPF buffer: BUFFER overhead per frame, replay rate;
+#   3. OVS: one VM's flows in-process vs ovs-ofctl, 1000 VMs in one bundle.
+set -u
+cd "$(dirname "$0")/.."
+here=tests/net
+. $here/lib.sh
+. $here/common.sh
+. $here/vmstub.sh
+. $here/agents.sh
+. $here/migrate.sh
+t_need_root
+
+echo "== eBPF buffer (tests/unit/test_buffer, private namespace)"
+build/unit/test_buffer 2>&1 | grep -E '^measured' | sed 's/^/bench: buffer /'
+
+echo "== OVS programming"
+bash tests/bench_ovs.sh 2>&1 | grep -E '^bench'
+
+echo "== relocation on the testbed (VM paused 200 ms, 2 s streams)"
+(
+	trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
+	AG_GRACE=300
+	mig_setup >/dev/null
+	for rate in 10000 50000; do
+		for mode in netmove plain; do
+			mig_probe vm1 "$rate" 2 200 "$mode"
+			r=$T_TMP/probe-$mode.json s=$T_TMP/send-$mode.json
+			lost=$(($(jget "$s" sent) - $(jget "$r" received) + $(jget "$r" duplicated)))
+			line="bench: relocation $rate pps $mode: lost $lost of $(jget "$s" sent), reordered $(jget "$r" reordered), max gap $(jget "$r" max_gap_ms) ms"
+			if [ "$mode" = netmove ]; then
+				jb=$(tail -1 "$(ag_journal "$(vs_host vm1)")")
+				line+=$(jq -rn --argjson b "$jb" --arg g "$(jget "$r" max_gap_ms)" \
+					'", pause \($b.vm_pause_ms) ms, gap/pause \(($g | tonumber) / $b.vm_pause_ms * 1000 | round / 1000), resume->announce \($b.resume_to_announce_us) us, resume->ToR FDB read back \($b.resume_to_fdb_us) us"')
+			fi
+			echo "$line"
+		done
+	done
+)
