@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "netmove/agentc.h"
 #include "netmove/ctl.h"
 #include "netmove/proto.h"
 
@@ -16,26 +17,17 @@
 static int transact(const char *cmd, const char *path, struct ctl_msg *req, bool json,
 		    bool lines)
 {
-	struct ctl_conn c;
 	struct ctl_msg rep;
 	const void *v;
 	size_t off = 0, len;
 	uint16_t tag;
-	int fd, ret, n = 0;
+	int ret, n = 0;
 
-	fd = ctl_connect_unix(path);
-	if (fd < 0)
-		return cli_error(CLI_FAILURE, cmd, "cannot reach netmoved at %s: %s", path,
-				 strerror(-fd));
-	ctl_conn_init(&c, fd, NULL, 0, path);
 	ctl_msg_init(&rep, 0);
-	ret = ctl_send(&c, req);
-	if (ret == 0)
-		ret = ctl_recv(&c, &rep, AGENT_TIMEOUT_MS);
-	ctl_conn_close(&c);
+	ret = agentc_transact(path, req, &rep, AGENT_TIMEOUT_MS);
 	if (ret < 0) {
 		ctl_msg_free(&rep);
-		return cli_error(CLI_FAILURE, cmd, "no answer from netmoved: %s", strerror(-ret));
+		return cli_error(CLI_FAILURE, cmd, "netmoved at %s: %s", path, strerror(-ret));
 	}
 	if (lines && json)
 		fputc('[', stdout);
@@ -256,10 +248,8 @@ static int do_simple(int argc, char **argv, struct cli_ctx *ctx, const char *soc
 int cmd_agent(int argc, char **argv, const struct cli_ctx *gctx)
 {
 	struct cli_ctx ctx = *gctx;
-	const char *sock = getenv("NETMOVE_SOCKET");
+	const char *sock = agentc_socket();
 
-	if (!sock)
-		sock = PROTO_DEFAULT_SOCKET;
 	optind = 0;
 	if (!strcmp(argv[0], "relocate"))
 		return do_relocate(argc, argv, &ctx, sock);

@@ -1,0 +1,28 @@
+/* agentc: client side of the local netmoved socket, for the CLI and for
+ * hypervisor hooks built in C (the compact migrator calls these directly). */
+#ifndef NETMOVE_AGENTC_H
+#define NETMOVE_AGENTC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "netmove/ctl.h"
+#include "netmove/mac.h"
+
+/* The agent's socket: $NETMOVE_SOCKET, else PROTO_DEFAULT_SOCKET. */
+const char *agentc_socket(void);
+
+/* Send req to the agent at path and receive its reply into rep (initialised
+ * by the caller).  Returns 0 when the agent answered (rep->type says OK or
+ * ERROR), or a negative errno if it could not be reached or did not answer
+ * within timeout_ms. */
+int agentc_transact(const char *path, struct ctl_msg *req, struct ctl_msg *rep,
+		    int timeout_ms);
+
+/* Signal a hypervisor event ("blackout", "resumed", "failed") for mac.
+ * Returns 0 if the agent accepted it, -EPROTO if it refused (text in msg,
+ * msglen bytes, may be NULL), or the errors of agentc_transact. */
+int agentc_event(const char *path, const char *kind, const struct mac *mac,
+		 char *msg, size_t msglen);
+
+#endif
