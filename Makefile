@@ -140,6 +140,7 @@ install: all
 	install -D -m 0755 $(O)/nm-ovs $(DESTDIR)$(PREFIX)/sbin/nm-ovs
 	install -D -m 0644 docs/nm-ovs.8 $(DESTDIR)$(PREFIX)/share/man/man8/nm-ovs.8
 	install -D -m 0644 docs/netmove.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmove.8
+	install -D -m 0644 docs/netmove-buffer.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmove-buffer.8
 
 clean:
 	rm -rf $(O)
