@@ -7,12 +7,7 @@
 #   3. OVS: one VM's flows in-process vs ovs-ofctl, 1000 VMs in one bundle.
 set -u
 cd "$(dirname "$0")/.."
-here=tests/net
-. $here/lib.sh
-. $here/common.sh
-. $here/vmstub.sh
-. $here/agents.sh
-. $here/migrate.sh
+. tests/net/migrate.sh
 t_need_root
 
 echo "== eBPF buffer (tests/unit/test_buffer, private namespace)"

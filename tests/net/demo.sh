@@ -4,16 +4,8 @@
 # RARP (what hypervisors do today); phase timeline, loss, reordering and gap
 # side by side; then verify shows where the fabric delivers the VM's frames.
 set -u
-here=$(dirname "$0")
-. "$here/lib.sh"
-. "$here/common.sh"
-. "$here/vmstub.sh"
-. "$here/agents.sh"
-. "$here/migrate.sh"
-t_need_root
-trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/migrate.sh"
+mig_init
 
 RATE=${RATE:-10000}
 HOLD=${HOLD:-200}

@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # A VM stand-in migrating between the testbed's hosts, with and without
-# netmove, under a probe stream.  Source after lib.sh, common.sh, vmstub.sh
-# and agents.sh.
+# netmove, under a probe stream.  Sourcing this also sources lib.sh,
+# common.sh, vmstub.sh and agents.sh.
 #
+#   mig_init               root check + cleanup of agents, stand-ins, temp
+#                          files and testbeds on exit (also on failure)
 #   mig_setup              testbed + agents + stand-in vm1 on host a
 #   mig_move NAME HOLD_MS [--netmove|--plain]
 #                          move NAME to the other host: the destination tap is
@@ -16,11 +18,24 @@
 #                          mig_move after 0.5 s; results in $T_TMP/probe-MODE.json
 #   mig_wait_commit H ID   wait for relocation ID on agent H to end (10 s)
 
+MIG_DIR=$(dirname "${BASH_SOURCE[0]}")
+. "$MIG_DIR/lib.sh"
+. "$MIG_DIR/common.sh"
+. "$MIG_DIR/vmstub.sh"
+. "$MIG_DIR/agents.sh"
+
 MIG_CLEANUP=()
 VM1_MAC=52:54:00:00:00:20
 VM1_IP=198.18.0.20
 VM2_MAC=52:54:00:00:00:30
 VM2_IP=198.18.0.30
+
+mig_init() {
+	t_need_root
+	trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
 
 mig_setup() {
 	tb_up || fail "testbed did not come up"

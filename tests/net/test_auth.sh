@@ -2,16 +2,8 @@
 # A peer with the wrong key is rejected and logged, and nothing changes on the
 # destination; a replayed/garbled stream is rejected the same way.
 set -u
-here=$(dirname "$0")
-. "$here/lib.sh"
-. "$here/common.sh"
-. "$here/vmstub.sh"
-. "$here/agents.sh"
-. "$here/migrate.sh"
-t_need_root
-trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/migrate.sh"
+mig_init
 
 step "testbed, agents with one key, stand-in vm1 on host a"
 mig_setup

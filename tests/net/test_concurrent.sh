@@ -3,16 +3,8 @@
 # time under their own 5 kpps streams; each relocation keeps its own state,
 # both commit, neither stream loses, duplicates or reorders a frame.
 set -u
-here=$(dirname "$0")
-. "$here/lib.sh"
-. "$here/common.sh"
-. "$here/vmstub.sh"
-. "$here/agents.sh"
-. "$here/migrate.sh"
-t_need_root
-trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/migrate.sh"
+mig_init
 
 AG_GRACE=300
 step "testbed, agents, vm1 and vm2 on host a"

@@ -4,16 +4,8 @@
 # 0 duplicated, 0 reordered, largest gap about the pause; without (the VM's
 # own RARP only) frames are lost.  Printed side by side.
 set -u
-here=$(dirname "$0")
-. "$here/lib.sh"
-. "$here/common.sh"
-. "$here/vmstub.sh"
-. "$here/agents.sh"
-. "$here/migrate.sh"
-t_need_root
-trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/migrate.sh"
+mig_init
 
 HOLD=${HOLD:-200}
 # The source's redirect goes 300 ms after COMMIT, well before the next move.

@@ -3,16 +3,8 @@
 # arrives complete with the same hash, and a second VM that stays on host A
 # reaches the migrated VM at once (A's OVS redirects its MAC to the uplink).
 set -u
-here=$(dirname "$0")
-. "$here/lib.sh"
-. "$here/common.sh"
-. "$here/vmstub.sh"
-. "$here/agents.sh"
-. "$here/migrate.sh"
-t_need_root
-trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/migrate.sh"
+mig_init
 
 AG_GRACE=3000
 step "testbed, agents, vm1 (migrates) and vm2 (stays) on host a"

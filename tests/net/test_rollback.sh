@@ -3,20 +3,17 @@
 # notices, undoes its changes and, once the VM resumes on host A, replays what
 # it buffered: a 10 kpps stream loses nothing, A's flows are as before.
 set -u
-here=$(dirname "$0")
-. "$here/lib.sh"
-. "$here/common.sh"
-. "$here/vmstub.sh"
-. "$here/agents.sh"
-. "$here/migrate.sh"
-t_need_root
-trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$(dirname "$0")/migrate.sh"
+mig_init
 
 step "testbed, agents, stand-in vm1 on host a"
 mig_setup
-flows_before=$(tb_ovs_ofctl a dump-flows | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
+# A's flows without their counters and ages.
+a_flows() {
+	tb_ovs_ofctl a dump-flows | grep -v NXST |
+		sed -E 's/(duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*, //g' | sort
+}
+flows_before=$(a_flows)
 
 ns=$(vs_ns vm1)
 t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$ns" --json probe recv \
@@ -57,7 +54,7 @@ echo "measured: rollback at 10 kpps: sent $(jget "$T_TMP/send.json" sent), lost 
 [ "$lost" = 0 ] || fail "rollback lost $lost frames"
 [ "$(jget "$r" duplicated)" = 0 ] || fail "duplicates"
 [ "$(jget "$r" reordered)" = 0 ] || fail "reordered"
-flows_after=$(tb_ovs_ofctl a dump-flows | grep -v NXST | sed 's/duration=[^,]*, //; s/n_packets=[^,]*, //; s/n_bytes=[^,]*, //; s/idle_age=[^,]*, //; s/hard_age=[^,]*, //' | sort)
+flows_after=$(a_flows)
 [ -n "$flows_before" ] || fail "could not read A's flows"
 [ "$flows_before" = "$flows_after" ] || fail "A's flows changed: before [$flows_before] after [$flows_after]"
 tb_ovs_appctl a fdb/show br-int | grep -qi "$VM1_MAC.*static" && fail "a static OVS MAC entry was left on A"
