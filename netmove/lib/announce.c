@@ -49,16 +49,20 @@ unsigned announce_delay_ms(const struct announce_cfg *cfg, unsigned r)
 static int send_one(struct wire *w, const uint8_t *frame, int len,
 		    struct announce_result *res)
 {
+	uint64_t t;
 	int ret;
 
 	if (len < 0)
 		return len;
+	/* Taken before the send: on a veth the fabric may learn the frame
+	 * before the inject call returns. */
+	t = timeutil_real_ns();
 	ret = wire_send(w, frame, (size_t)len);
 	if (ret < 0)
 		return ret;
-	res->last_ns = timeutil_real_ns();
+	res->last_ns = t;
 	if (!res->frames)
-		res->first_ns = res->last_ns;
+		res->first_ns = t;
 	res->frames++;
 	return 0;
 }

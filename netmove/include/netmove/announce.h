@@ -32,8 +32,8 @@ struct announce_cfg {
 struct announce_result {
 	unsigned rounds;	/* rounds completed */
 	unsigned frames;	/* frames sent */
-	uint64_t first_ns;	/* CLOCK_REALTIME when the first frame left */
-	uint64_t last_ns;	/* CLOCK_REALTIME when the last frame left */
+	uint64_t first_ns;	/* CLOCK_REALTIME just before the first frame was sent */
+	uint64_t last_ns;	/* CLOCK_REALTIME just before the last frame was sent */
 };
 
 /* QEMU-compatible defaults for mac: RARP on, GARP off, untagged. */
