@@ -100,8 +100,8 @@ $(O)/fuzz/%: tests/fuzz/%.c $(O)/libnetmove-fuzz.a
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(O)/libnetmove-fuzz.a $(LDLIBS)
 
-deps:
-	@mk/deps.sh
+deps: need-root
+	@mk/deps.sh --update
 
 need-root:
 	@if [ "$$(id -u)" -ne 0 ]; then \

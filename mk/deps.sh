@@ -2,6 +2,7 @@
 # Install netmove's Debian packages and build libopenvswitch from Debian's
 # openvswitch-source into a cache outside the work tree.
 #   mk/deps.sh           install what is missing, build the cache if needed
+#   mk/deps.sh --update  the same, after `apt-get update` (what `make deps` runs)
 #   mk/deps.sh --check   exit 0 when everything is in place, 1 otherwise
 #   mk/deps.sh --ovs-dir print the libopenvswitch cache directory
 set -euo pipefail
@@ -71,7 +72,11 @@ build_ovs() {
 	touch "$d/.built"
 }
 
+update=0
 case "${1:-}" in
+--update)
+	update=1
+	;;
 --check)
 	check
 	exit $?
@@ -82,7 +87,7 @@ case "${1:-}" in
 	;;
 "") ;;
 *)
-	echo "usage: $0 [--check|--ovs-dir]" >&2
+	echo "usage: $0 [--update|--check|--ovs-dir]" >&2
 	exit 2
 	;;
 esac
@@ -92,8 +97,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 mkdir -p "$cache_root"
-if ! packages_present; then
-	export DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND=noninteractive
+if [ $update = 1 ]; then
+	apt-get update
+	apt-get install -y --no-install-recommends $pkgs
+elif ! packages_present; then
 	apt-get update
 	apt-get install -y --no-install-recommends $pkgs
 fi

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 #include "netmove/journal.h"
@@ -474,6 +475,21 @@ bad:
 	return -EINVAL;
 }
 
+/* Create the directory holding path (one level, mode 0700) if missing. */
+static void mkdir_parent(const char *path)
+{
+	char dir[256];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		fprintf(stderr, "netmoved: cannot create %s: %s\n", dir, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	static struct agent a;
@@ -488,6 +504,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	mkdir_parent(a.cfg.socket);
+	mkdir_parent(a.cfg.journal);
 	ufd = ctl_listen_unix(a.cfg.socket);
 	if (ufd < 0) {
 		fprintf(stderr, "netmoved: %s: %s\n", a.cfg.socket, strerror(-ufd));
