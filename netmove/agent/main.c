@@ -373,6 +373,19 @@ static int parse_peer(struct agent_cfg *cfg, const char *arg)
 	return 0;
 }
 
+static int parse_uint(const char *s, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || *s == '-' || v > 86400000UL)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -435,10 +448,22 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		case 'T': cfg->tor_netns = optarg; break;
 		case 'B': cfg->tor_bridge = optarg; break;
 		case 'P': cfg->tor_port = optarg; break;
-		case 'G': cfg->grace_ms = (unsigned)atoi(optarg); break;
-		case 't': cfg->phase_timeout_ms = (unsigned)atoi(optarg); break;
-		case 'O': cfg->blackout_timeout_ms = (unsigned)atoi(optarg); break;
-		case 'R': cfg->ring_mib = (unsigned)atoi(optarg); break;
+		case 'G':
+			if (parse_uint(optarg, &cfg->grace_ms) < 0)
+				goto bad;
+			break;
+		case 't':
+			if (parse_uint(optarg, &cfg->phase_timeout_ms) < 0)
+				goto bad;
+			break;
+		case 'O':
+			if (parse_uint(optarg, &cfg->blackout_timeout_ms) < 0)
+				goto bad;
+			break;
+		case 'R':
+			if (parse_uint(optarg, &cfg->ring_mib) < 0)
+				goto bad;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
