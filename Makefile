@@ -31,6 +31,7 @@ LIB_DEPS :=
 -include ebpf/ebpf.mk
 -include ovs-plugin/ovs.mk
 -include tests/vmstub/vmstub.mk
+-include hypervisor-hooks/hh.mk
 CFLAGS   += $(EXTRA_CFLAGS)
 LDLIBS   += $(EXTRA_LDLIBS)
 

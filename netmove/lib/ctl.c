@@ -74,6 +74,8 @@ int ctl_put(struct ctl_msg *m, uint16_t tag, const void *v, size_t len)
 
 	if (len > CTL_MAX_BODY)
 		return -EMSGSIZE;
+	if (len && !v)
+		return -EINVAL;
 	ret = reserve(m, ATTR_HDR + len);
 	if (ret < 0)
 		return ret;

@@ -1,0 +1,486 @@
+/* nm-migrate: run a guest, migrate it over TCP (send / receive), or migrate
+ * between two VMs in this process (selftest).  See nm-migrate(8). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netmove/agentc.h"
+#include "netmove/ctl.h"
+#include "netmove/mac.h"
+#include "precopy.h"
+#include "stream.h"
+#include "vm.h"
+
+/* Exit codes (nm-migrate(8)). */
+enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3, EX_NOTCONV = 4 };
+
+struct opts {
+	const char *cmd, *to, *listen, *key_file, *cpu, *serial, *nm_socket;
+	uint64_t ram_mib, max_ram_mib;
+	uint32_t ws, rate, tick_us, warmup_ms, run_ms;
+	struct precopy_config pc;
+	bool json, lockstep, quiet, netmove, have_mac, strict;
+	struct mac mac;
+	uint8_t key[CTL_MAX_KEY];
+	int keylen;
+};
+
+static volatile sig_atomic_t cli_stop;
+
+static void cli_sig(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: nm-migrate run      [VM options] [--run-ms N]\n"
+"       nm-migrate send     --to IP:PORT --key-file F [VM options] [migration options]\n"
+"       nm-migrate receive  --listen IP:PORT --key-file F [--max-ram MIB] [--cpu B] [--run-ms N]\n"
+"       nm-migrate selftest [VM options] [migration options] [--lockstep]\n"
+"VM options: --ram MIB (64) --cpu emu|kvm (emu) --ws PAGES (1024) --rate PAGES (4)\n"
+"            --tick-us US (1000: one guest iteration per tick) --serial FILE\n"
+"migration:  --downtime-ms N (30) --max-rounds N (30) --max-time-ms N (30000)\n"
+"            --stop-copy --warmup-ms N (500) --strict (exit 4 if not converged)\n"
+"netmove:    --netmove --mac MAC [--netmove-socket PATH]\n"
+"output:     --json --quiet\n");
+}
+
+static void cli_progress(const struct precopy_stats *st, void *arg)
+{
+	const struct opts *o = arg;
+
+	if (o->quiet)
+		return;
+	fprintf(stderr, "\rround %u: %llu pages sent, %llu dirty, %.1f MB/s, predicted downtime %.2f ms   ",
+		st->rounds - 1, (unsigned long long)st->pages[st->rounds - 1],
+		(unsigned long long)st->dirty, st->mbps, st->predicted_ms);
+}
+
+static void cli_event(const char *kind, void *arg)
+{
+	const struct opts *o = arg;
+	char msg[128] = "";
+	int ret;
+
+	if (!o->netmove)
+		return;
+	ret = agentc_event(o->nm_socket ? o->nm_socket : agentc_socket(), kind, &o->mac,
+			   msg, sizeof(msg));
+	if (ret)
+		fprintf(stderr, "nm-migrate: netmove agent: %s event: %s%s%s\n", kind,
+			strerror(-ret), msg[0] ? ": " : "", msg);
+}
+
+static void print_summary(const struct opts *o, const char *role, const struct precopy_stats *st,
+			  const struct vm *vm, int ret)
+{
+	uint32_t i;
+
+	if (!o->quiet && !o->json && st->rounds)
+		fputc('\n', stderr);
+	if (!o->json) {
+		printf("%s: %s\n", role, ret ? "FAILED" : "done");
+		printf("  %s\n", st->why);
+		printf("  rounds %u, pages per round:", st->rounds);
+		for (i = 0; i < st->rounds && i < PRECOPY_MAX_ROUNDS; i++)
+			printf(" %llu", (unsigned long long)st->pages[i]);
+		printf(", final %llu\n", (unsigned long long)st->final_pages);
+		printf("  %.1f MB in %.1f ms, downtime %.2f ms (destination load %.2f ms)\n",
+		       (double)st->bytes / 1e6, (double)st->total_ns / 1e6,
+		       (double)st->downtime_ns / 1e6, (double)st->load_ns / 1e6);
+		return;
+	}
+	printf("{\"role\":\"%s\",\"ok\":%s,\"mode\":\"%s\",\"ram_mib\":%llu,\"converged\":%s,"
+	       "\"rounds\":%u,\"pages_per_round\":[", role, ret ? "false" : "true",
+	       o->pc.stop_copy ? "stop-copy" : "pre-copy",
+	       (unsigned long long)(vm && vm->ram_size ? vm->ram_size >> 20 : o->ram_mib),
+	       st->converged ? "true" : "false", st->rounds);
+	for (i = 0; i < st->rounds && i < PRECOPY_MAX_ROUNDS; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)st->pages[i]);
+	printf("],\"final_pages\":%llu,\"zero_pages\":%llu,\"bytes\":%llu,\"mbps\":%.1f,"
+	       "\"total_ms\":%.3f,\"downtime_ms\":%.3f,\"load_ms\":%.3f,\"predicted_ms\":%.3f,"
+	       "\"why\":\"", (unsigned long long)st->final_pages,
+	       (unsigned long long)st->zero_pages, (unsigned long long)st->bytes, st->mbps,
+	       (double)st->total_ns / 1e6, (double)st->downtime_ns / 1e6,
+	       (double)st->load_ns / 1e6, st->predicted_ms);
+	for (i = 0; st->why[i]; i++)
+		if (st->why[i] == '"' || st->why[i] == '\\')
+			printf("\\%c", st->why[i]);
+		else if ((unsigned char)st->why[i] >= 0x20)
+			putchar(st->why[i]);
+	printf("\"}\n");
+}
+
+static void vm_cfg(const struct opts *o, struct vm_config *vc, int serial_fd)
+{
+	memset(vc, 0, sizeof(*vc));
+	vc->ram_size = o->ram_mib << 20;
+	vc->ops = cpu_ops_by_name(o->cpu);
+	vc->lockstep = o->lockstep;
+	vc->ws = o->ws;
+	vc->rate = o->rate;
+	vc->tick_us = o->tick_us;
+	vc->serial_fd = serial_fd;
+}
+
+static int open_serial(const struct opts *o)
+{
+	if (!o->serial)
+		return -1;
+	if (!strcmp(o->serial, "-"))
+		return STDOUT_FILENO;
+	return open(o->serial, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+static void sleep_ms(uint32_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (!cli_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int start_vm(const struct opts *o, struct vm *vm)
+{
+	struct vm_config vc;
+	int ret;
+
+	vm_cfg(o, &vc, open_serial(o));
+	ret = vm_create(vm, &vc);
+	if (ret) {
+		fprintf(stderr, "nm-migrate: cannot create the VM: %s\n", vm->err);
+		return ret;
+	}
+	ret = o->lockstep ? vm_run_iters(vm, o->warmup_ms) : vm_start(vm);
+	if (ret)
+		fprintf(stderr, "nm-migrate: cannot start the guest: %s\n", vm->err);
+	return ret;
+}
+
+static int exit_code(const struct opts *o, int ret, const struct precopy_stats *st)
+{
+	if (ret == -EPERM || ret == -ENOMEM)
+		return EX_REFUSED;
+	if (ret)
+		return EX_FAIL;
+	return o->strict && !st->converged ? EX_NOTCONV : EX_OK;
+}
+
+static int cmd_run(struct opts *o)
+{
+	struct vm vm;
+	int ret = start_vm(o, &vm);
+
+	if (ret)
+		return EX_FAIL;
+	if (o->run_ms)
+		sleep_ms(o->run_ms);
+	else
+		while (!cli_stop && !vm_error(&vm))
+			sleep_ms(100);
+	vm_pause(&vm);
+	ret = vm_error(&vm);
+	if (ret)
+		fprintf(stderr, "nm-migrate: guest failed: %s\n", vm.err);
+	fprintf(stderr, "nm-migrate: %llu guest iterations\n", (unsigned long long)vm.ctl.iters);
+	vm_destroy(&vm);
+	return ret ? EX_FAIL : EX_OK;
+}
+
+static int cmd_send(struct opts *o)
+{
+	struct precopy_stats st = { 0 };
+	struct ctl_conn c;
+	struct vm vm;
+	int fd, ret;
+
+	ret = start_vm(o, &vm);
+	if (ret)
+		return EX_FAIL;
+	sleep_ms(o->warmup_ms);
+	fd = ctl_connect_tcp(o->to, 5000);
+	if (fd < 0) {
+		fprintf(stderr, "nm-migrate: connect %s: %s (the guest keeps running here)\n",
+			o->to, strerror(-fd));
+		vm_destroy(&vm);
+		return EX_FAIL;
+	}
+	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, o->to);
+	if (!ret)
+		ret = ctl_handshake(&c, 5000);
+	if (ret)
+		snprintf(st.why, sizeof(st.why), "authentication: %s", stream_strerror(ret));
+	else
+		ret = precopy_send(&vm, &c, &o->pc, &st);
+	ctl_conn_close(&c);
+	print_summary(o, "source", &st, &vm, ret);
+	if (ret && !vm_error(&vm) && o->run_ms) {
+		fprintf(stderr, "nm-migrate: migration failed; the guest keeps running here\n");
+		sleep_ms(o->run_ms);
+	}
+	vm_destroy(&vm);
+	return exit_code(o, ret, &st);
+}
+
+static int cmd_receive(struct opts *o)
+{
+	struct precopy_stats st = { 0 };
+	struct vm_config vc;
+	struct ctl_conn c;
+	struct vm vm;
+	int lfd, fd, ret;
+
+	lfd = ctl_listen_tcp(o->listen);
+	if (lfd < 0) {
+		fprintf(stderr, "nm-migrate: listen %s: %s\n", o->listen, strerror(-lfd));
+		return EX_FAIL;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	if (fd < 0) {
+		fprintf(stderr, "nm-migrate: accept: %s\n", strerror(errno));
+		return EX_FAIL;
+	}
+	vm_cfg(o, &vc, open_serial(o));
+	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, "source");
+	if (!ret)
+		ret = ctl_handshake(&c, 5000);
+	if (ret)
+		snprintf(st.why, sizeof(st.why), "authentication: %s", stream_strerror(ret));
+	else
+		ret = precopy_recv(&vm, &vc, &c, &o->pc, &st);
+	ctl_conn_close(&c);
+	print_summary(o, "destination", &st, ret ? NULL : &vm, ret);
+	if (ret)
+		return exit_code(o, ret, &st);
+	if (o->run_ms)
+		sleep_ms(o->run_ms);
+	else
+		while (!cli_stop && !vm_error(&vm))
+			sleep_ms(100);
+	vm_pause(&vm);
+	fprintf(stderr, "nm-migrate: guest at %llu iterations%s%s\n",
+		(unsigned long long)vm.ctl.iters, vm_error(&vm) ? ", failed: " : "",
+		vm_error(&vm) ? vm.err : "");
+	ret = vm_error(&vm);
+	vm_destroy(&vm);
+	return ret ? EX_FAIL : EX_OK;
+}
+
+struct self_dst {
+	int fd;
+	struct opts *o;
+	struct vm vm;
+	struct precopy_stats st;
+	int ret;
+};
+
+static void *self_dst_main(void *arg)
+{
+	struct self_dst *d = arg;
+	struct vm_config vc;
+	struct ctl_conn c;
+
+	vm_cfg(d->o, &vc, -1);
+	d->ret = ctl_conn_init(&c, d->fd, d->o->key, (size_t)d->o->keylen, "source");
+	if (!d->ret)
+		d->ret = ctl_handshake(&c, 5000);
+	if (!d->ret)
+		d->ret = precopy_recv(&d->vm, &vc, &c, &d->o->pc, &d->st);
+	ctl_conn_close(&c);
+	return NULL;
+}
+
+static int cmd_selftest(struct opts *o)
+{
+	struct precopy_stats st = { 0 };
+	struct self_dst d = { .o = o };
+	struct ctl_conn c;
+	pthread_t t;
+	struct vm vm;
+	int sp[2], ret;
+
+	if (o->keylen <= 0) {
+		memcpy(o->key, "nm-migrate-selftest-key", 23);
+		o->keylen = 23;
+	}
+	ret = start_vm(o, &vm);
+	if (ret)
+		return EX_FAIL;
+	if (!o->lockstep)
+		sleep_ms(o->warmup_ms);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		vm_destroy(&vm);
+		return EX_FAIL;
+	}
+	d.fd = sp[1];
+	pthread_create(&t, NULL, self_dst_main, &d);
+	ret = ctl_conn_init(&c, sp[0], o->key, (size_t)o->keylen, "destination");
+	if (!ret)
+		ret = ctl_handshake(&c, 5000);
+	if (!ret)
+		ret = precopy_send(&vm, &c, &o->pc, &st);
+	ctl_conn_close(&c);
+	pthread_join(t, NULL);
+	print_summary(o, "source", &st, &vm, ret);
+	if (!ret && !d.ret) {
+		if (!o->lockstep)
+			sleep_ms(200);
+		else
+			ret = vm_run_iters(&d.vm, 1000);
+		vm_pause(&d.vm);
+		if (!ret)
+			ret = vm_error(&d.vm);
+		if (!o->quiet)
+			fprintf(stderr, "nm-migrate: destination guest %s at %llu iterations\n",
+				ret ? "FAILED" : "alive", (unsigned long long)d.vm.ctl.iters);
+		vm_destroy(&d.vm);
+	}
+	vm_destroy(&vm);
+	return exit_code(o, ret ? ret : d.ret, &st);
+}
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno || end == s || *end || x > UINT32_MAX)
+		return -EINVAL;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "to", 1, 0, 't' }, { "listen", 1, 0, 'l' }, { "key-file", 1, 0, 'k' },
+		{ "ram", 1, 0, 'm' }, { "max-ram", 1, 0, 'M' }, { "cpu", 1, 0, 'c' },
+		{ "ws", 1, 0, 'w' }, { "rate", 1, 0, 'r' }, { "tick-us", 1, 0, 'T' },
+		{ "serial", 1, 0, 'S' }, { "downtime-ms", 1, 0, 'd' }, { "max-rounds", 1, 0, 'R' },
+		{ "max-time-ms", 1, 0, 'X' }, { "stop-copy", 0, 0, 's' }, { "warmup-ms", 1, 0, 'W' },
+		{ "run-ms", 1, 0, 'u' }, { "netmove", 0, 0, 'n' }, { "netmove-socket", 1, 0, 'N' },
+		{ "mac", 1, 0, 'a' }, { "json", 0, 0, 'j' }, { "quiet", 0, 0, 'q' },
+		{ "lockstep", 0, 0, 'L' }, { "strict", 0, 0, 'x' }, { "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	struct opts o = { .cpu = "emu", .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
+			  .rate = 4, .tick_us = 1000, .warmup_ms = 500 };
+	uint32_t v = 0;
+	int ch, bad = 0;
+
+	precopy_config_default(&o.pc);
+	o.pc.progress = cli_progress;
+	o.pc.event = cli_event;
+	o.pc.arg = &o;
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EX_USAGE : EX_OK;
+	}
+	o.cmd = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		const char *a = optarg;
+
+		switch (ch) {
+		case 't': o.to = a; break;
+		case 'l': o.listen = a; break;
+		case 'k': o.key_file = a; break;
+		case 'c': o.cpu = a; break;
+		case 'S': o.serial = a; break;
+		case 'N': o.nm_socket = a; break;
+		case 's': o.pc.stop_copy = true; break;
+		case 'n': o.netmove = true; break;
+		case 'j': o.json = true; break;
+		case 'q': o.quiet = true; break;
+		case 'L': o.lockstep = true; break;
+		case 'x': o.strict = true; break;
+		case 'a':
+			bad |= mac_parse(a, &o.mac) != 0;
+			o.have_mac = true;
+			break;
+		case 'h': usage(stdout); return EX_OK;
+		case '?': return EX_USAGE;
+		default:
+			if (parse_u32(a, &v)) {
+				fprintf(stderr, "nm-migrate: --%s: not a number: %s\n",
+					lo[0].name ? "option" : "", a);
+				return EX_USAGE;
+			}
+			switch (ch) {
+			case 'm': o.ram_mib = v; break;
+			case 'M': o.max_ram_mib = v; break;
+			case 'w': o.ws = v; break;
+			case 'r': o.rate = v; break;
+			case 'T': o.tick_us = v; break;
+			case 'd': o.pc.downtime_ms = v; break;
+			case 'R': o.pc.max_rounds = v; break;
+			case 'X': o.pc.max_time_ms = v; break;
+			case 'W': o.warmup_ms = v; break;
+			case 'u': o.run_ms = v; break;
+			}
+		}
+	}
+	if (bad || optind != argc) {
+		fprintf(stderr, "nm-migrate: bad %s\n", bad ? "--mac" : "arguments");
+		return EX_USAGE;
+	}
+	if (!cpu_ops_by_name(o.cpu)) {
+		fprintf(stderr, "nm-migrate: --cpu must be emu or kvm\n");
+		return EX_USAGE;
+	}
+	if (o.netmove && !o.have_mac) {
+		fprintf(stderr, "nm-migrate: --netmove needs the guest's --mac\n");
+		return EX_USAGE;
+	}
+	o.pc.max_ram = o.max_ram_mib << 20;
+	if (o.key_file) {
+		o.keylen = ctl_key_load(o.key_file, o.key, sizeof(o.key));
+		if (o.keylen < 0) {
+			fprintf(stderr, "nm-migrate: key file %s: %s\n", o.key_file,
+				o.keylen == -EINVAL ? "too short (16 bytes minimum)" : strerror(-o.keylen));
+			return EX_USAGE;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, cli_sig);
+	signal(SIGTERM, cli_sig);
+	if (!strcmp(o.cmd, "run"))
+		return cmd_run(&o);
+	if (!strcmp(o.cmd, "selftest"))
+		return cmd_selftest(&o);
+	if (strcmp(o.cmd, "send") && strcmp(o.cmd, "receive")) {
+		fprintf(stderr, "nm-migrate: unknown command %s\n", o.cmd);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!o.key_file) {
+		fprintf(stderr, "nm-migrate: %s needs --key-file (the agents' pre-shared key)\n", o.cmd);
+		return EX_USAGE;
+	}
+	if (!strcmp(o.cmd, "send")) {
+		if (!o.to) {
+			fprintf(stderr, "nm-migrate: send needs --to IP:PORT\n");
+			return EX_USAGE;
+		}
+		return cmd_send(&o);
+	}
+	if (!o.listen) {
+		fprintf(stderr, "nm-migrate: receive needs --listen IP:PORT\n");
+		return EX_USAGE;
+	}
+	return cmd_receive(&o);
+}
