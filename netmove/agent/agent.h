@@ -13,6 +13,8 @@
 
 #define AGENT_MAX_PEERS 16
 #define AGENT_NAME_LEN 32
+/* Finished relocations kept for `netmove status` (the journal has them all). */
+#define AGENT_KEEP_DONE 64
 
 /* A peer agent this one may talk to. */
 struct agent_peer {
@@ -91,7 +93,8 @@ struct reloc {
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */
-	bool done;			/* thread finished */
+	bool done;			/* outcome known (the thread may still clean up) */
+	bool thread_exited;		/* the thread no longer touches this record */
 	char outcome[32];		/* committed / rolled back / failed */
 	char error[256];		/* why, if not committed */
 	int evfd[2];			/* pipe: main thread -> relocation thread */
@@ -110,6 +113,9 @@ struct agent {
 	uint64_t next_id;		/* id generator */
 	volatile int stop;		/* set by SIGTERM/SIGINT */
 };
+
+/* Free finished relocations beyond AGENT_KEEP_DONE (caller holds a->lock). */
+void agent_prune(struct agent *a);
 
 /* Find an unfinished relocation of mac (caller holds a->lock). */
 struct reloc *agent_find(struct agent *a, const struct mac *mac);

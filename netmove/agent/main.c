@@ -57,6 +57,23 @@ void agent_reply(int fd, bool ok, const char *text)
 	ctl_conn_close(&c);
 }
 
+void agent_prune(struct agent *a)
+{
+	struct reloc **pp = &a->relocs, *r;
+	int done = 0;
+
+	while ((r = *pp)) {
+		/* A finished source may still sleep out its grace period: only
+		 * records whose thread has exited (thread_exited) are freed. */
+		if (r->done && r->thread_exited && ++done > AGENT_KEEP_DONE) {
+			*pp = r->next;
+			free(r);
+			continue;
+		}
+		pp = &r->next;
+	}
+}
+
 struct reloc *agent_find(struct agent *a, const struct mac *mac)
 {
 	struct reloc *r;
@@ -221,10 +238,11 @@ static void handle_relocate(struct agent *a, int fd, struct ctl_msg *req, unsign
 	r->id = ++a->next_id;
 	r->next = a->relocs;
 	a->relocs = r;
+	agent_prune(a);
 	pthread_mutex_unlock(&a->lock);
 	if (reloc_start_src(a, r) < 0) {
 		pthread_mutex_lock(&a->lock);
-		r->done = true;
+		r->done = r->thread_exited = true;
 		pthread_mutex_unlock(&a->lock);
 		agent_reply(fd, false, "cannot start the relocation thread");
 		r->cli_fd = -1;
@@ -344,6 +362,23 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 		ctl_conn_close(&c);
 out:
 	ctl_msg_free(&m);
+}
+
+struct peer_conn {
+	struct agent *a;
+	int fd;
+	char addr[64];
+};
+
+/* Authentication and the first message run off the main thread, so a slow
+ * or hostile peer cannot hold up local requests. */
+static void *peer_main(void *arg)
+{
+	struct peer_conn *p = arg;
+
+	handle_peer(p->a, p->fd, p->addr);
+	free(p);
+	return NULL;
 }
 
 static void usage(FILE *f)
@@ -567,9 +602,24 @@ int main(int argc, char **argv)
 				int one = 1;
 
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				struct peer_conn *p = calloc(1, sizeof(*p));
+				pthread_t th;
+
 				snprintf(addr, sizeof(addr), "%s:%u", inet_ntoa(from.sin_addr),
 					 ntohs(from.sin_port));
-				handle_peer(&a, fd, addr);
+				if (!p) {
+					close(fd);
+					continue;
+				}
+				p->a = &a;
+				p->fd = fd;
+				memcpy(p->addr, addr, sizeof(p->addr));
+				if (pthread_create(&th, NULL, peer_main, p) == 0) {
+					pthread_detach(th);
+				} else {
+					close(fd);
+					free(p);
+				}
 			}
 		}
 	}

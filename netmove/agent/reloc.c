@@ -192,6 +192,10 @@ static void cleanup(struct work *w)
 	ctl_msg_free(&w->out);
 	close(w->r->evfd[0]);
 	close(w->r->evfd[1]);
+	pthread_mutex_lock(&w->a->lock);
+	w->r->evfd[0] = w->r->evfd[1] = -1;
+	w->r->thread_exited = true;
+	pthread_mutex_unlock(&w->a->lock);
 }
 
 static int send_peer(struct work *w)
@@ -982,11 +986,12 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 	}
 	r->next = a->relocs;
 	a->relocs = r;
+	agent_prune(a);
 	pthread_mutex_unlock(&a->lock);
 	ret = start(r, dst_main);
 	if (ret < 0) {
 		pthread_mutex_lock(&a->lock);
-		r->done = true;
+		r->done = r->thread_exited = true;
 		pthread_mutex_unlock(&a->lock);
 	}
 	return ret;
