@@ -9,7 +9,7 @@
 #include "stream.h"
 #include "vm.h"
 
-#define DEV_STATE_VERSION 1
+#define DEV_STATE_VERSION 3
 
 static uint64_t dev_now_ns(void)
 {
@@ -114,6 +114,14 @@ void dev_io(struct vm *vm, uint16_t port, unsigned size, bool out, uint32_t *val
 		if (out)
 			ctl_iter_done(vm);
 		return;
+	case HW_CTL_NET:
+		if (!out)
+			*val = vm->nic.present;
+		return;
+	case HW_NIC_MAC_LO: case HW_NIC_MAC_HI: case HW_NIC_IP: case HW_NIC_RX_BASE:
+	case HW_NIC_TX_BASE: case HW_NIC_TX_KICK: case HW_NIC_RX_POLL:
+		dev_nic_io(vm, port, out, val);
+		return;
 	default:
 		/* Unassigned ports float high, as on a PC. */
 		if (!out)
@@ -126,11 +134,12 @@ int dev_init(struct vm *vm)
 	memset(&vm->serial, 0, sizeof(vm->serial));
 	memset(&vm->ctl, 0, sizeof(vm->ctl));
 	vm->serial.out_fd = -1;
-	return 0;
+	return dev_nic_init(&vm->nic, false, NULL, 0, -1);
 }
 
 void dev_exit(struct vm *vm)
 {
+	dev_nic_exit(&vm->nic);
 	free(vm->serial.log);
 	vm->serial.log = NULL;
 	vm->serial.len = vm->serial.cap = 0;
@@ -145,6 +154,7 @@ void dev_save(const struct vm *vm, struct stream_w *w)
 	stream_w_u16(w, (uint16_t)(vm->serial.scr | vm->serial.lcr << 8));
 	stream_w_u32(w, (uint32_t)vm->serial.len);
 	stream_w_bytes(w, vm->serial.log, vm->serial.len);
+	dev_nic_save(&vm->nic, w);
 }
 
 int dev_load(struct vm *vm, struct stream_r *r)
@@ -153,6 +163,7 @@ int dev_load(struct vm *vm, struct stream_r *r)
 	uint16_t sl;
 	uint64_t iters;
 	char *log = NULL;
+	int ret;
 
 	if (stream_r_u32(r) != DEV_STATE_VERSION)
 		return -EBADMSG;
@@ -169,9 +180,12 @@ int dev_load(struct vm *vm, struct stream_r *r)
 			return -ENOMEM;
 		stream_r_bytes(r, log, len);
 	}
-	if (r->err || r->off != r->len) {
+	ret = r->err ? -EBADMSG : dev_nic_load(&vm->nic, r);
+	if (!ret && (r->err || r->off != r->len))
+		ret = -EBADMSG;
+	if (ret) {
 		free(log);
-		return -EBADMSG;
+		return ret;
 	}
 	vm_set_workload(vm, ws, rate);
 	vm->ctl.iters = iters;

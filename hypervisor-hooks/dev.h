@@ -34,8 +34,48 @@ struct dev_ctl {
 	uint64_t next_ns;	/* live: when the next iteration may end */
 };
 
+/* Paravirtual NIC (hw.h): two descriptor rings in guest RAM, frames to and
+ * from a host fd (a tap, or any datagram socket in tests). */
+struct dev_nic {
+	bool present;		/* the guest sees a NIC (HW_CTL_NET reads 1) */
+	int fd;			/* back-end, nonblocking; -1: none (never migrated, not owned) */
+	uint8_t mac[6];		/* guest MAC */
+	uint32_t ip;		/* guest IPv4 address, network order */
+	uint32_t rx_base;	/* RX ring address (0: not set up yet) */
+	uint32_t tx_base;	/* TX ring address (0: not set up yet) */
+	uint32_t rx_next;	/* next RX descriptor the VMM fills */
+	uint32_t tx_next;	/* next TX descriptor the VMM sends */
+	uint64_t rx_frames;	/* frames delivered to the guest */
+	uint64_t tx_frames;	/* frames the guest sent */
+	uint64_t rx_bytes;	/* bytes delivered to the guest */
+	uint64_t tx_bytes;	/* bytes the guest sent */
+	uint64_t rx_dropped;	/* frames read from the back-end but not delivered (too large) */
+	uint64_t tx_errors;	/* guest frames not sent (bad descriptor, no back-end, write error) */
+	uint8_t *bounce;	/* one back-end read, to detect oversized frames */
+	uint8_t *pend;		/* frames taken from the back-end at the pause but not yet
+				 * in a guest buffer: u16 length + bytes each; they
+				 * migrate with the NIC and are delivered first */
+	size_t pend_len;	/* bytes used in pend */
+	size_t pend_off;	/* offset of the next frame to deliver */
+	size_t pend_cap;	/* bytes allocated */
+	uint64_t carried;	/* frames that travelled this way */
+};
+
 /* Port I/O from the guest: size 1, 2 or 4; *val is written on reads. */
 void dev_io(struct vm *vm, uint16_t port, unsigned size, bool out, uint32_t *val);
+
+/* NIC registers (HW_NIC_*); called by dev_io. */
+void dev_nic_io(struct vm *vm, uint16_t port, bool out, uint32_t *val);
+/* Set up / free the NIC of a fresh VM (fd: back-end or -1; not owned). */
+int dev_nic_init(struct dev_nic *n, bool present, const uint8_t mac[6], uint32_t ip, int fd);
+void dev_nic_exit(struct dev_nic *n);
+void dev_nic_save(const struct dev_nic *n, struct stream_w *w);
+/* Restore the guest-visible NIC state; the back-end fd stays. */
+int dev_nic_load(struct dev_nic *n, struct stream_r *r);
+
+/* vCPU paused for good (final copy): move frames still queued in the NIC
+ * back-end into the buffers the guest posted, so that they migrate. */
+void dev_quiesce(struct vm *vm);
 
 /* Reset the devices of a fresh VM. */
 int dev_init(struct vm *vm);

@@ -7,7 +7,7 @@ all: $(O)/nm-migrate
 EXTRA_BINS += $(O)/nm-migrate
 
 HH_DIR      := hypervisor-hooks
-HH_CORE     := vm dev cpu cpu_emu cpu_kvm stream precopy
+HH_CORE     := vm dev dev_nic tap cpu cpu_emu cpu_kvm stream precopy
 HH_OBJ      := $(HH_CORE:%=$(O)/obj/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
 HH_SAN_OBJ  := $(HH_CORE:%=$(O)/san/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
 HH_LDLIBS   := -lunicorn -lpthread
@@ -15,7 +15,7 @@ HH_LDLIBS   := -lunicorn -lpthread
 # The guest: freestanding 32-bit flat protected mode, linked at HW_LOAD with
 # the start file first, flattened to a raw image the VMM embeds.
 HH_GUEST_CFLAGS := -m32 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
-	-fno-asynchronous-unwind-tables -mno-sse -mno-mmx -mno-80387 -O2 \
+	-fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns -mno-sse -mno-mmx -mno-80387 -O2 \
 	-Wall -Wextra -Werror
 HH_GUEST_LOAD := 0x10000
 
@@ -23,11 +23,11 @@ $(O)/hh/guest/%.o: $(HH_DIR)/guest/%.S
 	@mkdir -p $(dir $@)
 	$(CC) $(HH_GUEST_CFLAGS) -c $< -o $@
 
-$(O)/hh/guest/%.o: $(HH_DIR)/guest/%.c $(HH_DIR)/hw.h
+$(O)/hh/guest/%.o: $(HH_DIR)/guest/%.c $(HH_DIR)/guest/io.h $(HH_DIR)/hw.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HH_GUEST_CFLAGS) -c $< -o $@
 
-$(O)/hh/guest.elf: $(O)/hh/guest/start.o $(O)/hh/guest/guest.o
+$(O)/hh/guest.elf: $(O)/hh/guest/start.o $(O)/hh/guest/guest.o $(O)/hh/guest/net.o
 	$(CC) -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
 		-Wl,-Ttext=$(HH_GUEST_LOAD) -o $@ $^
 
@@ -56,3 +56,13 @@ $(O)/fuzz/fuzz_stream: tests/fuzz/fuzz_stream.c $(O)/fuzzlib/$(HH_DIR)/stream.o 
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -I$(HH_DIR) -fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(O)/fuzzlib/$(HH_DIR)/stream.o $(O)/libnetmove-fuzz.a $(LDLIBS)
+
+$(O)/unit/test_nic: tests/unit/test_nic.c $(HH_OBJ) $(O)/libnetmove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -Itests/unit -I$(HH_DIR) -o $@ $< $(HH_OBJ) \
+		$(O)/libnetmove.a $(LDLIBS) $(HH_LDLIBS) -lcmocka
+
+$(O)/unit-san/test_nic: tests/unit/test_nic.c $(HH_SAN_OBJ) $(O)/libnetmove-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -O1 -MMD -MP -Itests/unit -I$(HH_DIR) -o $@ $< $(HH_SAN_OBJ) \
+		$(O)/libnetmove-san.a $(LDLIBS) $(HH_LDLIBS) -lcmocka

@@ -40,4 +40,13 @@
 #define HW_NIC_BUF	2048		/* bytes per buffer */
 #define HW_NIC_OWN	0x1		/* descriptor flag: owned by the other side */
 
+/* Where the embedded guest keeps its NIC rings and buffers (between the
+ * stack and the working set; the VMM only trusts what the guest wrote). */
+#define HW_NIC_AREA	0x80000
+#define HW_NIC_RX_RING	HW_NIC_AREA
+#define HW_NIC_TX_RING	(HW_NIC_AREA + 0x200)
+#define HW_NIC_RX_BUFS	(HW_NIC_AREA + 0x1000)
+#define HW_NIC_TX_BUFS	(HW_NIC_RX_BUFS + HW_NIC_RING * HW_NIC_BUF)
+#define HW_NIC_ECHO_PORT 7869		/* the guest echoes UDP sent to this port */
+
 #endif

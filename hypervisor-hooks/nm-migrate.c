@@ -1,5 +1,6 @@
 /* nm-migrate: run a guest, migrate it over TCP (send / receive), or migrate
  * between two VMs in this process (selftest).  See nm-migrate(8). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,18 +18,21 @@
 #include "netmove/mac.h"
 #include "precopy.h"
 #include "stream.h"
+#include "tap.h"
 #include "vm.h"
 
 /* Exit codes (nm-migrate(8)). */
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3, EX_NOTCONV = 4 };
 
 struct opts {
-	const char *cmd, *to, *listen, *key_file, *cpu, *serial, *nm_socket;
+	const char *cmd, *to, *listen, *key_file, *cpu, *serial, *nm_socket, *tap, *netns;
 	uint64_t ram_mib, max_ram_mib;
-	uint32_t ws, rate, tick_us, warmup_ms, run_ms;
+	uint32_t ws, rate, tick_us, warmup_ms, run_ms, linger_ms;
 	struct precopy_config pc;
-	bool json, lockstep, quiet, netmove, have_mac, strict;
+	bool json, lockstep, quiet, netmove, have_mac, have_ip, strict;
 	struct mac mac;
+	struct in_addr ip;	/* guest NIC address */
+	int tap_fd;		/* -1: no NIC */
 	uint8_t key[CTL_MAX_KEY];
 	int keylen;
 };
@@ -52,6 +56,9 @@ static void usage(FILE *f)
 "            --tick-us US (1000: one guest iteration per tick) --serial FILE\n"
 "migration:  --downtime-ms N (30) --max-rounds N (30) --max-time-ms N (30000)\n"
 "            --stop-copy --warmup-ms N (500) --strict (exit 4 if not converged)\n"
+"            --linger-ms N (send: keep the tap open N ms after the switchover)\n"
+"NIC:        --tap NAME [--netns NS] --mac MAC --ip IPV4 (receive: --tap [--netns];\n"
+"            MAC and IP come with the guest)\n"
 "netmove:    --netmove --mac MAC [--netmove-socket PATH]\n"
 "output:     --json --quiet\n");
 }
@@ -132,6 +139,24 @@ static void vm_cfg(const struct opts *o, struct vm_config *vc, int serial_fd)
 	vc->rate = o->rate;
 	vc->tick_us = o->tick_us;
 	vc->serial_fd = serial_fd;
+	vc->nic = o->tap_fd >= 0;
+	vc->nic_fd = o->tap_fd;
+	memcpy(vc->mac, o->mac.b, 6);
+	memcpy(&vc->ip, &o->ip, 4);
+}
+
+static void print_nic(const struct opts *o, const struct vm *vm, const char *who)
+{
+	const struct dev_nic *n = &vm->nic;
+
+	/* Counters, not progress: printed with --quiet too. */
+	if (o->tap_fd < 0)
+		return;
+	fprintf(stderr, "nm-migrate: %s nic: rx %llu frames, tx %llu frames, rx dropped %llu, "
+		"tx errors %llu, carried across the pause %llu\n", who,
+		(unsigned long long)n->rx_frames, (unsigned long long)n->tx_frames,
+		(unsigned long long)n->rx_dropped, (unsigned long long)n->tx_errors,
+		(unsigned long long)n->carried);
 }
 
 static int open_serial(const struct opts *o)
@@ -194,6 +219,7 @@ static int cmd_run(struct opts *o)
 	if (ret)
 		fprintf(stderr, "nm-migrate: guest failed: %s\n", vm.err);
 	fprintf(stderr, "nm-migrate: %llu guest iterations\n", (unsigned long long)vm.ctl.iters);
+	print_nic(o, &vm, "guest");
 	vm_destroy(&vm);
 	return ret ? EX_FAIL : EX_OK;
 }
@@ -228,7 +254,14 @@ static int cmd_send(struct opts *o)
 	if (ret && !vm_error(&vm) && o->run_ms) {
 		fprintf(stderr, "nm-migrate: migration failed; the guest keeps running here\n");
 		sleep_ms(o->run_ms);
+		vm_pause(&vm);
 	}
+	fflush(stdout);
+	if (!ret && o->linger_ms && o->tap_fd >= 0)
+		sleep_ms(o->linger_ms);	/* until the agents committed; SIGTERM ends it */
+	print_nic(o, &vm, "source");
+	/* The tap goes only now: the destination confirmed the resume (or the
+	 * guest stayed here and ran until now). */
 	vm_destroy(&vm);
 	return exit_code(o, ret, &st);
 }
@@ -274,6 +307,7 @@ static int cmd_receive(struct opts *o)
 		(unsigned long long)vm.ctl.iters, vm_error(&vm) ? ", failed: " : "",
 		vm_error(&vm) ? vm.err : "");
 	ret = vm_error(&vm);
+	print_nic(o, &vm, "destination");
 	vm_destroy(&vm);
 	return ret ? EX_FAIL : EX_OK;
 }
@@ -345,6 +379,7 @@ static int cmd_selftest(struct opts *o)
 		if (!o->quiet)
 			fprintf(stderr, "nm-migrate: destination guest %s at %llu iterations\n",
 				ret ? "FAILED" : "alive", (unsigned long long)d.vm.ctl.iters);
+		print_nic(o, &d.vm, "destination");
 		vm_destroy(&d.vm);
 	}
 	vm_destroy(&vm);
@@ -364,6 +399,30 @@ static int parse_u32(const char *s, uint32_t *v)
 	return 0;
 }
 
+static int cmd_check(const struct opts *o)
+{
+	if (!strcmp(o->cmd, "run") || !strcmp(o->cmd, "selftest"))
+		return EX_OK;
+	if (strcmp(o->cmd, "send") && strcmp(o->cmd, "receive")) {
+		fprintf(stderr, "nm-migrate: unknown command %s\n", o->cmd);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!o->key_file) {
+		fprintf(stderr, "nm-migrate: %s needs --key-file (the agents' pre-shared key)\n", o->cmd);
+		return EX_USAGE;
+	}
+	if (!strcmp(o->cmd, "send") && !o->to) {
+		fprintf(stderr, "nm-migrate: send needs --to IP:PORT\n");
+		return EX_USAGE;
+	}
+	if (!strcmp(o->cmd, "receive") && !o->listen) {
+		fprintf(stderr, "nm-migrate: receive needs --listen IP:PORT\n");
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -375,12 +434,13 @@ int main(int argc, char **argv)
 		{ "run-ms", 1, 0, 'u' }, { "netmove", 0, 0, 'n' }, { "netmove-socket", 1, 0, 'N' },
 		{ "mac", 1, 0, 'a' }, { "json", 0, 0, 'j' }, { "quiet", 0, 0, 'q' },
 		{ "lockstep", 0, 0, 'L' }, { "strict", 0, 0, 'x' }, { "help", 0, 0, 'h' },
+		{ "tap", 1, 0, 'P' }, { "netns", 1, 0, 'e' }, { "ip", 1, 0, 'i' }, { "linger-ms", 1, 0, 'g' },
 		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .cpu = "emu", .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
-			  .rate = 4, .tick_us = 1000, .warmup_ms = 500 };
+			  .rate = 4, .tick_us = 1000, .warmup_ms = 500, .tap_fd = -1 };
 	uint32_t v = 0;
-	int ch, bad = 0;
+	int ch, bad = 0, ret;
 
 	precopy_config_default(&o.pc);
 	o.pc.progress = cli_progress;
@@ -402,6 +462,15 @@ int main(int argc, char **argv)
 		case 'c': o.cpu = a; break;
 		case 'S': o.serial = a; break;
 		case 'N': o.nm_socket = a; break;
+		case 'P': o.tap = a; break;
+		case 'e': o.netns = a; break;
+		case 'i':
+			if (inet_pton(AF_INET, a, &o.ip) != 1) {
+				fprintf(stderr, "nm-migrate: --ip: not an IPv4 address: %s\n", a);
+				return EX_USAGE;
+			}
+			o.have_ip = true;
+			break;
 		case 's': o.pc.stop_copy = true; break;
 		case 'n': o.netmove = true; break;
 		case 'j': o.json = true; break;
@@ -431,6 +500,7 @@ int main(int argc, char **argv)
 			case 'X': o.pc.max_time_ms = v; break;
 			case 'W': o.warmup_ms = v; break;
 			case 'u': o.run_ms = v; break;
+			case 'g': o.linger_ms = v; break;
 			}
 		}
 	}
@@ -455,32 +525,40 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
+	if (o.netns && !o.tap) {
+		fprintf(stderr, "nm-migrate: --netns needs --tap\n");
+		return EX_USAGE;
+	}
+	if (o.tap && strcmp(o.cmd, "receive") && (!o.have_mac || !o.have_ip)) {
+		fprintf(stderr, "nm-migrate: --tap needs the guest's --mac and --ip\n");
+		return EX_USAGE;
+	}
+	ret = cmd_check(&o);
+	if (ret != EX_OK)
+		return ret;
+	if (o.tap) {
+		char err[256];
+
+		/* A destination creates its tap at once, as QEMU -incoming does,
+		 * so that its port can be wired before the migration starts. */
+		o.tap_fd = tap_open(o.tap, o.netns, TAP_TXQLEN, err, sizeof(err));
+		if (o.tap_fd < 0) {
+			fprintf(stderr, "nm-migrate: %s\n", err);
+			return EX_FAIL;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, cli_sig);
 	signal(SIGTERM, cli_sig);
 	if (!strcmp(o.cmd, "run"))
-		return cmd_run(&o);
-	if (!strcmp(o.cmd, "selftest"))
-		return cmd_selftest(&o);
-	if (strcmp(o.cmd, "send") && strcmp(o.cmd, "receive")) {
-		fprintf(stderr, "nm-migrate: unknown command %s\n", o.cmd);
-		usage(stderr);
-		return EX_USAGE;
-	}
-	if (!o.key_file) {
-		fprintf(stderr, "nm-migrate: %s needs --key-file (the agents' pre-shared key)\n", o.cmd);
-		return EX_USAGE;
-	}
-	if (!strcmp(o.cmd, "send")) {
-		if (!o.to) {
-			fprintf(stderr, "nm-migrate: send needs --to IP:PORT\n");
-			return EX_USAGE;
-		}
-		return cmd_send(&o);
-	}
-	if (!o.listen) {
-		fprintf(stderr, "nm-migrate: receive needs --listen IP:PORT\n");
-		return EX_USAGE;
-	}
-	return cmd_receive(&o);
+		ret = cmd_run(&o);
+	else if (!strcmp(o.cmd, "selftest"))
+		ret = cmd_selftest(&o);
+	else if (!strcmp(o.cmd, "send"))
+		ret = cmd_send(&o);
+	else
+		ret = cmd_receive(&o);
+	if (o.tap_fd >= 0)
+		close(o.tap_fd);
+	return ret;
 }

@@ -250,10 +250,14 @@ int precopy_send(struct vm *vm, struct ctl_conn *c, const struct precopy_config 
 		snprintf(st->why, sizeof(st->why), "stop-and-copy");
 	}
 
+	/* Blackout first: netmove buffers what arrives from now on, and what
+	 * already sits in the NIC back-end goes into the guest's posted buffers
+	 * once it is paused (those pages travel in the final copy). */
+	pc_event(cfg, "blackout");
 	t_pause = pc_now();
 	vm_pause(vm);
 	paused = true;
-	pc_event(cfg, "blackout");
+	dev_quiesce(vm);
 	if (cfg->stop_copy)
 		vm_dirty_all(vm);
 	ret = pc_send_dirty(vm, &tx, &st->final_pages);

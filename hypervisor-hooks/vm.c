@@ -71,6 +71,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	vm->serial.out_fd = -1;
+	vm->nic.fd = -1;
 	if (!cfg->ops || cfg->ram_size < VM_MIN_RAM || cfg->ram_size % VM_PAGE_SIZE ||
 	    cfg->ram_size > (3ull << 30)) {
 		snprintf(vm->err, sizeof(vm->err), "RAM size must be 2 MiB..3 GiB in pages");
@@ -97,6 +98,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (ret)
 		goto out;
 	vm->serial.out_fd = cfg->serial_fd;
+	ret = dev_nic_init(&vm->nic, cfg->nic, cfg->mac, cfg->ip, cfg->nic ? cfg->nic_fd : -1);
+	if (ret)
+		goto out;
 	vm->ctl.lockstep = cfg->lockstep;
 	vm->ctl.tick_us = cfg->tick_us;
 	vm_set_workload(vm, cfg->ws, cfg->rate);

@@ -28,6 +28,10 @@ struct vm_config {
 	uint32_t tick_us;	/* live mode: minimum time per iteration */
 	int serial_fd;		/* copy serial output here (-1: no) */
 	bool no_boot;		/* leave RAM empty (a migration destination) */
+	bool nic;		/* give the guest a NIC (a destination takes it from the stream) */
+	uint8_t mac[6];		/* NIC MAC */
+	uint32_t ip;		/* NIC IPv4 address, network order */
+	int nic_fd;		/* NIC back-end (tap), -1: none; the caller closes it */
 };
 
 /* A VM. */
@@ -40,6 +44,7 @@ struct vm {
 	void *cpu;		/* back-end private */
 	struct dev_serial serial;	/* console */
 	struct dev_ctl ctl;	/* workload control */
+	struct dev_nic nic;	/* paravirtual NIC */
 	atomic_int stop;	/* back-end run() returns when set */
 	bool lockstep;		/* no vCPU thread: the caller runs the guest */
 	pthread_t thread;	/* vCPU thread (live mode) */
