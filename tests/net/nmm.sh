@@ -14,6 +14,7 @@
 #                        migrator's summaries in $T_TMP/nmm-MODE.{src,dst}.*,
 #                        the relocation id in NMM_ID.  Leaves no guest behind.
 #   nmm_lost MODE        echoes lost (sent - received + duplicated)
+#   NMM_PROGRESS=1       keep nm-migrate's live progress line (in the .src.err file)
 
 . "$(dirname "${BASH_SOURCE[0]}")/migrate.sh"
 
@@ -62,7 +63,8 @@ nmm_lost() {
 }
 
 nmm_migrate() {
-	local mode=$1 p=$T_TMP/nmm-$1 src dst recv send t0 i nm_a=() nm_b=()
+	local mode=$1 p=$T_TMP/nmm-$1 src dst recv send t0 i nm_a=() nm_b=() quiet=(--quiet)
+	[ -n "${NMM_PROGRESS:-}" ] && quiet=()
 	if [ "$mode" = netmove ]; then
 		nm_a=(--netmove --netmove-socket "$(ag_sock a)")
 		nm_b=(--netmove --netmove-socket "$(ag_sock b)")
@@ -75,7 +77,7 @@ nmm_migrate() {
 	t_bg "$p.src.out" "$p.src.err" ip netns exec "$TB_HOSTA" "$NM_MIGRATE" send \
 		--to "$TB_HOSTB_MGMT_IP:$NMM_PORT" --key-file "$T_TMP/mig.key" --tap "$TAP" \
 		--mac "$G_MAC" --ip "$G_IP" "${nm_a[@]}" \
-		--warmup-ms "$WARMUP_MS" --linger-ms 60000 --quiet
+		--warmup-ms "$WARMUP_MS" --linger-ms 60000 "${quiet[@]}"
 	src=$T_BG
 	t0=$(now_us)
 	nmm__attach a
