@@ -549,6 +549,19 @@ int fdb_spec_check(const struct fdb_spec *s)
 	return 0;
 }
 
+/* Resolve dev (NULL: any) and take one dump of the FDB.  On error c and d
+ * are left safe to release. */
+static int dump_dev(const char *dev, int *ifindex, struct nlctx *c, struct dump *d)
+{
+	int ret = dev_index(dev, ifindex);
+
+	if (ret == 0)
+		ret = ctx_open(c);
+	if (ret == 0)
+		ret = snapshot(c, d);
+	return ret;
+}
+
 int fdb_list(const char *dev, fdb_entry_fn fn, void *arg)
 {
 	struct nlctx c = { 0 };
@@ -558,13 +571,7 @@ int fdb_list(const char *dev, fdb_entry_fn fn, void *arg)
 
 	if (!fn)
 		return -EINVAL;
-	ret = dev_index(dev, &ifindex);
-	if (ret < 0)
-		return ret;
-	ret = ctx_open(&c);
-	if (ret < 0)
-		return ret;
-	ret = snapshot(&c, &d);
+	ret = dump_dev(dev, &ifindex, &c, &d);
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < d.n; i++) {
@@ -596,13 +603,7 @@ int fdb_get(const struct mac *mac, const char *dev, int vlan, struct fdb_entry *
 
 	if (!mac || !out || vlan < FDB_VLAN_ANY || vlan > 4095)
 		return -EINVAL;
-	ret = dev_index(dev, &ifindex);
-	if (ret < 0)
-		return ret;
-	ret = ctx_open(&c);
-	if (ret < 0)
-		return ret;
-	ret = snapshot(&c, &d);
+	ret = dump_dev(dev, &ifindex, &c, &d);
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < d.n; i++) {
