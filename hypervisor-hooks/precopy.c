@@ -132,6 +132,23 @@ out:
 	return ret;
 }
 
+/* Wait for the destination to confirm it applied round r.  A bandwidth
+ * measured up to the socket write would count data still queued in socket
+ * buffers, and the final pause would then wait for all of it. */
+static int pc_wait_ack(struct ctl_conn *c, uint64_t r, int timeout_ms)
+{
+	struct ctl_msg m;
+	uint64_t got;
+	int ret;
+
+	ctl_msg_init(&m, 0);
+	ret = ctl_recv(c, &m, timeout_ms);
+	if (!ret && (m.type != STREAM_ROUND_ACK || ctl_get_u64(&m, SA_ROUND, &got) || got != r))
+		ret = m.type == STREAM_ABORT ? -ECANCELED : -EBADMSG;
+	ctl_msg_free(&m);
+	return ret;
+}
+
 /* Pre-copy rounds; returns with the pages still dirty in vm's bitmap. */
 static int pc_rounds(struct vm *vm, struct stream_tx *tx, const struct precopy_config *cfg,
 		     struct precopy_stats *st, uint64_t t0)
@@ -149,6 +166,8 @@ static int pc_rounds(struct vm *vm, struct stream_tx *tx, const struct precopy_c
 		ret = pc_send_dirty(vm, tx, &sent);
 		if (!ret)
 			ret = pc_round_end(tx, r, sent);
+		if (!ret)
+			ret = pc_wait_ack(tx->c, r, cfg->timeout_ms);
 		if (ret) {
 			snprintf(st->why, sizeof(st->why), "round %u: %s", r, stream_strerror(ret));
 			return ret;
@@ -269,6 +288,8 @@ int precopy_send(struct vm *vm, struct ctl_conn *c, const struct precopy_config 
 		ctl_msg_reset(&m, STREAM_END);
 		ret = stream_tx_send(&tx, &m);
 	}
+	if (!ret)
+		ret = pc_wait_ack(c, st->rounds, cfg->timeout_ms);
 	if (!ret)
 		ret = ctl_recv(c, &m, cfg->timeout_ms);
 	if (ret) {
@@ -463,6 +484,13 @@ int precopy_recv(struct vm *vm, const struct vm_config *tmpl, struct ctl_conn *c
 			st->final_pages = round_pages;
 			st->rounds++;
 			round_pages = 0;
+			ctl_msg_reset(&m, STREAM_ROUND_ACK);
+			ret = ctl_put_u64(&m, SA_ROUND, round);
+			if (!ret)
+				ret = ctl_send(c, &m);
+			if (ret)
+				snprintf(st->why, sizeof(st->why), "acknowledging round %llu: %s",
+					 (unsigned long long)round, stream_strerror(ret));
 			break;
 		case STREAM_STATE:
 			ret = pc_load_state(vm, &m);

@@ -12,7 +12,7 @@
 #include "netmove/ctl.h"
 #include "cpu.h"
 
-#define STREAM_VERSION 1
+#define STREAM_VERSION 2
 #define STREAM_MAGIC 0x4e4d4d47u	/* "NMMG": first section of HELLO */
 #define STREAM_BATCH 256		/* pages per PAGES message */
 #define STREAM_PAGE 4096
@@ -28,6 +28,9 @@ enum {
 	STREAM_END,		/* src->dst: nothing follows; resume */
 	STREAM_RESUMED,		/* dst->src: the guest runs on the destination */
 	STREAM_ABORT,		/* either way: give up (text says why) */
+	STREAM_ROUND_ACK,	/* dst->src: a round was applied (its number): the
+				 * source measures bandwidth end to end and never
+				 * pauses with rounds still queued in the pipe */
 };
 
 /* Attribute tags. */
