@@ -16,6 +16,8 @@
 struct cpu_emu {
 	uc_engine *uc;
 	uc_hook h_in, h_out, h_write, h_block;
+	uint64_t last_addr;	/* the previous store, marked again once it landed */
+	uint64_t last_size;	/* its size, 0: none pending */
 };
 
 static const int emu_gpr[8] = {
@@ -43,13 +45,31 @@ static void emu_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void
 	dev_io(arg, (uint16_t)port, (unsigned)size, true, &value);
 }
 
+/* The write hook runs before Unicorn performs the store.  A migration
+ * thread that takes the page's dirty bit and copies the page between the
+ * two would send the old content and lose the bit, so each store's page is
+ * marked again once the store has certainly landed: at the next store or the
+ * next block. */
+static void emu_settle(struct vm *vm, struct cpu_emu *e)
+{
+	if (e->last_size)
+		vm_mark_dirty(vm, e->last_addr, e->last_size);
+	e->last_size = 0;
+}
+
 static void emu_write(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
 		      int64_t value, void *arg)
 {
+	struct vm *vm = arg;
+	struct cpu_emu *e = vm->cpu;
+
 	(void)uc;
 	(void)type;
 	(void)value;
-	vm_mark_dirty(arg, addr, (uint64_t)size);
+	emu_settle(vm, e);
+	vm_mark_dirty(vm, addr, (uint64_t)size);
+	e->last_addr = addr;
+	e->last_size = (uint64_t)size;
 }
 
 static void emu_block(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
@@ -58,6 +78,7 @@ static void emu_block(uc_engine *uc, uint64_t addr, uint32_t size, void *arg)
 
 	(void)addr;
 	(void)size;
+	emu_settle(vm, vm->cpu);
 	if (atomic_load_explicit(&vm->stop, memory_order_acquire))
 		uc_emu_stop(uc);
 }
@@ -113,6 +134,7 @@ static int emu_run(struct vm *vm)
 	while (!atomic_load(&vm->stop)) {
 		uc_reg_read(e->uc, UC_X86_REG_EIP, &eip);
 		u = uc_emu_start(e->uc, eip, 0xffffffffull, 0, 0);
+		emu_settle(vm, e);
 		if (u != UC_ERR_OK) {
 			uc_reg_read(e->uc, UC_X86_REG_EIP, &eip);
 			snprintf(vm->err, sizeof(vm->err), "guest fault at eip %#x: %s", eip,

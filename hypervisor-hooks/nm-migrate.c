@@ -26,6 +26,8 @@ enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3, EX_NOTCONV = 4 };
 
 struct opts {
 	const char *cmd, *to, *listen, *key_file, *cpu, *serial, *nm_socket, *tap, *netns;
+	const char *nm_to;	/* destination host for netmove's PREPARE, or NULL */
+	const char *nm_port;	/* the VM's port for netmove (default: --tap) */
 	uint64_t ram_mib, max_ram_mib;
 	uint32_t ws, rate, tick_us, warmup_ms, run_ms, linger_ms;
 	struct precopy_config pc;
@@ -60,6 +62,8 @@ static void usage(FILE *f)
 "NIC:        --tap NAME [--netns NS] --mac MAC --ip IPV4 (receive: --tap [--netns];\n"
 "            MAC and IP come with the guest)\n"
 "netmove:    --netmove --mac MAC [--netmove-socket PATH]\n"
+"            send: [--netmove-to HOST [--netmove-port IF]] starts the relocation\n"
+"            (PREPARE) through the local agent before copying\n"
 "output:     --json --quiet\n");
 }
 
@@ -224,6 +228,17 @@ static int cmd_run(struct opts *o)
 	return ret ? EX_FAIL : EX_OK;
 }
 
+/* The migration did not start: with --run-ms the guest goes on here that
+ * long, then the process ends (taking the guest with it). */
+static void keep_running(const struct opts *o, struct vm *vm)
+{
+	if (o->run_ms && !vm_error(vm)) {
+		fprintf(stderr, "nm-migrate: the guest keeps running here for %u ms\n", o->run_ms);
+		sleep_ms(o->run_ms);
+	}
+	vm_destroy(vm);
+}
+
 static int cmd_send(struct opts *o)
 {
 	struct precopy_stats st = { 0 };
@@ -235,11 +250,28 @@ static int cmd_send(struct opts *o)
 	if (ret)
 		return EX_FAIL;
 	sleep_ms(o->warmup_ms);
+	if (o->netmove && o->nm_to) {
+		/* PREPARE through the agent, as a QEMU hook would at migration start. */
+		char msg[256] = "";
+		const char *port = o->nm_port ? o->nm_port : o->tap;
+
+		ret = port && o->have_ip ? agentc_relocate(o->nm_socket ? o->nm_socket :
+							   agentc_socket(), &o->mac, o->ip,
+							   o->nm_to, port, NULL, msg, sizeof(msg))
+					 : -EINVAL;
+		if (ret) {
+			fprintf(stderr, "nm-migrate: netmove relocate to %s: %s%s%s: not migrating\n",
+				o->nm_to,
+				ret == -EINVAL ? "needs --ip and --tap or --netmove-port" : strerror(-ret),
+				msg[0] ? ": " : "", msg);
+			keep_running(o, &vm);
+			return EX_FAIL;
+		}
+	}
 	fd = ctl_connect_tcp(o->to, 5000);
 	if (fd < 0) {
-		fprintf(stderr, "nm-migrate: connect %s: %s (the guest keeps running here)\n",
-			o->to, strerror(-fd));
-		vm_destroy(&vm);
+		fprintf(stderr, "nm-migrate: connect %s: %s: not migrating\n", o->to, strerror(-fd));
+		keep_running(o, &vm);
 		return EX_FAIL;
 	}
 	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, o->to);
@@ -435,6 +467,7 @@ int main(int argc, char **argv)
 		{ "mac", 1, 0, 'a' }, { "json", 0, 0, 'j' }, { "quiet", 0, 0, 'q' },
 		{ "lockstep", 0, 0, 'L' }, { "strict", 0, 0, 'x' }, { "help", 0, 0, 'h' },
 		{ "tap", 1, 0, 'P' }, { "netns", 1, 0, 'e' }, { "ip", 1, 0, 'i' }, { "linger-ms", 1, 0, 'g' },
+		{ "netmove-to", 1, 0, 'D' }, { "netmove-port", 1, 0, 'O' },
 		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .cpu = "emu", .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
@@ -473,6 +506,8 @@ int main(int argc, char **argv)
 			break;
 		case 's': o.pc.stop_copy = true; break;
 		case 'n': o.netmove = true; break;
+		case 'D': o.nm_to = optarg; break;
+		case 'O': o.nm_port = optarg; break;
 		case 'j': o.json = true; break;
 		case 'q': o.quiet = true; break;
 		case 'L': o.lockstep = true; break;

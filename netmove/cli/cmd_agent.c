@@ -121,11 +121,11 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 	if (dport && (strlen(dport) >= 16 || !*dport))
 		return cli_error(CLI_USAGE, cmd, "--dst-port: '%s' is not an interface name", dport);
 	ctl_msg_init(&m, PROTO_REQ_RELOCATE);
-	ctl_put(&m, A_MAC, mac.b, MAC_LEN);
-	ctl_put(&m, A_IP, &ip, 4);
-	ctl_put_str(&m, A_TO, to);
-	ctl_put_str(&m, A_PORT, port);
-	ctl_put_str(&m, A_DST_PORT, dport ? dport : port);
+	ret = agentc_relocate_msg(&m, &mac, ip, to, port, dport);
+	if (ret < 0) {
+		ctl_msg_free(&m);
+		return cli_error(CLI_FAILURE, cmd, "%s", strerror(-ret));
+	}
 	ret = transact(cmd, sock, &m, ctx->json, false);
 	ctl_msg_free(&m);
 	return ret;

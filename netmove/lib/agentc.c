@@ -6,6 +6,7 @@
 #include "netmove/proto.h"
 
 #define AGENTC_EVENT_TIMEOUT_MS 30000
+#define AGENTC_RELOCATE_TIMEOUT_MS 30000
 
 const char *agentc_socket(void)
 {
@@ -31,24 +32,68 @@ int agentc_transact(const char *path, struct ctl_msg *req, struct ctl_msg *rep,
 	return ret;
 }
 
-int agentc_event(const char *path, const char *kind, const struct mac *mac,
-		 char *msg, size_t msglen)
+/* Send req, keep the reply's text, map a refusal to -EPROTO. */
+static int agentc_call(const char *path, struct ctl_msg *req, int timeout_ms,
+		       char *msg, size_t msglen)
 {
-	struct ctl_msg req, rep;
+	struct ctl_msg rep;
 	int ret;
 
-	ctl_msg_init(&req, PROTO_REQ_EVENT);
 	ctl_msg_init(&rep, 0);
-	ret = ctl_put(&req, A_MAC, mac->b, MAC_LEN);
-	if (ret == 0)
-		ret = ctl_put_str(&req, A_EVENT, kind);
-	if (ret == 0)
-		ret = agentc_transact(path, &req, &rep, AGENTC_EVENT_TIMEOUT_MS);
+	ret = agentc_transact(path, req, &rep, timeout_ms);
 	if (ret == 0 && msg && msglen && ctl_get_str(&rep, A_TEXT, msg, msglen) < 0)
 		msg[0] = 0;
 	if (ret == 0 && rep.type != PROTO_REP_OK)
 		ret = -EPROTO;
-	ctl_msg_free(&req);
 	ctl_msg_free(&rep);
+	return ret;
+}
+
+int agentc_relocate_msg(struct ctl_msg *req, const struct mac *mac, struct in_addr ip,
+			const char *to, const char *port, const char *dst_port)
+{
+	int ret;
+
+	ctl_msg_reset(req, PROTO_REQ_RELOCATE);
+	ret = ctl_put(req, A_MAC, mac->b, MAC_LEN);
+	if (!ret)
+		ret = ctl_put(req, A_IP, &ip, 4);
+	if (!ret)
+		ret = ctl_put_str(req, A_TO, to);
+	if (!ret)
+		ret = ctl_put_str(req, A_PORT, port);
+	if (!ret)
+		ret = ctl_put_str(req, A_DST_PORT, dst_port ? dst_port : port);
+	return ret;
+}
+
+int agentc_relocate(const char *path, const struct mac *mac, struct in_addr ip,
+		    const char *to, const char *port, const char *dst_port,
+		    char *msg, size_t msglen)
+{
+	struct ctl_msg req;
+	int ret;
+
+	ctl_msg_init(&req, PROTO_REQ_RELOCATE);
+	ret = agentc_relocate_msg(&req, mac, ip, to, port, dst_port);
+	if (!ret)
+		ret = agentc_call(path, &req, AGENTC_RELOCATE_TIMEOUT_MS, msg, msglen);
+	ctl_msg_free(&req);
+	return ret;
+}
+
+int agentc_event(const char *path, const char *kind, const struct mac *mac,
+		 char *msg, size_t msglen)
+{
+	struct ctl_msg req;
+	int ret;
+
+	ctl_msg_init(&req, PROTO_REQ_EVENT);
+	ret = ctl_put(&req, A_MAC, mac->b, MAC_LEN);
+	if (ret == 0)
+		ret = ctl_put_str(&req, A_EVENT, kind);
+	if (ret == 0)
+		ret = agentc_call(path, &req, AGENTC_EVENT_TIMEOUT_MS, msg, msglen);
+	ctl_msg_free(&req);
 	return ret;
 }

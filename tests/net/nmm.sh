@@ -8,7 +8,7 @@
 #                        and attached first, as with QEMU -incoming) under a
 #                        $RATE pps probe stream from the router, echoed by the
 #                        guest.  MODE netmove: the migrator signals the agents
-#                        (PREPARE by `netmove relocate`, BLACKOUT at the pause,
+#                        (PREPARE when the copy starts, BLACKOUT at the pause,
 #                        SWITCHOVER at the resume); MODE plain: nothing.
 #                        Results: $T_TMP/nmm-MODE.{recv,send}.json, the
 #                        migrator's summaries in $T_TMP/nmm-MODE.{src,dst}.*,
@@ -66,7 +66,9 @@ nmm_migrate() {
 	local mode=$1 p=$T_TMP/nmm-$1 src dst recv send t0 i nm_a=() nm_b=() quiet=(--quiet)
 	[ -n "${NMM_PROGRESS:-}" ] && quiet=()
 	if [ "$mode" = netmove ]; then
-		nm_a=(--netmove --netmove-socket "$(ag_sock a)")
+		# The migrator starts the relocation itself (PREPARE) after the
+		# warm-up, then signals BLACKOUT and, on b, SWITCHOVER.
+		nm_a=(--netmove --netmove-socket "$(ag_sock a)" --netmove-to hostb)
 		nm_b=(--netmove --netmove-socket "$(ag_sock b)")
 	fi
 	t_bg "$p.dst.out" "$p.dst.err" ip netns exec "$TB_HOSTB" "$NM_MIGRATE" receive \
@@ -93,11 +95,6 @@ nmm_migrate() {
 	sleep 0.3
 	[ $(($(now_us) - t0)) -lt $((WARMUP_MS * 1000 - 500000)) ] ||
 		fail "set-up took longer than the warm-up: raise WARMUP_MS"
-	if [ "$mode" = netmove ]; then
-		ag_nm a relocate --mac "$G_MAC" --ip "$G_IP" --to hostb --port "$TAP" \
-			>"$p.relocate" 2>&1 || fail "relocate: $(cat "$p.relocate")"
-		NMM_ID=$(ag_nm a --json status | jq -r '[.relocations[] | .id] | max')
-	fi
 	# The source keeps its paused guest's tap until told: removing a port
 	# makes the source OVS reconfigure its datapath, which on this shared
 	# 2-core machine starves the destination mid-measurement.
@@ -109,6 +106,8 @@ nmm_migrate() {
 	grep -q '^source: done' "$p.src.out" ||
 		fail "nm-migrate send ($mode) failed: $(cat "$p.src.out" "$p.src.err")"
 	if [ "$mode" = netmove ]; then
+		NMM_ID=$(ag_nm a --json status | jq -r '[.relocations[] | .id] | max')
+		[ "$NMM_ID" != null ] || fail "nm-migrate did not start a relocation"
 		mig_wait_commit b "$NMM_ID" || fail "destination did not commit"
 		mig_wait_commit a "$NMM_ID" || fail "source did not commit"
 	fi

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <netinet/in.h>
+
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
 
@@ -24,5 +26,18 @@ int agentc_transact(const char *path, struct ctl_msg *req, struct ctl_msg *rep,
  * msglen bytes, may be NULL), or the errors of agentc_transact. */
 int agentc_event(const char *path, const char *kind, const struct mac *mac,
 		 char *msg, size_t msglen);
+
+/* Build the RELOCATE request: this host's agent (the source) moves mac/ip
+ * to the agent of host `to`; port is the VM's port here, dst_port its port
+ * there (NULL: the same name).  Returns 0 or a negative errno. */
+int agentc_relocate_msg(struct ctl_msg *req, const struct mac *mac, struct in_addr ip,
+			const char *to, const char *port, const char *dst_port);
+
+/* PREPARE a relocation through the agent at path; returns once the
+ * destination is prepared: 0, -EPROTO if refused (text in msg), or the errors
+ * of agentc_transact. */
+int agentc_relocate(const char *path, const struct mac *mac, struct in_addr ip,
+		    const char *to, const char *port, const char *dst_port,
+		    char *msg, size_t msglen);
 
 #endif
