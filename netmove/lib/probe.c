@@ -13,6 +13,7 @@
 #define PROBE_BATCH 64
 #define PROBE_END_COPIES 3
 #define PROBE_END_GRACE_NS (50 * NSEC_PER_MSEC)
+#define PROBE_RECV_BUF 65536
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -225,7 +226,7 @@ int probe_send(const struct probe_send_cfg *cfg, struct probe_send_result *res)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(cfg->port),
 				  .sin_addr = cfg->dst };
-	static uint8_t bufs[PROBE_BATCH][PROBE_MAX_SIZE];
+	uint8_t (*bufs)[PROBE_MAX_SIZE] = NULL;
 	struct mmsghdr msgs[PROBE_BATCH];
 	struct iovec iov[PROBE_BATCH];
 	uint64_t total, interval, start, i = 0;
@@ -239,9 +240,14 @@ int probe_send(const struct probe_send_cfg *cfg, struct probe_send_result *res)
 	if (!total || total >= PROBE_MAX_SEQ)
 		return -EINVAL;
 	res->run = cfg->run ? cfg->run : (uint32_t)(timeutil_real_ns() ^ (uint64_t)getpid() << 16);
+	bufs = malloc(PROBE_BATCH * sizeof(*bufs));
+	if (!bufs)
+		return -ENOMEM;
 	fd = udp_socket(cfg->ifname);
-	if (fd < 0)
+	if (fd < 0) {
+		free(bufs);
 		return fd;
+	}
 	prctl(PR_SET_TIMERSLACK, 1UL);
 	interval = NSEC_PER_SEC / cfg->rate;
 	start = timeutil_mono_ns();
@@ -291,6 +297,7 @@ int probe_send(const struct probe_send_cfg *cfg, struct probe_send_result *res)
 	ret = send_end(fd, &to, res->run, i);
 out:
 	close(fd);
+	free(bufs);
 	return ret;
 }
 
@@ -313,15 +320,19 @@ int probe_recv(const struct probe_recv_cfg *cfg, struct probe_stats *st)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(cfg->port),
 				    .sin_addr = cfg->bind };
-	static uint8_t buf[65536];
 	uint64_t deadline, end_deadline = 0, last_mono = 0;
+	uint8_t *buf = malloc(PROBE_RECV_BUF);
 	struct probe_rx rx;
 	int fd, one = 1, ret = 0;
 
 	probe_rx_init(&rx);
+	if (!buf)
+		return -ENOMEM;
 	fd = udp_socket(NULL);
-	if (fd < 0)
+	if (fd < 0) {
+		free(buf);
 		return fd;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		ret = -errno;
@@ -335,7 +346,7 @@ int probe_recv(const struct probe_recv_cfg *cfg, struct probe_stats *st)
 	for (;;) {
 		char ctl[CMSG_SPACE(sizeof(struct timespec))];
 		struct sockaddr_in from;
-		struct iovec iov = { buf, sizeof(buf) };
+		struct iovec iov = { buf, PROBE_RECV_BUF };
 		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from),
 				     .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = ctl, .msg_controllen = sizeof(ctl) };
@@ -384,5 +395,6 @@ int probe_recv(const struct probe_recv_cfg *cfg, struct probe_stats *st)
 out:
 	probe_rx_free(&rx);
 	close(fd);
+	free(buf);
 	return ret;
 }
