@@ -277,7 +277,7 @@ int stream_tx_page(struct stream_tx *tx, uint64_t pfn, const uint8_t *data)
 	int i, ret;
 
 	tx->pages++;
-	if (page_is_zero(data)) {
+	if (!data || page_is_zero(data)) {
 		tx->zero_pages++;
 		if (tx->zero_count && tx->zero_first + tx->zero_count == pfn &&
 		    tx->zero_count < UINT32_MAX) {

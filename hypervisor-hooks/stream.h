@@ -108,7 +108,8 @@ struct stream_tx {
 
 void stream_tx_init(struct stream_tx *tx, struct ctl_conn *c);
 void stream_tx_free(struct stream_tx *tx);
-/* Queue page pfn whose content is data (zero pages become markers). */
+/* Queue page pfn whose content is data (zero pages become markers; data
+ * NULL: known to be zero without reading it). */
 int stream_tx_page(struct stream_tx *tx, uint64_t pfn, const uint8_t *data);
 /* Send what is queued. */
 int stream_tx_flush(struct stream_tx *tx);
