@@ -59,6 +59,7 @@ static void usage(FILE *f)
 "migration:  --downtime-ms N (30) --max-rounds N (30) --max-time-ms N (30000)\n"
 "            --stop-copy --warmup-ms N (500) --strict (exit 4 if not converged)\n"
 "            --linger-ms N (send: keep the tap open N ms after the switchover)\n"
+"            --hold-ms N (send: keep the guest paused N ms longer: a slow switchover)\n"
 "NIC:        --tap NAME [--netns NS] --mac MAC --ip IPV4 (receive: --tap [--netns];\n"
 "            MAC and IP come with the guest)\n"
 "netmove:    --netmove --mac MAC [--netmove-socket PATH]\n"
@@ -467,7 +468,7 @@ int main(int argc, char **argv)
 		{ "mac", 1, 0, 'a' }, { "json", 0, 0, 'j' }, { "quiet", 0, 0, 'q' },
 		{ "lockstep", 0, 0, 'L' }, { "strict", 0, 0, 'x' }, { "help", 0, 0, 'h' },
 		{ "tap", 1, 0, 'P' }, { "netns", 1, 0, 'e' }, { "ip", 1, 0, 'i' }, { "linger-ms", 1, 0, 'g' },
-		{ "netmove-to", 1, 0, 'D' }, { "netmove-port", 1, 0, 'O' },
+		{ "netmove-to", 1, 0, 'D' }, { "netmove-port", 1, 0, 'O' }, { "hold-ms", 1, 0, 'H' },
 		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .cpu = "emu", .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
@@ -536,6 +537,13 @@ int main(int argc, char **argv)
 			case 'W': o.warmup_ms = v; break;
 			case 'u': o.run_ms = v; break;
 			case 'g': o.linger_ms = v; break;
+			case 'H':
+				if (v > 60000) {
+					fprintf(stderr, "nm-migrate: --hold-ms: at most 60000\n");
+					return EX_USAGE;
+				}
+				o.pc.hold_ms = v;
+				break;
 			}
 		}
 	}

@@ -307,6 +307,12 @@ int precopy_send(struct vm *vm, struct ctl_conn *c, const struct precopy_config 
 	t_pause = pc_now();
 	vm_pause(vm);
 	paused = true;
+	if (cfg->hold_ms) {
+		struct timespec ts = { .tv_sec = cfg->hold_ms / 1000,
+				       .tv_nsec = (long)(cfg->hold_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
 	dev_quiesce(vm);
 	if (cfg->stop_copy)
 		vm_dirty_all(vm);

@@ -25,6 +25,8 @@ struct precopy_config {
 	uint32_t ls_pages_per_iter;	/* lockstep: pages sent per guest iteration */
 	uint32_t ls_pages_per_ms;	/* lockstep: nominal bandwidth for predictions */
 	int timeout_ms;		/* per-message receive timeout */
+	uint32_t hold_ms;	/* keep the guest paused this much longer before the
+				 * final copy (to model a slow switchover in tests) */
 	uint64_t max_ram;	/* destination: largest guest it accepts (bytes) */
 	/* Progress after each round (may be NULL). */
 	void (*progress)(const struct precopy_stats *st, void *arg);

@@ -10,6 +10,9 @@ set -u
 mig_init
 
 RATE=${RATE:-10000}
+# This small guest switches over in a few ms; the hold models a slower
+# switchover (a large guest, a busy host) so there is a blackout to survive.
+HOLD_MS=${HOLD_MS:-200}
 NMM_PROGRESS=1
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -37,7 +40,7 @@ echo "up in $((($(date +%s%N) - t0) / 1000000)) ms"
 
 for mode in netmove plain; do
 	if [ $mode = netmove ]; then
-		say "migration A -> B with netmove: a 64 MiB guest ($G_MAC, $G_IP) under $RATE pps, echoed"
+		say "migration A -> B with netmove: a 64 MiB guest ($G_MAC, $G_IP) under $RATE pps, echoed, switchover held $HOLD_MS ms"
 	else
 		say "the same migration without netmove (what hypervisors do today)"
 	fi

@@ -15,6 +15,7 @@
 #                        the relocation id in NMM_ID.  Leaves no guest behind.
 #   nmm_lost MODE        echoes lost (sent - received + duplicated)
 #   NMM_PROGRESS=1       keep nm-migrate's live progress line (in the .src.err file)
+#   HOLD_MS=N            keep the guest paused N ms longer (a slow switchover)
 
 . "$(dirname "${BASH_SOURCE[0]}")/migrate.sh"
 
@@ -79,7 +80,7 @@ nmm_migrate() {
 	t_bg "$p.src.out" "$p.src.err" ip netns exec "$TB_HOSTA" "$NM_MIGRATE" send \
 		--to "$TB_HOSTB_MGMT_IP:$NMM_PORT" --key-file "$T_TMP/mig.key" --tap "$TAP" \
 		--mac "$G_MAC" --ip "$G_IP" "${nm_a[@]}" \
-		--warmup-ms "$WARMUP_MS" --linger-ms 60000 "${quiet[@]}"
+		--warmup-ms "$WARMUP_MS" --linger-ms 60000 --hold-ms "${HOLD_MS:-0}" "${quiet[@]}"
 	src=$T_BG
 	t0=$(now_us)
 	nmm__attach a
