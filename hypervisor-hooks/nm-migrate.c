@@ -474,7 +474,7 @@ int main(int argc, char **argv)
 	struct opts o = { .cpu = "emu", .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
 			  .rate = 4, .tick_us = 1000, .warmup_ms = 500, .tap_fd = -1 };
 	uint32_t v = 0;
-	int ch, bad = 0, ret;
+	int ch, li = 0, bad = 0, ret;
 
 	precopy_config_default(&o.pc);
 	o.pc.progress = cli_progress;
@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 	}
 	o.cmd = argv[1];
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", lo, &li)) != -1) {
 		const char *a = optarg;
 
 		switch (ch) {
@@ -522,7 +522,7 @@ int main(int argc, char **argv)
 		default:
 			if (parse_u32(a, &v)) {
 				fprintf(stderr, "nm-migrate: --%s: not a number: %s\n",
-					lo[0].name ? "option" : "", a);
+					lo[li].name, a);
 				return EX_USAGE;
 			}
 			switch (ch) {

@@ -209,7 +209,6 @@ static void handle_relocate(struct agent *a, int fd, struct ctl_msg *req, unsign
 {
 	struct reloc *r = calloc(1, sizeof(*r));
 	char err[256] = "";
-	uint64_t wait = 0;
 
 	if (!r) {
 		agent_reply(fd, false, "out of memory");
@@ -227,7 +226,6 @@ static void handle_relocate(struct agent *a, int fd, struct ctl_msg *req, unsign
 		free(r);
 		return;
 	}
-	ctl_get_u64(req, A_WAIT, &wait);
 	pthread_mutex_lock(&a->lock);
 	if (agent_find(a, &r->mac)) {
 		pthread_mutex_unlock(&a->lock);
@@ -247,7 +245,6 @@ static void handle_relocate(struct agent *a, int fd, struct ctl_msg *req, unsign
 		agent_reply(fd, false, "cannot start the relocation thread");
 		r->cli_fd = -1;
 	}
-	(void)wait;
 }
 
 static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
@@ -291,14 +288,11 @@ static void handle_local(struct agent *a, int fd)
 	struct ctl_conn c;
 	struct ctl_msg m;
 	unsigned uid = (unsigned)-1;
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
 	uint64_t json = 0;
+	int pid = 0;
 	char *text;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0)
-		uid = cr.uid;
-	if (uid != 0) {
+	if (ctl_peer_cred(fd, &uid, &pid) < 0 || uid != 0) {
 		agent_log(a, "local request from uid %u refused (root only)", uid);
 		agent_reply(fd, false, "netmoved accepts requests from root only");
 		return;
@@ -312,7 +306,7 @@ static void handle_local(struct agent *a, int fd)
 	ctl_get_u64(&m, A_JSON, &json);
 	switch (m.type) {
 	case PROTO_REQ_RELOCATE:
-		handle_relocate(a, fd, &m, uid, cr.pid);
+		handle_relocate(a, fd, &m, uid, pid);
 		break;
 	case PROTO_REQ_EVENT:
 		handle_event(a, fd, &m);

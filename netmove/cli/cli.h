@@ -20,7 +20,6 @@ enum {
 /* Options common to every sub-command. */
 struct cli_ctx {
 	bool json;		/* --json given */
-	const char *prog;	/* "netmove" */
 };
 
 /* Sub-command entry: argv[0] is the sub-command name. */

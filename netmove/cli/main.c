@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
-	struct cli_ctx ctx = { .prog = "netmove" };
+	struct cli_ctx ctx = { .json = false };
 	size_t i;
 	int c;
 

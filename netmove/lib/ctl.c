@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,15 @@ int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
 	return 0;
 }
 
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+/* The provider lookup is costly next to hashing a small message: once. */
+static void hmac_fetch(void)
+{
+	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 static int tag_of(const struct ctl_conn *c, const uint8_t *nonce, const uint8_t *hdr,
 		   const uint8_t *body, size_t len, uint8_t *out)
 {
@@ -193,17 +203,17 @@ static int tag_of(const struct ctl_conn *c, const uint8_t *nonce, const uint8_t 
 		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
 		OSSL_PARAM_construct_end(),
 	};
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *h = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_CTX *h;
 	size_t outlen = 0;
 	int ok;
 
+	pthread_once(&hmac_once, hmac_fetch);
+	h = hmac_alg ? EVP_MAC_CTX_new(hmac_alg) : NULL;
 	ok = h && EVP_MAC_init(h, c->key, c->keylen, params) &&
 	     EVP_MAC_update(h, nonce, CTL_NONCE_LEN) && EVP_MAC_update(h, hdr, CTL_HDR_LEN) &&
 	     (!len || EVP_MAC_update(h, body, len)) &&
 	     EVP_MAC_final(h, out, &outlen, CTL_TAG_LEN) && outlen == CTL_TAG_LEN;
 	EVP_MAC_CTX_free(h);
-	EVP_MAC_free(mac);
 	return ok ? 0 : -EIO;
 }
 
@@ -557,7 +567,7 @@ int ctl_connect_unix(const char *path)
 	return fd;
 }
 
-int ctl_peer_uid(int fd, unsigned *uid)
+int ctl_peer_cred(int fd, unsigned *uid, int *pid)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -565,5 +575,6 @@ int ctl_peer_uid(int fd, unsigned *uid)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		return -errno;
 	*uid = cr.uid;
+	*pid = cr.pid;
 	return 0;
 }

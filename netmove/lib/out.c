@@ -35,7 +35,7 @@ static void lead(struct out *o, const char *key)
 			fputc(':', o->f);
 		}
 	} else {
-		fprintf(o->f, "%*s", 2 * (o->depth > 0 ? o->depth - 1 : 0), "");
+		fprintf(o->f, "%*s", 2 * (o->depth - 1), "");
 		if (in_array)
 			fputs("- ", o->f);
 		else if (key)
@@ -56,14 +56,12 @@ void out_init(struct out *o, FILE *f, bool json)
 {
 	o->f = f;
 	o->json = json;
-	o->depth = 0;
-	o->first[0] = true;
-	o->array[0] = false;
-	if (json)
-		fputc('{', f);
+	/* Level 1 is the document's top-level object. */
 	o->depth = 1;
 	o->first[1] = true;
 	o->array[1] = false;
+	if (json)
+		fputc('{', f);
 }
 
 void out_finish(struct out *o)

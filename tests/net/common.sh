@@ -61,24 +61,24 @@ t_bg() {
 	T_PIDS+=("$T_BG")
 }
 
-# t_wait_ready FILE [SECONDS]: wait for "ready" to appear in FILE.
-t_wait_ready() {
-	local i n=$((${2:-5} * 50))
+# t_wait_match FILE REGEX [SECONDS]: wait for a line of FILE to match.
+t_wait_match() {
+	local i n=$((${3:-5} * 50))
 	for ((i = 0; i < n; i++)); do
-		grep -q '^ready' "$1" 2>/dev/null && return 0
+		grep -qE "$2" "$1" 2>/dev/null && return 0
 		sleep 0.02
 	done
 	return 1
 }
 
+# t_wait_ready FILE [SECONDS]: wait for "ready" to appear in FILE.
+t_wait_ready() {
+	t_wait_match "$1" '^ready' "${2:-5}"
+}
+
 # t_wait_line FILE [SECONDS]: wait for FILE to hold a first line.
 t_wait_line() {
-	local i n=$((${2:-5} * 50))
-	for ((i = 0; i < n; i++)); do
-		[ -s "$1" ] && return 0
-		sleep 0.02
-	done
-	return 1
+	t_wait_match "$1" '.' "${2:-5}"
 }
 
 # t_wait PID: wait for a background process, return its exit status.

@@ -31,6 +31,8 @@
 #                             ovs-ofctl --no-names on that host's br-int
 #   tb_ovs_appctl a|b args... ovs-appctl against that host's ovs-vswitchd
 #   tb_vm_attach a|b          move the VM port to that host's br-int
+#   tb_vm_port_add a|b DEV    attach a VM's tap to that host's br-int (clsact
+#                             first, raised OVS socket buffer)
 #   tb_vm_host                print the VM port's host (a or b)
 #   tb_vm_detach              remove the VM port from its host's br-int
 #   tb_vm_reattach            put it back on the same host
@@ -209,6 +211,22 @@ tb__rmem_restore() {
 	[ -n "${TB_RMEM_OLD:-}" ] && sysctl -qw net.core.rmem_default="$TB_RMEM_OLD"
 	exec {TB_RMEM_FD}>&-
 	TB_RMEM_OLD=
+}
+
+# tb_vm_port_add a|b DEV: attach a VM's port (a tap) to that host's br-int as
+# a hypervisor does: its clsact qdisc first (adding one to a port that carries
+# traffic briefly deactivates it, see netmoved(8)), then the OVS port, whose
+# AF_PACKET socket gets the raised receive buffer for the bursts a replay or a
+# resumed guest sends.
+tb_vm_port_add() {
+	local h=$1 dev=$2 ns ret
+	ns=$(tb__host_ns "$h") || return
+	tb__x tc -n "$ns" qdisc add dev "$dev" clsact || return
+	tb__rmem_raise || return
+	tb__x tb_ovs_vsctl "$h" add-port br-int "$dev"
+	ret=$?
+	tb__rmem_restore
+	return $ret
 }
 
 # One host: its namespace exists; start its OVS pair and build br-int.

@@ -63,15 +63,12 @@ mig_wait_commit() {
 }
 
 mig_move() {
-	local name=$1 hold=$2 mode=${3:---netmove} from to to_ns tap mac ip id pause resume
+	local name=$1 hold=$2 mode=${3:---netmove} from to tap mac ip id pause resume
 	from=$(vs_host "$name")
 	to=$(mig_other "$from")
-	to_ns=$(tb__host_ns "$to")
 	tap=vnet-$name
 	mac=$VM1_MAC ip=$VM1_IP
-	vs_ctl "$name" prepare "$to_ns" "$tap" >/dev/null || return
-	tc -n "$to_ns" qdisc add dev "$tap" clsact || return
-	tb_ovs_vsctl "$to" add-port br-int "$tap" || return
+	vs_prepare "$name" "$to" || return
 	if [ "$mode" = --netmove ]; then
 		rm -f "$TB_DIR/netmove-off"
 		ag_nm "$from" relocate --mac "$mac" --ip "$ip" --to "host$to" --port "$tap" \

@@ -37,17 +37,10 @@ nmm__wait_link() { # NS DEV
 	return 1
 }
 
-# The guest's tap on a host's OVS.  OVS reads the guest's echoes through an
-# AF_PACKET socket sized by the global rmem_default: the burst after the
-# resume needs more (see lib.sh).
+# The guest's tap, once nm-migrate created it, on a host's OVS.
 nmm__attach() { # a|b
-	local ns
-	ns=$(tb__host_ns "$1")
-	nmm__wait_link "$ns" "$TAP" || fail "tap $TAP did not appear on host $1"
-	tc -n "$ns" qdisc add dev "$TAP" clsact || fail "clsact on host $1"
-	tb__rmem_raise || fail "rmem"
-	tb_ovs_vsctl "$1" add-port br-int "$TAP" || { tb__rmem_restore; fail "add-port on host $1"; }
-	tb__rmem_restore
+	nmm__wait_link "$(tb__host_ns "$1")" "$TAP" || fail "tap $TAP did not appear on host $1"
+	tb_vm_port_add "$1" "$TAP" || fail "attaching $TAP on host $1"
 }
 
 nmm_setup() {

@@ -7,9 +7,7 @@ mig_init
 
 step "testbed, agents with one key, stand-in vm1 on host a"
 mig_setup
-vs_ctl vm1 prepare "$TB_HOSTB" vnet-vm1 >/dev/null || fail "prepare"
-tc -n "$TB_HOSTB" qdisc add dev vnet-vm1 clsact || fail "clsact on b"
-tb_ovs_vsctl b add-port br-int vnet-vm1 || fail "add-port on b"
+vs_prepare vm1 b || fail "preparing vm1's port on b"
 
 step "restart host a's agent with another key"
 ag_stop a

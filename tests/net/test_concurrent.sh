@@ -29,9 +29,7 @@ sleep 0.4
 
 step "prepare both destinations, relocate both"
 for v in vm1 vm2; do
-	vs_ctl "$v" prepare "$TB_HOSTB" "vnet-$v" >/dev/null || fail "prepare $v"
-	tc -n "$TB_HOSTB" qdisc add dev "vnet-$v" clsact || fail "clsact $v"
-	tb_ovs_vsctl b add-port br-int "vnet-$v" || fail "add-port $v"
+	vs_prepare "$v" b || fail "preparing $v's port on b"
 done
 for v in vm1 vm2; do
 	ag_nm a relocate --mac "${MAC[$v]}" --ip "${IP[$v]}" --to hostb --port "vnet-$v" \

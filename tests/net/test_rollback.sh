@@ -25,9 +25,7 @@ send=$!
 sleep 0.5
 
 step "prepare the destination, relocate, pause the VM"
-vs_ctl vm1 prepare "$TB_HOSTB" vnet-vm1 >/dev/null || fail "prepare"
-tc -n "$TB_HOSTB" qdisc add dev vnet-vm1 clsact || fail "clsact on b"
-tb_ovs_vsctl b add-port br-int vnet-vm1 || fail "add-port on b"
+vs_prepare vm1 b || fail "preparing vm1's port on b"
 ag_nm a relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to hostb --port vnet-vm1 ||
 	fail "relocate was refused"
 vs_ctl vm1 pause >/dev/null || fail "pause"

@@ -13,6 +13,8 @@
 #   vs_ctl NAME CMD [ARG...]
 #                        send one control command, print the JSON reply;
 #                        fails if the reply is not ok
+#   vs_prepare NAME a|b  create NAME's destination tap on that host and
+#                        attach it to its br-int (before a relocation)
 #   vs_migrate NAME [--early]
 #                        pause, prepare vnet-NAME on the other host, add it
 #                        to that br-int, resume dst, del-port + release src;
@@ -122,10 +124,7 @@ vs_start() {
 		return 1
 	fi
 	echo "$h" >"$dir/$name.host"
-	# The hypervisor gives VM ports their clsact qdisc before traffic flows:
-	# adding one later briefly deactivates the port (see netmoved(8)).
-	if ! tb__x tc -n "$hns" qdisc add dev "$tap" clsact ||
-		! tb__x tb_ovs_vsctl "$h" add-port br-int "$tap" || ! tb__ovs_port_ok "$h" "$tap"; then
+	if ! tb_vm_port_add "$h" "$tap" || ! tb__ovs_port_ok "$h" "$tap"; then
 		vs_stop "$name"
 		return 1
 	fi
@@ -157,26 +156,30 @@ vs__jnum() {
 	jq -r ".$2" <<<"$1"
 }
 
+# vs_prepare NAME a|b: the destination tap of NAME on that host, attached to
+# its br-int (QEMU -incoming creating its tap).
+vs_prepare() {
+	local name=$1 h=$2 ns
+	ns=$(tb__host_ns "$h") || return
+	vs_ctl "$name" prepare "$ns" "$(vs__tap "$name")" >/dev/null || return
+	tb_vm_port_add "$h" "$(vs__tap "$name")"
+}
+
 vs_migrate() {
-	local name=${1:-} early=0 from to to_ns tap pause resume paused hook
+	local name=${1:-} early=0 from to tap pause resume paused hook
 	vs__known "$name" || return
 	[ "${2:-}" = --early ] && early=1
 	from=${VS_HOST[$name]}
 	case "$from" in a) to=b ;; *) to=a ;; esac
-	to_ns=$(tb__host_ns "$to") || return
 	tap=$(vs__tap "$name")
 	if [ "$early" = 1 ]; then
-		vs_ctl "$name" prepare "$to_ns" "$tap" >/dev/null || return
-		tb__x tc -n "$to_ns" qdisc add dev "$tap" clsact || return
-		tb__x tb_ovs_vsctl "$to" add-port br-int "$tap" || return
+		vs_prepare "$name" "$to" || return
 	fi
 	pause=$(vs_ctl "$name" pause) || { vs__err "vs_migrate: pause: $pause"; return 1; }
 	# shellcheck disable=SC2034
 	VS_LAST_PAUSE=$pause
 	if [ "$early" = 0 ]; then
-		vs_ctl "$name" prepare "$to_ns" "$tap" >/dev/null || return
-		tb__x tc -n "$to_ns" qdisc add dev "$tap" clsact || return
-		tb__x tb_ovs_vsctl "$to" add-port br-int "$tap" || return
+		vs_prepare "$name" "$to" || return
 	fi
 	resume=$(vs_ctl "$name" resume dst) || { vs__err "vs_migrate: resume: $resume"; return 1; }
 	# shellcheck disable=SC2034

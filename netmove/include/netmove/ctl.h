@@ -94,7 +94,7 @@ int ctl_connect_tcp(const char *addr, int timeout_ms);
 /* Unix socket with mode 0600, replacing a stale file. */
 int ctl_listen_unix(const char *path);
 int ctl_connect_unix(const char *path);
-/* uid of the peer of a unix socket, via SO_PEERCRED. */
-int ctl_peer_uid(int fd, unsigned *uid);
+/* uid and pid of the peer of a unix socket, via SO_PEERCRED. */
+int ctl_peer_cred(int fd, unsigned *uid, int *pid);
 
 #endif

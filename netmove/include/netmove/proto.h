@@ -3,7 +3,6 @@
 #ifndef NETMOVE_PROTO_H
 #define NETMOVE_PROTO_H
 
-#define PROTO_DEFAULT_PORT 7870
 #define PROTO_DEFAULT_SOCKET "/run/netmove/netmoved.sock"
 
 /* Message types. */
@@ -43,9 +42,7 @@ enum proto_attr {
 	A_COUNT,		/* u64 */
 	A_TIME,			/* u64 CLOCK_REALTIME µs */
 	A_JSON,			/* u64 1: render reports as JSON */
-	A_VLAN,			/* u64 VLAN id, absent: untagged */
 	A_VERIFIED,		/* u64 1 if verify was answered */
-	A_WAIT,			/* u64 1: reply when the relocation has ended */
 	A_LIMIT,		/* u64: journal lines wanted (newest) */
 	A_DST_PORT,		/* string: the VM's port on the destination host */
 };
