@@ -4,6 +4,7 @@
 #ifndef NM_CPU_H
 #define NM_CPU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -49,6 +50,9 @@ struct cpu_state {
 struct cpu_ops {
 	const char *name;	/* "emu", "kvm" */
 	enum cpu_kind kind;	/* stream identifier */
+	/* Can this back-end run on this host?  0, or a negative errno with
+	 * the reason in why (NULL: always). */
+	int (*probe)(char *why, size_t len);
 	/* Create the vCPU on vm->ram; write why it failed into err. */
 	int (*create)(struct vm *vm, char *err, size_t errlen);
 	/* Free everything create made. */
@@ -72,5 +76,12 @@ extern const struct cpu_ops cpu_kvm_ops;	/* /dev/kvm */
 /* Look a back-end up by name or kind; NULL if unknown. */
 const struct cpu_ops *cpu_ops_by_name(const char *name);
 const struct cpu_ops *cpu_ops_by_kind(uint32_t kind);
+/* The i-th back-end (NULL past the last), for listings. */
+const struct cpu_ops *cpu_ops_at(unsigned i);
+/* ops->probe, or 0 for a back-end that runs everywhere. */
+int cpu_probe(const struct cpu_ops *ops, char *why, size_t len);
+/* The first back-end that runs here, fastest first (kvm, then emu); why
+ * gets the reason the faster ones do not. */
+const struct cpu_ops *cpu_ops_best(char *why, size_t len);
 
 #endif

@@ -23,6 +23,7 @@
 #define KVM_TSS_ADDR 0xfffbd000u
 #define KVM_MAX_CPUID 128
 #define KVM_KICK_SIGNAL SIGUSR1
+#define KVM_HIDE_ENV "NETMOVE_NO_KVM"	/* set (not "0"): behave as if there were no KVM */
 
 /* Chunks of cpu_state.ext. */
 enum { KX_CPUID = 1, KX_SREGS, KX_REGS, KX_XSAVE, KX_XCRS, KX_MSRS, KX_EVENTS, KX_MP, KX_DEBUG };
@@ -79,6 +80,48 @@ static void kvm_destroy(struct vm *vm)
 	vm->cpu = NULL;
 }
 
+/* Open /dev/kvm (unless KVM_HIDE_ENV hides it, to try the no-KVM case on a
+ * host that has it): the fd, or a negative errno with the reason in why. */
+static int kvm_open_sys(char *why, size_t len)
+{
+	const char *hide = getenv(KVM_HIDE_ENV);
+	int fd, ret;
+
+	if (hide && *hide && strcmp(hide, "0")) {
+		snprintf(why, len, "KVM hidden by %s=%s", KVM_HIDE_ENV, hide);
+		return -ENODEV;
+	}
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(why, len, "no /dev/kvm: %s", strerror(-ret));
+		return ret;
+	}
+	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		close(fd);
+		snprintf(why, len, "/dev/kvm: unexpected API version");
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+static int kvm_probe(char *why, size_t len)
+{
+	int sys = kvm_open_sys(why, len), vmfd, ret = 0;
+
+	if (sys < 0)
+		return sys;
+	vmfd = ioctl(sys, KVM_CREATE_VM, 0);
+	if (vmfd < 0) {
+		ret = -errno;
+		snprintf(why, len, "KVM_CREATE_VM: %s", strerror(-ret));
+	} else {
+		close(vmfd);
+	}
+	close(sys);
+	return ret;
+}
+
 static int kvm_create(struct vm *vm, char *err, size_t errlen)
 {
 	struct kvm_userspace_memory_region region = {
@@ -97,19 +140,11 @@ static int kvm_create(struct vm *vm, char *err, size_t errlen)
 		return -ENOMEM;
 	k->sys = k->vmfd = k->vcpu = -1;
 	vm->cpu = k;
-	k->sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	k->sys = kvm_open_sys(err, errlen);
 	if (k->sys < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "no /dev/kvm: %s (use the emulated back-end)",
-			 strerror(-ret));
+		ret = k->sys;
 		goto out;
 	}
-	if (ioctl(k->sys, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		ret = -ENOTSUP;
-		snprintf(err, errlen, "/dev/kvm: unexpected API version");
-		goto out;
-	}
-	ret = -errno;
 	k->log = calloc((vm->npages + 63) / 64, sizeof(uint64_t));
 	if (!k->log) {
 		ret = -ENOMEM;
@@ -516,6 +551,7 @@ static void kvm_features(struct vm *vm, uint32_t f[CPU_FEAT_WORDS])
 const struct cpu_ops cpu_kvm_ops = {
 	.name = "kvm",
 	.kind = CPU_KIND_KVM,
+	.probe = kvm_probe,
 	.create = kvm_create,
 	.destroy = kvm_destroy,
 	.run = kvm_run_loop,

@@ -80,9 +80,10 @@ static void ctl_iter_done(struct vm *vm)
 	if (c->tick_us) {
 		uint64_t now = dev_now_ns(), tick = (uint64_t)c->tick_us * 1000;
 
-		/* Pace the guest to one iteration per tick; after a long stall
-		 * (a pause) start afresh instead of catching up. */
-		if (!c->next_ns || now > c->next_ns + 100 * tick)
+		/* At most one iteration per tick.  Time the vCPU did not run (a
+		 * pause, the throttle) is not made up for in a burst: it is
+		 * lost to the guest, as on real hardware. */
+		if (now > c->next_ns)
 			c->next_ns = now;
 		if (now < c->next_ns) {
 			struct timespec ts = { .tv_sec = (time_t)((c->next_ns - now) / 1000000000ull),

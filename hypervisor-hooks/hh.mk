@@ -7,7 +7,7 @@ all: $(O)/nm-migrate
 EXTRA_BINS += $(O)/nm-migrate
 
 HH_DIR      := hypervisor-hooks
-HH_CORE     := vm dev dev_nic tap cpu cpu_emu cpu_kvm stream precopy
+HH_CORE     := vm dev dev_nic tap cpu cpu_emu cpu_kvm stream precopy precopy_send precopy_recv
 HH_OBJ      := $(HH_CORE:%=$(O)/obj/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
 HH_SAN_OBJ  := $(HH_CORE:%=$(O)/san/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
 HH_LDLIBS   := -lunicorn -lpthread

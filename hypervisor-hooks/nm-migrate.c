@@ -22,7 +22,10 @@
 #include "vm.h"
 
 /* Exit codes (nm-migrate(8)). */
-enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3, EX_NOTCONV = 4 };
+enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3, EX_NOTCONV = 4, EX_UNKNOWN = 5 };
+
+/* A fault drill (--fault EVENT[:ROUND]=ACTION): what to do at that event. */
+enum fault_action { FA_NONE, FA_STOP, FA_KILL, FA_CUT };
 
 struct opts {
 	const char *cmd, *to, *listen, *key_file, *cpu, *serial, *nm_socket, *tap, *netns;
@@ -35,16 +38,23 @@ struct opts {
 	struct mac mac;
 	struct in_addr ip;	/* guest NIC address */
 	int tap_fd;		/* -1: no NIC */
+	int mig_fd;		/* the migration connection, -1: none yet */
+	enum fault_action fault;	/* --fault: action, at fault_ev (fault_round) */
+	enum precopy_event fault_ev;
+	int64_t fault_round;	/* -1: any round */
+	const struct cpu_ops *ops;	/* --cpu (NULL on receive: the source's) */
 	uint8_t key[CTL_MAX_KEY];
 	int keylen;
 };
 
-static volatile sig_atomic_t cli_stop;
+static volatile sig_atomic_t cli_stop, cli_resume;
 
 static void cli_sig(int sig)
 {
-	(void)sig;
-	cli_stop = 1;
+	if (sig == SIGUSR2)
+		cli_resume = 1;
+	else
+		cli_stop = 1;
 }
 
 static void usage(FILE *f)
@@ -54,12 +64,18 @@ static void usage(FILE *f)
 "       nm-migrate send     --to IP:PORT --key-file F [VM options] [migration options]\n"
 "       nm-migrate receive  --listen IP:PORT --key-file F [--max-ram MIB] [--cpu B] [--run-ms N]\n"
 "       nm-migrate selftest [VM options] [migration options] [--lockstep]\n"
-"VM options: --ram MIB (64) --cpu emu|kvm (emu) --ws PAGES (1024) --rate PAGES (4)\n"
-"            --tick-us US (1000: one guest iteration per tick) --serial FILE\n"
+"       nm-migrate backends [--json]\n"
+"VM options: --ram MIB (64) --cpu emu|kvm|auto (emu; auto: kvm where it runs;\n"
+"            receive: the source's) --ws PAGES (1024) --rate PAGES (4)\n"
+"            --tick-us US (1000: at most one guest iteration per tick) --serial FILE\n"
 "migration:  --downtime-ms N (30) --max-rounds N (30) --max-time-ms N (30000)\n"
 "            --stop-copy --warmup-ms N (500) --strict (exit 4 if not converged)\n"
+"            --no-auto-converge (never throttle the vCPU)\n"
 "            --linger-ms N (send: keep the tap open N ms after the switchover)\n"
 "            --hold-ms N (send: keep the guest paused N ms longer: a slow switchover)\n"
+"            --timeout-ms N (10000: how long to wait for the peer's next message)\n"
+"fault drill: --fault EVENT[:ROUND]=stop|kill|cut  (events: round, blackout, pause,\n"
+"            end, commit, resumed, failed, unknown)\n"
 "NIC:        --tap NAME [--netns NS] --mac MAC --ip IPV4 (receive: --tap [--netns];\n"
 "            MAC and IP come with the guest)\n"
 "netmove:    --netmove --mac MAC [--netmove-socket PATH]\n"
@@ -79,51 +95,109 @@ static void cli_progress(const struct precopy_stats *st, void *arg)
 		(unsigned long long)st->dirty, st->mbps, st->predicted_ms);
 }
 
-static void cli_event(const char *kind, void *arg)
+/* The events netmove's agent hears of, by their agent names. */
+static const char *cli_netmove_kind(enum precopy_event ev)
 {
-	const struct opts *o = arg;
+	switch (ev) {
+	case PC_EV_BLACKOUT: return "blackout";
+	case PC_EV_RESUMED: return "resumed";
+	case PC_EV_FAILED: return "failed";
+	default: return NULL;
+	}
+}
+
+static void cli_fault(struct opts *o, enum precopy_event ev, uint32_t round)
+{
+	if (o->fault == FA_NONE || ev != o->fault_ev ||
+	    (o->fault_round >= 0 && (uint32_t)o->fault_round != round))
+		return;
+	fprintf(stderr, "nm-migrate: fault drill at %s (round %u): %s\n", precopy_event_name(ev),
+		round, o->fault == FA_STOP ? "stopping (SIGSTOP) until continued or killed" :
+		       o->fault == FA_KILL ? "killed" : "cutting the migration connection");
+	switch (o->fault) {
+	case FA_STOP:
+		raise(SIGSTOP);
+		break;
+	case FA_KILL:
+		raise(SIGKILL);
+		break;
+	case FA_CUT:
+		if (o->mig_fd >= 0)
+			shutdown(o->mig_fd, SHUT_RDWR);
+		break;
+	case FA_NONE:
+		break;
+	}
+	o->fault = FA_NONE;	/* once */
+}
+
+static void cli_event(enum precopy_event ev, uint32_t round, void *arg)
+{
+	struct opts *o = arg;
+	const char *kind = cli_netmove_kind(ev);
 	char msg[128] = "";
 	int ret;
 
-	if (!o->netmove)
-		return;
-	ret = agentc_event(o->nm_socket ? o->nm_socket : agentc_socket(), kind, &o->mac,
-			   msg, sizeof(msg));
-	if (ret)
-		fprintf(stderr, "nm-migrate: netmove agent: %s event: %s%s%s\n", kind,
-			strerror(-ret), msg[0] ? ": " : "", msg);
+	if (o->netmove && kind) {
+		ret = agentc_event(o->nm_socket ? o->nm_socket : agentc_socket(), kind, &o->mac,
+				   msg, sizeof(msg));
+		if (ret)
+			fprintf(stderr, "nm-migrate: netmove agent: %s event: %s%s%s\n", kind,
+				strerror(-ret), msg[0] ? ": " : "", msg);
+	}
+	cli_fault(o, ev, round);
+}
+
+static const char *cli_outcome(enum precopy_outcome out)
+{
+	return out == PC_OUT_MOVED ? "moved" : out == PC_OUT_UNKNOWN ? "unknown" : "stayed";
 }
 
 static void print_summary(const struct opts *o, const char *role, const struct precopy_stats *st,
 			  const struct vm *vm, int ret)
 {
-	uint32_t i;
+	const char *cpu = vm && vm->ops ? vm->ops->name : o->ops ? o->ops->name : "none";
+	uint32_t i, n = st->rounds < PRECOPY_MAX_ROUNDS ? st->rounds : PRECOPY_MAX_ROUNDS;
+	double page_mbps = st->copy_ns ? (double)st->page_bytes * 1e3 / (double)st->copy_ns : 0;
 
 	if (!o->quiet && !o->json && st->rounds)
 		fputc('\n', stderr);
 	if (!o->json) {
 		printf("%s: %s\n", role, ret ? "FAILED" : "done");
 		printf("  %s\n", st->why);
-		printf("  rounds %u, pages per round:", st->rounds);
-		for (i = 0; i < st->rounds && i < PRECOPY_MAX_ROUNDS; i++)
+		printf("  cpu %s, outcome %s, rounds %u, pages per round:", cpu,
+		       cli_outcome(st->outcome), st->rounds);
+		for (i = 0; i < n; i++)
 			printf(" %llu", (unsigned long long)st->pages[i]);
 		printf(", final %llu\n", (unsigned long long)st->final_pages);
+		if (n && st->throttle[n - 1]) {
+			printf("  vCPU throttle per round (%%):");
+			for (i = 0; i < n; i++)
+				printf(" %u", st->throttle[i]);
+			printf("\n");
+		}
 		printf("  %.1f MB in %.1f ms, downtime %.2f ms (destination load %.2f ms)\n",
 		       (double)st->bytes / 1e6, (double)st->total_ns / 1e6,
 		       (double)st->downtime_ns / 1e6, (double)st->load_ns / 1e6);
 		return;
 	}
-	printf("{\"role\":\"%s\",\"ok\":%s,\"mode\":\"%s\",\"ram_mib\":%llu,\"converged\":%s,"
-	       "\"rounds\":%u,\"pages_per_round\":[", role, ret ? "false" : "true",
+	printf("{\"role\":\"%s\",\"ok\":%s,\"cpu\":\"%s\",\"outcome\":\"%s\",\"mode\":\"%s\","
+	       "\"ram_mib\":%llu,\"converged\":%s,\"rounds\":%u,\"pages_per_round\":[",
+	       role, ret ? "false" : "true", cpu, cli_outcome(st->outcome),
 	       o->pc.stop_copy ? "stop-copy" : "pre-copy",
 	       (unsigned long long)(vm && vm->ram_size ? vm->ram_size >> 20 : o->ram_mib),
 	       st->converged ? "true" : "false", st->rounds);
-	for (i = 0; i < st->rounds && i < PRECOPY_MAX_ROUNDS; i++)
+	for (i = 0; i < n; i++)
 		printf("%s%llu", i ? "," : "", (unsigned long long)st->pages[i]);
+	printf("],\"throttle_per_round\":[");
+	for (i = 0; i < n; i++)
+		printf("%s%u", i ? "," : "", st->throttle[i]);
 	printf("],\"final_pages\":%llu,\"zero_pages\":%llu,\"bytes\":%llu,\"mbps\":%.1f,"
+	       "\"page_bytes\":%llu,\"copy_ms\":%.3f,\"page_mbps\":%.1f,"
 	       "\"total_ms\":%.3f,\"downtime_ms\":%.3f,\"load_ms\":%.3f,\"predicted_ms\":%.3f,"
 	       "\"why\":\"", (unsigned long long)st->final_pages,
 	       (unsigned long long)st->zero_pages, (unsigned long long)st->bytes, st->mbps,
+	       (unsigned long long)st->page_bytes, (double)st->copy_ns / 1e6, page_mbps,
 	       (double)st->total_ns / 1e6, (double)st->downtime_ns / 1e6,
 	       (double)st->load_ns / 1e6, st->predicted_ms);
 	for (i = 0; st->why[i]; i++)
@@ -138,7 +212,7 @@ static void vm_cfg(const struct opts *o, struct vm_config *vc, int serial_fd)
 {
 	memset(vc, 0, sizeof(*vc));
 	vc->ram_size = o->ram_mib << 20;
-	vc->ops = cpu_ops_by_name(o->cpu);
+	vc->ops = o->ops;
 	vc->lockstep = o->lockstep;
 	vc->ws = o->ws;
 	vc->rate = o->rate;
@@ -200,11 +274,24 @@ static int start_vm(const struct opts *o, struct vm *vm)
 
 static int exit_code(const struct opts *o, int ret, const struct precopy_stats *st)
 {
+	if (st->outcome == PC_OUT_UNKNOWN)
+		return EX_UNKNOWN;
 	if (ret == -EPERM || ret == -ENOMEM)
 		return EX_REFUSED;
 	if (ret)
 		return EX_FAIL;
 	return o->strict && !st->converged ? EX_NOTCONV : EX_OK;
+}
+
+/* Run the guest here until SIGINT/SIGTERM (or --run-ms). */
+static void run_here(const struct opts *o, struct vm *vm)
+{
+	if (o->run_ms) {
+		sleep_ms(o->run_ms);
+		return;
+	}
+	while (!cli_stop && !vm_error(vm))
+		sleep_ms(100);
 }
 
 static int cmd_run(struct opts *o)
@@ -214,11 +301,7 @@ static int cmd_run(struct opts *o)
 
 	if (ret)
 		return EX_FAIL;
-	if (o->run_ms)
-		sleep_ms(o->run_ms);
-	else
-		while (!cli_stop && !vm_error(&vm))
-			sleep_ms(100);
+	run_here(o, &vm);
 	vm_pause(&vm);
 	ret = vm_error(&vm);
 	if (ret)
@@ -229,15 +312,38 @@ static int cmd_run(struct opts *o)
 	return ret ? EX_FAIL : EX_OK;
 }
 
-/* The migration did not start: with --run-ms the guest goes on here that
- * long, then the process ends (taking the guest with it). */
+/* The migration did not happen: the guest goes on here. */
 static void keep_running(const struct opts *o, struct vm *vm)
 {
-	if (o->run_ms && !vm_error(vm)) {
-		fprintf(stderr, "nm-migrate: the guest keeps running here for %u ms\n", o->run_ms);
-		sleep_ms(o->run_ms);
+	if (vm_error(vm))
+		return;
+	fprintf(stderr, "nm-migrate: the guest keeps running here%s\n",
+		o->run_ms ? " for --run-ms" : " (SIGTERM ends it)");
+	run_here(o, vm);
+	vm_pause(vm);
+}
+
+/* Outcome unknown: the destination may run the guest.  Nothing here may
+ * resume it on its own; an operator who looked at the destination does. */
+static int resolve_unknown(struct opts *o, struct vm *vm)
+{
+	fprintf(stderr,
+		"nm-migrate: OUTCOME UNKNOWN: the destination confirmed nothing after COMMIT and may be running the guest; it stays paused here.\n"
+		"nm-migrate: check the destination. If the guest does not run there: kill -USR2 %d resumes it here. If it does: kill -TERM %d discards this copy.\n",
+		(int)getpid(), (int)getpid());
+	fflush(stderr);
+	while (!cli_stop && !cli_resume)
+		sleep_ms(100);
+	if (!cli_resume) {
+		fprintf(stderr, "nm-migrate: discarding the paused copy here\n");
+		return EX_UNKNOWN;
 	}
-	vm_destroy(vm);
+	fprintf(stderr, "nm-migrate: resuming the guest here, as the operator said\n");
+	vm_dirty_all(vm);
+	vm_resume(vm);
+	cli_event(PC_EV_FAILED, 0, o);
+	keep_running(o, vm);
+	return EX_FAIL;
 }
 
 static int cmd_send(struct opts *o)
@@ -245,7 +351,7 @@ static int cmd_send(struct opts *o)
 	struct precopy_stats st = { 0 };
 	struct ctl_conn c;
 	struct vm vm;
-	int fd, ret;
+	int fd, ret, ex;
 
 	ret = start_vm(o, &vm);
 	if (ret)
@@ -266,6 +372,7 @@ static int cmd_send(struct opts *o)
 				ret == -EINVAL ? "needs --ip and --tap or --netmove-port" : strerror(-ret),
 				msg[0] ? ": " : "", msg);
 			keep_running(o, &vm);
+			vm_destroy(&vm);
 			return EX_FAIL;
 		}
 	}
@@ -273,8 +380,10 @@ static int cmd_send(struct opts *o)
 	if (fd < 0) {
 		fprintf(stderr, "nm-migrate: connect %s: %s: not migrating\n", o->to, strerror(-fd));
 		keep_running(o, &vm);
+		vm_destroy(&vm);
 		return EX_FAIL;
 	}
+	o->mig_fd = fd;
 	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, o->to);
 	if (!ret)
 		ret = ctl_handshake(&c, 5000);
@@ -283,20 +392,23 @@ static int cmd_send(struct opts *o)
 	else
 		ret = precopy_send(&vm, &c, &o->pc, &st);
 	ctl_conn_close(&c);
+	o->mig_fd = -1;
 	print_summary(o, "source", &st, &vm, ret);
-	if (ret && !vm_error(&vm) && o->run_ms) {
-		fprintf(stderr, "nm-migrate: migration failed; the guest keeps running here\n");
-		sleep_ms(o->run_ms);
-		vm_pause(&vm);
-	}
 	fflush(stdout);
-	if (!ret && o->linger_ms && o->tap_fd >= 0)
+	ex = exit_code(o, ret, &st);
+	if (st.outcome == PC_OUT_UNKNOWN) {
+		ex = resolve_unknown(o, &vm);
+	} else if (ret) {
+		fprintf(stderr, "nm-migrate: migration failed\n");
+		keep_running(o, &vm);
+	} else if (o->linger_ms && o->tap_fd >= 0) {
 		sleep_ms(o->linger_ms);	/* until the agents committed; SIGTERM ends it */
+	}
 	print_nic(o, &vm, "source");
 	/* The tap goes only now: the destination confirmed the resume (or the
 	 * guest stayed here and ran until now). */
 	vm_destroy(&vm);
-	return exit_code(o, ret, &st);
+	return ex;
 }
 
 static int cmd_receive(struct opts *o)
@@ -318,6 +430,7 @@ static int cmd_receive(struct opts *o)
 		fprintf(stderr, "nm-migrate: accept: %s\n", strerror(errno));
 		return EX_FAIL;
 	}
+	o->mig_fd = fd;
 	vm_cfg(o, &vc, open_serial(o));
 	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, "source");
 	if (!ret)
@@ -327,14 +440,12 @@ static int cmd_receive(struct opts *o)
 	else
 		ret = precopy_recv(&vm, &vc, &c, &o->pc, &st);
 	ctl_conn_close(&c);
+	o->mig_fd = -1;
 	print_summary(o, "destination", &st, ret ? NULL : &vm, ret);
+	fflush(stdout);
 	if (ret)
 		return exit_code(o, ret, &st);
-	if (o->run_ms)
-		sleep_ms(o->run_ms);
-	else
-		while (!cli_stop && !vm_error(&vm))
-			sleep_ms(100);
+	run_here(o, &vm);
 	vm_pause(&vm);
 	fprintf(stderr, "nm-migrate: guest at %llu iterations%s%s\n",
 		(unsigned long long)vm.ctl.iters, vm_error(&vm) ? ", failed: " : "",
@@ -419,6 +530,68 @@ static int cmd_selftest(struct opts *o)
 	return exit_code(o, ret ? ret : d.ret, &st);
 }
 
+static int parse_u32(const char *s, uint32_t *v);
+
+/* Which back-ends run here, and why the others do not. */
+static int cmd_backends(const struct opts *o)
+{
+	const struct cpu_ops *ops;
+	char why[256];
+	unsigned i;
+	int ret;
+
+	if (o->json)
+		printf("[");
+	for (i = 0; (ops = cpu_ops_at(i)); i++) {
+		ret = cpu_probe(ops, why, sizeof(why));
+		if (!o->json) {
+			printf("%-4s %s%s%s\n", ops->name, ret ? "unavailable" : "available",
+			       ret ? ": " : "", ret ? why : "");
+			continue;
+		}
+		printf("%s{\"name\":\"%s\",\"available\":%s,\"why\":\"", i ? "," : "",
+		       ops->name, ret ? "false" : "true");
+		for (char *p = why; *p; p++)
+			if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+				putchar(*p);
+		printf("\"}");
+	}
+	if (o->json)
+		printf("]\n");
+	return EX_OK;
+}
+
+/* --fault EVENT[:ROUND]=stop|kill|cut */
+static int parse_fault(const char *a, struct opts *o)
+{
+	static const char *const acts[] = { [FA_STOP] = "stop", [FA_KILL] = "kill", [FA_CUT] = "cut" };
+	char ev[32], *colon, *eq = strchr(a, '=');
+	uint32_t round;
+	int e;
+	size_t i;
+
+	if (!eq || (size_t)(eq - a) >= sizeof(ev))
+		return -EINVAL;
+	memcpy(ev, a, (size_t)(eq - a));
+	ev[eq - a] = 0;
+	o->fault_round = -1;
+	colon = strchr(ev, ':');
+	if (colon) {
+		*colon = 0;
+		if (parse_u32(colon + 1, &round))
+			return -EINVAL;
+		o->fault_round = round;
+	}
+	e = precopy_event_parse(ev);
+	if (e < 0)
+		return -EINVAL;
+	o->fault_ev = (enum precopy_event)e;
+	for (i = FA_STOP; i < sizeof(acts) / sizeof(acts[0]); i++)
+		if (!strcmp(eq + 1, acts[i]))
+			o->fault = (enum fault_action)i;
+	return o->fault == FA_NONE ? -EINVAL : 0;
+}
+
 static int parse_u32(const char *s, uint32_t *v)
 {
 	char *end;
@@ -434,7 +607,7 @@ static int parse_u32(const char *s, uint32_t *v)
 
 static int cmd_check(const struct opts *o)
 {
-	if (!strcmp(o->cmd, "run") || !strcmp(o->cmd, "selftest"))
+	if (!strcmp(o->cmd, "run") || !strcmp(o->cmd, "selftest") || !strcmp(o->cmd, "backends"))
 		return EX_OK;
 	if (strcmp(o->cmd, "send") && strcmp(o->cmd, "receive")) {
 		fprintf(stderr, "nm-migrate: unknown command %s\n", o->cmd);
@@ -469,10 +642,12 @@ int main(int argc, char **argv)
 		{ "lockstep", 0, 0, 'L' }, { "strict", 0, 0, 'x' }, { "help", 0, 0, 'h' },
 		{ "tap", 1, 0, 'P' }, { "netns", 1, 0, 'e' }, { "ip", 1, 0, 'i' }, { "linger-ms", 1, 0, 'g' },
 		{ "netmove-to", 1, 0, 'D' }, { "netmove-port", 1, 0, 'O' }, { "hold-ms", 1, 0, 'H' },
+		{ "no-auto-converge", 0, 0, 'A' }, { "timeout-ms", 1, 0, 'o' }, { "fault", 1, 0, 'F' },
 		{ 0, 0, 0, 0 }
 	};
-	struct opts o = { .cpu = "emu", .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
-			  .rate = 4, .tick_us = 1000, .warmup_ms = 500, .tap_fd = -1 };
+	struct opts o = { .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
+			  .rate = 4, .tick_us = 1000, .warmup_ms = 500, .tap_fd = -1, .mig_fd = -1 };
+	char why[256];
 	uint32_t v = 0;
 	int ch, li = 0, bad = 0, ret;
 
@@ -513,6 +688,13 @@ int main(int argc, char **argv)
 		case 'q': o.quiet = true; break;
 		case 'L': o.lockstep = true; break;
 		case 'x': o.strict = true; break;
+		case 'A': o.pc.auto_converge = false; break;
+		case 'F':
+			if (parse_fault(a, &o)) {
+				fprintf(stderr, "nm-migrate: --fault: want EVENT[:ROUND]=stop|kill|cut, got %s\n", a);
+				return EX_USAGE;
+			}
+			break;
 		case 'a':
 			bad |= mac_parse(a, &o.mac) != 0;
 			o.have_mac = true;
@@ -537,6 +719,13 @@ int main(int argc, char **argv)
 			case 'W': o.warmup_ms = v; break;
 			case 'u': o.run_ms = v; break;
 			case 'g': o.linger_ms = v; break;
+			case 'o':
+				if (!v || v > INT32_MAX) {
+					fprintf(stderr, "nm-migrate: --timeout-ms: 1 to %d\n", INT32_MAX);
+					return EX_USAGE;
+				}
+				o.pc.timeout_ms = (int)v;
+				break;
 			case 'H':
 				if (v > 60000) {
 					fprintf(stderr, "nm-migrate: --hold-ms: at most 60000\n");
@@ -551,10 +740,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nm-migrate: bad %s\n", bad ? "--mac" : "arguments");
 		return EX_USAGE;
 	}
-	if (!cpu_ops_by_name(o.cpu)) {
-		fprintf(stderr, "nm-migrate: --cpu must be emu or kvm\n");
+	if (o.cpu && strcmp(o.cpu, "auto") && !cpu_ops_by_name(o.cpu)) {
+		fprintf(stderr, "nm-migrate: --cpu must be auto, kvm or emu\n");
 		return EX_USAGE;
 	}
+	/* A destination without --cpu takes whatever the source runs; the
+	 * others default to the emulator, which runs the same everywhere. */
+	if (!o.cpu && strcmp(o.cmd, "receive"))
+		o.cpu = "emu";
+	if (o.cpu && !strcmp(o.cpu, "auto"))
+		o.ops = cpu_ops_best(why, sizeof(why));
+	else if (o.cpu)
+		o.ops = cpu_ops_by_name(o.cpu);
 	if (o.netmove && !o.have_mac) {
 		fprintf(stderr, "nm-migrate: --netmove needs the guest's --mac\n");
 		return EX_USAGE;
@@ -593,7 +790,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, cli_sig);
 	signal(SIGTERM, cli_sig);
-	if (!strcmp(o.cmd, "run"))
+	signal(SIGUSR2, cli_sig);
+	if (!strcmp(o.cmd, "backends"))
+		ret = cmd_backends(&o);
+	else if (!strcmp(o.cmd, "run"))
 		ret = cmd_run(&o);
 	else if (!strcmp(o.cmd, "selftest"))
 		ret = cmd_selftest(&o);

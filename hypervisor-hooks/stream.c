@@ -254,9 +254,21 @@ int stream_tx_send(struct stream_tx *tx, struct ctl_msg *m)
 {
 	int ret = ctl_send(tx->c, m);
 
-	if (ret == 0)
-		tx->bytes += CTL_HDR_LEN + CTL_TAG_LEN + m->len;
+	if (ret == 0) {
+		tx->bytes += stream_wire_len(m);
+		tx->msgs++;
+	}
 	return ret;
+}
+
+void stream_abort(struct ctl_conn *c, const char *why)
+{
+	struct ctl_msg m;
+
+	ctl_msg_init(&m, STREAM_ABORT);
+	if (ctl_put_str(&m, SA_TEXT, why) == 0)
+		ctl_send(c, &m);
+	ctl_msg_free(&m);
 }
 
 int stream_tx_flush(struct stream_tx *tx)

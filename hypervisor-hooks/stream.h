@@ -12,7 +12,7 @@
 #include "netmove/ctl.h"
 #include "cpu.h"
 
-#define STREAM_VERSION 2
+#define STREAM_VERSION 3
 #define STREAM_MAGIC 0x4e4d4d47u	/* "NMMG": first section of HELLO */
 #define STREAM_BATCH 256		/* pages per PAGES message */
 #define STREAM_PAGE 4096
@@ -31,6 +31,8 @@ enum {
 	STREAM_ROUND_ACK,	/* dst->src: a round was applied (its number): the
 				 * source measures bandwidth end to end and never
 				 * pauses with rounds still queued in the pipe */
+	STREAM_READY,		/* dst->src: after END: all applied, nothing started */
+	STREAM_COMMIT,		/* src->dst: resume; the source never will on its own */
 };
 
 /* Attribute tags. */
@@ -47,7 +49,7 @@ enum {
 	SA_CPU,			/* vCPU state (stream_put_cpu) */
 	SA_DEV,			/* device state (dev_save) */
 	SA_TEXT,		/* human-readable reason */
-	SA_LOAD_NS,		/* u64 destination time from END to resume */
+	SA_LOAD_NS,		/* u64 destination time from COMMIT to resume */
 };
 
 /* Little-endian writer into a growing buffer. */
@@ -104,6 +106,7 @@ struct stream_tx {
 	uint64_t pages;		/* pages queued (data + zero) */
 	uint64_t zero_pages;	/* of which zero */
 	uint64_t bytes;		/* bytes handed to the socket */
+	uint64_t msgs;		/* messages sent */
 };
 
 void stream_tx_init(struct stream_tx *tx, struct ctl_conn *c);
@@ -115,6 +118,15 @@ int stream_tx_page(struct stream_tx *tx, uint64_t pfn, const uint8_t *data);
 int stream_tx_flush(struct stream_tx *tx);
 /* Send a message and account its bytes. */
 int stream_tx_send(struct stream_tx *tx, struct ctl_msg *m);
+
+/* Bytes a message takes on the wire. */
+static inline uint64_t stream_wire_len(const struct ctl_msg *m)
+{
+	return CTL_HDR_LEN + CTL_TAG_LEN + m->len;
+}
+
+/* Best effort: tell the peer why we give up (an ABORT carrying why). */
+void stream_abort(struct ctl_conn *c, const char *why);
 
 /* Apply a PAGES message to ram (npages pages).  Adds the pages it held to
  * *pages.  0 or -EBADMSG (malformed, page out of range). */

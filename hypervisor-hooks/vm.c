@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
+#include "netmove/timeutil.h"
 #include "vm.h"
 
 extern const uint8_t hh_guest_image[], hh_guest_image_end[];
@@ -65,11 +67,16 @@ static int vm_boot(struct vm *vm)
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
+	pthread_condattr_t ca;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
 	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->cond, NULL);
+	/* Timed waits (the throttle) count on the monotonic clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	vm->serial.out_fd = -1;
 	vm->nic.fd = -1;
 	if (!cfg->ops || cfg->ram_size < VM_MIN_RAM || cfg->ram_size % VM_PAGE_SIZE ||
@@ -129,7 +136,9 @@ void vm_destroy(struct vm *vm)
 		pthread_cond_broadcast(&vm->cond);
 		pthread_mutex_unlock(&vm->lock);
 		pthread_join(vm->thread, NULL);
-		vm->thread_up = false;
+		if (vm->throttler_up)
+			pthread_join(vm->throttler, NULL);
+		vm->thread_up = vm->throttler_up = false;
 	}
 	if (vm->cpu && vm->ops)
 		vm->ops->destroy(vm);
@@ -140,6 +149,27 @@ void vm_destroy(struct vm *vm)
 	vm->ram = NULL;
 	free((void *)vm->dirty);
 	vm->dirty = NULL;
+}
+
+static struct timespec vm_abstime(uint64_t mono_ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(mono_ns / NSEC_PER_SEC),
+				  .tv_nsec = (long)(mono_ns % NSEC_PER_SEC) };
+}
+
+/* Throttled: sit out the off-time, unless a pause or an exit comes first. */
+static void vm_sit_out(struct vm *vm)
+{
+	uint64_t until = timeutil_mono_ns() + VM_THROTTLE_SLICE_MS * NSEC_PER_MSEC *
+			 vm->throttle / (100 - vm->throttle);
+	struct timespec ts = vm_abstime(until);
+
+	while (!vm->want_pause && !vm->quit && vm->throttle && timeutil_mono_ns() < until)
+		pthread_cond_timedwait(&vm->cond, &vm->lock, &ts);
+	vm->throttle_hold = false;
+	if (!vm->want_pause && !vm->quit)
+		atomic_store(&vm->stop, 0);
+	pthread_cond_broadcast(&vm->cond);
 }
 
 static void *vm_thread(void *arg)
@@ -165,9 +195,41 @@ static void *vm_thread(void *arg)
 			vm->error = ret;
 			vm->want_pause = true;
 		}
+		if (vm->throttle_hold)
+			vm_sit_out(vm);
 	}
 	vm->running = false;
+	vm->throttle_hold = false;
 	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+/* Once per slice of a throttled vCPU: stop it so that it sits out (the same
+ * stop and kick a pause uses, so both back-ends obey it). */
+static void *vm_throttler(void *arg)
+{
+	struct vm *vm = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&vm->lock);
+	while (!vm->quit) {
+		if (!vm->throttle) {
+			pthread_cond_wait(&vm->cond, &vm->lock);
+			continue;
+		}
+		ts = vm_abstime(timeutil_mono_ns() + VM_THROTTLE_SLICE_MS * NSEC_PER_MSEC);
+		while (!vm->quit && vm->throttle &&
+		       pthread_cond_timedwait(&vm->cond, &vm->lock, &ts) != ETIMEDOUT)
+			;
+		if (vm->quit || !vm->throttle || vm->want_pause || !vm->running)
+			continue;
+		vm->throttle_hold = true;
+		atomic_store(&vm->stop, 1);
+		vm->ops->kick(vm);
+		while (vm->throttle_hold && !vm->quit)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+	}
 	pthread_mutex_unlock(&vm->lock);
 	return NULL;
 }
@@ -181,9 +243,20 @@ int vm_start(struct vm *vm)
 	atomic_store(&vm->stop, 0);
 	vm->want_pause = false;
 	ret = -pthread_create(&vm->thread, NULL, vm_thread, vm);
-	if (ret == 0)
-		vm->thread_up = true;
+	if (ret)
+		return ret;
+	vm->thread_up = true;
+	ret = -pthread_create(&vm->throttler, NULL, vm_throttler, vm);
+	vm->throttler_up = !ret;
 	return ret;
+}
+
+void vm_set_throttle(struct vm *vm, unsigned pct)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->throttle = pct > VM_THROTTLE_MAX ? VM_THROTTLE_MAX : pct;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 void vm_pause(struct vm *vm)

@@ -17,6 +17,8 @@
 #define VM_PAGE_SIZE (1u << VM_PAGE_SHIFT)
 #define VM_ERRLEN 256
 #define VM_MIN_RAM (2u << 20)
+#define VM_THROTTLE_MAX 99		/* percent: the vCPU always runs a little */
+#define VM_THROTTLE_SLICE_MS 10		/* a throttled vCPU runs this long, then sits out */
 
 /* VM creation parameters. */
 struct vm_config {
@@ -54,6 +56,10 @@ struct vm {
 	bool want_pause;	/* the vCPU thread should stay stopped */
 	bool running;		/* the vCPU thread is inside run() */
 	bool quit;		/* the vCPU thread should exit */
+	unsigned throttle;	/* percent of the time the vCPU is held off */
+	bool throttle_hold;	/* the vCPU thread is to sit out its off-time */
+	pthread_t throttler;	/* kicks a throttled vCPU once per slice */
+	bool throttler_up;	/* throttler started */
 	int error;		/* guest failure (negative errno), 0 if none */
 	char err[VM_ERRLEN];	/* text of the last error */
 };
@@ -67,6 +73,10 @@ void vm_destroy(struct vm *vm);
 int vm_start(struct vm *vm);
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+/* Live mode: hold the vCPU off pct percent of the time (0: run freely, at
+ * most VM_THROTTLE_MAX): it runs VM_THROTTLE_SLICE_MS, then sits out
+ * slice * pct / (100 - pct).  Both back-ends, through kick. */
+void vm_set_throttle(struct vm *vm, unsigned pct);
 /* Live mode: sticky guest failure, or 0. */
 int vm_error(struct vm *vm);
 
