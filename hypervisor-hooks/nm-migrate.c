@@ -342,6 +342,7 @@ static int resolve_unknown(struct opts *o, struct vm *vm)
 	vm_dirty_all(vm);
 	vm_resume(vm);
 	cli_event(PC_EV_FAILED, 0, o);
+	cli_event(PC_EV_RESUMED, 0, o);
 	keep_running(o, vm);
 	return EX_FAIL;
 }
@@ -379,6 +380,7 @@ static int cmd_send(struct opts *o)
 	fd = ctl_connect_tcp(o->to, 5000);
 	if (fd < 0) {
 		fprintf(stderr, "nm-migrate: connect %s: %s: not migrating\n", o->to, strerror(-fd));
+		cli_event(PC_EV_FAILED, 0, o);
 		keep_running(o, &vm);
 		vm_destroy(&vm);
 		return EX_FAIL;
@@ -387,10 +389,12 @@ static int cmd_send(struct opts *o)
 	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, o->to);
 	if (!ret)
 		ret = ctl_handshake(&c, 5000);
-	if (ret)
+	if (ret) {
 		snprintf(st.why, sizeof(st.why), "authentication: %s", stream_strerror(ret));
-	else
+		cli_event(PC_EV_FAILED, 0, o);
+	} else {
 		ret = precopy_send(&vm, &c, &o->pc, &st);
+	}
 	ctl_conn_close(&c);
 	o->mig_fd = -1;
 	print_summary(o, "source", &st, &vm, ret);

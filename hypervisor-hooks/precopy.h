@@ -34,8 +34,10 @@ enum precopy_event {
 	PC_EV_END,	/* source: END sent; destination: END received, all applied */
 	PC_EV_COMMIT,	/* source: COMMIT sent; destination: COMMIT received,
 			 * the guest is about to resume here */
-	PC_EV_RESUMED,	/* destination: the guest runs here, RESUMED not yet sent */
-	PC_EV_FAILED,	/* source: the migration failed, the guest runs here again */
+	PC_EV_RESUMED,	/* the guest runs here: destination, after COMMIT (RESUMED
+			 * not yet sent); source, again after a failure */
+	PC_EV_FAILED,	/* source: the migration failed (at any point before
+			 * COMMIT), the guest runs here */
 	PC_EV_UNKNOWN,	/* source: lost the destination after COMMIT: the guest
 			 * stays paused here, the destination may run it */
 	PC_EV_COUNT

@@ -436,11 +436,16 @@ out:
 	st->total_ns = timeutil_mono_ns() - t0;
 	if (!vm->lockstep)
 		vm_set_throttle(vm, 0);
-	if (ret && st->outcome == PC_OUT_STAYED && paused) {
-		/* The destination never got COMMIT: the guest stays here. */
-		vm_dirty_all(vm);
-		vm_resume(vm);
+	if (ret && st->outcome == PC_OUT_STAYED) {
+		/* The destination never got COMMIT: the guest stays here, and
+		 * a paused one runs again (netmove hands its frames back). */
+		if (paused) {
+			vm_dirty_all(vm);
+			vm_resume(vm);
+		}
 		pc_emit(cfg, PC_EV_FAILED, st->rounds);
+		if (paused)
+			pc_emit(cfg, PC_EV_RESUMED, st->rounds);
 	}
 	stream_tx_free(&tx);
 	return ret;
