@@ -16,6 +16,8 @@
 #   nmm_lost MODE        echoes lost (sent - received + duplicated)
 #   NMM_PROGRESS=1       keep nm-migrate's live progress line (in the .src.err file)
 #   HOLD_MS=N            keep the guest paused N ms longer (a slow switchover)
+#   NMM_CPU=emu|kvm      the migrator's CPU back-end (default emu)
+#   nmm_need_cpu         exit 77 (skip, saying why) if NMM_CPU cannot run here
 
 . "$(dirname "${BASH_SOURCE[0]}")/migrate.sh"
 
@@ -24,6 +26,7 @@ G_MAC=52:54:00:00:00:40
 G_IP=198.18.0.40
 TAP=vnet-g1
 NMM_PORT=7880
+NMM_CPU=${NMM_CPU:-emu}
 RATE=${RATE:-10000}
 SECS=${SECS:-6}
 WARMUP_MS=${WARMUP_MS:-5000}
@@ -41,6 +44,15 @@ nmm__wait_link() { # NS DEV
 nmm__attach() { # a|b
 	nmm__wait_link "$(tb__host_ns "$1")" "$TAP" || fail "tap $TAP did not appear on host $1"
 	tb_vm_port_add "$1" "$TAP" || fail "attaching $TAP on host $1"
+}
+
+nmm_need_cpu() {
+	local line
+	line=$("$NM_MIGRATE" backends | grep "^$NMM_CPU ") || fail "no back-end $NMM_CPU"
+	case $line in
+	*" available"*) ;;
+	*) echo "$NMM_CPU back-end: $line"; exit 77 ;;
+	esac
 }
 
 nmm_setup() {
@@ -67,12 +79,12 @@ nmm_migrate() {
 	fi
 	t_bg "$p.dst.out" "$p.dst.err" ip netns exec "$TB_HOSTB" "$NM_MIGRATE" receive \
 		--listen "$TB_HOSTB_MGMT_IP:$NMM_PORT" --key-file "$T_TMP/mig.key" --tap "$TAP" \
-		--mac "$G_MAC" "${nm_b[@]}" --quiet
+		--cpu "$NMM_CPU" --mac "$G_MAC" "${nm_b[@]}" --quiet
 	dst=$T_BG
 	nmm__attach b
 	t_bg "$p.src.out" "$p.src.err" ip netns exec "$TB_HOSTA" "$NM_MIGRATE" send \
 		--to "$TB_HOSTB_MGMT_IP:$NMM_PORT" --key-file "$T_TMP/mig.key" --tap "$TAP" \
-		--mac "$G_MAC" --ip "$G_IP" "${nm_a[@]}" \
+		--cpu "$NMM_CPU" --mac "$G_MAC" --ip "$G_IP" "${nm_a[@]}" \
 		--warmup-ms "$WARMUP_MS" --linger-ms 60000 --hold-ms "${HOLD_MS:-0}" "${quiet[@]}"
 	src=$T_BG
 	t0=$(now_us)

@@ -8,8 +8,9 @@
 set -u
 . "$(dirname "$0")/nmm.sh"
 mig_init
+nmm_need_cpu
 
-step "testbed and agents"
+step "testbed and agents ($NMM_CPU back-end)"
 nmm_setup
 
 step "migration a -> b with netmove"
@@ -21,7 +22,7 @@ cat "$T_TMP/nmm-netmove.src.out"
 grep 'nic:' "$T_TMP/nmm-netmove.src.err" "$T_TMP/nmm-netmove.dst.err"
 downtime=$(sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p' "$T_TMP/nmm-netmove.src.out")
 lost=$(nmm_lost netmove)
-echo "measured: nm-migrate a->b at $RATE pps echoed, with netmove: sent $(jget "$s" sent), echoed $(jget "$r" received), lost $lost, dup $(jget "$r" duplicated), reordered $(jget "$r" reordered), max gap $(jget "$r" max_gap_ms) ms, migration downtime $downtime ms, VM paused $(jq -r .vm_pause_ms <<<"$jr") ms"
+echo "measured: nm-migrate ($NMM_CPU) a->b at $RATE pps echoed, with netmove: sent $(jget "$s" sent), echoed $(jget "$r" received), lost $lost, dup $(jget "$r" duplicated), reordered $(jget "$r" reordered), max gap $(jget "$r" max_gap_ms) ms, migration downtime $downtime ms, VM paused $(jq -r .vm_pause_ms <<<"$jr") ms"
 [ "$(jget "$r" end_seen)" = true ] || fail "END marker missing"
 [ "$lost" = 0 ] || fail "lost $lost echoes: $(jq -c .lost_ranges "$r")"
 [ "$(jget "$r" duplicated)" = 0 ] || fail "duplicated echoes"
@@ -37,7 +38,7 @@ grep -q "destination nic: .*rx dropped 0, tx errors 0" "$T_TMP/nmm-netmove.dst.e
 step "the same migration without netmove"
 nmm_migrate plain
 plost=$(nmm_lost plain)
-echo "measured: nm-migrate a->b at $RATE pps echoed, without netmove: lost $plost, max gap $(jget "$T_TMP/nmm-plain.recv.json" max_gap_ms) ms"
+echo "measured: nm-migrate ($NMM_CPU) a->b at $RATE pps echoed, without netmove: lost $plost, max gap $(jget "$T_TMP/nmm-plain.recv.json" max_gap_ms) ms"
 [ "$plost" -gt 0 ] || fail "without netmove nothing was lost: the test cannot tell"
 echo
 printf '%-16s %8s %8s %6s %9s %9s\n' "" sent echoed lost reordered "gap(ms)"

@@ -14,18 +14,14 @@
 # and answers ping from the router, with no duplicate replies; where the
 # outcome cannot be known the source stays paused and says how to resolve
 # it; when the source dies before COMMIT the destination starts nothing.
-# NMF_CPU=kvm|emu (default emu) picks the back-end; NMF_CASES the cases.
+# NMM_CPU=kvm|emu (default emu) picks the back-end; NMF_CASES the cases.
 set -u
 . "$(dirname "$0")/nmm.sh"
 mig_init
 
-CPU=${NMF_CPU:-emu}
+nmm_need_cpu
 CASES=${NMF_CASES:-dst-mid-round dst-at-pause dst-after-end cut-mid-round src-after-commit resumed-lost src-mid-round}
 WARMUP_MS=1500
-if [ "$CPU" = kvm ] && ! "$NM_MIGRATE" backends | grep -q '^kvm *available'; then
-	echo "kvm back-end: $("$NM_MIGRATE" backends | grep '^kvm')"
-	exit 77
-fi
 
 # The process is stopped (SIGSTOP) at its fault point.
 nmf_wait_stopped() { # PID
@@ -85,13 +81,13 @@ nmf_start() { # CASE DST_FAULT SRC_FAULT
 	ag_start || fail "agents did not start"
 	t_bg "$P.dst.out" "$P.dst.err" ip netns exec "$TB_HOSTB" "$NM_MIGRATE" receive \
 		--listen "$TB_HOSTB_MGMT_IP:$NMM_PORT" --key-file "$T_TMP/mig.key" --tap "$TAP" \
-		--cpu "$CPU" --mac "$G_MAC" --netmove --netmove-socket "$(ag_sock b)" \
+		--cpu "$NMM_CPU" --mac "$G_MAC" --netmove --netmove-socket "$(ag_sock b)" \
 		--timeout-ms 3000 --quiet "${fd[@]}"
 	DST=$T_BG
 	nmm__attach b
 	t_bg "$P.src.out" "$P.src.err" ip netns exec "$TB_HOSTA" "$NM_MIGRATE" send \
 		--to "$TB_HOSTB_MGMT_IP:$NMM_PORT" --key-file "$T_TMP/mig.key" --tap "$TAP" \
-		--cpu "$CPU" --mac "$G_MAC" --ip "$G_IP" --netmove --netmove-socket "$(ag_sock a)" \
+		--cpu "$NMM_CPU" --mac "$G_MAC" --ip "$G_IP" --netmove --netmove-socket "$(ag_sock a)" \
 		--netmove-to hostb --warmup-ms "$WARMUP_MS" --timeout-ms 3000 --quiet "${fs[@]}"
 	SRC=$T_BG
 	nmm__attach a
@@ -190,7 +186,7 @@ case_src-mid-round() {
 	echo "measured: $1: destination started nothing ($(sed -n 2p "$P.dst.out" | sed 's/^ *//')); no copy answers, as the guest died with its host"
 }
 
-step "testbed ($CPU back-end)"
+step "testbed ($NMM_CPU back-end)"
 AG_GRACE=300
 tb_up || fail "testbed did not come up"
 head -c 32 /dev/urandom >"$T_TMP/mig.key"
