@@ -354,6 +354,8 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 	}
 	if (reloc_start_dst(a, &c, &m) < 0)
 		ctl_conn_close(&c);
+	else
+		explicit_bzero(&c, sizeof(c));	/* moved to the relocation: no key left here */
 out:
 	ctl_msg_free(&m);
 }

@@ -325,8 +325,10 @@ static int src_prepare(struct work *w)
 		set_error(w, "connecting to the destination agent", fd, addr);
 		return fd;
 	}
-	ctl_conn_init(&r->peer, fd, w->a->cfg.key, w->a->cfg.keylen, addr);
-	ret = ctl_handshake(&r->peer, (int)w->a->cfg.phase_timeout_ms);
+	/* A failed init leaves the connection unauthenticated: never go on. */
+	ret = ctl_conn_init(&r->peer, fd, w->a->cfg.key, w->a->cfg.keylen, addr);
+	if (ret == 0)
+		ret = ctl_handshake(&r->peer, (int)w->a->cfg.phase_timeout_ms);
 	if (ret < 0) {
 		set_error(w, "authenticating to the destination agent", ret, addr);
 		return ret;

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -196,8 +197,10 @@ static void hmac_fetch(void)
 	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
-static int tag_of(const struct ctl_conn *c, const uint8_t *nonce, const uint8_t *hdr,
-		   const uint8_t *body, size_t len, uint8_t *out)
+/* HELLO's tag: HMAC-SHA256 under the pre-shared key.  Not GMAC: with no
+ * session key yet, a GMAC would need the long-lived key and a fixed IV. */
+static int hello_tag(const struct ctl_conn *c, const uint8_t *hdr, const uint8_t *body,
+		     size_t len, uint8_t *out)
 {
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
@@ -210,11 +213,119 @@ static int tag_of(const struct ctl_conn *c, const uint8_t *nonce, const uint8_t 
 	pthread_once(&hmac_once, hmac_fetch);
 	h = hmac_alg ? EVP_MAC_CTX_new(hmac_alg) : NULL;
 	ok = h && EVP_MAC_init(h, c->key, c->keylen, params) &&
-	     EVP_MAC_update(h, nonce, CTL_NONCE_LEN) && EVP_MAC_update(h, hdr, CTL_HDR_LEN) &&
-	     (!len || EVP_MAC_update(h, body, len)) &&
-	     EVP_MAC_final(h, out, &outlen, CTL_TAG_LEN) && outlen == CTL_TAG_LEN;
+	     EVP_MAC_update(h, hdr, CTL_HDR_LEN) && (!len || EVP_MAC_update(h, body, len)) &&
+	     EVP_MAC_final(h, out, &outlen, CTL_HELLO_TAG_LEN) && outlen == CTL_HELLO_TAG_LEN;
 	EVP_MAC_CTX_free(h);
 	return ok ? 0 : -EIO;
+}
+
+/* One direction's AES-256-GCM context, keyed with HKDF-SHA256(ikm = the
+ * pre-shared key, salt = sender's nonce || receiver's nonce): each direction
+ * and each connection its own key.  The sender's nonce is its own fresh one,
+ * so a key it sends under is never reused and neither is any (key, IV). */
+static int gmac_key(const struct ctl_conn *c, const uint8_t *from, const uint8_t *to,
+		    bool enc, EVP_CIPHER_CTX **out)
+{
+	static const char info[] = CTL_KDF_INFO;
+	uint8_t salt[2 * CTL_NONCE_LEN], k[32];
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_octet_string("key", (void *)c->key, c->keylen),
+		OSSL_PARAM_construct_octet_string("salt", salt, sizeof(salt)),
+		OSSL_PARAM_construct_octet_string("info", (void *)info, sizeof(info) - 1),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	EVP_CIPHER_CTX *x = NULL;
+	int ret = -EIO;
+
+	memcpy(salt, from, CTL_NONCE_LEN);
+	memcpy(salt + CTL_NONCE_LEN, to, CTL_NONCE_LEN);
+	if (!kc || EVP_KDF_derive(kc, k, sizeof(k), params) <= 0)
+		goto out;
+	x = EVP_CIPHER_CTX_new();
+	if (!x) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* Keyed once here; each message then sets only its IV. */
+	if (EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) <= 0 ||
+	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, CTL_IV_LEN, NULL) <= 0 ||
+	    EVP_CipherInit_ex(x, NULL, NULL, k, NULL, enc) <= 0)
+		goto out;
+	*out = x;
+	x = NULL;
+	ret = 0;
+out:
+	EVP_CIPHER_CTX_free(x);
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	OPENSSL_cleanse(k, sizeof(k));
+	return ret;
+}
+
+static void gmac_free(struct ctl_conn *c)
+{
+	EVP_CIPHER_CTX_free(c->tx_gmac);
+	EVP_CIPHER_CTX_free(c->rx_gmac);
+	c->tx_gmac = c->rx_gmac = NULL;
+}
+
+/* IV = 4 zero bytes || sequence number, big-endian: unique per message
+ * under a key since sequence numbers only grow. */
+static void gmac_iv(uint8_t *iv, uint64_t seq)
+{
+	memset(iv, 0, 4);
+	put64(iv + 4, seq);
+}
+
+/* Header and body go in as AAD only: GMAC, nothing is encrypted. */
+static int gmac_aad(EVP_CIPHER_CTX *x, const uint8_t *hdr, const uint8_t *body, size_t len)
+{
+	int outl;
+
+	if (EVP_CipherUpdate(x, NULL, &outl, hdr, CTL_HDR_LEN) <= 0 ||
+	    (len && EVP_CipherUpdate(x, NULL, &outl, body, (int)len) <= 0))
+		return -EIO;
+	return 0;
+}
+
+static int gmac_seal(struct ctl_conn *c, uint64_t seq, const uint8_t *hdr, const uint8_t *body,
+		     size_t len, uint8_t *tag)
+{
+	uint8_t iv[CTL_IV_LEN], none[16];
+	int outl, ret;
+
+	gmac_iv(iv, seq);
+	if (EVP_EncryptInit_ex(c->tx_gmac, NULL, NULL, NULL, iv) <= 0)
+		return -EIO;
+	ret = gmac_aad(c->tx_gmac, hdr, body, len);
+	if (ret < 0)
+		return ret;
+	if (EVP_EncryptFinal_ex(c->tx_gmac, none, &outl) <= 0 ||
+	    EVP_CIPHER_CTX_ctrl(c->tx_gmac, EVP_CTRL_GCM_GET_TAG, CTL_TAG_LEN, tag) <= 0)
+		return -EIO;
+	return 0;
+}
+
+/* 0 if tag is the GMAC of seq, hdr and body under the peer's key, else
+ * -EBADMSG (or -EIO). */
+static int gmac_open(struct ctl_conn *c, uint64_t seq, const uint8_t *hdr, const uint8_t *body,
+		     size_t len, uint8_t *tag)
+{
+	uint8_t iv[CTL_IV_LEN], none[16];
+	int outl, ret;
+
+	gmac_iv(iv, seq);
+	if (EVP_DecryptInit_ex(c->rx_gmac, NULL, NULL, NULL, iv) <= 0)
+		return -EIO;
+	ret = gmac_aad(c->rx_gmac, hdr, body, len);
+	if (ret < 0)
+		return ret;
+	if (EVP_CIPHER_CTX_ctrl(c->rx_gmac, EVP_CTRL_GCM_SET_TAG, CTL_TAG_LEN, tag) <= 0)
+		return -EIO;
+	return EVP_DecryptFinal_ex(c->rx_gmac, none, &outl) > 0 ? 0 : -EBADMSG;
 }
 
 static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
@@ -280,10 +391,12 @@ static int writev_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
+/* On authenticated connections our HELLO carries an HMAC tag, anything else
+ * a GMAC tag (so ctl_send never makes a tag under the pre-shared key). */
 static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8_t *body,
-		    size_t len, const uint8_t *nonce)
+		    size_t len, bool hello)
 {
-	uint8_t hdr[CTL_HDR_LEN] = { 0 }, tag[CTL_TAG_LEN];
+	uint8_t hdr[CTL_HDR_LEN] = { 0 }, tag[CTL_HELLO_TAG_LEN];
 	struct iovec iov[3];
 	int n = 0, ret;
 
@@ -296,19 +409,23 @@ static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8
 	if (len)
 		iov[n++] = (struct iovec){ (void *)body, len };
 	if (c->auth) {
-		ret = tag_of(c, nonce, hdr, body, len, tag);
+		ret = hello ? hello_tag(c, hdr, body, len, tag) :
+			      gmac_seal(c, seq, hdr, body, len, tag);
 		if (ret < 0)
 			return ret;
-		iov[n++] = (struct iovec){ tag, sizeof(tag) };
+		iov[n++] = (struct iovec){ tag, hello ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN };
 	}
 	return writev_all(c->fd, iov, n);
 }
 
-static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, const uint8_t *nonce)
+/* Receive one frame; on authenticated connections it must be a HELLO if
+ * hello is set, anything else if not, and its tag must verify. */
+static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, bool hello)
 {
 	uint64_t deadline = timeout_ms >= 0 ?
 		timeutil_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC : 0;
-	uint8_t hdr[CTL_HDR_LEN], tag[CTL_TAG_LEN], want[CTL_TAG_LEN];
+	uint8_t hdr[CTL_HDR_LEN], tag[CTL_HELLO_TAG_LEN], want[CTL_HELLO_TAG_LEN];
+	size_t taglen = hello ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN;
 	uint32_t len;
 	int ret;
 
@@ -319,27 +436,33 @@ static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, const
 	if (get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION || len > CTL_MAX_BODY)
 		return -EBADMSG;
 	ctl_msg_reset(m, get16(hdr + 6));
+	/* Its tag could not verify under the other kind's key. */
+	if (c->auth && hello != (m->type == CTL_TYPE_HELLO))
+		return -EBADMSG;
 	ret = reserve(m, len);
 	if (ret < 0)
 		return ret;
 	ret = read_all(c->fd, m->body, len, deadline);
 	if (!ret && c->auth)
-		ret = read_all(c->fd, tag, sizeof(tag), deadline);
+		ret = read_all(c->fd, tag, taglen, deadline);
 	if (ret < 0)
 		return ret;
 	m->len = len;
 	m->seq = get64(hdr + 8);
-	if (c->auth) {
-		if (tag_of(c, nonce, hdr, m->body, len, want) < 0 ||
-		    CRYPTO_memcmp(tag, want, sizeof(tag)) != 0)
+	if (c->auth && hello) {
+		if (hello_tag(c, hdr, m->body, len, want) < 0 ||
+		    CRYPTO_memcmp(tag, want, CTL_HELLO_TAG_LEN) != 0)
 			return -EBADMSG;
+	} else if (c->auth) {
+		ret = gmac_open(c, m->seq, hdr, m->body, len, tag);
+		if (ret < 0)
+			return ret;
 	}
 	return ctl_body_check(m->body, m->len);
 }
 
 int ctl_handshake(struct ctl_conn *c, int timeout_ms)
 {
-	static const uint8_t zero[CTL_NONCE_LEN];
 	struct ctl_msg m;
 	const void *v;
 	size_t len;
@@ -348,24 +471,32 @@ int ctl_handshake(struct ctl_conn *c, int timeout_ms)
 
 	if (!c->auth)
 		return 0;
+	if (c->tx_gmac)
+		return -EALREADY;
 	put16(body, 1);
 	put32(body + 2, CTL_NONCE_LEN);
 	memcpy(body + ATTR_HDR, c->my_nonce, CTL_NONCE_LEN);
-	ret = send_raw(c, CTL_TYPE_HELLO, 0, body, sizeof(body), zero);
+	ret = send_raw(c, CTL_TYPE_HELLO, 0, body, sizeof(body), true);
 	if (ret < 0)
 		return ret;
 	ctl_msg_init(&m, 0);
-	ret = recv_raw(c, &m, timeout_ms, zero);
+	ret = recv_raw(c, &m, timeout_ms, true);
 	if (ret < 0)
 		goto out;
-	if (m.type != CTL_TYPE_HELLO || m.seq != 0 || ctl_get(&m, 1, &v, &len) < 0 ||
-	    len != CTL_NONCE_LEN) {
+	if (m.seq != 0 || ctl_get(&m, 1, &v, &len) < 0 || len != CTL_NONCE_LEN) {
 		ret = -EBADMSG;
 		goto out;
 	}
 	memcpy(c->peer_nonce, v, CTL_NONCE_LEN);
-	if (!memcmp(c->peer_nonce, c->my_nonce, CTL_NONCE_LEN))
+	if (!memcmp(c->peer_nonce, c->my_nonce, CTL_NONCE_LEN)) {
 		ret = -EPROTO; /* our own HELLO reflected back */
+		goto out;
+	}
+	ret = gmac_key(c, c->my_nonce, c->peer_nonce, true, &c->tx_gmac);
+	if (ret == 0)
+		ret = gmac_key(c, c->peer_nonce, c->my_nonce, false, &c->rx_gmac);
+	if (ret < 0)
+		gmac_free(c);
 out:
 	ctl_msg_free(&m);
 	return ret;
@@ -373,14 +504,19 @@ out:
 
 int ctl_send(struct ctl_conn *c, struct ctl_msg *m)
 {
+	if (c->auth && !c->tx_gmac)
+		return -ENOTCONN;
 	m->seq = ++c->tx_seq;
-	return send_raw(c, m->type, m->seq, m->body, m->len, c->peer_nonce);
+	return send_raw(c, m->type, m->seq, m->body, m->len, false);
 }
 
 int ctl_recv(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms)
 {
-	int ret = recv_raw(c, m, timeout_ms, c->my_nonce);
+	int ret;
 
+	if (c->auth && !c->rx_gmac)
+		return -ENOTCONN;
+	ret = recv_raw(c, m, timeout_ms, false);
 	if (ret < 0)
 		return ret;
 	if (m->type == CTL_TYPE_HELLO || m->seq != c->rx_seq + 1)
@@ -394,6 +530,7 @@ void ctl_conn_close(struct ctl_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	gmac_free(c);	/* frees wipe the key schedules */
 	OPENSSL_cleanse(c->key, sizeof(c->key));
 }
 

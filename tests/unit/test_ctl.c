@@ -11,11 +11,17 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 
 #include "netmove/ctl.h"
 
 static const uint8_t key[] = "0123456789abcdef-shared-secret";
 static const uint8_t other[] = "fedcba9876543210-not-the-secret";
+
+/* A HELLO on the wire: header, nonce attribute, HMAC-SHA256. */
+#define HELLO_LEN (CTL_HDR_LEN + 6 + CTL_NONCE_LEN + CTL_HELLO_TAG_LEN)
 
 struct hs {
 	struct ctl_conn *c;
@@ -30,20 +36,67 @@ static void *hs_main(void *arg)
 	return NULL;
 }
 
-/* Connect a and b over a socketpair and run both handshakes. */
-static void pair(struct ctl_conn *a, struct ctl_conn *b, const uint8_t *kb, int *ra, int *rb)
+/* Connect a (key ka) and b (key kb) over a socketpair, run both handshakes. */
+static void pair_keys(struct ctl_conn *a, const uint8_t *ka, struct ctl_conn *b,
+		      const uint8_t *kb, int *ra, int *rb)
 {
 	int sv[2];
 	pthread_t th;
 	struct hs h = { .c = b };
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ctl_conn_init(a, sv[0], key, sizeof(key) - 1, "a"), 0);
+	assert_int_equal(ctl_conn_init(a, sv[0], ka, sizeof(key) - 1, "a"), 0);
 	assert_int_equal(ctl_conn_init(b, sv[1], kb, kb ? sizeof(key) - 1 : 0, "b"), 0);
 	pthread_create(&th, NULL, hs_main, &h);
 	*ra = ctl_handshake(a, 2000);
 	pthread_join(th, NULL);
 	*rb = h.ret;
+}
+
+static void pair(struct ctl_conn *a, struct ctl_conn *b, const uint8_t *kb, int *ra, int *rb)
+{
+	pair_keys(a, key, b, kb, ra, rb);
+}
+
+/* A handshaken pair with the right key on both sides. */
+static void good_pair(struct ctl_conn *a, struct ctl_conn *b)
+{
+	int ra, rb;
+
+	pair(a, b, key, &ra, &rb);
+	assert_int_equal(ra, 0);
+	assert_int_equal(rb, 0);
+}
+
+/* Read exactly len bytes off fd (what the peer sent, before ctl_recv). */
+static void capture(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, buf + got, len - got, 0);
+
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+}
+
+/* Send m from a and take its bytes off b's socket.  Returns the length. */
+static size_t send_capture(struct ctl_conn *a, struct ctl_conn *b, struct ctl_msg *m,
+			   uint8_t *wire, size_t cap)
+{
+	size_t len = CTL_HDR_LEN + m->len + CTL_TAG_LEN;
+
+	assert_true(len <= cap);
+	assert_int_equal(ctl_send(a, m), 0);
+	capture(b->fd, wire, len);
+	return len;
+}
+
+/* Bytes written to from's socket arrive at its peer. */
+static void inject(const struct ctl_conn *from, const uint8_t *wire, size_t len)
+{
+	assert_int_equal(write(from->fd, wire, len), (ssize_t)len);
 }
 
 static void roundtrip(void **state)
@@ -52,12 +105,10 @@ static void roundtrip(void **state)
 	struct ctl_msg m, r;
 	char s[32];
 	uint64_t v;
-	int ra, rb;
 
 	(void)state;
-	pair(&a, &b, key, &ra, &rb);
-	assert_int_equal(ra, 0);
-	assert_int_equal(rb, 0);
+	good_pair(&a, &b);
+	assert_int_equal(ctl_handshake(&a, 100), -EALREADY);
 	ctl_msg_init(&m, 7);
 	ctl_msg_init(&r, 0);
 	assert_int_equal(ctl_put_u64(&m, 1, 0x1122334455667788ULL), 0);
@@ -75,31 +126,33 @@ static void roundtrip(void **state)
 		assert_int_equal(ctl_get_u64(&r, 2, &v), -EBADMSG);
 		assert_int_equal(ctl_get_u64(&r, 9, &v), -ENOENT);
 	}
-	/* And the other direction. */
+	/* And the other direction; an empty body too. */
 	assert_int_equal(ctl_send(&b, &m), 0);
 	assert_int_equal(ctl_recv(&a, &r, 1000), 0);
+	ctl_msg_reset(&m, 8);
+	assert_int_equal(ctl_send(&b, &m), 0);
+	assert_int_equal(ctl_recv(&a, &r, 1000), 0);
+	assert_int_equal(r.type, 8);
+	assert_int_equal(r.len, 0);
 	ctl_conn_close(&b);
 	assert_int_equal(ctl_recv(&a, &r, 1000), -ECONNRESET);
 	ctl_conn_close(&a);
+	ctl_conn_close(&a);	/* twice: harmless */
 	ctl_msg_free(&m);
 	ctl_msg_free(&r);
 }
 
-static void wrong_key_rejected(void **state)
+/* ctl_send never tags under the pre-shared key: a message of HELLO's type
+ * gets a GMAC, and the peer refuses a HELLO after the handshake. */
+static void late_hello_refused(void **state)
 {
 	struct ctl_conn a, b;
 	struct ctl_msg m, r;
-	int ra, rb;
 
 	(void)state;
-	pair(&a, &b, other, &ra, &rb);
-	/* HELLOs are tagged too: a stranger fails at the handshake. */
-	assert_int_equal(ra, -EBADMSG);
-	assert_int_equal(rb, -EBADMSG);
-	/* Even if a side ignored that, its messages would not verify. */
-	ctl_msg_init(&m, 3);
+	good_pair(&a, &b);
+	ctl_msg_init(&m, 0xffff);
 	ctl_msg_init(&r, 0);
-	ctl_put_str(&m, 1, "prepare");
 	assert_int_equal(ctl_send(&a, &m), 0);
 	assert_int_equal(ctl_recv(&b, &r, 1000), -EBADMSG);
 	ctl_conn_close(&a);
@@ -108,50 +161,324 @@ static void wrong_key_rejected(void **state)
 	ctl_msg_free(&r);
 }
 
-/* Capture what a sends to b, then play it again. */
+/* Version 2 on the wire: header byte 4, a 16-byte tag after the body. */
+static void wire_format(void **state)
+{
+	struct ctl_conn a, b;
+	struct ctl_msg m;
+	uint8_t wire[256];
+	size_t n;
+
+	(void)state;
+	good_pair(&a, &b);
+	ctl_msg_init(&m, 3);
+	ctl_put_str(&m, 1, "x");
+	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	assert_int_equal(n, CTL_HDR_LEN + 7 + 16);
+	assert_memory_equal(wire, "NMC1", 4);
+	assert_int_equal(wire[4], 2);
+	/* Nothing else was sent: the next read would block. */
+	assert_int_equal(recv(b.fd, wire, sizeof(wire), MSG_DONTWAIT), -1);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+	ctl_msg_free(&m);
+}
+
+/* The tag is recomputed here from the spec alone: key = HKDF-SHA256(ikm =
+ * the pre-shared key, salt = sender's nonce || receiver's nonce, info =
+ * CTL_KDF_INFO), tag = AES-256-GCM with IV 0000 || seq (big-endian), header
+ * and body as AAD, no plaintext. */
+static void tag_matches_spec(void **state)
+{
+	struct ctl_conn a, b;
+	struct ctl_msg m;
+	uint8_t wire[256], salt[2 * CTL_NONCE_LEN], k[32], iv[12] = { 0 }, tag[16], none[16];
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_octet_string("key", (void *)key, sizeof(key) - 1),
+		OSSL_PARAM_construct_octet_string("salt", salt, sizeof(salt)),
+		OSSL_PARAM_construct_octet_string("info", (void *)CTL_KDF_INFO,
+						  sizeof(CTL_KDF_INFO) - 1),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	size_t n;
+	int outl;
+
+	(void)state;
+	good_pair(&a, &b);
+	ctl_msg_init(&m, 3);
+	ctl_put_str(&m, 1, "resume");
+	memcpy(salt, a.my_nonce, CTL_NONCE_LEN);
+	memcpy(salt + CTL_NONCE_LEN, b.my_nonce, CTL_NONCE_LEN);
+	assert_true(EVP_KDF_derive(kc, k, sizeof(k), params) > 0);
+	for (uint8_t seq = 1; seq <= 2; seq++) {
+		n = send_capture(&a, &b, &m, wire, sizeof(wire));
+		iv[11] = seq;
+		assert_true(EVP_EncryptInit_ex(x, EVP_aes_256_gcm(), NULL, k, iv) > 0);
+		assert_true(EVP_EncryptUpdate(x, NULL, &outl, wire, (int)(n - CTL_TAG_LEN)) > 0);
+		assert_true(EVP_EncryptFinal_ex(x, none, &outl) > 0);
+		assert_true(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, tag) > 0);
+		assert_memory_equal(wire + n - CTL_TAG_LEN, tag, 16);
+	}
+	EVP_CIPHER_CTX_free(x);
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+	ctl_msg_free(&m);
+}
+
+static void wrong_key_rejected(void **state)
+{
+	struct ctl_conn a, b, e, f;
+	struct ctl_msg m, r;
+	uint8_t wire[256];
+	size_t n;
+	int ra, rb;
+
+	(void)state;
+	pair(&a, &b, other, &ra, &rb);
+	/* HELLOs are tagged too: a stranger fails at the handshake. */
+	assert_int_equal(ra, -EBADMSG);
+	assert_int_equal(rb, -EBADMSG);
+	/* And a side that ignored that has no session key to use. */
+	ctl_msg_init(&m, 3);
+	ctl_msg_init(&r, 0);
+	ctl_put_str(&m, 1, "prepare");
+	assert_int_equal(ctl_send(&a, &m), -ENOTCONN);
+	assert_int_equal(ctl_recv(&b, &r, 100), -ENOTCONN);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+
+	/* A well-formed first message (seq 1) tagged under another key, from
+	 * a complete conversation between two holders of that key. */
+	pair_keys(&e, other, &f, other, &ra, &rb);
+	assert_int_equal(ra, 0);
+	assert_int_equal(rb, 0);
+	n = send_capture(&e, &f, &m, wire, sizeof(wire));
+	good_pair(&a, &b);
+	inject(&a, wire, n);
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EBADMSG);
+	ctl_conn_close(&e);
+	ctl_conn_close(&f);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+	ctl_msg_free(&m);
+	ctl_msg_free(&r);
+}
+
+/* One bit flipped at off of a captured message: the receiver's verdict. */
+static int tampered(size_t off)
+{
+	struct ctl_conn a, b;
+	struct ctl_msg m, r;
+	uint8_t wire[256];
+	size_t n;
+	int ret;
+
+	good_pair(&a, &b);
+	ctl_msg_init(&m, 3);
+	ctl_msg_init(&r, 0);
+	ctl_put_str(&m, 1, "switchover");
+	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	if (off < n)
+		wire[off] ^= 0x10;
+	inject(&a, wire, n);
+	ret = ctl_recv(&b, &r, 1000);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+	ctl_msg_free(&m);
+	ctl_msg_free(&r);
+	return ret;
+}
+
+static void tamper_rejected(void **state)
+{
+	const size_t body = CTL_HDR_LEN, tag = CTL_HDR_LEN + 6 + 10;
+
+	(void)state;
+	assert_int_equal(tampered((size_t)-1), 0);		/* untouched: accepted */
+	assert_int_equal(tampered(7), -EBADMSG);		/* header: type */
+	assert_int_equal(tampered(15), -EBADMSG);		/* header: sequence number */
+	assert_int_equal(tampered(body + 1), -EBADMSG);		/* attribute tag */
+	assert_int_equal(tampered(body + 6 + 3), -EBADMSG);	/* attribute value */
+	assert_int_equal(tampered(tag), -EBADMSG);		/* tag: first byte */
+	assert_int_equal(tampered(tag + CTL_TAG_LEN - 1), -EBADMSG);	/* tag: last byte */
+}
+
+/* Capture what a sends to b, then play it again or out of order. */
 static void replay_rejected(void **state)
 {
 	struct ctl_conn a, b, a2, b2;
 	struct ctl_msg m, r;
-	uint8_t wire[4096];
-	ssize_t n;
-	int ra, rb, sv[2];
+	uint8_t w1[256], w2[256], old[256];
+	size_t n0, n1, n2;
 
 	(void)state;
-	pair(&a, &b, key, &ra, &rb);
+	good_pair(&a, &b);
 	ctl_msg_init(&m, 3);
 	ctl_msg_init(&r, 0);
 	ctl_put_str(&m, 1, "commit");
-	/* Read the raw bytes off b's socket instead of ctl_recv. */
-	assert_int_equal(ctl_send(&a, &m), 0);
-	n = recv(b.fd, wire, sizeof(wire), 0);
-	assert_true(n > 0);
+	n0 = send_capture(&a, &b, &m, old, sizeof(old));
+	memcpy(w1, old, n0);
+	n1 = n0;
 	/* Delivered once: accepted. */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(write(a.fd, wire, (size_t)n), n);
+	inject(&a, w1, n1);
 	assert_int_equal(ctl_recv(&b, &r, 1000), 0);
+	assert_int_equal(r.seq, 1);
 	/* Delivered again: same sequence number, rejected. */
-	assert_int_equal(write(a.fd, wire, (size_t)n), n);
+	inject(&a, w1, n1);
 	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTO);
-	close(sv[0]);
-	close(sv[1]);
 
-	/* Into a new connection with the right key: other nonce, bad tag. */
-	pair(&a2, &b2, key, &ra, &rb);
-	assert_int_equal(write(a2.fd, wire, (size_t)n), n);
-	assert_int_equal(ctl_recv(&b2, &r, 1000), -EBADMSG);
+	/* Reordered: 3 before 2 is rejected, 2 then 3 still pass. */
+	n1 = send_capture(&a, &b, &m, w1, sizeof(w1));
+	n2 = send_capture(&a, &b, &m, w2, sizeof(w2));
+	inject(&a, w2, n2);
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTO);
+	inject(&a, w1, n1);
+	assert_int_equal(ctl_recv(&b, &r, 1000), 0);
+	assert_int_equal(r.seq, 2);
+	inject(&a, w2, n2);
+	assert_int_equal(ctl_recv(&b, &r, 1000), 0);
+	assert_int_equal(r.seq, 3);
 
-	/* A flipped bit anywhere: bad tag. */
-	assert_int_equal(ctl_send(&a2, &m), 0);
-	n = recv(b2.fd, wire, sizeof(wire), 0);
-	wire[n - 40] ^= 0x10;
-	assert_int_equal(write(a2.fd, wire, (size_t)n), n);
+	/* Into a new connection with the same key, where seq 1 is due: other
+	 * nonces, other session key, bad tag. */
+	good_pair(&a2, &b2);
+	inject(&a2, old, n0);
 	assert_int_equal(ctl_recv(&b2, &r, 1000), -EBADMSG);
 
 	ctl_conn_close(&a);
 	ctl_conn_close(&b);
 	ctl_conn_close(&a2);
 	ctl_conn_close(&b2);
+	ctl_msg_free(&m);
+	ctl_msg_free(&r);
+}
+
+/* Each direction has its own key: what a sent to b, sent back to a (where
+ * seq 1 is due too), does not verify. */
+static void directions_differ(void **state)
+{
+	struct ctl_conn a, b;
+	struct ctl_msg m, r;
+	uint8_t wire[256];
+	size_t n;
+
+	(void)state;
+	good_pair(&a, &b);
+	ctl_msg_init(&m, 3);
+	ctl_msg_init(&r, 0);
+	ctl_put_str(&m, 1, "handoff");
+	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	inject(&b, wire, n);
+	assert_int_equal(ctl_recv(&a, &r, 1000), -EBADMSG);
+	/* b's own seq 1 is accepted by a. */
+	assert_int_equal(ctl_send(&b, &m), 0);
+	assert_int_equal(ctl_recv(&a, &r, 1000), 0);
+	assert_int_equal(r.seq, 1);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+	ctl_msg_free(&m);
+	ctl_msg_free(&r);
+}
+
+/* Our own HELLO sent back to us is not a peer. */
+static void reflected_hello_rejected(void **state)
+{
+	struct ctl_conn a;
+	struct ctl_msg m;
+	struct hs h = { .c = &a };
+	uint8_t hello[HELLO_LEN];
+	pthread_t th;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
+	pthread_create(&th, NULL, hs_main, &h);
+	capture(sv[1], hello, sizeof(hello));
+	assert_int_equal(write(sv[1], hello, sizeof(hello)), (ssize_t)sizeof(hello));
+	pthread_join(th, NULL);
+	assert_int_equal(h.ret, -EPROTO);
+	ctl_msg_init(&m, 3);
+	assert_int_equal(ctl_send(&a, &m), -ENOTCONN);
+	ctl_conn_close(&a);
+	close(sv[1]);
+	ctl_msg_free(&m);
+}
+
+/* A version 1 peer with the right key: its HELLO (HMAC-SHA256 over 16 zero
+ * bytes, header and body) is refused, and so is a version 1 header later. */
+static void version1_rejected(void **state)
+{
+	static const uint8_t zero[CTL_NONCE_LEN];
+	uint8_t hello[CTL_HDR_LEN + 6 + CTL_NONCE_LEN + 32] = { 0 }, mac[64], wire[256];
+	struct ctl_conn a, b;
+	struct ctl_msg m, r;
+	struct hs h = { .c = &a };
+	uint8_t *hb = hello + CTL_HDR_LEN;
+	pthread_t th;
+	size_t n;
+	int sv[2];
+	EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *hm = EVP_MAC_CTX_new(alg);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	size_t outl = 0;
+
+	(void)state;
+	memcpy(hello, "NMC1", 4);
+	hello[4] = 1;
+	hello[6] = hello[7] = 0xff;
+	hello[19] = 6 + CTL_NONCE_LEN;
+	hb[1] = 1;
+	hb[5] = CTL_NONCE_LEN;
+	memset(hb + 6, 0x5a, CTL_NONCE_LEN);
+	assert_true(EVP_MAC_init(hm, key, sizeof(key) - 1, params));
+	assert_true(EVP_MAC_update(hm, zero, sizeof(zero)));
+	assert_true(EVP_MAC_update(hm, hello, CTL_HDR_LEN + 6 + CTL_NONCE_LEN));
+	assert_true(EVP_MAC_final(hm, mac, &outl, sizeof(mac)));
+	assert_int_equal(outl, 32);
+	memcpy(hb + 6 + CTL_NONCE_LEN, mac, 32);
+	EVP_MAC_CTX_free(hm);
+	EVP_MAC_free(alg);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
+	pthread_create(&th, NULL, hs_main, &h);
+	assert_int_equal(write(sv[1], hello, sizeof(hello)), (ssize_t)sizeof(hello));
+	pthread_join(th, NULL);
+	assert_int_equal(h.ret, -EBADMSG);
+	ctl_conn_close(&a);
+	close(sv[1]);
+
+	/* Refused on its header alone, not after waiting for body and tag. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
+	pthread_create(&th, NULL, hs_main, &h);
+	assert_int_equal(write(sv[1], hello, CTL_HDR_LEN), CTL_HDR_LEN);
+	pthread_join(th, NULL);
+	assert_int_equal(h.ret, -EBADMSG);
+	ctl_conn_close(&a);
+	close(sv[1]);
+
+	/* Mid-connection: a valid message with its version byte set to 1. */
+	good_pair(&a, &b);
+	ctl_msg_init(&m, 3);
+	ctl_msg_init(&r, 0);
+	ctl_put_str(&m, 1, "verify");
+	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	wire[4] = 1;
+	inject(&a, wire, n);
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EBADMSG);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
 	ctl_msg_free(&m);
 	ctl_msg_free(&r);
 }
@@ -234,8 +561,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip),
+		cmocka_unit_test(wire_format),
+		cmocka_unit_test(late_hello_refused),
+		cmocka_unit_test(tag_matches_spec),
 		cmocka_unit_test(wrong_key_rejected),
+		cmocka_unit_test(tamper_rejected),
 		cmocka_unit_test(replay_rejected),
+		cmocka_unit_test(directions_differ),
+		cmocka_unit_test(reflected_hello_rejected),
+		cmocka_unit_test(version1_rejected),
 		cmocka_unit_test(unauthenticated_local),
 		cmocka_unit_test(tlv_checks),
 		cmocka_unit_test(key_files),

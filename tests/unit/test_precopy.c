@@ -32,9 +32,6 @@
 #define WARMUP 500
 #define AFTER 3000
 #define HELLO_TYPE 0xffff
-#ifndef CTL_HELLO_TAG_LEN
-#define CTL_HELLO_TAG_LEN CTL_TAG_LEN
-#endif
 
 static const uint8_t key[32] = "netmove-precopy-test-key-0123456";
 

@@ -1,13 +1,19 @@
-/* ctl: the control protocol between agents (TCP, authenticated) and between
- * the CLI and its local agent (unix socket, root peers only).
+/* ctl: the control protocol between agents and of the migration stream (TCP,
+ * authenticated) and between the CLI and its local agent (unix socket, root
+ * peers only, no tags).
  *
- * A message is a 24-byte header (magic "NMC1", version, type, sequence
+ * A message is a 24-byte header (magic "NMC1", version 2, type, sequence
  * number, body length), a body of TLV attributes and, on authenticated
- * connections, an HMAC-SHA256 tag over the receiver's connection nonce, the
- * header and the body.  Each side sends a HELLO carrying a fresh random nonce
- * first; sequence numbers then start at 1 and must increase by exactly one, so
- * a message replayed from this or an earlier connection, a reordered one, or
- * one from a peer without the key is rejected. */
+ * connections, a tag.  Each side first sends a HELLO (sequence number 0)
+ * carrying a fresh random nonce, tagged with HMAC-SHA256 under the pre-shared
+ * key.  Each direction then gets its own AES-256 key, HKDF-SHA256 of the
+ * pre-shared key salted with the sender's and the receiver's nonces, and
+ * every later message a 16-byte GMAC tag (AES-256-GCM, header and body as
+ * AAD only, IV = the sequence number).  Sequence numbers start at 1 and must
+ * increase by exactly one, so a message replayed from this or an earlier
+ * connection, a reordered or altered one, one sent back the other way, or
+ * one from a peer without the key is rejected.  Version 1 (HMAC on every
+ * message) peers are rejected at the HELLO. */
 #ifndef NETMOVE_CTL_H
 #define NETMOVE_CTL_H
 
@@ -16,13 +22,18 @@
 #include <stdint.h>
 
 #define CTL_MAGIC 0x4e4d4331u		/* "NMC1" */
-#define CTL_VERSION 1
-#define CTL_HDR_LEN 24
-#define CTL_TAG_LEN 32
-#define CTL_NONCE_LEN 16
-#define CTL_MAX_BODY (64u << 20)
-#define CTL_MAX_KEY 256
-#define CTL_MIN_KEY 16
+#define CTL_VERSION 2			/* 2: GMAC under HKDF session keys */
+#define CTL_HDR_LEN 24			/* header bytes */
+#define CTL_TAG_LEN 16			/* GMAC tag of every message but HELLO */
+#define CTL_HELLO_TAG_LEN 32		/* HMAC-SHA256 tag of a HELLO */
+#define CTL_IV_LEN 12			/* GCM IV: 4 zero bytes, sequence number */
+#define CTL_KDF_INFO "netmove ctl v2 gmac"	/* HKDF info label */
+#define CTL_NONCE_LEN 16		/* HELLO nonce bytes */
+#define CTL_MAX_BODY (64u << 20)	/* largest body accepted or sent */
+#define CTL_MAX_KEY 256			/* longest pre-shared key */
+#define CTL_MIN_KEY 16			/* shortest pre-shared key */
+
+struct evp_cipher_ctx_st;		/* OpenSSL's EVP_CIPHER_CTX */
 
 /* A message being built or received: a type and a TLV body. */
 struct ctl_msg {
@@ -33,20 +44,26 @@ struct ctl_msg {
 	size_t cap;		/* bytes allocated for body */
 };
 
-/* One end of a connection. */
+/* One end of a connection.  After a successful ctl_handshake it owns two
+ * OpenSSL contexts: ctl_conn_close frees them.  A struct copy moves that
+ * ownership (close one copy only). */
 struct ctl_conn {
 	int fd;				/* connected socket */
-	bool auth;			/* HMAC + nonces + sequence checks */
-	uint8_t key[CTL_MAX_KEY];	/* pre-shared key */
+	bool auth;			/* tags + nonces + sequence checks */
+	uint8_t key[CTL_MAX_KEY];	/* pre-shared key (wiped on close) */
 	size_t keylen;			/* its length */
-	uint8_t my_nonce[CTL_NONCE_LEN];	/* ours: peers' tags cover it */
-	uint8_t peer_nonce[CTL_NONCE_LEN];	/* theirs: our tags cover it */
+	uint8_t my_nonce[CTL_NONCE_LEN];	/* ours: salts both session keys */
+	uint8_t peer_nonce[CTL_NONCE_LEN];	/* theirs: salts both session keys */
+	struct evp_cipher_ctx_st *tx_gmac;	/* GCM keyed for what we send, or NULL */
+	struct evp_cipher_ctx_st *rx_gmac;	/* GCM keyed for what the peer sends, or NULL */
 	uint64_t tx_seq;		/* last sequence number sent */
 	uint64_t rx_seq;		/* last sequence number accepted */
 	char peer[64];			/* peer address, for logs */
 };
 
+/* An empty message of type (no allocation yet). */
 void ctl_msg_init(struct ctl_msg *m, uint16_t type);
+/* Free the body; m is empty afterwards. */
 void ctl_msg_free(struct ctl_msg *m);
 /* Drop all attributes, keep the buffer, set a new type. */
 void ctl_msg_reset(struct ctl_msg *m, uint16_t type);
@@ -70,17 +87,29 @@ int ctl_next(const struct ctl_msg *m, size_t *off, uint16_t *tag, const void **v
 /* Check that a body is a well-formed TLV sequence: 0 or -EBADMSG. */
 int ctl_body_check(const uint8_t *body, size_t len);
 
-/* Set up c for fd.  key NULL: unauthenticated (local unix socket). */
+/* Set up c for fd (c must not hold a handshaken connection: close it
+ * first).  key NULL: unauthenticated (local unix socket).  Returns 0,
+ * -EINVAL (key length outside CTL_MIN_KEY..CTL_MAX_KEY) or -EIO (no random
+ * nonce); allocates nothing. */
 int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
 		  const char *peer);
-/* Exchange HELLOs (authenticated connections only; no-op otherwise). */
+/* Exchange HELLOs and derive the session keys (authenticated connections
+ * only; no-op otherwise).  Returns 0, -ETIMEDOUT, -ECONNRESET, -EBADMSG
+ * (malformed, bad tag: another key, or a version 1 peer), -EPROTO (our own
+ * HELLO reflected back), -EALREADY (done before), -ENOMEM or -EIO.  On
+ * failure c holds no session keys. */
 int ctl_handshake(struct ctl_conn *c, int timeout_ms);
-/* Send one message (assigns the next sequence number). */
+/* Send one message (assigns the next sequence number).  Returns 0, a
+ * negative errno from the socket, -EIO, or -ENOTCONN (authenticated
+ * connection without a successful handshake). */
 int ctl_send(struct ctl_conn *c, struct ctl_msg *m);
 /* Receive one message into m (reset first).  Returns 0, -ETIMEDOUT,
- * -ECONNRESET (peer closed), -EBADMSG (malformed or bad tag), -EPROTO (bad
- * sequence: replayed or reordered). */
+ * -ECONNRESET (peer closed), -EBADMSG (malformed, other version or bad tag),
+ * -EPROTO (bad sequence: replayed or reordered), -ENOMEM, -EIO, or -ENOTCONN
+ * (authenticated connection without a successful handshake). */
 int ctl_recv(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms);
+/* Close the socket, free the session keys, wipe the pre-shared key.  A
+ * second call does nothing more. */
 void ctl_conn_close(struct ctl_conn *c);
 
 /* Read a key file: raw bytes, or hex text (whitespace ignored) if the file

@@ -1,5 +1,5 @@
 /* proto: message types and attribute tags spoken over ctl connections:
- * CLI -> local agent (unix socket) and agent <-> agent (TCP, HMAC). */
+ * CLI -> local agent (unix socket) and agent <-> agent (TCP, GMAC). */
 #ifndef NETMOVE_PROTO_H
 #define NETMOVE_PROTO_H
 
