@@ -34,7 +34,7 @@ struct opts {
 	uint64_t ram_mib, max_ram_mib;
 	uint32_t ws, rate, tick_us, warmup_ms, run_ms, linger_ms;
 	struct precopy_config pc;
-	bool json, lockstep, quiet, netmove, have_mac, have_ip, strict;
+	bool json, lockstep, quiet, netmove, have_mac, have_ip, strict, prealloc;
 	struct mac mac;
 	struct in_addr ip;	/* guest NIC address */
 	int tap_fd;		/* -1: no NIC */
@@ -63,6 +63,7 @@ static void usage(FILE *f)
 "usage: nm-migrate run      [VM options] [--run-ms N]\n"
 "       nm-migrate send     --to IP:PORT --key-file F [VM options] [migration options]\n"
 "       nm-migrate receive  --listen IP:PORT --key-file F [--max-ram MIB] [--cpu B] [--run-ms N]\n"
+"                           [--prealloc]  (allocate the guest's RAM before accepting it)\n"
 "       nm-migrate selftest [VM options] [migration options] [--lockstep]\n"
 "       nm-migrate backends [--json]\n"
 "VM options: --ram MIB (64) --cpu emu|kvm|auto (emu; auto: kvm where it runs;\n"
@@ -214,6 +215,7 @@ static void vm_cfg(const struct opts *o, struct vm_config *vc, int serial_fd)
 	vc->ram_size = o->ram_mib << 20;
 	vc->ops = o->ops;
 	vc->lockstep = o->lockstep;
+	vc->prefault = o->prealloc;
 	vc->ws = o->ws;
 	vc->rate = o->rate;
 	vc->tick_us = o->tick_us;
@@ -646,7 +648,7 @@ int main(int argc, char **argv)
 		{ "lockstep", 0, 0, 'L' }, { "strict", 0, 0, 'x' }, { "help", 0, 0, 'h' },
 		{ "tap", 1, 0, 'P' }, { "netns", 1, 0, 'e' }, { "ip", 1, 0, 'i' }, { "linger-ms", 1, 0, 'g' },
 		{ "netmove-to", 1, 0, 'D' }, { "netmove-port", 1, 0, 'O' }, { "hold-ms", 1, 0, 'H' },
-		{ "no-auto-converge", 0, 0, 'A' }, { "timeout-ms", 1, 0, 'o' }, { "fault", 1, 0, 'F' },
+		{ "no-auto-converge", 0, 0, 'A' }, { "prealloc", 0, 0, 'p' }, { "timeout-ms", 1, 0, 'o' }, { "fault", 1, 0, 'F' },
 		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
@@ -693,6 +695,7 @@ int main(int argc, char **argv)
 		case 'L': o.lockstep = true; break;
 		case 'x': o.strict = true; break;
 		case 'A': o.pc.auto_converge = false; break;
+		case 'p': o.prealloc = true; break;
 		case 'F':
 			if (parse_fault(a, &o)) {
 				fprintf(stderr, "nm-migrate: --fault: want EVENT[:ROUND]=stop|kill|cut, got %s\n", a);

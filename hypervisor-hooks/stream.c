@@ -224,6 +224,11 @@ void stream_tx_free(struct stream_tx *tx)
 	ctl_msg_free(&tx->m);
 }
 
+/* Pages go through the C library's memcpy (wide vector moves): compilers
+ * inline a copy of a constant 4 KiB as `rep movsq`, a third slower on these
+ * machines.  The volatile pointer keeps it a call. */
+static void *(*volatile const page_copy)(void *, const void *, size_t) = memcpy;
+
 static bool page_is_zero(const uint8_t *p)
 {
 	const uint64_t *q = (const uint64_t *)(const void *)p;
@@ -285,7 +290,7 @@ int stream_tx_flush(struct stream_tx *tx)
 
 int stream_tx_page(struct stream_tx *tx, uint64_t pfn, const uint8_t *data)
 {
-	uint8_t rec[8 + STREAM_PAGE];
+	uint8_t *rec;
 	int i, ret;
 
 	tx->pages++;
@@ -304,14 +309,15 @@ int stream_tx_page(struct stream_tx *tx, uint64_t pfn, const uint8_t *data)
 	ret = tx_put_zero_run(tx);
 	if (ret)
 		return ret;
+	rec = ctl_put_reserve(&tx->m, SA_PAGE, 8 + STREAM_PAGE);
+	if (!rec)
+		return -ENOMEM;
 	for (i = 0; i < 8; i++)
 		rec[i] = (uint8_t)(pfn >> (8 * i));
-	/* The copy happens after the dirty bit was cleared: a guest write racing
-	 * with it sets the bit again and the page goes in the next round. */
-	memcpy(rec + 8, data, STREAM_PAGE);
-	ret = ctl_put(&tx->m, SA_PAGE, rec, sizeof(rec));
-	if (ret)
-		return ret;
+	/* The one copy of the page, straight into the message: it happens after
+	 * the dirty bit was cleared, so a guest write racing with it sets the
+	 * bit again and the page goes in the next round. */
+	page_copy(rec + 8, data, STREAM_PAGE);
 	if (++tx->n >= STREAM_BATCH)
 		return stream_tx_flush(tx);
 	return 0;
@@ -337,7 +343,7 @@ int stream_apply_pages(uint8_t *ram, uint64_t npages, const struct ctl_msg *m,
 			pfn = stream_r_u64(&r);
 			if (len != 8 + STREAM_PAGE || pfn >= npages)
 				return -EBADMSG;
-			memcpy(ram + pfn * STREAM_PAGE, (const uint8_t *)v + 8, STREAM_PAGE);
+			page_copy(ram + pfn * STREAM_PAGE, (const uint8_t *)v + 8, STREAM_PAGE);
 			n++;
 		} else if (tag == SA_ZERO) {
 			pfn = stream_r_u64(&r);

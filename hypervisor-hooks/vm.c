@@ -65,6 +65,23 @@ static int vm_boot(struct vm *vm)
 	return ret;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
+#endif
+
+/* Fresh memory costs its allocation and zeroing at first touch, which on a
+ * destination would fall inside the copy: pay it up front.  Zero bytes
+ * written, so the guest sees nothing. */
+static void vm_prefault(struct vm *vm)
+{
+	uint64_t off;
+
+	if (madvise(vm->ram, vm->ram_size, MADV_POPULATE_WRITE) == 0)
+		return;
+	for (off = 0; off < vm->ram_size; off += VM_PAGE_SIZE)
+		((volatile uint8_t *)vm->ram)[off] = 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
 	pthread_condattr_t ca;
@@ -96,6 +113,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		snprintf(vm->err, sizeof(vm->err), "guest RAM: %s", strerror(-ret));
 		goto out;
 	}
+	/* Huge pages where the kernel has them: nested paging makes every TLB
+	 * miss costly, and a migration destination faults its RAM in 2 MiB at
+	 * a time instead of 4 KiB (3-4x the stream rate on these machines). */
+	madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+	if (cfg->prefault)
+		vm_prefault(vm);
 	vm->dirty = calloc((vm->npages + 63) / 64, sizeof(uint64_t));
 	if (!vm->dirty) {
 		ret = -ENOMEM;
@@ -267,6 +290,7 @@ void vm_pause(struct vm *vm)
 	vm->want_pause = true;
 	atomic_store(&vm->stop, 1);
 	vm->ops->kick(vm);
+	pthread_cond_broadcast(&vm->cond);	/* a throttled vCPU sitting out */
 	while (vm->running)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);

@@ -30,6 +30,7 @@ struct vm_config {
 	uint32_t tick_us;	/* live mode: minimum time per iteration */
 	int serial_fd;		/* copy serial output here (-1: no) */
 	bool no_boot;		/* leave RAM empty (a migration destination) */
+	bool prefault;		/* allocate every page of RAM now, not at first touch */
 	bool nic;		/* give the guest a NIC (a destination takes it from the stream) */
 	uint8_t mac[6];		/* NIC MAC */
 	uint32_t ip;		/* NIC IPv4 address, network order */

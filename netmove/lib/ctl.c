@@ -70,23 +70,41 @@ static int reserve(struct ctl_msg *m, size_t more)
 	return 0;
 }
 
-int ctl_put(struct ctl_msg *m, uint16_t tag, const void *v, size_t len)
+/* Append an attribute header for len bytes; *val: where the value goes. */
+static int attr_add(struct ctl_msg *m, uint16_t tag, size_t len, uint8_t **val)
 {
 	int ret;
 
 	if (len > CTL_MAX_BODY)
 		return -EMSGSIZE;
-	if (len && !v)
-		return -EINVAL;
 	ret = reserve(m, ATTR_HDR + len);
 	if (ret < 0)
 		return ret;
 	put16(m->body + m->len, tag);
 	put32(m->body + m->len + 2, (uint32_t)len);
-	if (len)
-		memcpy(m->body + m->len + ATTR_HDR, v, len);
+	*val = m->body + m->len + ATTR_HDR;
 	m->len += ATTR_HDR + len;
 	return 0;
+}
+
+void *ctl_put_reserve(struct ctl_msg *m, uint16_t tag, size_t len)
+{
+	uint8_t *val;
+
+	return attr_add(m, tag, len, &val) ? NULL : val;
+}
+
+int ctl_put(struct ctl_msg *m, uint16_t tag, const void *v, size_t len)
+{
+	uint8_t *val;
+	int ret;
+
+	if (len && !v)
+		return -EINVAL;
+	ret = attr_add(m, tag, len, &val);
+	if (!ret && len)
+		memcpy(val, v, len);
+	return ret;
 }
 
 int ctl_put_u64(struct ctl_msg *m, uint16_t tag, uint64_t v)

@@ -70,6 +70,10 @@ void ctl_msg_reset(struct ctl_msg *m, uint16_t type);
 
 /* Append an attribute.  Returns 0 or -ENOMEM / -EMSGSIZE. */
 int ctl_put(struct ctl_msg *m, uint16_t tag, const void *v, size_t len);
+/* Append an attribute of len bytes and return where its value goes, for the
+ * caller to fill (bulk data written once, in place); NULL if it does not
+ * fit (ENOMEM or past CTL_MAX_BODY). */
+void *ctl_put_reserve(struct ctl_msg *m, uint16_t tag, size_t len);
 int ctl_put_u64(struct ctl_msg *m, uint16_t tag, uint64_t v);
 int ctl_put_str(struct ctl_msg *m, uint16_t tag, const char *s);
 
