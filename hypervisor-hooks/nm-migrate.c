@@ -430,10 +430,10 @@ static int cmd_receive(struct opts *o)
 		fprintf(stderr, "nm-migrate: listen %s: %s\n", o->listen, strerror(-lfd));
 		return EX_FAIL;
 	}
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	fd = ctl_accept_tcp(lfd, NULL, 0);
 	close(lfd);
 	if (fd < 0) {
-		fprintf(stderr, "nm-migrate: accept: %s\n", strerror(errno));
+		fprintf(stderr, "nm-migrate: accept: %s\n", strerror(-fd));
 		return EX_FAIL;
 	}
 	o->mig_fd = fd;

@@ -579,8 +579,6 @@ int main(int argc, char **argv)
 	while (!a.stop) {
 		struct pollfd pfd[2] = { { .fd = ufd, .events = POLLIN },
 					 { .fd = lfd, .events = POLLIN } };
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
 		char addr[64];
 		int fd;
 
@@ -593,16 +591,11 @@ int main(int argc, char **argv)
 				handle_local(&a, fd);
 		}
 		if (lfd >= 0 && (pfd[1].revents & POLLIN)) {
-			fd = accept4(lfd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
+			fd = ctl_accept_tcp(lfd, addr, sizeof(addr));
 			if (fd >= 0) {
-				int one = 1;
-
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 				struct peer_conn *p = calloc(1, sizeof(*p));
 				pthread_t th;
 
-				snprintf(addr, sizeof(addr), "%s:%u", inet_ntoa(from.sin_addr),
-					 ntohs(from.sin_port));
 				if (!p) {
 					close(fd);
 					continue;

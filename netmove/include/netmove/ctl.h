@@ -124,6 +124,9 @@ int ctl_key_load(const char *path, uint8_t *key, size_t cap);
 /* Sockets.  addr is "IPv4:port". */
 int ctl_listen_tcp(const char *addr);
 int ctl_connect_tcp(const char *addr, int timeout_ms);
+/* Accept one TCP peer on lfd, with TCP_NODELAY as ctl_connect_tcp sets it;
+ * its "IPv4:port" goes into peer (may be NULL).  The fd or -errno. */
+int ctl_accept_tcp(int lfd, char *peer, size_t peerlen);
 /* Unix socket with mode 0600, replacing a stale file. */
 int ctl_listen_unix(const char *path);
 int ctl_connect_unix(const char *path);
