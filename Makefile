@@ -28,6 +28,11 @@ APP_LIBS :=
 APP_LDLIBS :=
 EXTRA_BINS :=
 LIB_DEPS :=
+# What `make install` puts in sbin/ and bin/ (fragments add their programs);
+# every man page in docs/ goes to its section.
+INSTALL_SBIN := $(O)/netmove $(O)/netmoved
+INSTALL_BIN :=
+MANPAGES := $(wildcard docs/*.[1-8])
 -include ebpf/ebpf.mk
 -include ovs-plugin/ovs.mk
 -include tests/vmstub/vmstub.mk
@@ -135,13 +140,16 @@ demo: deps-check
 	@tests/net/demo.sh
 
 install: all
-	install -D -m 0755 $(O)/netmove $(DESTDIR)$(PREFIX)/sbin/netmove
-	install -D -m 0755 $(O)/netmoved $(DESTDIR)$(PREFIX)/sbin/netmoved
-	install -D -m 0644 docs/netmoved.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmoved.8
-	install -D -m 0755 $(O)/nm-ovs $(DESTDIR)$(PREFIX)/sbin/nm-ovs
-	install -D -m 0644 docs/nm-ovs.8 $(DESTDIR)$(PREFIX)/share/man/man8/nm-ovs.8
-	install -D -m 0644 docs/netmove.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmove.8
-	install -D -m 0644 docs/netmove-buffer.8 $(DESTDIR)$(PREFIX)/share/man/man8/netmove-buffer.8
+	@for p in $(INSTALL_SBIN); do \
+		echo "install $$p -> $(DESTDIR)$(PREFIX)/sbin/"; \
+		install -D -m 0755 $$p $(DESTDIR)$(PREFIX)/sbin/$${p##*/} || exit 1; done
+	@for p in $(INSTALL_BIN); do \
+		echo "install $$p -> $(DESTDIR)$(PREFIX)/bin/"; \
+		install -D -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/$${p##*/} || exit 1; done
+	@for m in $(MANPAGES); do \
+		d=$(DESTDIR)$(PREFIX)/share/man/man$${m##*.}; \
+		echo "install $$m -> $$d/"; \
+		install -D -m 0644 $$m $$d/$${m##*/} || exit 1; done
 
 clean:
 	rm -rf $(O)

@@ -5,6 +5,7 @@
 all: $(O)/nm-migrate
 
 EXTRA_BINS += $(O)/nm-migrate
+INSTALL_SBIN += $(O)/nm-migrate
 
 HH_DIR      := hypervisor-hooks
 HH_CORE     := vm dev dev_nic tap cpu cpu_emu cpu_kvm stream precopy precopy_send precopy_recv

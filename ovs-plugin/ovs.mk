@@ -7,6 +7,7 @@
 # Keeps `all` the default goal (this fragment may hold the first target)
 # and builds the tool the network tests and the benchmark use.
 all: $(O)/nm-ovs
+INSTALL_SBIN += $(O)/nm-ovs
 
 OVS_DIR    := $(shell mk/deps.sh --ovs-dir 2>/dev/null)
 OVS_SRC    := $(OVS_DIR)/src

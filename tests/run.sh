@@ -1,8 +1,9 @@
 #!/bin/bash
-# netmove test runner: unit tests (plain and ASan+UBSan), short fuzz runs and
-# the network tests on the namespace testbed.  Ends with the summary line
+# netmove test runner: unit tests (plain and ASan+UBSan), short fuzz runs,
+# the install check and the network tests on the namespace testbed.  Ends
+# with the summary line
 #   tests: N passed, N failed, N skipped
-# Usage: tests/run.sh [unit|fuzz|net]...   (default: all three)
+# Usage: tests/run.sh [unit|fuzz|install|net]...   (default: all four)
 set -u
 cd "$(dirname "$0")/.."
 
@@ -64,12 +65,13 @@ run_fuzz() {
 	done
 }
 
-run_net() {
+# Scripts tests/PART/test_*.sh: 0 passed, 77 skipped (last line: why).
+run_scripts() { # PART TITLE
 	local t name log st t0 t1
-	echo "== network tests (namespaces, Open vSwitch, tc/eBPF)"
-	for t in tests/net/test_*.sh; do
+	echo "== $2"
+	for t in tests/"$1"/test_*.sh; do
 		[ -f "$t" ] || continue
-		name=net/$(basename "$t" .sh)
+		name=$1/$(basename "$t" .sh)
 		log=$logdir/${name//\//_}.log
 		t0=$(date +%s.%N)
 		bash "$t" >"$log" 2>&1
@@ -96,13 +98,14 @@ run_net() {
 }
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(unit fuzz net)
+[ ${#parts[@]} -eq 0 ] && parts=(unit fuzz install net)
 for p in "${parts[@]}"; do
 	case $p in
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
-	net) run_net ;;
-	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, net)" >&2; exit 2 ;;
+	install) run_scripts install "install (make install into a scratch DESTDIR)" ;;
+	net) run_scripts net "network tests (namespaces, Open vSwitch, tc/eBPF)" ;;
+	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, install, net)" >&2; exit 2 ;;
 	esac
 done
 

@@ -5,6 +5,7 @@ VMSTUB_SRC := $(wildcard tests/vmstub/*.c)
 VMSTUB_OBJ := $(VMSTUB_SRC:%.c=$(O)/obj/%.o)
 
 all: $(O)/nm-vmstub
+INSTALL_BIN += $(O)/nm-vmstub
 
 $(O)/nm-vmstub: $(VMSTUB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $(VMSTUB_OBJ)
