@@ -1,7 +1,8 @@
-/* stream: the migration stream.  One authenticated ctl connection (AES-GMAC per message under
- * per-connection keys, sequence numbers: see netmove/ctl.h) carries typed messages whose
- * bodies are TLV sections; page sections carry 4 KiB pages or runs of zero
- * pages.  The record parsers here take untrusted input (see fuzz_stream.c). */
+/* stream: the migration stream.  One authenticated ctl connection (an
+ * AES-GMAC tag per message under per-connection keys, sequence numbers: see
+ * netmove/ctl.h) carries typed messages whose bodies are TLV sections; page
+ * sections carry 4 KiB pages or runs of zero pages.  The record parsers here
+ * take untrusted input (see fuzz_stream.c). */
 #ifndef NM_STREAM_H
 #define NM_STREAM_H
 

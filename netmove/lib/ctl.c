@@ -309,41 +309,27 @@ static int gmac_aad(EVP_CIPHER_CTX *x, const uint8_t *hdr, const uint8_t *body, 
 	return 0;
 }
 
-static int gmac_seal(struct ctl_conn *c, uint64_t seq, const uint8_t *hdr, const uint8_t *body,
-		     size_t len, uint8_t *tag)
+/* seal: compute the GMAC of seq, hdr and body into tag under our key;
+ * else check tag under the peer's: 0, -EBADMSG (no match) or -EIO. */
+static int gmac_run(EVP_CIPHER_CTX *x, bool seal, uint64_t seq, const uint8_t *hdr,
+		    const uint8_t *body, size_t len, uint8_t *tag)
 {
 	uint8_t iv[CTL_IV_LEN], none[16];
 	int outl, ret;
 
 	gmac_iv(iv, seq);
-	if (EVP_EncryptInit_ex(c->tx_gmac, NULL, NULL, NULL, iv) <= 0)
+	if (EVP_CipherInit_ex(x, NULL, NULL, NULL, iv, -1) <= 0)
 		return -EIO;
-	ret = gmac_aad(c->tx_gmac, hdr, body, len);
+	ret = gmac_aad(x, hdr, body, len);
 	if (ret < 0)
 		return ret;
-	if (EVP_EncryptFinal_ex(c->tx_gmac, none, &outl) <= 0 ||
-	    EVP_CIPHER_CTX_ctrl(c->tx_gmac, EVP_CTRL_GCM_GET_TAG, CTL_TAG_LEN, tag) <= 0)
+	if (!seal && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, CTL_TAG_LEN, tag) <= 0)
+		return -EIO;
+	if (EVP_CipherFinal_ex(x, none, &outl) <= 0)
+		return seal ? -EIO : -EBADMSG;
+	if (seal && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, CTL_TAG_LEN, tag) <= 0)
 		return -EIO;
 	return 0;
-}
-
-/* 0 if tag is the GMAC of seq, hdr and body under the peer's key, else
- * -EBADMSG (or -EIO). */
-static int gmac_open(struct ctl_conn *c, uint64_t seq, const uint8_t *hdr, const uint8_t *body,
-		     size_t len, uint8_t *tag)
-{
-	uint8_t iv[CTL_IV_LEN], none[16];
-	int outl, ret;
-
-	gmac_iv(iv, seq);
-	if (EVP_DecryptInit_ex(c->rx_gmac, NULL, NULL, NULL, iv) <= 0)
-		return -EIO;
-	ret = gmac_aad(c->rx_gmac, hdr, body, len);
-	if (ret < 0)
-		return ret;
-	if (EVP_CIPHER_CTX_ctrl(c->rx_gmac, EVP_CTRL_GCM_SET_TAG, CTL_TAG_LEN, tag) <= 0)
-		return -EIO;
-	return EVP_DecryptFinal_ex(c->rx_gmac, none, &outl) > 0 ? 0 : -EBADMSG;
 }
 
 static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
@@ -428,7 +414,7 @@ static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8
 		iov[n++] = (struct iovec){ (void *)body, len };
 	if (c->auth) {
 		ret = hello ? hello_tag(c, hdr, body, len, tag) :
-			      gmac_seal(c, seq, hdr, body, len, tag);
+			      gmac_run(c->tx_gmac, true, seq, hdr, body, len, tag);
 		if (ret < 0)
 			return ret;
 		iov[n++] = (struct iovec){ tag, hello ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN };
@@ -472,7 +458,7 @@ static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, bool 
 		    CRYPTO_memcmp(tag, want, CTL_HELLO_TAG_LEN) != 0)
 			return -EBADMSG;
 	} else if (c->auth) {
-		ret = gmac_open(c, m->seq, hdr, m->body, len, tag);
+		ret = gmac_run(c->rx_gmac, false, m->seq, hdr, m->body, len, tag);
 		if (ret < 0)
 			return ret;
 	}

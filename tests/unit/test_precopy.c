@@ -430,7 +430,6 @@ static void auto_converge_not_enough(void **state)
 	struct relay r = { 0 };
 	struct dst d = { 0 };
 	struct vm src;
-
 	int ret;
 
 	lockstep_cfg(&cfg);
