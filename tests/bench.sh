@@ -5,8 +5,9 @@
 #      -> upstream FDB moved and read back (from the agents' journals);
 #   2. the eBPF buffer: BUFFER overhead per frame, replay rate;
 #   3. OVS: one VM's flows in-process vs ovs-ofctl, 1000 VMs in one bundle;
-#   4. the compact migrator: downtime and total time, pre-copy vs
-#      stop-and-copy, stream rate vs raw loopback TCP.
+#   4. the compact migrator (tests/bench_migrate.sh): downtime and total time
+#      on each back-end that runs here, three dirty rates, with and without
+#      auto-convergence; the non-zero-page stream vs raw loopback TCP.
 set -u
 cd "$(dirname "$0")/.."
 . tests/net/migrate.sh
@@ -18,7 +19,7 @@ build/unit/test_buffer 2>&1 | grep -E '^measured' | sed 's/^/bench: buffer /'
 echo "== OVS programming"
 bash tests/bench_ovs.sh 2>&1 | grep -E '^bench'
 
-echo "== compact migrator (emulated CPU)"
+echo "== compact migrator (every back-end that runs here)"
 bash tests/bench_migrate.sh
 
 echo "== relocation on the testbed (VM paused 200 ms, 2 s streams)"
