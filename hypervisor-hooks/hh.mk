@@ -8,7 +8,7 @@ EXTRA_BINS += $(O)/nm-migrate
 INSTALL_SBIN += $(O)/nm-migrate
 
 HH_DIR      := hypervisor-hooks
-HH_CORE     := vm dev dev_nic tap cpu cpu_emu cpu_kvm stream precopy precopy_send precopy_recv
+HH_CORE     := vm dev dev_nic tap cpu cpu_emu cpu_kvm stream precopy precopy_send precopy_recv summary
 HH_OBJ      := $(HH_CORE:%=$(O)/obj/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
 HH_SAN_OBJ  := $(HH_CORE:%=$(O)/san/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
 HH_LDLIBS   := -lunicorn -lpthread
