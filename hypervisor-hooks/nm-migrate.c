@@ -16,6 +16,7 @@
 #include "netmove/agentc.h"
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
+#include "netmove/out.h"
 #include "precopy.h"
 #include "stream.h"
 #include "summary.h"
@@ -498,12 +499,15 @@ static int parse_u32(const char *s, uint32_t *v);
 static int cmd_backends(const struct opts *o)
 {
 	const struct cpu_ops *ops;
+	struct out out;
 	char why[256];
 	unsigned i;
 	int ret;
 
-	if (o->json)
-		printf("[");
+	if (o->json) {
+		out_init(&out, stdout, true);
+		out_arr_begin(&out, "backends");
+	}
 	for (i = 0; (ops = cpu_ops_at(i)); i++) {
 		ret = cpu_probe(ops, why, sizeof(why));
 		if (!o->json) {
@@ -511,15 +515,14 @@ static int cmd_backends(const struct opts *o)
 			       ret ? ": " : "", ret ? why : "");
 			continue;
 		}
-		printf("%s{\"name\":\"%s\",\"available\":%s,\"why\":\"", i ? "," : "",
-		       ops->name, ret ? "false" : "true");
-		for (char *p = why; *p; p++)
-			if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-				putchar(*p);
-		printf("\"}");
+		out_obj_begin(&out, NULL);
+		out_str(&out, "name", ops->name);
+		out_bool(&out, "available", !ret);
+		out_str(&out, "why", why);
+		out_obj_end(&out);
 	}
 	if (o->json)
-		printf("]\n");
+		out_finish(&out);
 	return EX_OK;
 }
 

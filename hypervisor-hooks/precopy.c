@@ -31,6 +31,12 @@ void precopy_config_default(struct precopy_config *cfg)
 	cfg->max_ram = 3ull << 30;
 }
 
+void precopy_emit(const struct precopy_config *cfg, enum precopy_event ev, uint32_t round)
+{
+	if (cfg->event)
+		cfg->event(ev, round, cfg->arg);
+}
+
 const char *precopy_event_name(enum precopy_event ev)
 {
 	return (unsigned)ev < PC_EV_COUNT ? pc_event_names[ev] : "?";

@@ -100,6 +100,9 @@ struct precopy_stats {
  * auto-convergence on (20 % first, 10 % steps, 99 % at most). */
 void precopy_config_default(struct precopy_config *cfg);
 
+/* Tell cfg->event (if any) that ev happened in round (both ends use it). */
+void precopy_emit(const struct precopy_config *cfg, enum precopy_event ev, uint32_t round);
+
 /* "round", "blackout", ...: the names nm-migrate(8) documents. */
 const char *precopy_event_name(enum precopy_event ev);
 /* The event called name, or -1. */

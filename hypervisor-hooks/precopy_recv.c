@@ -10,12 +10,6 @@
 #include "precopy.h"
 #include "stream.h"
 
-static void pr_emit(const struct precopy_config *cfg, enum precopy_event ev, uint32_t round)
-{
-	if (cfg->event)
-		cfg->event(ev, round, cfg->arg);
-}
-
 /* Choose the back-end (tmpl's, or the source's when tmpl names none) and
  * check the guest fits: 0, 1 if it fits provided the vCPU has the features
  * (checked once it exists), or a negative errno with why set. */
@@ -168,7 +162,7 @@ static int pr_resume(struct vm *vm, struct ctl_conn *c, const struct precopy_con
 	uint64_t t = timeutil_mono_ns();
 	int ret = 0;
 
-	pr_emit(cfg, PC_EV_COMMIT, st->rounds);
+	precopy_emit(cfg, PC_EV_COMMIT, st->rounds);
 	if (!vm->lockstep)
 		ret = vm_start(vm);
 	if (ret) {
@@ -177,7 +171,7 @@ static int pr_resume(struct vm *vm, struct ctl_conn *c, const struct precopy_con
 	}
 	st->outcome = PC_OUT_MOVED;
 	st->load_ns = timeutil_mono_ns() - t;
-	pr_emit(cfg, PC_EV_RESUMED, st->rounds);
+	precopy_emit(cfg, PC_EV_RESUMED, st->rounds);
 	ret = pr_reply(c, STREAM_RESUMED, SA_LOAD_NS, NULL, st->load_ns);
 	if (ret)
 		snprintf(st->why, sizeof(st->why),
@@ -220,7 +214,7 @@ int precopy_recv(struct vm *vm, const struct vm_config *tmpl, struct ctl_conn *c
 			if (ret)
 				snprintf(st->why, sizeof(st->why), "malformed page record");
 			else if (!in_round)
-				pr_emit(cfg, PC_EV_ROUND, st->rounds);
+				precopy_emit(cfg, PC_EV_ROUND, st->rounds);
 			in_round = true;
 			break;
 		case STREAM_ROUND_END:
@@ -258,7 +252,7 @@ int precopy_recv(struct vm *vm, const struct vm_config *tmpl, struct ctl_conn *c
 			}
 			/* Rounds counted the final one too: report pre-copy rounds. */
 			st->rounds = st->rounds ? st->rounds - 1 : 0;
-			pr_emit(cfg, PC_EV_END, st->rounds);
+			precopy_emit(cfg, PC_EV_END, st->rounds);
 			ret = pr_reply(c, STREAM_READY, 0, NULL, 0);
 			if (ret)
 				snprintf(st->why, sizeof(st->why),

@@ -17,12 +17,6 @@
 #define PAGEMAP_SWAPPED (1ULL << 62)
 #define PC_WINDOW_WORDS 64	/* dirty words (x 64 pages) taken at once */
 
-static void pc_emit(const struct precopy_config *cfg, enum precopy_event ev, uint32_t round)
-{
-	if (cfg->event)
-		cfg->event(ev, round, cfg->arg);
-}
-
 /* After a failed send: the peer may have said why before closing. */
 static void pc_peer_reason(struct ctl_conn *c, char *why, size_t len)
 {
@@ -100,14 +94,14 @@ static int pc_send_dirty(struct vm *vm, struct stream_tx *tx, const struct preco
 				bits[w] &= bits[w] - 1;
 				if (!emitted && tx->msgs != msgs) {
 					emitted = true;
-					pc_emit(cfg, PC_EV_ROUND, round);
+					precopy_emit(cfg, PC_EV_ROUND, round);
 				}
 			}
 		}
 	}
 	ret = stream_tx_flush(tx);
 	if (!ret && !emitted)
-		pc_emit(cfg, PC_EV_ROUND, round);
+		precopy_emit(cfg, PC_EV_ROUND, round);
 	*sent = tx->pages - before;
 out:
 	if (pagemap >= 0)
@@ -337,7 +331,7 @@ static int pc_switchover(struct vm *vm, struct stream_tx *tx, const struct preco
 		ret = stream_tx_send(tx, &m);
 	}
 	if (!ret)
-		pc_emit(cfg, PC_EV_END, st->rounds);
+		precopy_emit(cfg, PC_EV_END, st->rounds);
 	if (!ret)
 		ret = pc_expect(tx->c, STREAM_ROUND_ACK, st->rounds, cfg->timeout_ms);
 	if (!ret)
@@ -355,7 +349,7 @@ static int pc_switchover(struct vm *vm, struct stream_tx *tx, const struct preco
 		goto out;
 	}
 	*committed = true;
-	pc_emit(cfg, PC_EV_COMMIT, st->rounds);
+	precopy_emit(cfg, PC_EV_COMMIT, st->rounds);
 	ret = ctl_recv(tx->c, &m, cfg->timeout_ms);
 	if (!ret && m.type != STREAM_RESUMED) {
 		if (ctl_get_str(&m, SA_TEXT, text, sizeof(text)))
@@ -404,13 +398,13 @@ int precopy_send(struct vm *vm, struct ctl_conn *c, const struct precopy_config 
 	/* Blackout first: netmove buffers what arrives from now on, and what
 	 * already sits in the NIC back-end goes into the guest's posted buffers
 	 * once it is paused (those pages travel in the final copy). */
-	pc_emit(cfg, PC_EV_BLACKOUT, st->rounds);
+	precopy_emit(cfg, PC_EV_BLACKOUT, st->rounds);
 	t_pause = timeutil_mono_ns();
 	vm_pause(vm);
 	paused = true;
 	if (cfg->hold_ms)
 		timeutil_sleep_until_mono(timeutil_mono_ns() + cfg->hold_ms * NSEC_PER_MSEC);
-	pc_emit(cfg, PC_EV_PAUSED, st->rounds);
+	precopy_emit(cfg, PC_EV_PAUSED, st->rounds);
 	ret = pc_switchover(vm, &tx, cfg, st, &committed);
 	if (!ret) {
 		st->downtime_ns = timeutil_mono_ns() - t_pause;
@@ -424,7 +418,7 @@ int precopy_send(struct vm *vm, struct ctl_conn *c, const struct precopy_config 
 		n = strlen(st->why);
 		snprintf(st->why + n, sizeof(st->why) - n,
 			 ": outcome unknown, the guest stays paused here (the destination may be running it)");
-		pc_emit(cfg, PC_EV_UNKNOWN, st->rounds);
+		precopy_emit(cfg, PC_EV_UNKNOWN, st->rounds);
 		goto out;
 	}
 fail:
@@ -443,9 +437,9 @@ out:
 			vm_dirty_all(vm);
 			vm_resume(vm);
 		}
-		pc_emit(cfg, PC_EV_FAILED, st->rounds);
+		precopy_emit(cfg, PC_EV_FAILED, st->rounds);
 		if (paused)
-			pc_emit(cfg, PC_EV_RESUMED, st->rounds);
+			precopy_emit(cfg, PC_EV_RESUMED, st->rounds);
 	}
 	stream_tx_free(&tx);
 	return ret;

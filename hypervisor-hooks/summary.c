@@ -1,6 +1,7 @@
 /* summary: what a migration did, for people or (--json) for scripts. */
 #include <stdio.h>
 
+#include "netmove/out.h"
 #include "summary.h"
 
 static const char *summary_outcome(enum precopy_outcome out)
@@ -13,6 +14,7 @@ void summary_print(const struct summary *sm, const struct precopy_stats *st, int
 	uint32_t i, n = st->rounds < PRECOPY_MAX_ROUNDS ? st->rounds : PRECOPY_MAX_ROUNDS;
 	double page_mbps = st->copy_ns ? (double)st->page_bytes * 1e3 / (double)st->copy_ns : 0;
 	const char *role = sm->role, *cpu = sm->cpu;
+	struct out o;
 
 	if (sm->progress_line)
 		fputc('\n', stderr);	/* end the progress line */
@@ -35,29 +37,36 @@ void summary_print(const struct summary *sm, const struct precopy_stats *st, int
 		       (double)st->downtime_ns / 1e6, (double)st->load_ns / 1e6);
 		return;
 	}
-	printf("{\"role\":\"%s\",\"ok\":%s,\"cpu\":\"%s\",\"outcome\":\"%s\",\"mode\":\"%s\","
-	       "\"ram_mib\":%llu,\"converged\":%s,\"rounds\":%u,\"pages_per_round\":[",
-	       role, ret ? "false" : "true", cpu, summary_outcome(st->outcome), sm->mode,
-	       (unsigned long long)sm->ram_mib,
-	       st->converged ? "true" : "false", st->rounds);
+	/* JSON through netmove's one printer (out), keys as nm-migrate(8) lists. */
+	out_init(&o, stdout, true);
+	out_str(&o, "role", role);
+	out_bool(&o, "ok", !ret);
+	out_str(&o, "cpu", cpu);
+	out_str(&o, "outcome", summary_outcome(st->outcome));
+	out_str(&o, "mode", sm->mode);
+	out_u64(&o, "ram_mib", sm->ram_mib);
+	out_bool(&o, "converged", st->converged);
+	out_u64(&o, "rounds", st->rounds);
+	out_arr_begin(&o, "pages_per_round");
 	for (i = 0; i < n; i++)
-		printf("%s%llu", i ? "," : "", (unsigned long long)st->pages[i]);
-	printf("],\"throttle_per_round\":[");
+		out_u64(&o, NULL, st->pages[i]);
+	out_arr_end(&o);
+	out_arr_begin(&o, "throttle_per_round");
 	for (i = 0; i < n; i++)
-		printf("%s%u", i ? "," : "", st->throttle[i]);
-	printf("],\"final_pages\":%llu,\"zero_pages\":%llu,\"bytes\":%llu,\"mbps\":%.1f,"
-	       "\"page_bytes\":%llu,\"copy_ms\":%.3f,\"page_mbps\":%.1f,"
-	       "\"total_ms\":%.3f,\"downtime_ms\":%.3f,\"load_ms\":%.3f,\"predicted_ms\":%.3f,"
-	       "\"why\":\"", (unsigned long long)st->final_pages,
-	       (unsigned long long)st->zero_pages, (unsigned long long)st->bytes, st->mbps,
-	       (unsigned long long)st->page_bytes, (double)st->copy_ns / 1e6, page_mbps,
-	       (double)st->total_ns / 1e6, (double)st->downtime_ns / 1e6,
-	       (double)st->load_ns / 1e6, st->predicted_ms);
-	for (i = 0; st->why[i]; i++)
-		if (st->why[i] == '"' || st->why[i] == '\\')
-			printf("\\%c", st->why[i]);
-		else if ((unsigned char)st->why[i] >= 0x20)
-			putchar(st->why[i]);
-	printf("\"}\n");
+		out_u64(&o, NULL, st->throttle[i]);
+	out_arr_end(&o);
+	out_u64(&o, "final_pages", st->final_pages);
+	out_u64(&o, "zero_pages", st->zero_pages);
+	out_u64(&o, "bytes", st->bytes);
+	out_double(&o, "mbps", st->mbps, 1);
+	out_u64(&o, "page_bytes", st->page_bytes);
+	out_double(&o, "copy_ms", (double)st->copy_ns / 1e6, 3);
+	out_double(&o, "page_mbps", page_mbps, 1);
+	out_double(&o, "total_ms", (double)st->total_ns / 1e6, 3);
+	out_double(&o, "downtime_ms", (double)st->downtime_ns / 1e6, 3);
+	out_double(&o, "load_ms", (double)st->load_ns / 1e6, 3);
+	out_double(&o, "predicted_ms", st->predicted_ms, 3);
+	out_str(&o, "why", st->why);
+	out_finish(&o);
 }
 
