@@ -465,6 +465,17 @@ tb__our_daemon() {
 	return 1
 }
 
+# Start time (clock ticks since boot) of PID if it is running and not a
+# zombie; empty otherwise.
+tb__start_time() {
+	local stat rest
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	rest=${stat##*) }
+	set -- $rest
+	case "$1" in Z | X | x) return 0 ;; esac
+	echo "${20}"
+}
+
 tb_down() {
 	local p=${1:-${TB_P:-}} dir pid ns live
 	if [ -z "$p" ]; then
@@ -474,24 +485,37 @@ tb_down() {
 	dir=$TB_STATE_ROOT/$p
 	# Daemons first (ovs-vswitchd keeps its namespace alive), by PID only,
 	# and only if the PID still is one of this testbed's daemons.
+	# A signalled daemon counts as gone only once it is a zombie or reaped:
+	# an exiting process drops its cmdline (exit_mm) well before that, so
+	# tb__our_daemon would call it gone too early. Its start time guards
+	# against a recycled PID.
 	live=()
+	local -A born=()
 	for pid in $(tb_ovs_pids "$p"); do
 		if tb__our_daemon "$pid" "$dir"; then
-			kill -TERM "$pid" 2>/dev/null && live+=("$pid")
+			born[$pid]=$(tb__start_time "$pid")
+			[ -n "${born[$pid]}" ] && kill -TERM "$pid" 2>/dev/null &&
+				live+=("$pid")
 		fi
 	done
-	for _ in $(seq 50); do
+	local round
+	for round in $(seq 100); do
 		[ ${#live[@]} -gt 0 ] || break
 		local still=()
 		for pid in "${live[@]}"; do
-			tb__our_daemon "$pid" "$dir" && still+=("$pid")
+			[ "$(tb__start_time "$pid")" = "${born[$pid]}" ] && still+=("$pid")
 		done
 		live=("${still[@]}")
+		if [ ${#live[@]} -gt 0 ] && [ "$round" = 50 ]; then
+			for pid in "${live[@]}"; do
+				tb__err "tb_down: PID $pid ignored SIGTERM; sending SIGKILL"
+				kill -KILL "$pid" 2>/dev/null || true
+			done
+		fi
 		[ ${#live[@]} -gt 0 ] && sleep 0.05
 	done
 	for pid in "${live[@]}"; do
-		tb__err "tb_down: PID $pid ignored SIGTERM; sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
+		tb__err "tb_down: PID $pid still running after SIGKILL"
 	done
 	for ns in $(tb__ns_names "$p"); do
 		if [ -e "/run/netns/$ns" ]; then

@@ -26,7 +26,7 @@ ms_since() {
 }
 # Live, non-zombie process?
 alive() {
-	[ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+	[ -n "$(tb__start_time "$1")" ]
 }
 
 tb_trap
