@@ -131,8 +131,12 @@ net: need-root all
 fuzz: $(FUZZERS)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
+$(O)/bench_gmac: tests/bench_gmac.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lcrypto
+
 bench: deps-check
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(O)/bench_gmac
 	@tests/bench.sh
 
 demo: deps-check

@@ -9,7 +9,9 @@
 #      warm-up): page throughput of the pre-copy rounds and of a stop-and-copy
 #      (guest paused: the stream alone), against raw loopback TCP measured in
 #      the same run, from a hot 1 MiB buffer and RAM to RAM (huge pages, the
-#      receiver's RAM allocated first, as receive --prealloc does).
+#      receiver's RAM allocated first, as receive --prealloc does), and the
+#      ceiling an authenticated stream has on this machine (raw TCP plus one
+#      AES-256-GMAC pass per byte, build/bench_gmac).
 # BENCH_RAMS, BENCH_CPUS override the sizes and back-ends.
 set -u
 cd "$(dirname "$0")/.."
@@ -104,8 +106,15 @@ PY
 }
 
 echo "-- stream with every page non-zero vs raw loopback TCP (same run)"
+# Raw loopback TCP keeps a core busy at each end; a stream authenticated as
+# ctl.c does adds one GMAC pass per byte at each end, so on this machine it
+# can reach at most 1 / (1/raw + 1/gmac) whatever else it does.
+gmac=$(build/bench_gmac)
 for ram in $rams; do
 	mapfile -t raw < <(raw_tcp "$ram")
+	jq -rn --argjson g "$gmac" --argjson hot "${raw[0]}" --argjson r2r "${raw[1]}" --arg l "$ram MiB" '
+		(1 / (1 / $hot + 1 / $g)) as $ch | (1 / (1 / $r2r + 1 / $g)) as $cr |
+		"bench: stream ceiling \($l): AES-256-GMAC \($g) MB/s on one core; raw + GMAC at most \($ch | round) MB/s = \($ch / $hot * 100 | round)% of raw (hot buffer), \($cr | round) MB/s = \($cr / $r2r * 100 | round)% of raw (RAM to RAM)"'
 	for cpu in $cpus; do
 		# shellcheck disable=SC2046
 		pre=$(migrate "$cpu" "$ram" $(load_args hot "$ram"))
