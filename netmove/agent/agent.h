@@ -44,6 +44,7 @@ struct agent_cfg {
 	unsigned phase_timeout_ms;	/* longest wait for the peer in one phase */
 	unsigned blackout_timeout_ms;	/* longest wait for the VM to resume */
 	unsigned ring_mib;		/* buffer ring size per VM port */
+	bool no_tap_recovery;		/* leave frames a stopped VM left in its tap */
 };
 
 /* Phases, in order; ROLLBACK can follow any phase before COMMIT. */
@@ -63,6 +64,7 @@ struct reloc_event {
 	int kind;		/* EV_* */
 	int cli_fd;		/* connection to answer, or -1 */
 	uint64_t time_us;	/* when it was received */
+	uint64_t stopped_us;	/* when the VM stopped, per the hypervisor (0: not said) */
 };
 
 enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED };
@@ -90,6 +92,10 @@ struct reloc {
 	uint64_t received;		/* frames received from the source (dst) */
 	uint64_t replayed;		/* frames replayed into the VM on this host */
 	uint64_t dropped;		/* frames dropped (ring full, DROP mode) */
+	uint64_t stopped_us;		/* the VM stopped, per the blackout event (src, 0: not said) */
+	int tap_queues;			/* tap queue descriptors held (src; <0: -errno, none) */
+	uint64_t tap_recovered;		/* frames read out of the source tap and shipped (src) */
+	uint64_t tap_other;		/* frames in it for other addresses, left (src) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */

@@ -262,6 +262,8 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 		return;
 	}
 	memcpy(mac.b, v, MAC_LEN);
+	if (ctl_get_u64(req, A_STOPPED, &ev.stopped_us) < 0)
+		ev.stopped_us = 0;
 	if (!strcmp(name, "blackout"))
 		ev.kind = EV_BLACKOUT;
 	else if (!strcmp(name, "resumed"))
@@ -385,7 +387,7 @@ static void usage(FILE *f)
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
 		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
-		"                [--ring-mib N]\n"
+		"                [--ring-mib N] [--no-tap-recovery]\n"
 		"The netmove agent of one host; see netmoved(8).\n");
 }
 
@@ -438,6 +440,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		{ "phase-timeout", required_argument, NULL, 't' },
 		{ "blackout-timeout", required_argument, NULL, 'O' },
 		{ "ring-mib", required_argument, NULL, 'R' },
+		{ "no-tap-recovery", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -495,6 +498,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 			if (parse_uint(optarg, &cfg->ring_mib) < 0)
 				goto bad;
 			break;
+		case 'Q': cfg->no_tap_recovery = true; break;
 		case 'h':
 			usage(stdout);
 			exit(0);

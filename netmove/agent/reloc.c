@@ -18,6 +18,7 @@
 #include "netmove/journal.h"
 #include "netmove/out.h"
 #include "netmove/proto.h"
+#include "netmove/tapq.h"
 #include "netmove/timeutil.h"
 #include "netmove/verify.h"
 #include "netmove/wire.h"
@@ -46,6 +47,7 @@ struct work {
 	struct agent *a;
 	struct buffer *buf;		/* eBPF buffer on the VM's port */
 	struct buffer *rp;		/* replays shipped frames (dst) */
+	struct tapq *tq;		/* the source tap's queues (src) */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */
@@ -92,6 +94,7 @@ static void set_error(struct work *w, const char *what, int err, const char *det
 void reloc_render(struct reloc *r, struct out *o)
 {
 	char m[MAC_STRLEN], ip[INET_ADDRSTRLEN];
+	uint64_t stop_us;
 	int p;
 
 	out_u64(o, "id", r->id);
@@ -113,14 +116,30 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_obj_end(o);
 	if (r->resume_us)
 		out_u64(o, "resumed_us", r->resume_us);
-	if (r->t_us[PH_BLACKOUT] && r->resume_us > r->t_us[PH_BLACKOUT])
-		out_double(o, "vm_pause_ms", (double)(r->resume_us - r->t_us[PH_BLACKOUT]) / 1e3, 3);
+	/* The pause runs from the stop when the hypervisor said when it was. */
+	stop_us = r->stopped_us ? r->stopped_us : r->t_us[PH_BLACKOUT];
+	if (stop_us && r->resume_us > stop_us)
+		out_double(o, "vm_pause_ms", (double)(r->resume_us - stop_us) / 1e3, 3);
 	if (r->announce_us && r->resume_us)
 		out_i64(o, "resume_to_announce_us", (int64_t)(r->announce_us - r->resume_us));
 	if (r->fdb_moved_us && r->resume_us)
 		out_i64(o, "resume_to_fdb_us", (int64_t)(r->fdb_moved_us - r->resume_us));
 	if (r->first_replay_us && r->resume_us)
 		out_i64(o, "resume_to_first_replay_us", (int64_t)(r->first_replay_us - r->resume_us));
+	if (r->stopped_us && r->t_us[PH_BLACKOUT])
+		out_i64(o, "blackout_late_us", (int64_t)(r->t_us[PH_BLACKOUT] - r->stopped_us));
+	if (r->is_src) {
+		out_obj_begin(o, "tap_queue");
+		if (r->tap_queues >= 0) {
+			out_i64(o, "queues", r->tap_queues);
+			out_u64(o, "recovered", r->tap_recovered);
+			out_u64(o, "other", r->tap_other);
+		} else {
+			out_str(o, "none", r->tap_queues == -ECANCELED ? "recovery off (--no-tap-recovery)" :
+									  strerror(-r->tap_queues));
+		}
+		out_obj_end(o);
+	}
 	out_obj_begin(o, "frames");
 	out_u64(o, "buffered", r->buffered);
 	out_u64(o, "shipped", r->shipped);
@@ -184,6 +203,7 @@ static void cleanup(struct work *w)
 		buffer_detach(w->buf);
 	if (w->rp)
 		buffer_close(w->rp);
+	tapq_close(w->tq);
 	ovsp_close(w->of);
 	ovsp_ctl_close(w->ctl);
 	wire_close(&w->up);
@@ -300,6 +320,26 @@ static int wait_any(struct work *w, int timeout_ms, struct reloc_event *ev)
 
 /* ---- source side ---- */
 
+/* Take the source tap's queues from its reader (QEMU, a stand-in), so that
+ * what the VM left unread when it stopped can follow it.  A port that is not
+ * a tap, or a tap nobody reads, has none: that is no error. */
+static void open_tap_queue(struct work *w)
+{
+	struct reloc *r = w->r;
+	int ret = w->a->cfg.no_tap_recovery ? -ECANCELED : tapq_open(r->port, &w->tq);
+
+	pthread_mutex_lock(&w->a->lock);
+	r->tap_queues = ret < 0 ? ret : tapq_queues(w->tq);
+	pthread_mutex_unlock(&w->a->lock);
+	if (ret == 0)
+		agent_log(w->a, "relocation %llu: %d queue(s) of tap %s held by pid %d",
+			  (unsigned long long)r->id, tapq_queues(w->tq), r->port,
+			  (int)tapq_holder(w->tq));
+	else
+		agent_log(w->a, "relocation %llu: no tap queue recovery on %s: %s",
+			  (unsigned long long)r->id, r->port, strerror(-ret));
+}
+
 static int src_prepare(struct work *w)
 {
 	struct reloc *r = w->r;
@@ -320,6 +360,7 @@ static int src_prepare(struct work *w)
 	ret = attach_buffer(w);
 	if (ret < 0)
 		return ret;
+	open_tap_queue(w);
 	fd = ctl_connect_tcp(addr, (int)w->a->cfg.phase_timeout_ms);
 	if (fd < 0) {
 		set_error(w, "connecting to the destination agent", fd, addr);
@@ -358,7 +399,7 @@ static int src_prepare(struct work *w)
 	return 0;
 }
 
-static int src_blackout(struct work *w)
+static int src_blackout(struct work *w, const struct reloc_event *ev)
 {
 	int ret = buffer_arm(w->buf, &w->r->mac);
 
@@ -367,6 +408,7 @@ static int src_blackout(struct work *w)
 		return ret;
 	}
 	w->vm_paused = true;
+	w->r->stopped_us = ev->stopped_us;
 	mark(w, PH_BLACKOUT);
 	send_simple(w, PROTO_BLACKOUT, NULL, w->r->t_us[PH_BLACKOUT]);
 	return 0;
@@ -418,8 +460,25 @@ static int src_handoff(struct work *w)
 	mark(w, PH_HANDOFF);
 	if (!s.enc)
 		return -ENOMEM;
-	/* What is buffered goes first: the VM waits for it. */
 	ctl_msg_reset(&w->out, PROTO_FRAMES);
+	/* First what the VM left unread in its tap when it stopped: it came
+	 * before anything the buffer caught.  The VM runs on B now, so its old
+	 * reader here never reads again. */
+	if (w->tq) {
+		struct tapq_stats ts;
+
+		ret = tapq_drain(w->tq, &r->mac, ship_one, &s, &ts);
+		pthread_mutex_lock(&w->a->lock);
+		r->tap_recovered = ts.frames;
+		r->tap_other = ts.other;
+		pthread_mutex_unlock(&w->a->lock);
+		if (ret < 0 && !s.err)
+			agent_log(w->a, "relocation %llu: reading tap %s: %s",
+				  (unsigned long long)r->id, r->port, strerror(-ret));
+		if (s.err)
+			goto ship_failed;
+	}
+	/* Then what is buffered: the VM waits for it. */
 	ret = buffer_export(w->buf, ship_one, &s);
 	if (ret >= 0 && !s.err)
 		ship_flush(&s);
@@ -554,7 +613,7 @@ static void *src_main(void *arg)
 		}
 		if (ret == 2) {
 			if (ev.kind == EV_BLACKOUT && r->phase == PH_PREPARE) {
-				ret = src_blackout(&w);
+				ret = src_blackout(&w, &ev);
 				agent_reply(ev.cli_fd, ret == 0, ret == 0 ? "buffering" : r->error);
 				continue;
 			}

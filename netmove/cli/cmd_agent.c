@@ -134,10 +134,14 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 static void event_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: netmove event blackout|resumed|failed --mac MAC [--socket PATH]\n\n"
+		"usage: netmove event blackout|resumed|failed --mac MAC [--stopped-us US]\n"
+		"                     [--socket PATH]\n\n"
 		"Tell this host's netmoved what the hypervisor did: `blackout` on the source\n"
 		"when the VM stops (returns once frames for it are being buffered), `resumed`\n"
 		"on the destination when it runs there, `failed` to roll back.\n"
+		"--stopped-us: when the VM stopped, CLOCK_REALTIME microseconds (QEMU's STOP\n"
+		"event timestamp), for a blackout signalled after the stop: the journal\n"
+		"records how late it came.\n"
 		"exit codes: 0 accepted, 1 refused (no such relocation), 2 usage, 3 agent\n"
 		"unreachable\n");
 }
@@ -147,11 +151,13 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 	static const struct option opts[] = {
 		{ "mac", required_argument, NULL, 'm' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "stopped-us", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *cmd = "event", *kind;
+	uint64_t stopped_us = 0;
 	bool have_mac = false;
 	struct ctl_msg m;
 	struct mac mac;
@@ -180,6 +186,10 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 			have_mac = true;
 			break;
 		case 's': sock = optarg; break;
+		case 'S':
+			if (cli_uint(cmd, "--stopped-us", optarg, 1, UINT64_MAX, &stopped_us) < 0)
+				return CLI_USAGE;
+			break;
 		case 'j': ctx->json = true; break;
 		case 'h':
 			event_usage(stdout);
@@ -194,8 +204,10 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 	if (!have_mac)
 		return cli_error(CLI_USAGE, cmd, "--mac is required");
 	ctl_msg_init(&m, PROTO_REQ_EVENT);
-	ctl_put(&m, A_MAC, mac.b, MAC_LEN);
-	ctl_put_str(&m, A_EVENT, kind);
+	if (agentc_event_msg(&m, kind, &mac, stopped_us) < 0) {
+		ctl_msg_free(&m);
+		return cli_error(CLI_FAILURE, cmd, "out of memory");
+	}
 	ret = transact(cmd, sock, &m, ctx->json, false);
 	ctl_msg_free(&m);
 	return ret;

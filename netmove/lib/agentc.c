@@ -82,16 +82,28 @@ int agentc_relocate(const char *path, const struct mac *mac, struct in_addr ip,
 	return ret;
 }
 
-int agentc_event(const char *path, const char *kind, const struct mac *mac,
+int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
+		     uint64_t stopped_us)
+{
+	int ret;
+
+	ctl_msg_reset(req, PROTO_REQ_EVENT);
+	ret = ctl_put(req, A_MAC, mac->b, MAC_LEN);
+	if (ret == 0)
+		ret = ctl_put_str(req, A_EVENT, kind);
+	if (ret == 0 && stopped_us)
+		ret = ctl_put_u64(req, A_STOPPED, stopped_us);
+	return ret;
+}
+
+int agentc_event(const char *path, const char *kind, const struct mac *mac, uint64_t stopped_us,
 		 char *msg, size_t msglen)
 {
 	struct ctl_msg req;
 	int ret;
 
 	ctl_msg_init(&req, PROTO_REQ_EVENT);
-	ret = ctl_put(&req, A_MAC, mac->b, MAC_LEN);
-	if (ret == 0)
-		ret = ctl_put_str(&req, A_EVENT, kind);
+	ret = agentc_event_msg(&req, kind, mac, stopped_us);
 	if (ret == 0)
 		ret = agentc_call(path, &req, AGENTC_EVENT_TIMEOUT_MS, msg, msglen);
 	ctl_msg_free(&req);

@@ -11,8 +11,9 @@
 #   ag_sock X / ag_journal X
 #   ag_hook               print a nm-vmstub hook command that forwards the
 #                         stand-in's event to the agent of the host its tap
-#                         is on; it does nothing while $TB_DIR/netmove-off
-#                         exists (the "without netmove" runs)
+#                         is on (with the stop instant of a late pause); it
+#                         does nothing while $TB_DIR/netmove-off exists (the
+#                         "without netmove" runs)
 #   ag_stop_all           stop every agent this shell started
 
 NETMOVED=${NETMOVED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/netmoved}
@@ -77,6 +78,6 @@ ag_nm() {
 }
 
 ag_hook() {
-	printf '[ -e %q ] || NETMOVE_SOCKET=%q/agent-$VMSTUB_HOST_NS.sock %q event $VMSTUB_EVENT --mac $VMSTUB_MAC' \
+	printf '[ -e %q ] || NETMOVE_SOCKET=%q/agent-$VMSTUB_HOST_NS.sock %q event $VMSTUB_EVENT --mac $VMSTUB_MAC ${VMSTUB_STOPPED_US:+--stopped-us $VMSTUB_STOPPED_US}' \
 		"$TB_DIR/netmove-off" "$TB_DIR" "$NETMOVE"
 }

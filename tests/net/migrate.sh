@@ -10,7 +10,9 @@
 #                          move NAME to the other host: the destination tap is
 #                          prepared and attached first (QEMU -incoming), then
 #                          with --netmove `netmove relocate` runs, the VM is
-#                          paused (blackout hook), held HOLD_MS, resumed on the
+#                          paused (blackout hook; with MIG_LATE_MS set, it
+#                          stops first and the hook runs that many ms later,
+#                          as with QEMU's STOP event), held HOLD_MS, resumed on the
 #                          destination (RARP + resumed hook); the source tap
 #                          goes once the relocation committed.
 #   mig_probe NAME RATE SECS HOLD_MS MODE
@@ -76,7 +78,9 @@ mig_move() {
 	else
 		touch "$TB_DIR/netmove-off"
 	fi
-	pause=$(vs_ctl "$name" pause) || { echo "pause failed: $pause"; return 1; }
+	# MIG_LATE_MS: QEMU's order, the VM stops and the blackout comes that late.
+	pause=$(vs_ctl "$name" pause ${MIG_LATE_MS:+late "$MIG_LATE_MS"}) ||
+		{ echo "pause failed: $pause"; return 1; }
 	sleep "$(awk -v h="$hold" 'BEGIN { print h / 1000 }')"
 	resume=$(vs_ctl "$name" resume dst) || { echo "resume failed: $resume"; return 1; }
 	MIG_PAUSE_US=$(($(jq -r .resume_us <<<"$resume") - $(jq -r .pause_start_us <<<"$pause")))

@@ -96,6 +96,10 @@ static int loop(struct vmstub *vs)
 			long long left = vs->hook_deadline - vm_mono_ms();
 
 			timeout = left > 0 ? (int)left : 0;
+		} else if (vs->hook_at) {
+			long long left = vs->hook_at - vm_mono_ms();
+
+			timeout = left > 0 ? (int)left : 0;
 		}
 		n = poll(p, P_CL + VS_MAX_CLIENTS, timeout);
 		if (n < 0) {
@@ -113,6 +117,7 @@ static int loop(struct vmstub *vs)
 			forward(vs, true);
 		if (vs->state != VS_PAUSED && (p[P_HOST].revents & POLLIN))
 			forward(vs, false);
+		cmd_late_hook(vs);
 		if (vs->hook_pid > 0 && !vs->hook_killed && vm_mono_ms() >= vs->hook_deadline) {
 			kill(-vs->hook_pid, SIGKILL);
 			vs->hook_killed = true;

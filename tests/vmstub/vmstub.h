@@ -89,6 +89,8 @@ struct vmstub {
 	unsigned int hook_client;	/* client waiting for its pause reply */
 	long long hook_deadline;	/* CLOCK_MONOTONIC ms */
 	bool hook_killed;		/* it timed out */
+	bool late;			/* pause late: stopped first, hook after (QEMU's order) */
+	long long hook_at;		/* pause late: start the hook then (CLOCK_MONOTONIC ms), 0: no */
 	struct vs_stats st;
 	bool quit;			/* leave the main loop */
 	int exit_code;			/* of the process */
@@ -120,7 +122,8 @@ int vm_fwd(struct vmstub *vs, int from, int to, uint64_t *frames, uint64_t *byte
 uint64_t vm_discard(int fd, int max);
 /* Send QEMU's RARP self-announcement for the VM's MAC into a host tap. */
 int vm_announce(struct vmstub *vs, int fd);
-/* Start a hook command for event with the VMSTUB_* environment; pid or -errno. */
+/* Start a hook command for event with the VMSTUB_* environment (with
+ * VMSTUB_STOPPED_US, the stop instant, for a late pause's blackout); pid or -errno. */
 pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event);
 /* Deliver what is queued on the active host tap to the guest, then stop. */
 int vm_pause_finish(struct vmstub *vs);
@@ -133,5 +136,7 @@ void cmd_input(struct vmstub *vs, struct vs_client *c);
 void cmd_close(struct vs_client *c);
 /* The blackout hook ended with status: finish or fail the pending pause. */
 void cmd_hook_exited(struct vmstub *vs, int status);
+/* A late pause's blackout hook is due: start it. */
+void cmd_late_hook(struct vmstub *vs);
 
 #endif

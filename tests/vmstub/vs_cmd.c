@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -69,16 +70,72 @@ static void pause_json(struct vmstub *vs, struct vs_json *j)
 	counters_json(vs, j);
 }
 
-static int cmd_pause(struct vmstub *vs, struct vs_client *c, struct vs_json *j)
+/* pause late MS, QEMU's order: the VM stops at once and leaves what is
+ * queued on its tap unread; the blackout hook runs MS ms later. */
+static int pause_late(struct vmstub *vs, struct vs_client *c, struct vs_json *j, long long ms)
 {
+	vs->state = VS_PAUSED;
+	vs->st.pause_stop_us = vm_now_us();
+	vs->st.pauses++;
+	if (!vs->o.hook_blackout) {
+		pause_json(vs, j);
+		return 0;
+	}
+	vs->late = true;
+	vs->hook_at = vm_mono_ms() + ms;
+	vs->hook_client = c->id;
+	c->waiting = true;
+	return 1;
+}
+
+/* Start the hook of a late pause when its time has come. */
+void cmd_late_hook(struct vmstub *vs)
+{
+	struct vs_client *c;
+	pid_t pid;
+
+	if (!vs->hook_at || vm_mono_ms() < vs->hook_at)
+		return;
+	vs->hook_at = 0;
+	pid = vm_hook_start(vs, vs->o.hook_blackout, "blackout");
+	if (pid > 0) {
+		vs->hook_pid = pid;
+		vs->hook_killed = false;
+		vs->hook_deadline = vm_mono_ms() + VS_HOOK_TIMEOUT_MS;
+		return;
+	}
+	vs->late = false;
+	vm_err(vs, pid, "starting the blackout hook");
+	c = client_by_id(vs, vs->hook_client);
+	if (c) {
+		c->waiting = false;
+		reply_error(c, "pause", vs->err);
+		client_lines(vs, c);
+	}
+}
+
+static int cmd_pause(struct vmstub *vs, struct vs_client *c, int argc, char **argv,
+		     struct vs_json *j)
+{
+	long long late = -1;
+	char *end;
 	pid_t pid;
 	int ret;
 
+	if (argc == 3 && !strcmp(argv[1], "late")) {
+		late = strtoll(argv[2], &end, 10);
+		if (*end || !*argv[2] || late < 0 || late > VS_HOOK_TIMEOUT_MS)
+			return vm_fail(vs, -EINVAL, "pause late: MS must be 0..%d", VS_HOOK_TIMEOUT_MS);
+	} else if (argc != 1) {
+		return vm_fail(vs, -EINVAL, "usage: pause [late MS]");
+	}
 	if (vs->state != VS_RUNNING)
 		return vm_fail(vs, -EALREADY, "state is %s", vm_state_names[vs->state]);
 	vs->st.pause_start_us = vm_now_us();
 	vs->st.hook_done_us = 0;
 	vs->st.drained_frames = vs->st.drained_bytes = 0;
+	if (late >= 0)
+		return pause_late(vs, c, j, late);
 	if (!vs->o.hook_blackout) {
 		ret = vm_pause_finish(vs);
 		if (ret < 0)
@@ -107,7 +164,19 @@ void cmd_hook_exited(struct vmstub *vs, int status)
 	int ret;
 
 	vs->hook_pid = 0;
-	if (vs->hook_killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (vs->late) {
+		/* Stopped already, as QEMU is when it reports STOP: stays stopped. */
+		vs->late = false;
+		if (vs->hook_killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			vm_fail(vs, 0, "blackout hook %s",
+				vs->hook_killed ? "timed out" :
+						  vs_hook_status(status, how, sizeof(how)));
+			ret = -ECANCELED;
+		} else {
+			vs->st.hook_done_us = vm_now_us();
+			ret = 0;
+		}
+	} else if (vs->hook_killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		vs->state = VS_RUNNING;
 		if (vs->hook_killed)
 			vm_fail(vs, 0, "blackout hook timed out after %d ms", VS_HOOK_TIMEOUT_MS);
@@ -297,11 +366,11 @@ static void handle_line(struct vmstub *vs, struct vs_client *c, char *line)
 	vs_json_str(&j, "cmd", argv[0]);
 	vs->err[0] = '\0';
 	if (!strcmp(argv[0], "pause")) {
-		ret = argc == 1 ? cmd_pause(vs, c, &j) : vm_fail(vs, -EINVAL, "usage: pause");
+		ret = cmd_pause(vs, c, argc, argv, &j);
 	} else if (!strcmp(argv[0], "prepare")) {
 		ret = cmd_prepare(vs, argc, argv, &j);
 	} else if (!strcmp(argv[0], "resume")) {
-		ret = vs->state == VS_PAUSING ? vm_fail(vs, -EBUSY, "pause in progress") :
+		ret = vs->state == VS_PAUSING || vs->late ? vm_fail(vs, -EBUSY, "pause in progress") :
 						cmd_resume(vs, argc, argv, &j);
 	} else if (!strcmp(argv[0], "release")) {
 		ret = cmd_release(vs, argc, argv, &j);

@@ -247,8 +247,8 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 {
 	const struct vs_tap *t = &vs->tap[vs->active];
 	char ev[64], mac[64], ip[64], gns[NAME_MAX + 32], hns[NAME_MAX + 32], tap[64];
-	char ctl[PATH_MAX + 32];
-	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, NULL };
+	char ctl[PATH_MAX + 32], stopped[64];
+	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, stopped, NULL };
 	const uint8_t *m = vs->o.mac;
 
 	snprintf(ev, sizeof(ev), "VMSTUB_EVENT=%s", event);
@@ -259,6 +259,11 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 	snprintf(hns, sizeof(hns), "VMSTUB_HOST_NS=%s", t->ns);
 	snprintf(tap, sizeof(tap), "VMSTUB_TAP=%s", t->name);
 	snprintf(ctl, sizeof(ctl), "VMSTUB_CTL=%s", vs->o.ctl);
+	if (vs->late)
+		snprintf(stopped, sizeof(stopped), "VMSTUB_STOPPED_US=%llu",
+			 (unsigned long long)vs->st.pause_stop_us);
+	else
+		vars[7] = NULL;
 	return vs_hook_spawn(cmd, vars);
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <netinet/in.h>
 
@@ -21,10 +22,17 @@ const char *agentc_socket(void);
 int agentc_transact(const char *path, struct ctl_msg *req, struct ctl_msg *rep,
 		    int timeout_ms);
 
-/* Signal a hypervisor event ("blackout", "resumed", "failed") for mac.
- * Returns 0 if the agent accepted it, -EPROTO if it refused (text in msg,
- * msglen bytes, may be NULL), or the errors of agentc_transact. */
-int agentc_event(const char *path, const char *kind, const struct mac *mac,
+/* Build the EVENT request: kind ("blackout", "resumed", "failed") for mac;
+ * stopped_us, when not 0, is the CLOCK_REALTIME µs at which the hypervisor
+ * says the VM stopped (a blackout signalled after the stop: the agent
+ * journals how late it came).  Returns 0 or a negative errno. */
+int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
+		     uint64_t stopped_us);
+
+/* Signal a hypervisor event (see agentc_event_msg).  Returns 0 if the agent
+ * accepted it, -EPROTO if it refused (text in msg, msglen bytes, may be
+ * NULL), or the errors of agentc_transact. */
+int agentc_event(const char *path, const char *kind, const struct mac *mac, uint64_t stopped_us,
 		 char *msg, size_t msglen);
 
 /* Build the RELOCATE request: this host's agent (the source) moves mac/ip

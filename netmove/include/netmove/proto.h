@@ -45,6 +45,7 @@ enum proto_attr {
 	A_VERIFIED,		/* u64 1 if verify was answered */
 	A_LIMIT,		/* u64: journal lines wanted (newest) */
 	A_DST_PORT,		/* string: the VM's port on the destination host */
+	A_STOPPED,		/* u64 CLOCK_REALTIME µs the VM stopped (hypervisor's word) */
 };
 
 #endif
