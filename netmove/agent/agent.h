@@ -111,14 +111,32 @@ struct reloc {
 	struct reloc *next;		/* list link */
 };
 
+#define AGENT_EARLY_MAX 16		/* resumes kept before their PREPARE */
+#define AGENT_EARLY_MS 5000		/* and for how long */
+
+/* A VM that resumed here before its relocation was prepared here (a fast
+ * migration outran PREPARE): the relocation switches over as it starts. */
+struct early_resume {
+	struct mac mac;
+	uint64_t time_us;		/* CLOCK_REALTIME µs of the resume event */
+	uint64_t mono_ns;		/* when it was noted; 0: slot free */
+};
+
 /* The agent. */
 struct agent {
 	struct agent_cfg cfg;		/* configuration */
-	pthread_mutex_t lock;		/* protects relocs and next_id */
+	pthread_mutex_t lock;		/* protects relocs, next_id and early */
 	struct reloc *relocs;		/* every relocation since start */
 	uint64_t next_id;		/* id generator */
+	struct early_resume early[AGENT_EARLY_MAX];
 	volatile int stop;		/* set by SIGTERM/SIGINT */
 };
+
+/* Note a resume of mac with no relocation of it here yet (caller holds
+ * a->lock); take one back (caller holds a->lock): true with *time_us if mac
+ * resumed within AGENT_EARLY_MS. */
+void agent_note_early_resume(struct agent *a, const struct mac *mac, uint64_t time_us);
+bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *time_us);
 
 /* Free finished relocations beyond AGENT_KEEP_DONE (caller holds a->lock). */
 void agent_prune(struct agent *a);

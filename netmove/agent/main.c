@@ -84,6 +84,41 @@ struct reloc *agent_find(struct agent *a, const struct mac *mac)
 	return NULL;
 }
 
+void agent_note_early_resume(struct agent *a, const struct mac *mac, uint64_t time_us)
+{
+	struct early_resume *e, *slot = &a->early[0];
+
+	for (e = a->early; e < a->early + AGENT_EARLY_MAX; e++) {
+		if (mac_equal(&e->mac, mac) || !e->mono_ns) {
+			slot = e;
+			break;
+		}
+		if (e->mono_ns < slot->mono_ns)
+			slot = e;	/* else the oldest goes */
+	}
+	slot->mac = *mac;
+	slot->time_us = time_us;
+	slot->mono_ns = timeutil_mono_ns();
+}
+
+bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *time_us)
+{
+	uint64_t now = timeutil_mono_ns();
+	struct early_resume *e;
+
+	for (e = a->early; e < a->early + AGENT_EARLY_MAX; e++) {
+		if (!e->mono_ns || !mac_equal(&e->mac, mac))
+			continue;
+		e->mono_ns = now - e->mono_ns <= AGENT_EARLY_MS * NSEC_PER_MSEC ? e->mono_ns : 0;
+		if (!e->mono_ns)
+			return false;
+		e->mono_ns = 0;
+		*time_us = e->time_us;
+		return true;
+	}
+	return false;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -279,6 +314,14 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 	if (r && write(r->evfd[1], &ev, sizeof(ev)) == sizeof(ev)) {
 		pthread_mutex_unlock(&a->lock);
 		return; /* the relocation thread answers */
+	}
+	if (!r && ev.kind == EV_RESUMED) {
+		/* The migration may have outrun the PREPARE that is on its way. */
+		agent_note_early_resume(a, &mac, ev.time_us);
+		pthread_mutex_unlock(&a->lock);
+		agent_reply(fd, true, "noted: no relocation of this MAC here yet; one prepared "
+				      "within 5 s switches over at once");
+		return;
 	}
 	pthread_mutex_unlock(&a->lock);
 	agent_reply(fd, false, "no relocation of this MAC is in progress on this host");

@@ -176,6 +176,28 @@ static void journal_write(struct work *w)
 		agent_log(w->a, "journal %s: %s", w->a->cfg.journal, strerror(-ret));
 }
 
+/* Events that came after the thread stopped listening (a blackout the
+ * hypervisor reported after the VM already resumed on the destination):
+ * journal a blackout's lateness, answer them with how it went. */
+static void answer_late_events(struct work *w)
+{
+	struct pollfd p = { .fd = w->r->evfd[0], .events = POLLIN };
+	struct reloc *r = w->r;
+	struct reloc_event ev;
+
+	while (poll(&p, 1, 0) == 1 && read(r->evfd[0], &ev, sizeof(ev)) == sizeof(ev)) {
+		if (ev.kind == EV_BLACKOUT && !r->t_us[PH_BLACKOUT]) {
+			pthread_mutex_lock(&w->a->lock);
+			r->t_us[PH_BLACKOUT] = ev.time_us;
+			r->stopped_us = ev.stopped_us;
+			pthread_mutex_unlock(&w->a->lock);
+		}
+		agent_reply(ev.cli_fd, !r->error[0] || !strcmp(r->outcome, "committed"),
+			    ev.kind == EV_BLACKOUT ? "the VM had resumed on the destination already"
+						   : r->outcome[0] ? r->outcome : "relocation over");
+	}
+}
+
 static void finish(struct work *w, const char *outcome)
 {
 	struct reloc *r = w->r;
@@ -189,6 +211,7 @@ static void finish(struct work *w, const char *outcome)
 	snprintf(r->outcome, sizeof(r->outcome), "%s", outcome);
 	r->done = true;
 	pthread_mutex_unlock(&w->a->lock);
+	answer_late_events(w);
 	journal_write(w);
 	agent_log(w->a, "relocation %llu %s", (unsigned long long)r->id, outcome);
 	if (r->cli_fd >= 0) {
@@ -199,6 +222,7 @@ static void finish(struct work *w, const char *outcome)
 
 static void cleanup(struct work *w)
 {
+	answer_late_events(w);
 	if (w->buf)
 		buffer_detach(w->buf);
 	if (w->rp)
@@ -460,6 +484,13 @@ static int src_handoff(struct work *w)
 	mark(w, PH_HANDOFF);
 	if (!s.enc)
 		return -ENOMEM;
+	/* The VM resumed on B before any blackout came here (the hypervisor's
+	 * stop report is late): keep what arrives from now on. */
+	if (!r->t_us[PH_BLACKOUT]) {
+		ret = buffer_arm(w->buf, &r->mac);
+		agent_log(w->a, "relocation %llu: switched over before the blackout: %s",
+			  (unsigned long long)r->id, ret < 0 ? strerror(-ret) : "buffer armed now");
+	}
 	ctl_msg_reset(&w->out, PROTO_FRAMES);
 	/* First what the VM left unread in its tap when it stopped: it came
 	 * before anything the buffer caught.  The VM runs on B now, so its old
@@ -911,7 +942,8 @@ static void *dst_main(void *arg)
 	struct reloc *r = w.r;
 	struct buffer_replay_stats ds = { 0 };
 	struct reloc_event ev;
-	uint64_t expected = 0;
+	uint64_t expected = 0, early_us = 0;
+	bool early;
 	int ret;
 
 	ctl_msg_init(&w.in, 0);
@@ -920,6 +952,14 @@ static void *dst_main(void *arg)
 	if (dst_prepare(&w) < 0) {
 		dst_rollback(&w, "prepare failed");
 		goto out;
+	}
+	pthread_mutex_lock(&w.a->lock);
+	early = agent_take_early_resume(w.a, &r->mac, &early_us);
+	pthread_mutex_unlock(&w.a->lock);
+	if (early) {
+		agent_log(w.a, "relocation %llu: the VM resumed here before PREPARE",
+			  (unsigned long long)r->id);
+		dst_switchover(&w, early_us);
 	}
 	for (;;) {
 		ret = wait_any(&w, (int)w.a->cfg.blackout_timeout_ms, &ev);
