@@ -36,7 +36,7 @@ MANPAGES := $(wildcard docs/*.[1-8])
 -include ebpf/ebpf.mk
 -include ovs-plugin/ovs.mk
 -include tests/vmstub/vmstub.mk
--include hypervisor-hooks/hh.mk
+-include hypervisor-hooks/migrator/migrator.mk
 -include hypervisor-hooks/qemu/qemu.mk
 CFLAGS   += $(EXTRA_CFLAGS)
 LDLIBS   += $(EXTRA_LDLIBS)

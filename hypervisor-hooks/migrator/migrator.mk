@@ -1,13 +1,13 @@
-# hypervisor-hooks: the compact pre-copy migrator (nm-migrate), its guest, and
+# hypervisor-hooks/migrator: the compact pre-copy migrator (nm-migrate), its guest, and
 # the unit test and fuzz harness that link its objects.  Included from the top
-# Makefile (-include hypervisor-hooks/hh.mk); uses its CC, CFLAGS, O, LDLIBS
+# Makefile (-include hypervisor-hooks/migrator/migrator.mk); uses its CC, CFLAGS, O, LDLIBS
 # and the $(O)/obj, $(O)/san and $(O)/fuzzlib object rules.
 all: $(O)/nm-migrate
 
 EXTRA_BINS += $(O)/nm-migrate
 INSTALL_SBIN += $(O)/nm-migrate
 
-HH_DIR      := hypervisor-hooks
+HH_DIR      := hypervisor-hooks/migrator
 HH_CORE     := vm dev dev_nic tap cpu cpu_emu cpu_kvm stream precopy precopy_send precopy_recv summary
 HH_OBJ      := $(HH_CORE:%=$(O)/obj/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
 HH_SAN_OBJ  := $(HH_CORE:%=$(O)/san/$(HH_DIR)/%.o) $(O)/hh/guest_blob.o
