@@ -26,7 +26,7 @@ EXTRA_CFLAGS :=
 EXTRA_LDLIBS :=
 APP_LIBS :=
 APP_LDLIBS :=
-EXTRA_BINS :=
+EXTRA_BINS := $(O)/guest/udp-reflect
 LIB_DEPS :=
 # What `make install` puts in sbin/ and bin/ (fragments add their programs);
 # every man page in docs/ goes to its section.
@@ -131,6 +131,11 @@ net: need-root all
 
 fuzz: $(FUZZERS)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# The QEMU test guest's UDP reflector: static, for its initramfs.
+$(O)/guest/udp-reflect: tests/guest/udp_reflect.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -static -Wall -Wextra -Werror -o $@ $<
 
 $(O)/bench_gmac: tests/bench_gmac.c
 	@mkdir -p $(@D)

@@ -18,98 +18,16 @@ set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
 
-QEMU=${QEMU:-qemu-system-x86_64}
-NMQEMU=$(cd "$(dirname "$0")/../.." && pwd)/build/nm-qemu
-command -v "$QEMU" >/dev/null || { echo "skip: $QEMU not installed (make deps installs qemu-system-x86)"; exit 77; }
-[ -x "$NMQEMU" ] || fail "$NMQEMU not built"
-MAC=52:54:00:00:00:60 IP=198.18.0.60 TAP=vnet-q
+. "$(dirname "$0")/qemu.sh"
+MAC=$QM_MAC TAP=$QM_TAP QM_RAM=64
 AG_GRACE=300
 
 step "testbed and agents"
 tb_up || fail "testbed did not come up"
 ag_start || fail "agents did not start"
-D=$TB_DIR/qemu
-mkdir -p "$D"
+qm_init
+D=$QM_D
 
-# QEMU's -netdev tap script: brings the tap up and adds it to that host's OVS.
-for h in a b; do
-	cat >"$D/ifup-$h" <<EOF
-#!/bin/sh
-ip link set "\$1" up &&
-exec ovs-vsctl --db=unix:$TB_DIR/host$h/db.sock --timeout=20 add-port br-int "\$1"
-EOF
-	chmod +x "$D/ifup-$h"
-done
-
-# qmp SOCK CMD [ARGS_JSON]: run one QMP command on QEMU's test monitor.
-qmp() {
-	python3 - "$@" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])
-f = s.makefile("rw")
-def rd():
-    while True:
-        o = json.loads(f.readline())
-        if "event" not in o:
-            return o
-rd()
-f.write('{"execute":"qmp_capabilities"}\n'); f.flush(); rd()
-cmd = {"execute": sys.argv[2]}
-if len(sys.argv) > 3:
-    cmd["arguments"] = json.loads(sys.argv[3])
-f.write(json.dumps(cmd) + "\n"); f.flush()
-r = rd()
-if "error" in r:
-    print(r["error"]["desc"], file=sys.stderr); sys.exit(1)
-print(json.dumps(r["return"]))
-PY
-}
-
-declare -A QPID=() NPID=()
-# qemu_start H [incoming]: QEMU on host H (its tap through ifup-H), two QMP
-# monitors: nm.sock for nm-qemu, test.sock for this script.
-qemu_start() {
-	local h=$1 ns extra=()
-	ns=$(tb__host_ns "$h")
-	rm -f "$D/$h-nm.sock" "$D/$h-test.sock"
-	[ "${2:-}" = incoming ] && extra=(-incoming "unix:$D/mig-$h.sock")
-	ip netns exec "$ns" "$QEMU" -M pc -accel tcg -m 64 -nodefaults -display none \
-		-netdev "tap,id=n0,ifname=$TAP,script=$D/ifup-$h,downscript=no" \
-		-device "virtio-net-pci,netdev=n0,mac=$MAC" \
-		-qmp "unix:$D/$h-nm.sock,server=on,wait=off" \
-		-qmp "unix:$D/$h-test.sock,server=on,wait=off" "${extra[@]}" \
-		>"$D/qemu-$h.log" 2>&1 &
-	QPID[$h]=$!
-	T_PIDS+=("${QPID[$h]}")
-	for _ in $(seq 250); do
-		[ -S "$D/$h-test.sock" ] && return 0
-		kill -0 "${QPID[$h]}" 2>/dev/null || fail "QEMU on $h died: $(cat "$D/qemu-$h.log")"
-		sleep 0.02
-	done
-	fail "QEMU on $h: no QMP socket"
-}
-nmqemu_start() { # H TO [ARGS...]
-	local h=$1 to=$2
-	shift 2
-	NETMOVE_SOCKET=$(ag_sock "$h") "$NMQEMU" --qmp "$D/$h-nm.sock" --ip "$IP" --to "host$to" "$@" \
-		>>"$D/nm-qemu-$h.log" 2>&1 &
-	NPID[$h]=$!
-	T_PIDS+=("${NPID[$h]}")
-}
-migrate() { # FROM TO
-	local i st
-	qmp "$D/$1-test.sock" migrate "{\"uri\":\"unix:$D/mig-$2.sock\"}" >/dev/null ||
-		fail "QMP migrate $1 -> $2 refused"
-	for i in $(seq 300); do
-		st=$(qmp "$D/$1-test.sock" query-migrate | jq -r '.status // ""')
-		case $st in
-		completed) return 0 ;;
-		failed | cancelled) fail "QEMU migration $1 -> $2: $st" ;;
-		esac
-		sleep 0.05
-	done
-	fail "QEMU migration $1 -> $2 did not complete"
-}
 check_move() { # FROM TO STRICT
 	local js jd
 	mig_wait_commit "$2" 1 || mig_wait_commit "$2" 2 || true
@@ -136,15 +54,15 @@ check_move() { # FROM TO STRICT
 		[ "$(jq -r '.phases_us.blackout < .phases_us.switchover' <<<"$js")" = true ] ||
 			fail "with --own-pause the blackout must come before the switchover: $js"
 	fi
-	echo "measured: QEMU $1 -> $2: blackout ${LATE} us after QEMU's STOP, QEMU STOP -> RESUME $(jq -r .vm_pause_ms <<<"$js") ms, frames from the tap $(jq -r .tap_queue.recovered <<<"$js")"
+	echo "measured: QEMU $1 -> $2: blackout ${LATE:-(after the switchover)} us after QEMU's STOP, QEMU STOP -> RESUME $(jq -r .vm_pause_ms <<<"$js") ms, frames from the tap $(jq -r .tap_queue.recovered <<<"$js")"
 }
 
 step "QEMU on host a (running) and host b (-incoming), nm-qemu beside each"
-qemu_start a
-qemu_start b incoming
+qm_start a
+qm_start b incoming
 tb_ovs_vsctl a list-ports br-int | grep -qx "$TAP" || fail "QEMU's script did not plug $TAP into host a's OVS"
-nmqemu_start a b
-nmqemu_start b a --own-pause
+qm_nmqemu a b
+qm_nmqemu b a --own-pause
 for h in a b; do
 	t_wait_match "$D/nm-qemu-$h.log" "VM NIC $MAC on tap $TAP" 10 ||
 		fail "nm-qemu on $h did not learn the NIC: $(cat "$D/nm-qemu-$h.log")"
@@ -152,30 +70,21 @@ done
 
 step "QEMU migrates a -> b"
 T0=$(($(date +%s%N) / 1000))
-migrate a b
+qm_migrate a b
 check_move a b loose
 grep -q "blackout $MAC: accepted" "$D/nm-qemu-a.log" || fail "nm-qemu a: no blackout: $(cat "$D/nm-qemu-a.log")"
 grep -q "resumed $MAC: accepted" "$D/nm-qemu-b.log" || fail "nm-qemu b: no resumed: $(cat "$D/nm-qemu-b.log")"
 
 step "the source QEMU quits; a new one waits on host a; nm-qemu a reconnects"
-qmp "$D/a-test.sock" quit >/dev/null 2>&1 || true
-wait "${QPID[a]}" 2>/dev/null || true
+qm_quit a
 t_wait_match "$D/nm-qemu-a.log" "went away" 10 || fail "nm-qemu a did not notice QEMU quit"
-# As libvirt does at release: the old port leaves OVS.  The tap itself goes
-# when the source agent lets go of its queue (after its grace period).
-tb_ovs_vsctl a --if-exists del-port br-int "$TAP"
-for _ in $(seq 250); do
-	ip -n "$(tb__host_ns a)" link show "$TAP" >/dev/null 2>&1 || break
-	sleep 0.02
-done
-ip -n "$(tb__host_ns a)" link show "$TAP" >/dev/null 2>&1 && fail "the old tap on host a is still there"
-qemu_start a incoming
+qm_start a incoming
 t_wait_match "$D/nm-qemu-a.log" "attached to QEMU .* \(inmigrate\)" 10 ||
 	fail "nm-qemu a did not reconnect: $(cat "$D/nm-qemu-a.log"; cat "$D/qemu-a.log")"
 
 step "QEMU migrates b -> a"
 T0=$(($(date +%s%N) / 1000))
-migrate b a
+qm_migrate b a
 check_move b a strict
 grep -q "migrate-continue: ok" "$D/nm-qemu-b.log" || fail "nm-qemu b did not release pre-switchover"
 echo "--- nm-qemu a"; cat "$D/nm-qemu-a.log"
