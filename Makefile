@@ -58,7 +58,7 @@ FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK   ?= 5
 
-.PHONY: all deps deps-check need-root test unit net fuzz fuzz-quick bench demo install clean
+.PHONY: all deps deps-check need-root test test-qemu unit net fuzz fuzz-quick bench demo install clean
 
 all: $(O)/netmove $(O)/netmoved $(UNITS) $(EXTRA_BINS)
 
@@ -128,6 +128,10 @@ unit: all $(UNITS_SAN)
 
 net: need-root all
 	@tests/run.sh net
+
+test-qemu: deps-check
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh qemu
 
 fuzz: $(FUZZERS)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)

@@ -3,7 +3,10 @@
 # the install check and the network tests on the namespace testbed.  Ends
 # with the summary line
 #   tests: N passed, N failed, N skipped
-# Usage: tests/run.sh [unit|fuzz|install|net]...   (default: all four)
+# Usage: tests/run.sh [unit|fuzz|install|net|qemu]...   (default: the first
+# four; qemu, a Linux guest under real QEMU migrated 2 x MIGRATIONS times, is
+# `make test-qemu`: it still loses a frame at QEMU's stop in some migrations,
+# see tests/qemu/test_qemu_guest.sh)
 set -u
 cd "$(dirname "$0")/.."
 
@@ -105,7 +108,8 @@ for p in "${parts[@]}"; do
 	fuzz) run_fuzz ;;
 	install) run_scripts install "install (make install into a scratch DESTDIR)" ;;
 	net) run_scripts net "network tests (namespaces, Open vSwitch, tc/eBPF)" ;;
-	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, install, net)" >&2; exit 2 ;;
+	qemu) run_scripts qemu "a Linux guest under real QEMU (TCG), QEMU's own migration" ;;
+	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, install, net, qemu)" >&2; exit 2 ;;
 	esac
 done
 

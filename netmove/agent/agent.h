@@ -45,6 +45,7 @@ struct agent_cfg {
 	unsigned blackout_timeout_ms;	/* longest wait for the VM to resume */
 	unsigned ring_mib;		/* buffer ring size per VM port */
 	bool no_tap_recovery;		/* leave frames a stopped VM left in its tap */
+	bool no_port_watch;		/* do not give new taps their clsact qdisc */
 };
 
 /* Phases, in order; ROLLBACK can follow any phase before COMMIT. */
@@ -96,6 +97,8 @@ struct reloc {
 	int tap_queues;			/* tap queue descriptors held (src; <0: -errno, none) */
 	uint64_t tap_recovered;		/* frames read out of the source tap and shipped (src) */
 	uint64_t tap_other;		/* frames in it for other addresses, left (src) */
+	uint64_t tap_passed;		/* frames for the VM passed into its tap, PREPARE..handoff (src) */
+	uint64_t tap_read;		/* frames the tap's reader took meanwhile (tx_packets, src) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */

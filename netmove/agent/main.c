@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "netmove/buffer.h"
 #include "netmove/journal.h"
 #include "netmove/out.h"
+#include "netmove/portwatch.h"
 #include "netmove/proto.h"
 #include "netmove/timeutil.h"
 
@@ -117,6 +119,19 @@ bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *t
 		return true;
 	}
 	return false;
+}
+
+/* A tap appeared (QEMU or libvirt made it): its clsact qdisc now, before
+ * traffic flows, not at the migration (that graft would drop frames). */
+static void port_appeared(const char *ifname, int ifindex, void *arg)
+{
+	int ret = buffer_ready_port(ifname);
+
+	(void)ifindex;
+	if (ret == 1)
+		agent_log(arg, "tap %s appeared: clsact qdisc added", ifname);
+	else if (ret < 0 && ret != -ENODEV)
+		agent_log(arg, "tap %s appeared: clsact qdisc: %s", ifname, strerror(-ret));
 }
 
 static void on_signal(int sig)
@@ -430,7 +445,7 @@ static void usage(FILE *f)
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
 		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
-		"                [--ring-mib N] [--no-tap-recovery]\n"
+		"                [--ring-mib N] [--no-tap-recovery] [--no-port-watch]\n"
 		"The netmove agent of one host; see netmoved(8).\n");
 }
 
@@ -484,6 +499,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		{ "blackout-timeout", required_argument, NULL, 'O' },
 		{ "ring-mib", required_argument, NULL, 'R' },
 		{ "no-tap-recovery", no_argument, NULL, 'Q' },
+		{ "no-port-watch", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -542,6 +558,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 				goto bad;
 			break;
 		case 'Q': cfg->no_tap_recovery = true; break;
+		case 'W': cfg->no_port_watch = true; break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -597,7 +614,7 @@ int main(int argc, char **argv)
 {
 	static struct agent a;
 	struct sigaction sa = { .sa_handler = on_signal };
-	int lfd = -1, ufd, ret;
+	int lfd = -1, wfd = -1, ufd, ret;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (parse_args(&a.cfg, argc, argv) < 0)
@@ -621,23 +638,32 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (!a.cfg.no_port_watch) {
+		wfd = portwatch_open();
+		if (wfd < 0)
+			agent_log(&a, "watching for new taps: %s", strerror(-wfd));
+	}
 	agent_log(&a, "ready: socket %s, peers on %s", a.cfg.socket,
 		  a.cfg.listen ? a.cfg.listen : "(none)");
 	while (!a.stop) {
-		struct pollfd pfd[2] = { { .fd = ufd, .events = POLLIN },
+		struct pollfd pfd[3] = { { .fd = ufd, .events = POLLIN },
+					 { .fd = wfd, .events = POLLIN },
 					 { .fd = lfd, .events = POLLIN } };
 		char addr[64];
 		int fd;
 
-		ret = poll(pfd, lfd >= 0 ? 2 : 1, 500);
+		ret = poll(pfd, lfd >= 0 ? 3 : 2, 500);
 		if (ret <= 0)
 			continue;
+		if (wfd >= 0 && (pfd[1].revents & POLLIN) &&
+		    portwatch_read(wfd, port_appeared, &a) == -ENOBUFS)
+			portwatch_each(port_appeared, &a);
 		if (pfd[0].revents & POLLIN) {
 			fd = accept4(ufd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
 				handle_local(&a, fd);
 		}
-		if (lfd >= 0 && (pfd[1].revents & POLLIN)) {
+		if (lfd >= 0 && (pfd[2].revents & POLLIN)) {
 			fd = ctl_accept_tcp(lfd, addr, sizeof(addr));
 			if (fd >= 0) {
 				struct peer_conn *p = calloc(1, sizeof(*p));

@@ -25,6 +25,9 @@
 #include "ovsp.h"
 
 #define FRAMES_PER_MSG 256
+#define HANDOFF_STEP_US 5000	/* the old port is checked for late frames this often */
+#define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
+#define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
 #define PORT_WAIT_STEP_MS 10
 
 static const char *const phase_names[PH_MAX] = {
@@ -48,6 +51,7 @@ struct work {
 	struct buffer *buf;		/* eBPF buffer on the VM's port */
 	struct buffer *rp;		/* replays shipped frames (dst) */
 	struct tapq *tq;		/* the source tap's queues (src) */
+	uint64_t tx0;			/* the tap's tx_packets at PREPARE (src) */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */
@@ -134,6 +138,8 @@ void reloc_render(struct reloc *r, struct out *o)
 			out_i64(o, "queues", r->tap_queues);
 			out_u64(o, "recovered", r->tap_recovered);
 			out_u64(o, "other", r->tap_other);
+			out_u64(o, "passed_for_vm", r->tap_passed);
+			out_u64(o, "reader_took", r->tap_read);
 		} else {
 			out_str(o, "none", r->tap_queues == -ECANCELED ? "recovery off (--no-tap-recovery)" :
 									  strerror(-r->tap_queues));
@@ -344,6 +350,23 @@ static int wait_any(struct work *w, int timeout_ms, struct reloc_event *ev)
 
 /* ---- source side ---- */
 
+/* Frames the reader took from the tap (its tx_packets), or 0 if unknown. */
+static uint64_t tap_tx_packets(const char *ifname)
+{
+	char path[96];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_packets", ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
 /* Take the source tap's queues from its reader (QEMU, a stand-in), so that
  * what the VM left unread when it stopped can follow it.  A port that is not
  * a tap, or a tap nobody reads, has none: that is no error. */
@@ -355,6 +378,7 @@ static void open_tap_queue(struct work *w)
 	pthread_mutex_lock(&w->a->lock);
 	r->tap_queues = ret < 0 ? ret : tapq_queues(w->tq);
 	pthread_mutex_unlock(&w->a->lock);
+	w->tx0 = tap_tx_packets(r->port);
 	if (ret == 0)
 		agent_log(w->a, "relocation %llu: %d queue(s) of tap %s held by pid %d",
 			  (unsigned long long)r->id, tapq_queues(w->tq), r->port,
@@ -479,7 +503,7 @@ static int src_handoff(struct work *w)
 	struct ship s = { .w = w, .enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME) };
 	uint32_t uplink;
 	char *err = NULL;
-	int ret;
+	int ret, i, quiet;
 
 	mark(w, PH_HANDOFF);
 	if (!s.enc)
@@ -496,12 +520,17 @@ static int src_handoff(struct work *w)
 	 * before anything the buffer caught.  The VM runs on B now, so its old
 	 * reader here never reads again. */
 	if (w->tq) {
+		struct buffer_stats bs = { 0 };
 		struct tapq_stats ts;
+		uint64_t tx = tap_tx_packets(r->port);
 
 		ret = tapq_drain(w->tq, &r->mac, ship_one, &s, &ts);
+		buffer_stats(w->buf, &r->mac, &bs);
 		pthread_mutex_lock(&w->a->lock);
 		r->tap_recovered = ts.frames;
 		r->tap_other = ts.other;
+		r->tap_passed = bs.c.passed;
+		r->tap_read = tx >= w->tx0 ? tx - w->tx0 : 0;
 		pthread_mutex_unlock(&w->a->lock);
 		if (ret < 0 && !s.err)
 			agent_log(w->a, "relocation %llu: reading tap %s: %s",
@@ -530,16 +559,27 @@ static int src_handoff(struct work *w)
 		goto out;
 	}
 	w->ovs_fdb = true;
-	/* The datapath's cached flows may still use the old port for a moment:
-	 * what they delivered is in the ring and follows the first batch. */
-	usleep(5000);
+	/* The datapath's cached flows, and frames a busy vSwitch took in before
+	 * the fabric moved, may still reach the old port for a while: what they
+	 * delivered is in the ring and follows, until the port has been quiet
+	 * for HANDOFF_QUIET_ROUNDS steps (at most HANDOFF_MAX_ROUNDS). */
+	for (i = 0, quiet = 0; i < HANDOFF_MAX_ROUNDS && quiet < HANDOFF_QUIET_ROUNDS; i++) {
+		usleep(HANDOFF_STEP_US);
+		ret = buffer_export(w->buf, ship_one, &s);
+		if (ret >= 0 && !s.err)
+			ship_flush(&s);
+		if (ret < 0 || s.err)
+			goto ship_failed;
+		quiet = ret == 0 ? quiet + 1 : 0;
+	}
+	/* Anything later was misdirected to the old port: count it, do not
+	 * queue it; what came in before the switch to DROP still follows. */
+	buffer_set_mode(w->buf, &r->mac, BUFFER_MODE_DROP);
 	ret = buffer_export(w->buf, ship_one, &s);
 	if (ret >= 0 && !s.err)
 		ship_flush(&s);
 	if (ret < 0 || s.err)
 		goto ship_failed;
-	/* Anything later was misdirected to the old port: count it, do not queue it. */
-	buffer_set_mode(w->buf, &r->mac, BUFFER_MODE_DROP);
 	r->shipped = s.count;
 	ctl_msg_reset(&w->out, PROTO_FRAMES_END);
 	ctl_put_u64(&w->out, A_ID, r->id);
@@ -1029,9 +1069,23 @@ handed_off:
 	send_peer(&w);
 	mark(&w, PH_COMMIT);
 	finish(&w, r->error[0] ? "committed with errors" : "committed");
+	/* The VM's flow only had to carry the switchover: after the grace period
+	 * the bridge's own learning (the VM has spoken by then; unknown unicast
+	 * floods anyway) forwards to it.  A flow left behind would outlive the
+	 * port when the VM leaves by other means (shut down, migrated without
+	 * netmove) and black-hole its MAC here.  A newer relocation of the MAC
+	 * owns the flows. */
+	usleep(w.a->cfg.grace_ms * 1000);
+	if (!superseded(&w)) {
+		char *err = NULL;
+
+		if (ovsp_vm_remove(w.of, r->mac.b, &err) < 0)
+			agent_log(w.a, "relocation %llu: removing the VM's flow: %s",
+				  (unsigned long long)r->id, err ? err : "failed");
+		free(err);
+	}
 out:
 	upstream_fdb_join(&w);
-	/* The VM's flows stay: they are its forwarding state on this host now. */
 	w.flows = false;
 	cleanup(&w);
 	return NULL;

@@ -1048,6 +1048,22 @@ static int unhook(struct buffer *b)
 	return ret;
 }
 
+int buffer_ready_port(const char *ifname)
+{
+	struct bpf_tc_hook h;
+	int ifindex, ret;
+
+	ret = check_ifname(ifname, &ifindex);
+	if (ret < 0)
+		return ret;
+	ret = clsact_present(ifindex);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
+	ret = bpf_tc_hook_create(&h);
+	return ret == -EEXIST ? 0 : ret < 0 ? ret : 1;
+}
+
 int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buffer **out)
 {
 	struct buffer_opts def = { 0 };

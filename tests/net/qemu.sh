@@ -19,7 +19,8 @@
 #                        does) and wait for the tap to go
 
 QM_QEMU=${QEMU:-qemu-system-x86_64}
-QM_NMQEMU=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/nm-qemu
+QM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QM_NMQEMU=$QM_ROOT/build/nm-qemu
 QM_MAC=${QM_MAC:-52:54:00:00:00:60}
 QM_IP=${QM_IP:-198.18.0.60}
 QM_TAP=vnet-q
@@ -43,7 +44,8 @@ EOF
 		chmod +x "$QM_D/ifup-$h"
 	done
 	if [ "${1:-}" = guest ]; then
-		QM_GUEST=$(tests/guest/build.sh build/guest/udp-reflect) || fail "building the test guest failed"
+		QM_GUEST=$("$QM_ROOT/tests/guest/build.sh" "$QM_ROOT/build/guest/udp-reflect") ||
+			fail "building the test guest failed"
 	fi
 }
 
@@ -88,7 +90,7 @@ qm_start() {
 	ip netns exec "$ns" "$QM_QEMU" -M pc -accel tcg,thread=single -m "${QM_RAM:-256}" \
 		-nodefaults -display none \
 		-netdev "tap,id=n0,ifname=$QM_TAP,script=$QM_D/ifup-$h,downscript=no" \
-		-device "virtio-net-pci,netdev=n0,mac=$QM_MAC" \
+		-device "virtio-net-pci,netdev=n0,mac=$QM_MAC${QM_RXQ:+,rx_queue_size=$QM_RXQ}" \
 		-qmp "unix:$QM_D/$h-nm.sock,server=on,wait=off" \
 		-qmp "unix:$QM_D/$h-test.sock,server=on,wait=off" "${extra[@]}" \
 		>"$QM_D/qemu-$h.log" 2>&1 &

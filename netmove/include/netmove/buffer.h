@@ -131,6 +131,13 @@ struct buffer;
  * -EINVAL (bad ring size) or another negative errno. */
 int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buffer **out);
 
+/* Give ifname its clsact qdisc if it has none, so that a later
+ * buffer_attach grafts nothing on a live port (see keep_qdisc).  Do it when
+ * the port appears, before traffic flows (portwatch).  Returns 1 if it was
+ * added, 0 if there was one, -ENODEV, -EBUSY (a plain ingress qdisc holds
+ * its place), or another negative errno. */
+int buffer_ready_port(const char *ifname);
+
 /* Open a port attached earlier with opts->pin, from its pins.  Returns 0,
  * -ENOENT (not attached), -ENODEV (interface gone), -ESTALE (the pins belong
  * to an interface that was recreated or lives in another namespace). */

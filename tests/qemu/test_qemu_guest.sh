@@ -1,0 +1,167 @@
+#!/bin/bash
+# A Linux guest under real QEMU (7.2, TCG; Debian's cloud kernel + a busybox
+# initramfs this test builds, IPv6 off) migrated by QEMU's own migration
+# between the testbed's hosts, A -> B -> A -> ..., MIGRATIONS times with
+# netmove fed only by nm-qemu, then as many times with nm-qemu stopped (QEMU
+# alone, its own announce), side by side.  Traffic during each migration,
+# from the router: a ping every 10 ms, a sequenced UDP stream the guest sends
+# on to the router's probe receiver (what reached the guest: lost,
+# duplicated, reordered), and a TCP stream whose bytes the guest hashes
+# (byte-exact or not).  With netmove: 0 lost, 0 duplicated, 0 reordered in
+# every migration and the guest alive after each.  A guest that crashed is
+# reported as a guest crash, not as network loss.
+# Status: not yet in `make test` (run it with `make test-qemu`): in some
+# migrations one UDP datagram, the one that reached the source right at
+# QEMU's stop, is still lost (seen in about 1 of 3 migrations in some runs,
+# 0 of 5 in others); the guest's own count (REFLECT-RX) in the measured line
+# tells whether it reached the guest.
+set -u
+. "$(dirname "$0")/../net/migrate.sh"
+mig_init
+. "$(dirname "$0")/../net/qemu.sh"
+
+MIGRATIONS=${MIGRATIONS:-5}
+RATE=${RATE:-500}
+SECS=${SECS:-4}
+QM_MAC=52:54:00:00:00:70 QM_IP=198.18.0.70
+AG_GRACE=300
+
+step "testbed, agents, the test guest"
+tb_up || fail "testbed did not come up"
+ag_start || fail "agents did not start"
+qm_init guest
+D=$QM_D
+
+# TCP sender in the router: SECS seconds of random bytes, paced; prints
+# "<bytes> <md5>" once the guest closed its side.
+tcp_send() {
+	ip netns exec "$TB_ROUTER" python3 - "$QM_IP" "$SECS" <<'PY'
+import hashlib, os, socket, sys, time
+s = socket.create_connection((sys.argv[1], 5001), timeout=30)
+h = hashlib.md5(); n = 0; end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    b = os.urandom(16384); s.sendall(b); h.update(b); n += len(b); time.sleep(0.02)
+s.shutdown(socket.SHUT_WR)
+while s.recv(4096):
+    pass
+print(n, h.hexdigest())
+PY
+}
+
+guest_crashed() { # CONSOLE: true if the guest's kernel died
+	grep -qE "Kernel panic|BUG:|general protection fault|Oops" "$1"
+}
+
+printf '%-3s %-8s %-6s %6s %5s %4s %4s %9s %9s %8s %9s %s\n' n mode move sent lost dup reo "gap(ms)" ping_lost tcp "pause(ms)" late_us >"$T_TMP/table"
+
+# One migration FROM -> TO under traffic; MODE netmove|plain.
+cycle() {
+	local n=$1 mode=$2 from=$3 to=$4 recv send ping tcp r s pl st js
+	qm_start "$to" incoming
+	if [ "$mode" = netmove ]; then
+		t_wait_match "$D/nm-qemu-$to.log" "attached to QEMU .* \\(inmigrate\\)" 10 ||
+			fail "nm-qemu $to did not attach"
+	fi
+	qmp "$D/$to-test.sock" migrate-set-parameters '{"announce-rounds":5}' >/dev/null
+	qmp "$D/$from-test.sock" migrate-set-parameters \
+		'{"downtime-limit":300,"max-bandwidth":1073741824}' >/dev/null
+	t_bg "$T_TMP/probe.json" "$T_TMP/probe.err" "$NETMOVE" -n "$TB_ROUTER" --json probe recv \
+		--port 7870 --timeout 60 --idle 4000 --max-lost 100000000 --lost-ranges 4
+	recv=$T_BG
+	t_wait_ready "$T_TMP/probe.err" || fail "probe recv did not start"
+	nm "$TB_ROUTER" --json probe send --to "$QM_IP" --port 7869 --rate "$RATE" \
+		--duration "$SECS" >"$T_TMP/send.json" &
+	send=$!
+	ip netns exec "$TB_ROUTER" ping -n -i 0.01 -c $((SECS * 100)) -W 2 "$QM_IP" >"$T_TMP/ping.txt" 2>&1 &
+	ping=$!
+	tcp_send >"$T_TMP/tcp.txt" 2>"$T_TMP/tcp.err" &
+	tcp=$!
+	sleep 1
+	T0=$(($(date +%s%N) / 1000))
+	qm_migrate "$from" "$to"
+	wait "$send" || fail "probe send failed"
+	wait "$ping" || true
+	wait "$tcp" || true
+	t_wait "$recv" || true
+	if guest_crashed "${QM_CONSOLE[$to]}"; then
+		tail -30 "${QM_CONSOLE[$to]}"
+		fail "migration $n ($mode, $from -> $to): the GUEST CRASHED after the migration (QEMU 7.2 TCG, see FIELD-NOTES); this is not network loss"
+	fi
+	r=$T_TMP/probe.json s=$T_TMP/send.json
+	SENT=$(jget "$s" sent)
+	LOST=$((SENT - $(jget "$r" received) + $(jget "$r" duplicated)))
+	DUP=$(jget "$r" duplicated) REO=$(jget "$r" reordered) GAP=$(jget "$r" max_gap_ms)
+	pl=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$T_TMP/ping.txt")
+	PING_TX=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$T_TMP/ping.txt")
+	PING_RX=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$T_TMP/ping.txt")
+	PING_DUP=$(sed -n 's/.*+\([0-9]*\) duplicates.*/\1/p' "$T_TMP/ping.txt")
+	PING_LOST=$((${PING_TX:-0} - ${PING_RX:-0}))
+	read -r tbytes tsum <"$T_TMP/tcp.txt" || true
+	TCP=broken
+	for _ in $(seq 100); do
+		st=$(tr -d '\r' <"${QM_CONSOLE[$to]}" | grep "^TCP-MD5" | tail -1 | awk '{print $2}')
+		[ -n "$st" ] && [ "$st" = "${tsum:-}" ] && { TCP=exact; break; }
+		sleep 0.05
+	done
+	# What reached the guest, as it counted (tells the way in from the way back).
+	GUEST_RX=$(tr -d '\r' <"${QM_CONSOLE[$to]}" | grep "^REFLECT-RX $(jq -r '.run // 0' "$s") " | tail -1 | awk '{print $3}')
+	PAUSE=- LATE=-
+	if [ "$mode" = netmove ]; then
+		mig_wait_commit "$to" "$(ag_nm "$from" --json status | jq -r '[.relocations[] | .id] | max')" ||
+			fail "migration $n: the destination did not commit"
+		js=$(tail -1 "$(ag_journal "$from")")
+		[ "$(jq -r .time_us <<<"$js")" -gt "$T0" ] || fail "migration $n: no source journal entry"
+		PAUSE=$(jq -r '.vm_pause_ms // "-"' <<<"$js") LATE=$(jq -r '.blackout_late_us // "-"' <<<"$js")
+		echo "journal (source): $js" | cut -c1-700
+		echo "journal (destination): $(tail -1 "$(ag_journal "$to")")" | cut -c1-700
+	fi
+	printf '%-3s %-8s %-6s %6s %5s %4s %4s %9s %9s %8s %9s %s\n' "$n" "$mode" "$from>$to" "$SENT" \
+		"$LOST" "$DUP" "$REO" "$GAP" "$PING_LOST${PING_DUP:++${PING_DUP}dup}" "$TCP" "$PAUSE" "$LATE" >>"$T_TMP/table"
+	echo "measured: migration $n $mode $from -> $to: UDP lost $LOST of $SENT (the guest got ${GUEST_RX:-?}), dup $DUP, reordered $REO, max gap $GAP ms; ping lost $PING_LOST of ${PING_TX:-?}${PING_DUP:+, $PING_DUP duplicates}; TCP $TCP (${tbytes:-0} bytes); pause $PAUSE ms, blackout late $LATE us"
+	# The guest is alive: it answers after the move.
+	ip netns exec "$TB_ROUTER" ping -n -c 1 -W 2 "$QM_IP" >/dev/null ||
+		fail "migration $n: the guest does not answer after the move"
+	qm_quit "$from"
+}
+
+step "the guest boots on host a"
+qm_start a
+for _ in $(seq 200); do
+	grep -q GUEST-READY "${QM_CONSOLE[a]}" && break
+	guest_crashed "${QM_CONSOLE[a]}" && fail "the guest crashed while booting"
+	sleep 0.1
+done
+grep -q GUEST-READY "${QM_CONSOLE[a]}" || fail "the guest did not boot: $(tail -5 "${QM_CONSOLE[a]}")"
+tb_wait_ping router "$QM_IP" || fail "router cannot reach the guest"
+here=a
+qm_nmqemu a b
+qm_nmqemu b a
+
+for ((i = 1; i <= MIGRATIONS; i++)); do
+	there=$(mig_other "$here")
+	step "migration $i with netmove: $here -> $there"
+	cycle "$i" netmove "$here" "$there"
+	[ "$LOST" = 0 ] || fail "migration $i with netmove: $LOST UDP datagrams lost"
+	[ "$DUP" = 0 ] || fail "migration $i with netmove: $DUP duplicated"
+	[ "$REO" = 0 ] || fail "migration $i with netmove: $REO reordered"
+	[ "$PING_LOST" = 0 ] || fail "migration $i with netmove: $PING_LOST pings lost"
+	[ -z "$PING_DUP" ] || fail "migration $i with netmove: $PING_DUP duplicate pings"
+	[ "$TCP" = exact ] || fail "migration $i with netmove: the TCP stream is not byte-exact"
+	here=$there
+done
+
+step "the same without netmove (nm-qemu stopped: QEMU alone)"
+qm_nmqemu_stop a
+qm_nmqemu_stop b
+PLAIN_LOST=0
+for ((i = 1; i <= MIGRATIONS; i++)); do
+	there=$(mig_other "$here")
+	step "migration $i without netmove: $here -> $there"
+	cycle "$i" plain "$here" "$there"
+	PLAIN_LOST=$((PLAIN_LOST + LOST + PING_LOST))
+	here=$there
+done
+echo
+cat "$T_TMP/table"
+echo "measured: without netmove $PLAIN_LOST datagrams and pings lost over $MIGRATIONS migrations"
+echo "PASS"
