@@ -60,11 +60,15 @@ static bool link_is_tap(struct nlmsghdr *h, char *name)
 
 static int parse(const char *buf, size_t n, portwatch_fn fn, void *arg, bool *done)
 {
-	struct nlmsghdr *h;
+	struct nlmsghdr *h = NULL;
 	char name[IF_NAMESIZE];
-	int len = (int)n, count = 0;
+	size_t off = 0;
+	int count = 0;
 
-	for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+	for (; off + sizeof(struct nlmsghdr) <= n; off += NLMSG_ALIGN(h->nlmsg_len)) {
+		h = (struct nlmsghdr *)(buf + off);
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off)
+			break;
 		if (h->nlmsg_type == NLMSG_DONE) {
 			*done = true;
 			break;
