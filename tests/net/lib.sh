@@ -221,7 +221,11 @@ tb__rmem_restore() {
 tb_vm_port_add() {
 	local h=$1 dev=$2 ns ret
 	ns=$(tb__host_ns "$h") || return
-	tb__x tc -n "$ns" qdisc add dev "$dev" clsact || return
+	# A netmoved running here may have given the new tap its clsact already.
+	if ! tc -n "$ns" qdisc add dev "$dev" clsact 2>/dev/null; then
+		tc -n "$ns" qdisc show dev "$dev" | grep -q clsact ||
+			tb__x tc -n "$ns" qdisc add dev "$dev" clsact || return
+	fi
 	tb__rmem_raise || return
 	tb__x tb_ovs_vsctl "$h" add-port br-int "$dev"
 	ret=$?
