@@ -103,6 +103,12 @@ cycle() {
 		[ -n "$st" ] && [ "$st" = "${tsum:-}" ] && { TCP=exact; break; }
 		sleep 0.05
 	done
+	# The source's RX ring as QEMU left it at the stop: with no free buffer,
+	# QEMU holds the next frame it reads and purges it at the stop (QEMU's
+	# "net: complete all queued packets on VM stop"): lost inside QEMU.
+	RXFREE=$(qmp "$D/$from-test.sock" x-query-virtio-queue-status \
+		'{"path":"/machine/peripheral-anon/device[0]/virtio-backend","queue":0}' |
+		jq -r '(."shadow-avail-idx" - ."last-avail-idx" + 65536) % 65536' 2>/dev/null || echo "?")
 	# What reached the guest, as it counted (tells the way in from the way back).
 	GUEST_RX=$(tr -d '\r' <"${QM_CONSOLE[$to]}" | grep "^REFLECT-RX $(jq -r '.run // 0' "$s") " | tail -1 | awk '{print $3}')
 	PAUSE=- LATE=-
@@ -117,7 +123,7 @@ cycle() {
 	fi
 	printf '%-3s %-8s %-6s %6s %5s %4s %4s %9s %9s %8s %9s %s\n' "$n" "$mode" "$from>$to" "$SENT" \
 		"$LOST" "$DUP" "$REO" "$GAP" "$PING_LOST${PING_DUP:++${PING_DUP}dup}" "$TCP" "$PAUSE" "$LATE" >>"$T_TMP/table"
-	echo "measured: migration $n $mode $from -> $to: UDP lost $LOST of $SENT (the guest got ${GUEST_RX:-?}), dup $DUP, reordered $REO, max gap $GAP ms; ping lost $PING_LOST of ${PING_TX:-?}${PING_DUP:+, $PING_DUP duplicates}; TCP $TCP (${tbytes:-0} bytes); pause $PAUSE ms, blackout late $LATE us"
+	echo "measured: migration $n $mode $from -> $to: UDP lost $LOST of $SENT (the guest got ${GUEST_RX:-?}; lost $(jq -c '[.lost_ranges[] | "\(.first)-\(.last)"]' "$r"), dup $DUP, reordered $REO, max gap $GAP ms ending at seq $(jget "$r" max_gap_before_seq); ping lost $PING_LOST of ${PING_TX:-?}${PING_DUP:+, $PING_DUP duplicates}; TCP $TCP (${tbytes:-0} bytes); pause $PAUSE ms, blackout late $LATE us; source RX ring free buffers at the stop: $RXFREE"
 	# The guest is alive: it answers after the move.
 	ip netns exec "$TB_ROUTER" ping -n -c 1 -W 2 "$QM_IP" >/dev/null ||
 		fail "migration $n: the guest does not answer after the move"
@@ -141,7 +147,11 @@ for ((i = 1; i <= MIGRATIONS; i++)); do
 	there=$(mig_other "$here")
 	step "migration $i with netmove: $here -> $there"
 	cycle "$i" netmove "$here" "$there"
-	[ "$LOST" = 0 ] || fail "migration $i with netmove: $LOST UDP datagrams lost"
+	if [ "$LOST" != 0 ]; then
+		[ "$RXFREE" = 0 ] && [ "$GUEST_RX" = $((SENT - LOST)) ] &&
+			fail "migration $i with netmove: $LOST UDP datagrams lost on the way in while the source's RX ring was full at QEMU's stop: QEMU purges the frame it held for the guest (not seen outside QEMU)"
+		fail "migration $i with netmove: $LOST UDP datagrams lost"
+	fi
 	[ "$DUP" = 0 ] || fail "migration $i with netmove: $DUP duplicated"
 	[ "$REO" = 0 ] || fail "migration $i with netmove: $REO reordered"
 	[ "$PING_LOST" = 0 ] || fail "migration $i with netmove: $PING_LOST pings lost"
