@@ -15,6 +15,8 @@
 # QEMU's stop, is still lost (seen in about 1 of 3 migrations in some runs,
 # 0 of 5 in others); the guest's own count (REFLECT-RX) in the measured line
 # tells whether it reached the guest.
+# DEMO=1 (make demo): report instead of failing, and print each netmove
+# migration's phase timeline.
 set -u
 . "$(dirname "$0")/../net/migrate.sh"
 mig_init
@@ -46,6 +48,31 @@ while s.recv(4096):
     pass
 print(n, h.hexdigest())
 PY
+}
+
+# The phases of one relocation, in ms from QEMU's STOP.
+timeline() { # SOURCE_JOURNAL DESTINATION_JOURNAL
+	jq -rn --argjson s "$1" --argjson d "$2" '
+		($s.phases_us.blackout - $s.blackout_late_us) as $t0 |
+		def at($us): (($us - $t0) / 100 | round) / 10;
+		"  timeline (ms from QEMU STOP):",
+		([[at($s.phases_us.prepare), "PREPARE (QEMU migration setup)"],
+		  [0, "QEMU STOP"],
+		  [at($s.phases_us.blackout), "BLACKOUT armed on the source"],
+		  [at($d.resumed_us), "QEMU RESUME on the destination: SWITCHOVER"],
+		  [at($d.resumed_us + $d.resume_to_announce_us), "RARP + GARP out of the uplink"],
+		  [at($d.resumed_us + $d.resume_to_first_replay_us),
+		   "first of the \($d.frames.received) source frames (\($s.tap_queue.recovered) out of its tap) replayed"],
+		  [at($d.resumed_us + $d.resume_to_fdb_us), "ToR FDB moved and read back (\($d.upstream_fdb_port))"],
+		  [at($d.phases_us.commit), "COMMIT (verify answered: \($d.verify.answered))"]]
+		 | sort_by(.[0])[] | "    \(.[0] | tostring | .[0:9] + (" " * (9 - length)))  \(.[1])")'
+}
+
+# A check that fails the test, or only reports under DEMO=1.
+check() { # CONDITION_STATUS MESSAGE
+	[ "$1" = 0 ] && return 0
+	[ "${DEMO:-0}" = 1 ] && { echo "  NOTE: $2"; return 0; }
+	fail "$2"
 }
 
 guest_crashed() { # CONSOLE: true if the guest's kernel died
@@ -120,6 +147,7 @@ cycle() {
 		PAUSE=$(jq -r '.vm_pause_ms // "-"' <<<"$js") LATE=$(jq -r '.blackout_late_us // "-"' <<<"$js")
 		echo "journal (source): $js" | cut -c1-700
 		echo "journal (destination): $(tail -1 "$(ag_journal "$to")")" | cut -c1-700
+		[ "${DEMO:-0}" = 1 ] && timeline "$js" "$(tail -1 "$(ag_journal "$to")")"
 	fi
 	printf '%-3s %-8s %-6s %6s %5s %4s %4s %9s %9s %8s %9s %s\n' "$n" "$mode" "$from>$to" "$SENT" \
 		"$LOST" "$DUP" "$REO" "$GAP" "$PING_LOST${PING_DUP:++${PING_DUP}dup}" "$TCP" "$PAUSE" "$LATE" >>"$T_TMP/table"
@@ -133,8 +161,8 @@ cycle() {
 step "the guest boots on host a"
 qm_start a
 for _ in $(seq 200); do
-	grep -q GUEST-READY "${QM_CONSOLE[a]}" && break
-	guest_crashed "${QM_CONSOLE[a]}" && fail "the guest crashed while booting"
+	grep -q GUEST-READY "${QM_CONSOLE[a]}" 2>/dev/null && break
+	guest_crashed "${QM_CONSOLE[a]}" 2>/dev/null && fail "the guest crashed while booting"
 	sleep 0.1
 done
 grep -q GUEST-READY "${QM_CONSOLE[a]}" || fail "the guest did not boot: $(tail -5 "${QM_CONSOLE[a]}")"
@@ -147,16 +175,12 @@ for ((i = 1; i <= MIGRATIONS; i++)); do
 	there=$(mig_other "$here")
 	step "migration $i with netmove: $here -> $there"
 	cycle "$i" netmove "$here" "$there"
-	if [ "$LOST" != 0 ]; then
-		[ "$RXFREE" = 0 ] && [ "$GUEST_RX" = $((SENT - LOST)) ] &&
-			fail "migration $i with netmove: $LOST UDP datagrams lost on the way in while the source's RX ring was full at QEMU's stop: QEMU purges the frame it held for the guest (not seen outside QEMU)"
-		fail "migration $i with netmove: $LOST UDP datagrams lost"
-	fi
-	[ "$DUP" = 0 ] || fail "migration $i with netmove: $DUP duplicated"
-	[ "$REO" = 0 ] || fail "migration $i with netmove: $REO reordered"
-	[ "$PING_LOST" = 0 ] || fail "migration $i with netmove: $PING_LOST pings lost"
-	[ -z "$PING_DUP" ] || fail "migration $i with netmove: $PING_DUP duplicate pings"
-	[ "$TCP" = exact ] || fail "migration $i with netmove: the TCP stream is not byte-exact"
+	[ "$LOST" = 0 ]; check $? "migration $i with netmove: $LOST UDP datagrams lost (the guest got ${GUEST_RX:-?})"
+	[ "$DUP" = 0 ]; check $? "migration $i with netmove: $DUP duplicated"
+	[ "$REO" = 0 ]; check $? "migration $i with netmove: $REO reordered"
+	[ "$PING_LOST" = 0 ]; check $? "migration $i with netmove: $PING_LOST pings lost"
+	[ -z "$PING_DUP" ]; check $? "migration $i with netmove: $PING_DUP duplicate pings"
+	[ "$TCP" = exact ]; check $? "migration $i with netmove: the TCP stream is not byte-exact"
 	here=$there
 done
 
