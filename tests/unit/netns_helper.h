@@ -24,6 +24,16 @@ static inline int test_private_netns(void)
 	return 0;
 }
 
+/* In a cmocka test (include cmocka.h first): skip, saying why, when the
+ * file's net_skip (why its network set-up is missing) is set. */
+#define NEED_NET()                                             \
+	do {                                                   \
+		if (net_skip) {                                \
+			print_message("skip: %s\n", net_skip); \
+			skip();                                \
+		}                                              \
+	} while (0)
+
 /* Run a shell command; returns its exit status (0 on success). */
 static inline int test_sh(const char *cmd)
 {

@@ -58,14 +58,6 @@ static const char *const setup_cmds[] = {
 	"for d in va vb vc vd vx0 vx1; do ip link set $d up || exit 1; done",
 };
 
-#define NEED_NET()                                             \
-	do {                                                   \
-		if (net_skip) {                                \
-			print_message("skip: %s\n", net_skip); \
-			skip();                                \
-		}                                              \
-	} while (0)
-
 static void in_ns(int fd)
 {
 	assert_int_equal(setns(fd, CLONE_NEWNET), 0);

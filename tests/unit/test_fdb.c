@@ -61,14 +61,6 @@ static int group_setup(void **state)
 	return 0;
 }
 
-#define NEED_NET()							\
-	do {								\
-		if (net_skip) {						\
-			print_message("skip: %s\n", net_skip);		\
-			skip();						\
-		}							\
-	} while (0)
-
 static struct mac mk(uint8_t last)
 {
 	struct mac m = { { 0x02, 0x6e, 0x6d, 0xfd, 0xb0, last } };

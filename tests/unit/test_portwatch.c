@@ -77,10 +77,7 @@ static void reports_new_taps_only(void **state)
 	int wfd, tfd, i;
 
 	(void)state;
-	if (net_skip) {
-		print_message("skip: %s\n", net_skip);
-		skip();
-	}
+	NEED_NET();
 	wfd = portwatch_open();
 	assert_true(wfd >= 0);
 	assert_int_equal(portwatch_read(wfd, record, &s), 0);

@@ -26,14 +26,6 @@ static const struct mac vm = { { 0x52, 0x54, 0x00, 0x00, 0x00, 0x42 } };
 static const struct mac other = { { 0x52, 0x54, 0x00, 0x00, 0x00, 0x43 } };
 static const struct mac bcast = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
 
-#define NEED_NET()                                     \
-	do {                                           \
-		if (net_skip) {                        \
-			print_message("skip: %s\n", net_skip); \
-			skip();                        \
-		}                                      \
-	} while (0)
-
 struct holder {
 	pid_t pid;
 	int done;	/* write end: closing it lets the child go */
