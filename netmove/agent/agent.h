@@ -97,8 +97,7 @@ struct reloc {
 	int tap_queues;			/* tap queue descriptors held (src; <0: -errno, none) */
 	uint64_t tap_recovered;		/* frames read out of the source tap and shipped (src) */
 	uint64_t tap_other;		/* frames in it for other addresses, left (src) */
-	uint64_t tap_passed;		/* frames for the VM passed into its tap, PREPARE..handoff (src) */
-	uint64_t tap_read;		/* frames the tap's reader took meanwhile (tx_packets, src) */
+	uint64_t tap_read;		/* frames the tap's reader took, PREPARE..handoff (tx_packets, src) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */

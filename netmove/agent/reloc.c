@@ -138,7 +138,6 @@ void reloc_render(struct reloc *r, struct out *o)
 			out_i64(o, "queues", r->tap_queues);
 			out_u64(o, "recovered", r->tap_recovered);
 			out_u64(o, "other", r->tap_other);
-			out_u64(o, "passed_for_vm", r->tap_passed);
 			out_u64(o, "reader_took", r->tap_read);
 		} else {
 			out_str(o, "none", r->tap_queues == -ECANCELED ? "recovery off (--no-tap-recovery)" :
@@ -520,16 +519,13 @@ static int src_handoff(struct work *w)
 	 * before anything the buffer caught.  The VM runs on B now, so its old
 	 * reader here never reads again. */
 	if (w->tq) {
-		struct buffer_stats bs = { 0 };
 		struct tapq_stats ts;
 		uint64_t tx = tap_tx_packets(r->port);
 
 		ret = tapq_drain(w->tq, &r->mac, ship_one, &s, &ts);
-		buffer_stats(w->buf, &r->mac, &bs);
 		pthread_mutex_lock(&w->a->lock);
 		r->tap_recovered = ts.frames;
 		r->tap_other = ts.other;
-		r->tap_passed = bs.c.passed;
 		r->tap_read = tx >= w->tx0 ? tx - w->tx0 : 0;
 		pthread_mutex_unlock(&w->a->lock);
 		if (ret < 0 && !s.err)
