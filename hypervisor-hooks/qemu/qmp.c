@@ -11,21 +11,6 @@
 #include "netmove/timeutil.h"
 #include "qmp.h"
 
-static int deadline_left(uint64_t deadline)
-{
-	uint64_t now;
-
-	if (!deadline)
-		return -1;
-	now = timeutil_mono_ns();
-	return now >= deadline ? 0 : (int)((deadline - now) / NSEC_PER_MSEC) + 1;
-}
-
-static uint64_t deadline_of(int timeout_ms)
-{
-	return timeout_ms < 0 ? 0 : timeutil_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
-}
-
 /* Next whole line as a JSON object: 0 with *obj, or a negative errno. */
 static int read_obj(struct qmp *q, uint64_t deadline, json_t **obj)
 {
@@ -63,7 +48,7 @@ static int read_obj(struct qmp *q, uint64_t deadline, json_t **obj)
 			q->buf = b;
 			q->cap = cap;
 		}
-		ret = poll(&p, 1, deadline_left(deadline));
+		ret = poll(&p, 1, timeutil_poll_ms(deadline));
 		if (ret < 0 && errno == EINTR)
 			continue;
 		if (ret < 0)
@@ -109,7 +94,7 @@ static int send_obj(struct qmp *q, json_t *obj)
 int qmp_exec(struct qmp *q, const char *cmd, json_t *args, json_t **ret, char *err, size_t errlen,
 	     int timeout_ms)
 {
-	uint64_t deadline = deadline_of(timeout_ms), id = ++q->next_id;
+	uint64_t deadline = timeutil_deadline_ms(timeout_ms), id = ++q->next_id;
 	json_t *req, *obj;
 	int r;
 
@@ -160,7 +145,7 @@ int qmp_exec(struct qmp *q, const char *cmd, json_t *args, json_t **ret, char *e
 int qmp_connect(struct qmp *q, const char *path, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t deadline = deadline_of(timeout_ms);
+	uint64_t deadline = timeutil_deadline_ms(timeout_ms);
 	json_t *greet = NULL, *v;
 	int ret;
 
@@ -195,7 +180,7 @@ int qmp_connect(struct qmp *q, const char *path, int timeout_ms)
 		 (long long)json_integer_value(json_object_get(v, "micro")));
 	json_decref(greet);
 	greet = NULL;
-	ret = qmp_exec(q, "qmp_capabilities", NULL, NULL, NULL, 0, deadline_left(deadline));
+	ret = qmp_exec(q, "qmp_capabilities", NULL, NULL, NULL, 0, timeutil_poll_ms(deadline));
 	if (ret < 0)
 		goto fail;
 	return 0;
@@ -217,7 +202,7 @@ int qmp_event(struct qmp *q, int timeout_ms, json_t **ev)
 		return 0;
 	}
 	for (;;) {
-		ret = read_obj(q, deadline_of(timeout_ms), &obj);
+		ret = read_obj(q, timeutil_deadline_ms(timeout_ms), &obj);
 		if (ret < 0)
 			return ret;
 		if (json_object_get(obj, "event")) {

@@ -109,14 +109,14 @@ bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *t
 	struct early_resume *e;
 
 	for (e = a->early; e < a->early + AGENT_EARLY_MAX; e++) {
+		bool fresh;
+
 		if (!e->mono_ns || !mac_equal(&e->mac, mac))
 			continue;
-		e->mono_ns = now - e->mono_ns <= AGENT_EARLY_MS * NSEC_PER_MSEC ? e->mono_ns : 0;
-		if (!e->mono_ns)
-			return false;
-		e->mono_ns = 0;
+		fresh = now - e->mono_ns <= AGENT_EARLY_MS * NSEC_PER_MSEC;
+		e->mono_ns = 0;	/* taken, or too old to apply */
 		*time_us = e->time_us;
-		return true;
+		return fresh;
 	}
 	return false;
 }

@@ -338,13 +338,13 @@ static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
 
 	while (len) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = timeutil_mono_ns();
+		int wait = timeutil_poll_ms(deadline);
 		ssize_t n;
 		int ret;
 
-		if (deadline && now >= deadline)
+		if (wait == 0)
 			return -ETIMEDOUT;
-		ret = poll(&pfd, 1, deadline ? (int)((deadline - now) / NSEC_PER_MSEC + 1) : -1);
+		ret = poll(&pfd, 1, wait);
 		if (ret < 0 && errno != EINTR)
 			return -errno;
 		if (ret <= 0)
@@ -426,8 +426,7 @@ static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8
  * hello is set, anything else if not, and its tag must verify. */
 static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, bool hello)
 {
-	uint64_t deadline = timeout_ms >= 0 ?
-		timeutil_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC : 0;
+	uint64_t deadline = timeutil_deadline_ms(timeout_ms);
 	uint8_t hdr[CTL_HDR_LEN], tag[CTL_HELLO_TAG_LEN], want[CTL_HELLO_TAG_LEN];
 	size_t taglen = hello ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN;
 	uint32_t len;

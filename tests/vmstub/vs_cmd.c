@@ -70,6 +70,19 @@ static void pause_json(struct vmstub *vs, struct vs_json *j)
 	counters_json(vs, j);
 }
 
+/* Start the blackout hook with its timeout; its PID or -errno. */
+static pid_t blackout_hook_start(struct vmstub *vs)
+{
+	pid_t pid = vm_hook_start(vs, vs->o.hook_blackout, "blackout");
+
+	if (pid > 0) {
+		vs->hook_pid = pid;
+		vs->hook_killed = false;
+		vs->hook_deadline = vm_mono_ms() + VS_HOOK_TIMEOUT_MS;
+	}
+	return pid;
+}
+
 /* pause late MS, QEMU's order: the VM stops at once and leaves what is
  * queued on its tap unread; the blackout hook runs MS ms later. */
 static int pause_late(struct vmstub *vs, struct vs_client *c, struct vs_json *j, long long ms)
@@ -97,13 +110,9 @@ void cmd_late_hook(struct vmstub *vs)
 	if (!vs->hook_at || vm_mono_ms() < vs->hook_at)
 		return;
 	vs->hook_at = 0;
-	pid = vm_hook_start(vs, vs->o.hook_blackout, "blackout");
-	if (pid > 0) {
-		vs->hook_pid = pid;
-		vs->hook_killed = false;
-		vs->hook_deadline = vm_mono_ms() + VS_HOOK_TIMEOUT_MS;
+	pid = blackout_hook_start(vs);
+	if (pid > 0)
 		return;
-	}
 	vs->late = false;
 	vm_err(vs, pid, "starting the blackout hook");
 	c = client_by_id(vs, vs->hook_client);
@@ -144,13 +153,10 @@ static int cmd_pause(struct vmstub *vs, struct vs_client *c, int argc, char **ar
 		return 0;
 	}
 	/* The VM keeps running while the hook arms the buffer. */
-	pid = vm_hook_start(vs, vs->o.hook_blackout, "blackout");
+	pid = blackout_hook_start(vs);
 	if (pid < 0)
 		return vm_err(vs, pid, "starting the blackout hook");
-	vs->hook_pid = pid;
 	vs->hook_client = c->id;
-	vs->hook_killed = false;
-	vs->hook_deadline = vm_mono_ms() + VS_HOOK_TIMEOUT_MS;
 	vs->state = VS_PAUSING;
 	c->waiting = true;
 	return 1;

@@ -15,6 +15,14 @@ uint64_t timeutil_mono_ns(void);
  * packet capture timestamps. */
 uint64_t timeutil_real_ns(void);
 
+/* A CLOCK_MONOTONIC deadline timeout_ms from now; 0 (none) when
+ * timeout_ms < 0. */
+uint64_t timeutil_deadline_ms(int timeout_ms);
+
+/* poll()'s timeout for a deadline from timeutil_deadline_ms: -1 for none,
+ * 0 once it passed, else the milliseconds left rounded up. */
+int timeutil_poll_ms(uint64_t deadline_ns);
+
 /* Sleep until the given CLOCK_MONOTONIC instant (restarts on EINTR). */
 void timeutil_sleep_until_mono(uint64_t deadline_ns);
 
