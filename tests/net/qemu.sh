@@ -107,7 +107,7 @@ qm_start() {
 qm_nmqemu() {
 	local h=$1 to=$2
 	shift 2
-	NETMOVE_SOCKET=$(ag_sock "$h") "$QM_NMQEMU" --qmp "$QM_D/$h-nm.sock" --ip "$QM_IP" \
+	NETMOVE_SOCKET=$(ag_sock "$h") ip netns exec "$(tb__host_ns "$h")" "$QM_NMQEMU" --qmp "$QM_D/$h-nm.sock" --ip "$QM_IP" \
 		--to "host$to" "$@" >>"$QM_D/nm-qemu-$h.log" 2>&1 &
 	QM_NPID[$h]=$!
 	T_PIDS+=("${QM_NPID[$h]}")
