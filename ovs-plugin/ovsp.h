@@ -114,6 +114,14 @@ typedef int (*ovsp_flow_fn)(const struct ovsp_flow *flow, void *arg);
 int ovsp_flows_dump(struct ovsp_conn *conn, uint64_t cookie, uint64_t mask,
 		    ovsp_flow_fn fn, void *arg, size_t *count, char **err);
 
+/* The name of the Interface whose external_ids:attached-mac is mac (the
+ * hypervisor records it: libvirt does, OVN expects it), asked of OVSDB at db
+ * ("unix:PATH") within timeout_ms (<= 0: OVSP_TIMEOUT_MS).  Returns 0,
+ * -ENOENT (no such interface), -EEXIST (several), or another negative errno,
+ * with *err set. */
+int ovsp_iface_by_mac(const char *db, const uint8_t mac[6], int timeout_ms, char *name,
+		      size_t len, char **err);
+
 /* Connect to ovs-vswitchd's unixctl socket (e.g. $OVS_RUNDIR/
  * ovs-vswitchd.PID.ctl; a relative path is taken from OVS's run dir).
  * timeout_ms <= 0 means OVSP_TIMEOUT_MS. */

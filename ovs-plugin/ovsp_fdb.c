@@ -92,45 +92,6 @@ static int ovsp_ctl_begin(struct ovsp_ctl *ctl, char **err)
 	return ovsp_ctl_connect(ctl, err);
 }
 
-/* Send `request` and wait for the reply with its id, until `deadline`. */
-static int ovsp_ctl_transact(struct ovsp_ctl *ctl, struct jsonrpc_msg *request,
-			     long long deadline, struct jsonrpc_msg **replyp)
-{
-	struct json *id = json_clone(request->id);
-	int error;
-
-	*replyp = NULL;
-	error = jsonrpc_send(ctl->rpc, request);
-	while (!error) {
-		struct jsonrpc_msg *msg;
-
-		jsonrpc_run(ctl->rpc);
-		error = jsonrpc_recv(ctl->rpc, &msg);
-		if (!error) {
-			if ((msg->type == JSONRPC_REPLY || msg->type == JSONRPC_ERROR) &&
-			    json_equal(id, msg->id)) {
-				*replyp = msg;
-				break;
-			}
-			jsonrpc_msg_destroy(msg);
-			continue;
-		}
-		if (error != EAGAIN)
-			break;
-		if (time_msec() >= deadline) {
-			error = ETIMEDOUT;
-			break;
-		}
-		error = 0;
-		jsonrpc_wait(ctl->rpc);
-		jsonrpc_recv_wait(ctl->rpc);
-		poll_timer_wait_until(deadline);
-		poll_block();
-	}
-	json_destroy(id);
-	return error;
-}
-
 /* "cmd arg1 arg2" for messages. */
 static char *ovsp_ctl_line(const char *command, int argc, const char *const *argv)
 {
@@ -171,7 +132,7 @@ int ovsp_ctl_command(struct ovsp_ctl *ctl, const char *command, int argc,
 	for (i = 0; i < argc; i++)
 		args[i] = json_string_create(argv[i]);
 	request = jsonrpc_create_request(command, json_array_create(args, argc), NULL);
-	error = ovsp_ctl_transact(ctl, request, time_msec() + ctl->timeout_ms, &msg);
+	error = ovsp__rpc_transact(ctl->rpc, request, time_msec() + ctl->timeout_ms, &msg);
 	if (error) {
 		jsonrpc_close(ctl->rpc);
 		ctl->rpc = NULL;

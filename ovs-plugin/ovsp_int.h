@@ -12,6 +12,8 @@
 
 #include "ovsp.h"
 
+struct jsonrpc;
+struct jsonrpc_msg;
 struct ofpbuf;
 struct vconn;
 
@@ -64,5 +66,11 @@ int ovsp__recv_xid(struct ovsp_conn *c, uint32_t xid, struct ofpbuf **replyp,
 int ovsp__poll(struct ovsp_conn *c, struct ovs_list *errors);
 /* xid of an encoded OpenFlow message, host order. */
 uint32_t ovsp__xid(const struct ofpbuf *msg);
+
+/* Send a JSON-RPC `request` (consumed) on rpc and wait for the reply with
+ * its id until `deadline` (time_msec()).  Returns 0 with *replyp (a reply or
+ * an error reply, the caller's) or an OVS error value (ETIMEDOUT, EOF, ...). */
+int ovsp__rpc_transact(struct jsonrpc *rpc, struct jsonrpc_msg *request, long long deadline,
+		       struct jsonrpc_msg **replyp);
 
 #endif

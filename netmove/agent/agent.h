@@ -33,6 +33,7 @@ struct agent_cfg {
 	int npeers;			/* how many */
 	const char *ofctl;		/* OpenFlow target, e.g. unix:/run/.../br-int.mgmt */
 	const char *ovs_ctl;		/* ovs-vswitchd unixctl socket */
+	const char *ovsdb;		/* OVSDB socket ("unix:PATH"): a pulled VM's port */
 	const char *bridge;		/* OVS bridge name */
 	const char *uplink;		/* uplink interface towards the fabric */
 	struct in_addr gateway;		/* router the verify step asks */
@@ -152,6 +153,17 @@ void agent_log(const struct agent *a, const char *fmt, ...)
 
 /* Reply to a CLI connection and close it (fd -1: nothing). */
 void agent_reply(int fd, bool ok, const char *text);
+
+/* Start a relocation of the VM in req (PROTO_REQ_RELOCATE) with this agent
+ * as the source; the answer ("prepared" or why not) goes to fd, which is
+ * then closed.  uid/pid: who asked, for the journal. */
+void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, int pid);
+
+/* Relocations started from the destination (pull.c).  pull_start: a local
+ * PROTO_REQ_PULL on fd: ask the peers, answer on fd.  pull_serve: a peer's
+ * PROTO_PULL on c: relocate the VM to it if it is on a port here. */
+void pull_start(struct agent *a, int fd, struct ctl_msg *req);
+void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m);
 
 /* Phases (reloc.c). */
 const char *reloc_phase_name(enum phase p);

@@ -255,7 +255,7 @@ static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r,
 	return 0;
 }
 
-static void handle_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, int pid)
+void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, int pid)
 {
 	struct reloc *r = calloc(1, sizeof(*r));
 	char err[256] = "";
@@ -366,7 +366,10 @@ static void handle_local(struct agent *a, int fd)
 	ctl_get_u64(&m, A_JSON, &json);
 	switch (m.type) {
 	case PROTO_REQ_RELOCATE:
-		handle_relocate(a, fd, &m, uid, pid);
+		agent_relocate(a, fd, &m, uid, pid);
+		break;
+	case PROTO_REQ_PULL:
+		pull_start(a, fd, &m);
 		break;
 	case PROTO_REQ_EVENT:
 		handle_event(a, fd, &m);
@@ -386,7 +389,7 @@ out:
 	ctl_msg_free(&m);
 }
 
-/* A peer connected: authenticate, then it must open with PREPARE. */
+/* A peer connected: authenticate, then it must open with PREPARE or PULL. */
 static void handle_peer(struct agent *a, int fd, const char *from)
 {
 	struct ctl_conn c;
@@ -404,6 +407,11 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 			  ret == -EBADMSG ? "bad authentication tag (wrong key?)" :
 			  ret == -EPROTO ? "bad sequence number (replayed message?)" :
 			  strerror(-ret));
+		ctl_conn_close(&c);
+		goto out;
+	}
+	if (m.type == PROTO_PULL) {
+		pull_serve(a, &c, &m);
 		ctl_conn_close(&c);
 		goto out;
 	}
@@ -441,6 +449,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmoved --name HOST --key-file FILE --ofctl TARGET --ovs-ctl PATH\n"
+		"                [--ovsdb unix:PATH]\n"
 		"                --uplink IF --gateway IP [--listen IP:PORT] [--peer NAME=IP:PORT]...\n"
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
@@ -487,6 +496,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		{ "peer", required_argument, NULL, 'p' },
 		{ "ofctl", required_argument, NULL, 'o' },
 		{ "ovs-ctl", required_argument, NULL, 'c' },
+		{ "ovsdb", required_argument, NULL, 'D' },
 		{ "bridge", required_argument, NULL, 'b' },
 		{ "uplink", required_argument, NULL, 'u' },
 		{ "gateway", required_argument, NULL, 'g' },
@@ -508,6 +518,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 
 	cfg->socket = PROTO_DEFAULT_SOCKET;
 	cfg->bridge = "br-int";
+	cfg->ovsdb = "unix:/var/run/openvswitch/db.sock";
 	cfg->journal = "/var/lib/netmove/journal.jsonl";
 	cfg->grace_ms = 2000;
 	cfg->phase_timeout_ms = 5000;
@@ -531,6 +542,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 			break;
 		case 'o': cfg->ofctl = optarg; break;
 		case 'c': cfg->ovs_ctl = optarg; break;
+		case 'D': cfg->ovsdb = optarg; break;
 		case 'b': cfg->bridge = optarg; break;
 		case 'u': cfg->uplink = optarg; break;
 		case 'g':

@@ -51,12 +51,18 @@ static void relocate_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmove relocate --mac MAC --ip IP --to HOST --port IF [--dst-port IF]\n"
+		"                        [--socket PATH]\n"
+		"       netmove relocate --pull --mac MAC --ip IP --port IF [--from HOST]\n"
 		"                        [--socket PATH]\n\n"
 		"Ask this host's netmoved (the source) to relocate the VM's network identity to\n"
 		"HOST: PREPARE runs now (destination flows + buffer armed); the hypervisor then\n"
 		"signals `netmove event blackout` here and `netmove event resumed` on HOST.\n"
+		"With --pull this host is the destination: its netmoved asks its peers (or\n"
+		"HOST) and the one whose OVS has the MAC on a port (external_ids:attached-mac)\n"
+		"relocates the VM here; it returns once this host is prepared.\n"
 		"  --port IF      the VM's port on this host\n"
 		"  --dst-port IF  the VM's port on the destination (default: same name)\n"
+		"  --from HOST    with --pull: the source (default: ask every peer)\n"
 		"exit codes: 0 prepared, 1 refused or failed, 2 usage, 3 agent unreachable\n");
 }
 
@@ -69,15 +75,16 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 		{ "from", required_argument, NULL, 'f' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "dst-port", required_argument, NULL, 'd' },
+		{ "pull", no_argument, NULL, 'P' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *cmd = "relocate", *to = NULL, *port = NULL, *dport = NULL;
+	const char *cmd = "relocate", *to = NULL, *from = NULL, *port = NULL, *dport = NULL;
 	struct mac mac;
 	struct in_addr ip;
-	bool have_mac = false, have_ip = false;
+	bool have_mac = false, have_ip = false, pull = false;
 	struct ctl_msg m;
 	int c, ret;
 
@@ -94,7 +101,8 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 			have_ip = true;
 			break;
 		case 't': to = optarg; break;
-		case 'f': break; /* the source is always this host's agent */
+		case 'f': from = optarg; break;
+		case 'P': pull = true; break;
 		case 'p': port = optarg; break;
 		case 'd': dport = optarg; break;
 		case 's': sock = optarg; break;
@@ -109,19 +117,26 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 	}
 	if (optind < argc)
 		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
-	if (!have_mac || !have_ip || !to || !port)
-		return cli_error(CLI_USAGE, cmd, "--mac, --ip, --to and --port are required");
+	if (pull && (to || dport))
+		return cli_error(CLI_USAGE, cmd, "--pull relocates to this host: no --to, --dst-port");
+	if (!pull && from)
+		return cli_error(CLI_USAGE, cmd, "--from goes with --pull (the source is this host)");
+	if (!have_mac || !have_ip || (!pull && !to) || !port)
+		return cli_error(CLI_USAGE, cmd, "--mac, --ip, --port and --to (or --pull) are required");
 	if (mac_is_multicast(&mac) || mac_is_zero(&mac))
 		return cli_error(CLI_USAGE, cmd, "--mac must be a unicast address");
-	if (!*to || strlen(to) >= 32)
+	if (to && (!*to || strlen(to) >= 32))
 		return cli_error(CLI_USAGE, cmd, "--to: '%s' is not a host name", to);
+	if (from && (!*from || strlen(from) >= 32))
+		return cli_error(CLI_USAGE, cmd, "--from: '%s' is not a host name", from);
 	/* The port lives in the agent's namespace, not necessarily in ours. */
 	if (!*port || strlen(port) >= 16 || strchr(port, '/'))
 		return cli_error(CLI_USAGE, cmd, "--port: '%s' is not an interface name", port);
 	if (dport && (strlen(dport) >= 16 || !*dport))
 		return cli_error(CLI_USAGE, cmd, "--dst-port: '%s' is not an interface name", dport);
 	ctl_msg_init(&m, PROTO_REQ_RELOCATE);
-	ret = agentc_relocate_msg(&m, &mac, ip, to, port, dport);
+	ret = pull ? agentc_pull_msg(&m, &mac, ip, port, from) :
+		     agentc_relocate_msg(&m, &mac, ip, to, port, dport);
 	if (ret < 0) {
 		ctl_msg_free(&m);
 		return cli_error(CLI_FAILURE, cmd, "%s", strerror(-ret));

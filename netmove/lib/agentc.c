@@ -109,3 +109,33 @@ int agentc_event(const char *path, const char *kind, const struct mac *mac, uint
 	ctl_msg_free(&req);
 	return ret;
 }
+
+int agentc_pull_msg(struct ctl_msg *req, const struct mac *mac, struct in_addr ip,
+		    const char *port, const char *from)
+{
+	int ret;
+
+	ctl_msg_reset(req, PROTO_REQ_PULL);
+	ret = ctl_put(req, A_MAC, mac->b, MAC_LEN);
+	if (!ret)
+		ret = ctl_put(req, A_IP, &ip, 4);
+	if (!ret)
+		ret = ctl_put_str(req, A_PORT, port);
+	if (!ret && from)
+		ret = ctl_put_str(req, A_FROM, from);
+	return ret;
+}
+
+int agentc_pull(const char *path, const struct mac *mac, struct in_addr ip, const char *port,
+		const char *from, int timeout_ms, char *msg, size_t msglen)
+{
+	struct ctl_msg req;
+	int ret;
+
+	ctl_msg_init(&req, PROTO_REQ_PULL);
+	ret = agentc_pull_msg(&req, mac, ip, port, from);
+	if (!ret)
+		ret = agentc_call(path, &req, timeout_ms, msg, msglen);
+	ctl_msg_free(&req);
+	return ret;
+}

@@ -35,7 +35,7 @@ ag_start() {
 			--peer "host$peer=$peerip:7870" --socket "$(ag_sock "$h")" \
 			--key-file "${AG_KEY:-$TB_DIR/agent.key}" \
 			--ofctl "unix:$TB_DIR/host$h/br-int.mgmt" \
-			--ovs-ctl "$TB_DIR/host$h/ovs-vswitchd.ctl" \
+			--ovs-ctl "$TB_DIR/host$h/ovs-vswitchd.ctl" --ovsdb "unix:$TB_DIR/host$h/db.sock" \
 			--uplink uplink --gateway "$TB_ROUTER_IP" --journal "$(ag_journal "$h")" \
 			--tor-netns "$TB_TOR" --tor-bridge br0 --tor-port "tor-$h" \
 			--grace "${AG_GRACE:-1000}" --ring-mib "${AG_RING_MIB:-16}" \

@@ -14,7 +14,10 @@
 #                          stops first and the hook runs that many ms later,
 #                          as with QEMU's STOP event), held HOLD_MS, resumed on the
 #                          destination (RARP + resumed hook); the source tap
-#                          goes once the relocation committed.
+#                          goes once the relocation committed.  With MIG_PULL=1
+#                          the destination starts it (`relocate --pull`, as
+#                          libvirt's hook does): the source port carries
+#                          external_ids:attached-mac, as libvirt sets it.
 #   mig_probe NAME RATE SECS HOLD_MS MODE
 #                          a probe stream from the router to NAME during a
 #                          mig_move after 0.5 s; results in $T_TMP/probe-MODE.json
@@ -71,7 +74,12 @@ mig_move() {
 	tap=vnet-$name
 	mac=$VM1_MAC ip=$VM1_IP
 	vs_prepare "$name" "$to" || return
-	if [ "$mode" = --netmove ]; then
+	if [ "$mode" = --netmove ] && [ "${MIG_PULL:-0}" = 1 ]; then
+		rm -f "$TB_DIR/netmove-off"
+		tb_ovs_vsctl "$from" set Interface "$tap" "external_ids:attached-mac=\"$mac\"" || return
+		ag_nm "$to" relocate --pull --mac "$mac" --ip "$ip" --port "$tap" \
+			>"$T_TMP/relocate.out" || { echo "relocate --pull: $(cat "$T_TMP/relocate.out")"; return 1; }
+	elif [ "$mode" = --netmove ]; then
 		rm -f "$TB_DIR/netmove-off"
 		ag_nm "$from" relocate --mac "$mac" --ip "$ip" --to "host$to" --port "$tap" \
 			>"$T_TMP/relocate.out" || { echo "relocate: $(cat "$T_TMP/relocate.out")"; return 1; }

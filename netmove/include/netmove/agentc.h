@@ -48,4 +48,19 @@ int agentc_relocate(const char *path, const struct mac *mac, struct in_addr ip,
 		    const char *to, const char *port, const char *dst_port,
 		    char *msg, size_t msglen);
 
+/* Build the PULL request: this host's agent (the destination) asks the
+ * agent that has mac on one of its ports to relocate it here, as if that
+ * agent had been asked with agentc_relocate.  port is the VM's port here;
+ * from names the source host, or NULL: each peer is asked in turn and the
+ * one that has mac takes it.  Returns 0 or a negative errno. */
+int agentc_pull_msg(struct ctl_msg *req, const struct mac *mac, struct in_addr ip,
+		    const char *port, const char *from);
+
+/* PULL through the agent at path; returns once the relocation is prepared
+ * (this host is armed for the VM): 0, -EPROTO if refused or no peer has mac
+ * (text in msg), or the errors of agentc_transact (-ETIMEDOUT after
+ * timeout_ms). */
+int agentc_pull(const char *path, const struct mac *mac, struct in_addr ip, const char *port,
+		const char *from, int timeout_ms, char *msg, size_t msglen);
+
 #endif

@@ -12,6 +12,7 @@ enum proto_type {
 	PROTO_REQ_EVENT,	/* hypervisor event: blackout / resumed / failed */
 	PROTO_REQ_STATUS,	/* relocations in progress and recent ones */
 	PROTO_REQ_JOURNAL,	/* the audit trail */
+	PROTO_REQ_PULL,		/* relocate a VM here (this agent is the destination) */
 	/* agent -> CLI */
 	PROTO_REP_OK = 32,	/* done; A_TEXT may carry a rendered report */
 	PROTO_REP_ERROR,	/* refused or failed; A_TEXT says why */
@@ -25,6 +26,7 @@ enum proto_type {
 	PROTO_DONE,		/* dst -> src: replayed, drained, verified */
 	PROTO_ROLLBACK,		/* either way: abort, undo (A_TEXT says why) */
 	PROTO_ERROR,		/* either way: request failed (A_TEXT) */
+	PROTO_PULL,		/* dst -> src: relocate the VM to me (A_TO = me) */
 };
 
 /* Attribute tags. */
