@@ -28,10 +28,9 @@ set -u
 . "$(dirname "$0")/../net/migrate.sh"
 mig_init
 . "$(dirname "$0")/../net/qemu.sh"
+. "$(dirname "$0")/traffic.sh"
 
 MIGRATIONS=${MIGRATIONS:-5}
-RATE=${RATE:-500}
-SECS=${SECS:-4}
 QM_MAC=52:54:00:00:00:70 QM_IP=198.18.0.70
 AG_GRACE=300
 
@@ -40,22 +39,6 @@ tb_up || fail "testbed did not come up"
 ag_start || fail "agents did not start"
 qm_init guest
 D=$QM_D
-
-# TCP sender in the router: SECS seconds of random bytes, paced; prints
-# "<bytes> <md5>" once the guest closed its side.
-tcp_send() {
-	ip netns exec "$TB_ROUTER" python3 - "$QM_IP" "$SECS" <<'PY'
-import hashlib, os, socket, sys, time
-s = socket.create_connection((sys.argv[1], 5001), timeout=30)
-h = hashlib.md5(); n = 0; end = time.time() + float(sys.argv[2])
-while time.time() < end:
-    b = os.urandom(16384); s.sendall(b); h.update(b); n += len(b); time.sleep(0.02)
-s.shutdown(socket.SHUT_WR)
-while s.recv(4096):
-    pass
-print(n, h.hexdigest())
-PY
-}
 
 # The phases of one relocation, in ms from QEMU's STOP.
 timeline() { # SOURCE_JOURNAL DESTINATION_JOURNAL
@@ -75,22 +58,11 @@ timeline() { # SOURCE_JOURNAL DESTINATION_JOURNAL
 		 | sort_by(.[0])[] | "    \(.[0] | tostring | .[0:9] + (" " * (9 - length)))  \(.[1])")'
 }
 
-# A check that fails the test, or only reports under DEMO=1.
-check() { # CONDITION_STATUS MESSAGE
-	[ "$1" = 0 ] && return 0
-	[ "${DEMO:-0}" = 1 ] && { echo "  NOTE: $2"; return 0; }
-	fail "$2"
-}
-
-guest_crashed() { # CONSOLE: true if the guest's kernel died
-	grep -qE "Kernel panic|BUG:|general protection fault|Oops" "$1"
-}
-
 printf '%-3s %-8s %-6s %6s %5s %4s %4s %9s %9s %8s %9s %s\n' n mode move sent lost dup reo "gap(ms)" ping_lost tcp "pause(ms)" late_us >"$T_TMP/table"
 
 # One migration FROM -> TO under traffic; MODE netmove|plain.
 cycle() {
-	local n=$1 mode=$2 from=$3 to=$4 recv send ping tcp r s pl st js
+	local n=$1 mode=$2 from=$3 to=$4 js
 	qm_start "$to" incoming
 	if [ "$mode" = netmove ]; then
 		t_wait_match "$D/nm-qemu-$to.log" "attached to QEMU .* \\(inmigrate\\)" 10 ||
@@ -99,52 +71,16 @@ cycle() {
 	qmp "$D/$to-test.sock" migrate-set-parameters '{"announce-rounds":5}' >/dev/null
 	qmp "$D/$from-test.sock" migrate-set-parameters \
 		'{"downtime-limit":300,"max-bandwidth":1073741824}' >/dev/null
-	t_bg "$T_TMP/probe.json" "$T_TMP/probe.err" "$NETMOVE" -n "$TB_ROUTER" --json probe recv \
-		--port 7870 --timeout 60 --idle 4000 --max-lost 100000000 --lost-ranges 4
-	recv=$T_BG
-	t_wait_ready "$T_TMP/probe.err" || fail "probe recv did not start"
-	nm "$TB_ROUTER" --json probe send --to "$QM_IP" --port 7869 --rate "$RATE" \
-		--duration "$SECS" >"$T_TMP/send.json" &
-	send=$!
-	ip netns exec "$TB_ROUTER" ping -n -i 0.01 -c $((SECS * 100)) -W 2 "$QM_IP" >"$T_TMP/ping.txt" 2>&1 &
-	ping=$!
-	tcp_send >"$T_TMP/tcp.txt" 2>"$T_TMP/tcp.err" &
-	tcp=$!
-	sleep 1
+	gt_start
 	T0=$(($(date +%s%N) / 1000))
 	qm_migrate "$from" "$to"
-	wait "$send" || fail "probe send failed"
-	wait "$ping" || true
-	wait "$tcp" || true
-	t_wait "$recv" || true
-	if guest_crashed "${QM_CONSOLE[$to]}"; then
-		tail -30 "${QM_CONSOLE[$to]}"
-		fail "migration $n ($mode, $from -> $to): the GUEST CRASHED after the migration (QEMU 7.2 TCG, see FIELD-NOTES); this is not network loss"
-	fi
-	r=$T_TMP/probe.json s=$T_TMP/send.json
-	SENT=$(jget "$s" sent)
-	LOST=$((SENT - $(jget "$r" received) + $(jget "$r" duplicated)))
-	DUP=$(jget "$r" duplicated) REO=$(jget "$r" reordered) GAP=$(jget "$r" max_gap_ms)
-	pl=$(sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p' "$T_TMP/ping.txt")
-	PING_TX=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$T_TMP/ping.txt")
-	PING_RX=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$T_TMP/ping.txt")
-	PING_DUP=$(sed -n 's/.*+\([0-9]*\) duplicates.*/\1/p' "$T_TMP/ping.txt")
-	PING_LOST=$((${PING_TX:-0} - ${PING_RX:-0}))
-	read -r tbytes tsum <"$T_TMP/tcp.txt" || true
-	TCP=broken
-	for _ in $(seq 100); do
-		st=$(tr -d '\r' <"${QM_CONSOLE[$to]}" | grep "^TCP-MD5" | tail -1 | awk '{print $2}')
-		[ -n "$st" ] && [ "$st" = "${tsum:-}" ] && { TCP=exact; break; }
-		sleep 0.05
-	done
-	# The source's RX ring as QEMU left it at the stop: with no free buffer,
-	# QEMU holds the next frame it reads and purges it at the stop (QEMU's
-	# "net: complete all queued packets on VM stop"): lost inside QEMU.
+	gt_finish "${QM_CONSOLE[$to]}"
+	# The source's RX ring as QEMU left it at the stop: with no free buffer
+	# QEMU would hold a frame it read, and purge it at the stop, even while
+	# running (docs/qemu.md).
 	RXFREE=$(qmp "$D/$from-test.sock" x-query-virtio-queue-status \
 		'{"path":"/machine/peripheral-anon/device[0]/virtio-backend","queue":0}' |
 		jq -r '(."shadow-avail-idx" - ."last-avail-idx" + 65536) % 65536' 2>/dev/null || echo "?")
-	# What reached the guest, as it counted (tells the way in from the way back).
-	GUEST_RX=$(tr -d '\r' <"${QM_CONSOLE[$to]}" | grep "^REFLECT-RX $(jq -r '.run // 0' "$s") " | tail -1 | awk '{print $3}')
 	PAUSE=- LATE=-
 	if [ "$mode" = netmove ]; then
 		mig_wait_commit "$to" "$(ag_nm "$from" --json status | jq -r '[.relocations[] | .id] | max')" ||
@@ -159,7 +95,7 @@ cycle() {
 	fi
 	printf '%-3s %-8s %-6s %6s %5s %4s %4s %9s %9s %8s %9s %s\n' "$n" "$mode" "$from>$to" "$SENT" \
 		"$LOST" "$DUP" "$REO" "$GAP" "$PING_LOST${PING_DUP:++${PING_DUP}dup}" "$TCP" "$PAUSE" "$LATE" >>"$T_TMP/table"
-	echo "measured: migration $n $mode $from -> $to: UDP lost $LOST of $SENT (the guest got ${GUEST_RX:-?}; lost $(jq -c '[.lost_ranges[] | "\(.first)-\(.last)"]' "$r"), dup $DUP, reordered $REO, max gap $GAP ms ending at seq $(jget "$r" max_gap_before_seq); ping lost $PING_LOST of ${PING_TX:-?}${PING_DUP:+, $PING_DUP duplicates}; TCP $TCP (${tbytes:-0} bytes); pause $PAUSE ms, blackout late $LATE us; source RX ring free buffers at the stop: $RXFREE"
+	echo "$(gt_line "$n" "$mode" "$from -> $to"); pause $PAUSE ms, blackout late $LATE us; source RX ring free buffers at the stop: $RXFREE"
 	# The guest is alive: it answers after the move.
 	ip netns exec "$TB_ROUTER" ping -n -c 1 -W 2 "$QM_IP" >/dev/null ||
 		fail "migration $n: the guest does not answer after the move"
@@ -168,13 +104,7 @@ cycle() {
 
 step "the guest boots on host a"
 qm_start a
-for _ in $(seq 200); do
-	grep -q GUEST-READY "${QM_CONSOLE[a]}" 2>/dev/null && break
-	guest_crashed "${QM_CONSOLE[a]}" 2>/dev/null && fail "the guest crashed while booting"
-	sleep 0.1
-done
-grep -q GUEST-READY "${QM_CONSOLE[a]}" || fail "the guest did not boot: $(tail -5 "${QM_CONSOLE[a]}")"
-tb_wait_ping router "$QM_IP" || fail "router cannot reach the guest"
+gt_wait_boot "${QM_CONSOLE[a]}"
 here=a
 qm_nmqemu a b
 qm_nmqemu b a
@@ -183,12 +113,7 @@ for ((i = 1; i <= MIGRATIONS; i++)); do
 	there=$(mig_other "$here")
 	step "migration $i with netmove: $here -> $there"
 	cycle "$i" netmove "$here" "$there"
-	[ "$LOST" = 0 ]; check $? "migration $i with netmove: $LOST UDP datagrams lost (the guest got ${GUEST_RX:-?})"
-	[ "$DUP" = 0 ]; check $? "migration $i with netmove: $DUP duplicated"
-	[ "$REO" = 0 ]; check $? "migration $i with netmove: $REO reordered"
-	[ "$PING_LOST" = 0 ]; check $? "migration $i with netmove: $PING_LOST pings lost"
-	[ -z "$PING_DUP" ]; check $? "migration $i with netmove: $PING_DUP duplicate pings"
-	[ "$TCP" = exact ]; check $? "migration $i with netmove: the TCP stream is not byte-exact"
+	gt_check_clean "$i"
 	here=$there
 done
 
