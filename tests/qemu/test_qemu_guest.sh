@@ -77,7 +77,7 @@ cycle() {
 	gt_finish "${QM_CONSOLE[$to]}"
 	# The source's RX ring as QEMU left it at the stop: with no free buffer
 	# QEMU would hold a frame it read, and purge it at the stop, even while
-	# running (docs/qemu.md).
+	# running (docs/qemu-libvirt.md).
 	RXFREE=$(qmp "$D/$from-test.sock" x-query-virtio-queue-status \
 		'{"path":"/machine/peripheral-anon/device[0]/virtio-backend","queue":0}' |
 		jq -r '(."shadow-avail-idx" - ."last-avail-idx" + 65536) % 65536' 2>/dev/null || echo "?")
