@@ -38,6 +38,7 @@ MANPAGES := $(wildcard docs/*.[1-8])
 -include tests/vmstub/vmstub.mk
 -include hypervisor-hooks/migrator/migrator.mk
 -include hypervisor-hooks/qemu/qemu.mk
+-include hypervisor-hooks/libvirt/libvirt.mk
 CFLAGS   += $(EXTRA_CFLAGS)
 LDLIBS   += $(EXTRA_LDLIBS)
 
@@ -160,6 +161,9 @@ install: all
 	@for p in $(INSTALL_BIN); do \
 		echo "install $$p -> $(DESTDIR)$(PREFIX)/bin/"; \
 		install -D -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/$${p##*/} || exit 1; done
+	@if [ -n "$(INSTALL_LIBVIRT_HOOK)" ]; then \
+		echo "install $(INSTALL_LIBVIRT_HOOK) -> $(DESTDIR)/etc/libvirt/hooks/qemu.d/netmove"; \
+		install -D -m 0755 $(INSTALL_LIBVIRT_HOOK) $(DESTDIR)/etc/libvirt/hooks/qemu.d/netmove; fi
 	@for m in $(MANPAGES); do \
 		d=$(DESTDIR)$(PREFIX)/share/man/man$${m##*.}; \
 		echo "install $$m -> $$d/"; \
