@@ -28,6 +28,7 @@
 
 #include "domxml.h"
 #include "netmove/agentc.h"
+#include "netmove/log.h"
 #include "netmove/mac.h"
 #include "netmove/timeutil.h"
 
@@ -76,22 +77,7 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-	struct timespec ts;
-	struct tm tm;
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, "%02d:%02d:%02d.%06ld nm-libvirt: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		ts.tv_nsec / 1000);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define logf_(...) log_line("nm-libvirt", __VA_ARGS__)
 
 /* libvirt prints every error to stderr by default; they are logged here,
  * with context, instead. */
@@ -281,32 +267,17 @@ static int dom_refresh(struct dom *m, virDomainPtr dom)
  * agentc_event (0: none). */
 static void signal_all(struct daemon *d, struct dom *m, const char *kind, uint64_t stopped_us)
 {
-	char msg[256], mac_s[MAC_STRLEN];
-	uint64_t t0, t1;
+	char line[512];
 	size_t i;
-	int r;
 
 	if (!m->have_ifaces) {
 		logf_("%s: %s: the domain's interfaces are unknown: netmove not told", m->name, kind);
 		return;
 	}
 	for (i = 0; i < m->x.n_ifaces; i++) {
-		const struct mac *mac = &m->x.ifaces[i].mac;
-
-		msg[0] = 0;
-		t0 = timeutil_real_ns() / NSEC_PER_USEC;
-		r = agentc_event(d->o->socket, kind, mac, stopped_us, msg, sizeof(msg));
-		t1 = timeutil_real_ns() / NSEC_PER_USEC;
-		if (stopped_us)
-			logf_("%s: %s %s: %s%s%s (%llu us after the event, agent answered in %llu us)",
-			      m->name, kind, mac_format(mac, mac_s), r ? strerror(-r) : "accepted",
-			      msg[0] ? ": " : "", msg,
-			      (unsigned long long)(t0 > stopped_us ? t0 - stopped_us : 0),
-			      (unsigned long long)(t1 - t0));
-		else
-			logf_("%s: %s %s: %s%s%s (agent answered in %llu us)", m->name, kind,
-			      mac_format(mac, mac_s), r ? strerror(-r) : "accepted",
-			      msg[0] ? ": " : "", msg, (unsigned long long)(t1 - t0));
+		agentc_event_logged(d->o->socket, kind, &m->x.ifaces[i].mac, stopped_us, line,
+				    sizeof(line));
+		logf_("%s: %s", m->name, line);
 	}
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "netmove/agentc.h"
+#include "netmove/log.h"
 #include "netmove/mac.h"
 #include "netmove/timeutil.h"
 #include "qmp.h"
@@ -61,22 +62,7 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-	struct timespec ts;
-	struct tm tm;
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, "%02d:%02d:%02d.%06ld nm-qemu: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		ts.tv_nsec / 1000);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define logf_(...) log_line("nm-qemu", __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -247,20 +233,11 @@ static int learn_nic(struct state *s, const struct opts *o)
 static int agent_event(struct state *s, const struct opts *o, const char *kind,
 		       uint64_t stopped_us)
 {
-	uint64_t t0 = timeutil_real_ns() / NSEC_PER_USEC, t1;
-	char msg[256] = "", mac_s[MAC_STRLEN];
+	char line[512];
 	int r;
 
-	r = agentc_event(o->socket, kind, &s->mac, stopped_us, msg, sizeof(msg));
-	t1 = timeutil_real_ns() / NSEC_PER_USEC;
-	if (stopped_us)
-		logf_("%s %s: %s%s%s (%llu us after the stop, agent answered in %llu us)", kind,
-		      mac_format(&s->mac, mac_s), r ? strerror(-r) : "accepted", msg[0] ? ": " : "",
-		      msg, (unsigned long long)(t0 > stopped_us ? t0 - stopped_us : 0),
-		      (unsigned long long)(t1 - t0));
-	else
-		logf_("%s %s: %s%s%s", kind, mac_format(&s->mac, mac_s),
-		      r ? strerror(-r) : "accepted", msg[0] ? ": " : "", msg);
+	r = agentc_event_logged(o->socket, kind, &s->mac, stopped_us, line, sizeof(line));
+	logf_("%s", line);
 	return r;
 }
 

@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "netmove/buffer.h"
 #include "netmove/journal.h"
+#include "netmove/log.h"
 #include "netmove/out.h"
 #include "netmove/portwatch.h"
 #include "netmove/proto.h"
@@ -29,18 +30,13 @@ static struct agent *g_agent;
 
 void agent_log(const struct agent *a, const char *fmt, ...)
 {
-	struct timespec ts;
-	struct tm tm;
+	char who[AGENT_NAME_LEN + 16];
 	va_list ap;
-	char buf[512];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
+	snprintf(who, sizeof(who), "netmoved[%s]", a->cfg.name);
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_vline(who, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%02d:%02d:%02d.%06ld netmoved[%s]: %s\n", tm.tm_hour, tm.tm_min,
-		tm.tm_sec, ts.tv_nsec / 1000, a->cfg.name, buf);
 }
 
 void agent_reply(int fd, bool ok, const char *text)

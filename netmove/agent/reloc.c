@@ -44,6 +44,60 @@ static uint64_t now_us(void)
 	return timeutil_real_ns() / NSEC_PER_USEC;
 }
 
+/* Frames read out of the source tap at BLACKOUT, as encoded records, in
+ * queue order: they go to the destination ahead of everything else, or back
+ * into the tap if the VM resumes here. */
+struct stash {
+	uint8_t *data;
+	size_t len, cap;
+	uint64_t frames;
+};
+
+static int stash_add(const struct buffer_record *rec, void *arg)
+{
+	struct stash *st = arg;
+	size_t need = BUFFER_WIRE_HDR_LEN + rec->len;
+	uint8_t *d;
+	int len;
+
+	if (st->cap - st->len < need) {
+		size_t cap = st->cap ? st->cap * 2 : 64 * 1024;
+
+		while (cap - st->len < need)
+			cap *= 2;
+		d = realloc(st->data, cap);
+		if (!d)
+			return -ENOMEM;
+		st->data = d;
+		st->cap = cap;
+	}
+	len = buffer_record_encode(rec, st->data + st->len, st->cap - st->len);
+	if (len < 0)
+		return len;
+	st->len += (size_t)len;
+	st->frames++;
+	return 0;
+}
+
+/* Hand every stashed record to fn, in order; stops at fn's error. */
+static int stash_each(const struct stash *st, buffer_record_fn fn, void *arg)
+{
+	struct buffer_record rec;
+	size_t off = 0;
+	int len, ret;
+
+	while (off < st->len) {
+		len = buffer_record_decode(st->data + off, st->len - off, &rec);
+		if (len < 0)
+			return len;
+		ret = fn(&rec, arg);
+		if (ret < 0)
+			return ret;
+		off += (size_t)len;
+	}
+	return 0;
+}
+
 /* Per-thread working state that does not need the agent's lock. */
 struct work {
 	struct reloc *r;
@@ -52,6 +106,8 @@ struct work {
 	struct buffer *rp;		/* replays shipped frames (dst) */
 	struct tapq *tq;		/* the source tap's queues (src) */
 	uint64_t tx0;			/* the tap's tx_packets at PREPARE (src) */
+	struct stash tap_early;		/* read out of the tap at BLACKOUT (src) */
+	uint64_t tap_early_other;	/* frames for other addresses left then */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */
@@ -233,6 +289,7 @@ static void cleanup(struct work *w)
 	if (w->rp)
 		buffer_close(w->rp);
 	tapq_close(w->tq);
+	free(w->tap_early.data);
 	ovsp_close(w->of);
 	ovsp_ctl_close(w->ctl);
 	wire_close(&w->up);
@@ -456,6 +513,23 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	}
 	w->vm_paused = true;
 	w->r->stopped_us = ev->stopped_us;
+	/* The VM has stopped, but its reader may still take one frame from the
+	 * tap, which it then never delivers (QEMU queues what it reads while
+	 * the VM is not running): read the tap out now, while that reader is
+	 * held up finishing the migration, not at the handoff. */
+	if (w->tq) {
+		struct tapq_stats ts = { 0 };
+
+		ret = tapq_drain(w->tq, &w->r->mac, stash_add, &w->tap_early, &ts);
+		w->tap_early_other = ts.other;
+		pthread_mutex_lock(&w->a->lock);
+		w->r->tap_recovered = w->tap_early.frames;
+		w->r->tap_other = ts.other;
+		pthread_mutex_unlock(&w->a->lock);
+		if (ret < 0)
+			agent_log(w->a, "relocation %llu: reading tap %s at the blackout: %s",
+				  (unsigned long long)w->r->id, w->r->port, strerror(-ret));
+	}
 	mark(w, PH_BLACKOUT);
 	send_simple(w, PROTO_BLACKOUT, NULL, w->r->t_us[PH_BLACKOUT]);
 	return 0;
@@ -515,17 +589,20 @@ static int src_handoff(struct work *w)
 			  (unsigned long long)r->id, ret < 0 ? strerror(-ret) : "buffer armed now");
 	}
 	ctl_msg_reset(&w->out, PROTO_FRAMES);
-	/* First what the VM left unread in its tap when it stopped: it came
-	 * before anything the buffer caught.  The VM runs on B now, so its old
-	 * reader here never reads again. */
+	/* First what the VM left unread in its tap when it stopped (read out
+	 * at the blackout, then what reached it since): it came before anything
+	 * the buffer caught.  The VM runs on B now, so its old reader here never
+	 * reads again. */
 	if (w->tq) {
-		struct tapq_stats ts;
+		struct tapq_stats ts = { 0 };
 		uint64_t tx = tap_tx_packets(r->port);
 
-		ret = tapq_drain(w->tq, &r->mac, ship_one, &s, &ts);
+		ret = stash_each(&w->tap_early, ship_one, &s);
+		if (ret >= 0 && !s.err)
+			ret = tapq_drain(w->tq, &r->mac, ship_one, &s, &ts);
 		pthread_mutex_lock(&w->a->lock);
-		r->tap_recovered = ts.frames;
-		r->tap_other = ts.other;
+		r->tap_recovered = w->tap_early.frames + ts.frames;
+		r->tap_other = w->tap_early_other + ts.other;
 		r->tap_read = tx >= w->tx0 ? tx - w->tx0 : 0;
 		pthread_mutex_unlock(&w->a->lock);
 		if (ret < 0 && !s.err)
@@ -604,6 +681,18 @@ static void src_undo(struct work *w)
 	free(err);
 }
 
+struct replay_to {
+	struct buffer *b;
+	struct buffer_replay_stats *st;
+};
+
+static int replay_one(const struct buffer_record *rec, void *arg)
+{
+	struct replay_to *rt = arg;
+
+	return buffer_replay(rt->b, rec, rt->st);
+}
+
 static void src_rollback(struct work *w, const char *why)
 {
 	struct reloc *r = w->r;
@@ -627,6 +716,12 @@ static void src_rollback(struct work *w, const char *why)
 		}
 	}
 	if (w->buf) {
+		struct replay_to rt = { .b = w->buf, .st = &ds };
+
+		/* What was read out of the tap at the blackout came first. */
+		ret = stash_each(&w->tap_early, replay_one, &rt);
+		if (ret < 0)
+			set_error(w, "replaying the frames read out of the tap", ret, NULL);
 		ret = buffer_drain(w->buf, &r->mac, &ds);
 		if (ret < 0)
 			set_error(w, "replaying the buffer locally", ret, NULL);

@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "netmove/agentc.h"
 #include "netmove/proto.h"
+#include "netmove/timeutil.h"
 
 #define AGENTC_EVENT_TIMEOUT_MS 30000
 #define AGENTC_RELOCATE_TIMEOUT_MS 30000
@@ -107,6 +109,24 @@ int agentc_event(const char *path, const char *kind, const struct mac *mac, uint
 	if (ret == 0)
 		ret = agentc_call(path, &req, AGENTC_EVENT_TIMEOUT_MS, msg, msglen);
 	ctl_msg_free(&req);
+	return ret;
+}
+
+int agentc_event_logged(const char *path, const char *kind, const struct mac *mac,
+			uint64_t stopped_us, char *line, size_t len)
+{
+	uint64_t t0 = timeutil_real_ns() / NSEC_PER_USEC, t1;
+	char msg[256] = "", mac_s[MAC_STRLEN], late[64] = "";
+	int ret;
+
+	ret = agentc_event(path, kind, mac, stopped_us, msg, sizeof(msg));
+	t1 = timeutil_real_ns() / NSEC_PER_USEC;
+	if (stopped_us)
+		snprintf(late, sizeof(late), "%llu us after the stop, ",
+			 (unsigned long long)(t0 > stopped_us ? t0 - stopped_us : 0));
+	snprintf(line, len, "%s %s: %s%s%s (%sagent answered in %llu us)", kind,
+		 mac_format(mac, mac_s), ret ? strerror(-ret) : "accepted", msg[0] ? ": " : "",
+		 msg, late, (unsigned long long)(t1 - t0));
 	return ret;
 }
 

@@ -78,29 +78,16 @@ cycle() { # N MODE FROM TO
 		fail "migration $n: the guest does not answer after the move"
 }
 
-here=a
-for ((i = 1; i <= MIGRATIONS; i++)); do
-	there=$(mig_other "$here")
-	step "migration $i with netmove: $here -> $there"
-	cycle "$i" netmove "$here" "$there"
-	gt_check_clean "$i"
-	here=$there
-done
+GT_HERE=a
+gt_series netmove "$MIGRATIONS"
 
 step "the same without netmove (hook and nm-libvirt off: libvirt and QEMU alone)"
 lv_nmlibvirt_stop a
 lv_nmlibvirt_stop b
 lv_hook a off
 lv_hook b off
-PLAIN_LOST=0
-for ((i = 1; i <= MIGRATIONS; i++)); do
-	there=$(mig_other "$here")
-	step "migration $i without netmove: $here -> $there"
-	cycle "$i" plain "$here" "$there"
-	PLAIN_LOST=$((PLAIN_LOST + LOST + PING_LOST))
-	here=$there
-done
-lv_virsh "$here" destroy "$DOM" >/dev/null
+gt_series plain "$MIGRATIONS"
+lv_virsh "$GT_HERE" destroy "$DOM" >/dev/null
 echo
 cat "$T_TMP/table"
 echo "measured: without netmove $PLAIN_LOST datagrams and pings lost over $MIGRATIONS migrations"

@@ -105,29 +105,16 @@ cycle() {
 step "the guest boots on host a"
 qm_start a
 gt_wait_boot "${QM_CONSOLE[a]}"
-here=a
+GT_HERE=a
 qm_nmqemu a b
 qm_nmqemu b a
 
-for ((i = 1; i <= MIGRATIONS; i++)); do
-	there=$(mig_other "$here")
-	step "migration $i with netmove: $here -> $there"
-	cycle "$i" netmove "$here" "$there"
-	gt_check_clean "$i"
-	here=$there
-done
+gt_series netmove "$MIGRATIONS"
 
 step "the same without netmove (nm-qemu stopped: QEMU alone)"
 qm_nmqemu_stop a
 qm_nmqemu_stop b
-PLAIN_LOST=0
-for ((i = 1; i <= MIGRATIONS; i++)); do
-	there=$(mig_other "$here")
-	step "migration $i without netmove: $here -> $there"
-	cycle "$i" plain "$here" "$there"
-	PLAIN_LOST=$((PLAIN_LOST + LOST + PING_LOST))
-	here=$there
-done
+gt_series plain "$MIGRATIONS"
 echo
 cat "$T_TMP/table"
 echo "measured: without netmove $PLAIN_LOST datagrams and pings lost over $MIGRATIONS migrations"

@@ -15,6 +15,10 @@
 #   gt_line N MODE MOVE   the "measured:" line of one migration
 #   gt_check_clean N      fail (report with DEMO=1) unless 0 lost, 0 dup,
 #                         0 reordered, every ping answered, TCP exact
+#   gt_series MODE COUNT  COUNT migrations from host $GT_HERE to and fro with
+#                         the test's own `cycle N MODE FROM TO`; with MODE
+#                         netmove each must be clean (gt_check_clean), with
+#                         plain their losses add up in PLAIN_LOST
 #   guest_crashed CONSOLE true if the guest's kernel died
 #   check STATUS MESSAGE  fail, or only report under DEMO=1
 
@@ -114,4 +118,20 @@ gt_check_clean() { # N
 	[ "$PING_LOST" = 0 ]; check $? "migration $1 with netmove: $PING_LOST pings lost"
 	[ -z "$PING_DUP" ]; check $? "migration $1 with netmove: $PING_DUP duplicate pings"
 	[ "$TCP" = exact ]; check $? "migration $1 with netmove: the TCP stream is not byte-exact"
+}
+
+gt_series() { # MODE COUNT
+	local i there
+	PLAIN_LOST=0
+	for ((i = 1; i <= $2; i++)); do
+		there=$(mig_other "$GT_HERE")
+		step "migration $i $([ "$1" = netmove ] && echo with || echo without) netmove: $GT_HERE -> $there"
+		cycle "$i" "$1" "$GT_HERE" "$there"
+		if [ "$1" = netmove ]; then
+			gt_check_clean "$i"
+		else
+			PLAIN_LOST=$((PLAIN_LOST + LOST + PING_LOST))
+		fi
+		GT_HERE=$there
+	done
 }

@@ -35,6 +35,12 @@ int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *ma
 int agentc_event(const char *path, const char *kind, const struct mac *mac, uint64_t stopped_us,
 		 char *msg, size_t msglen);
 
+/* agentc_event, timed, for a hook's log: writes "KIND MAC: accepted: TEXT
+ * (N us after the stop, agent answered in M us)" (the first part only with
+ * stopped_us) into line (len bytes).  Returns what agentc_event returned. */
+int agentc_event_logged(const char *path, const char *kind, const struct mac *mac,
+			uint64_t stopped_us, char *line, size_t len);
+
 /* Build the RELOCATE request: this host's agent (the source) moves mac/ip
  * to the agent of host `to`; port is the VM's port here, dst_port its port
  * there (NULL: the same name).  Returns 0 or a negative errno. */
