@@ -513,11 +513,13 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	}
 	w->vm_paused = true;
 	w->r->stopped_us = ev->stopped_us;
-	/* The VM has stopped, but its reader may still take one frame from the
-	 * tap, which it then never delivers (QEMU queues what it reads while
-	 * the VM is not running): read the tap out now, while that reader is
-	 * held up finishing the migration, not at the handoff. */
-	if (w->tq) {
+	/* A blackout that says when the VM stopped comes after the stop: the
+	 * VM no longer reads, but its reader may still take one frame from the
+	 * tap and never deliver it (QEMU queues what it reads while the VM is
+	 * not running).  Read the tap out now rather than at the handoff.  A
+	 * blackout before the stop (a pre-stop hook) leaves the tap to the VM,
+	 * which still reads it: taking frames from it would reorder them. */
+	if (w->tq && ev->stopped_us) {
 		struct tapq_stats ts = { 0 };
 
 		ret = tapq_drain(w->tq, &w->r->mac, stash_add, &w->tap_early, &ts);
