@@ -84,7 +84,7 @@ run_scripts() { # PART TITLE
 		0)
 			pass=$((pass + 1))
 			printf '%-34s passed (%.1fs)\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
-			grep -E '^(figure|measured):' "$log" | sed 's/^/    /'
+			grep -E '^(figure|measured|NOT MET):' "$log" | sed 's/^/    /'
 			;;
 		77)
 			skip=$((skip + 1))
@@ -101,14 +101,19 @@ run_scripts() { # PART TITLE
 }
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(unit fuzz install net)
+[ ${#parts[@]} -eq 0 ] && parts=(unit fuzz install net qemu)
 for p in "${parts[@]}"; do
 	case $p in
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
 	install) run_scripts install "install (make install into a scratch DESTDIR)" ;;
 	net) run_scripts net "network tests (namespaces, Open vSwitch, tc/eBPF)" ;;
-	qemu) run_scripts qemu "a Linux guest under real QEMU (TCG), QEMU's own migration" ;;
+	qemu)
+		# `make test`: 3 migrations each way, and the one frame QEMU 7.2 drops
+		# in its own stop (docs/qemu-libvirt.md) reported as NOT MET, not
+		# failed; `make test-qemu` (GUEST_LOSS_MAX=0, 5 each way) is strict.
+		MIGRATIONS=${MIGRATIONS:-3} GUEST_LOSS_MAX=${GUEST_LOSS_MAX:-1} \
+			run_scripts qemu "Linux guests under real QEMU (TCG) and libvirt, their own migration" ;;
 	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, install, net, qemu)" >&2; exit 2 ;;
 	esac
 done

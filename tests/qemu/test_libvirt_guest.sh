@@ -8,9 +8,10 @@
 # the source is the blackout, resumed-migrated on the destination the
 # switchover); then as many times with the hook and nm-libvirt off (libvirt
 # and QEMU alone), side by side.  Traffic as in test_qemu_guest.sh.
-# Status: like test_qemu_guest.sh, run by `make test-qemu`, not `make test`:
-# QEMU 7.2 drops a frame that reaches the tap during its own stop
-# (docs/qemu-libvirt.md), which nothing after the stop can give back.
+# Not met yet, as in test_qemu_guest.sh (GUEST_LOSS_MAX there): QEMU 7.2
+# drops a frame that reaches the tap during its own stop
+# (docs/qemu-libvirt.md), and libvirt's suspended event comes later than
+# QEMU's STOP, so here it happens in nearly every migration.
 # DEMO=1: report instead of failing.
 set -u
 . "$(dirname "$0")/../net/migrate.sh"
@@ -88,7 +89,5 @@ lv_hook a off
 lv_hook b off
 gt_series plain "$MIGRATIONS"
 lv_virsh "$GT_HERE" destroy "$DOM" >/dev/null
-echo
-cat "$T_TMP/table"
-echo "measured: without netmove $PLAIN_LOST datagrams and pings lost over $MIGRATIONS migrations"
+gt_summary
 echo "PASS"

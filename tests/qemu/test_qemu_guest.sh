@@ -10,18 +10,16 @@
 # (byte-exact or not).  With netmove: 0 lost, 0 duplicated, 0 reordered in
 # every migration and the guest alive after each.  A guest that crashed is
 # reported as a guest crash, not as network loss.
-# Status: not yet in `make test` (run it with `make test-qemu`): in some
-# migrations one UDP datagram, the one that reached the source right at
-# QEMU's stop, is still lost (seen in about 1 of 3 migrations).  It is lost
-# inside QEMU: once the stop has begun (run state no longer "running",
-# before the STOP event), QEMU's net layer reads the next frame from the tap,
-# queues it because the VM is not running (qemu_can_send_packet), and purges
-# that queue when the stop completes; the guest never sees it and the tap no
-# longer holds it.  Nothing after STOP can recover it; holding QEMU's
-# switchover with downtime-limit 1 ms did not stop this guest from
-# converging (QEMU stopped on its own 150 ms after setup, 7 ms pause).  The
-# guest's own count (REFLECT-RX) in the measured line tells whether it
-# reached the guest.
+# Not met yet: 0 lost in every migration.  In some migrations (seen in 1 to 4
+# of 5) one datagram or ping, the one that reached the source tap as QEMU
+# began to stop, is lost inside QEMU: once its run state is no longer
+# "running" (before the STOP event), QEMU's net layer reads the next frame
+# from the tap, queues it because the VM is not running
+# (qemu_can_send_packet) and never delivers it; the tap no longer holds it.
+# So `make test` runs this with GUEST_LOSS_MAX=1: such a loss prints a NOT
+# MET line instead of failing (anything else fails); `make test-qemu` is
+# strict.  The guest's own count (REFLECT-RX) in the measured line tells
+# whether a datagram reached the guest.
 # DEMO=1 (make demo): report instead of failing, and print each netmove
 # migration's phase timeline.
 set -u
@@ -115,7 +113,5 @@ step "the same without netmove (nm-qemu stopped: QEMU alone)"
 qm_nmqemu_stop a
 qm_nmqemu_stop b
 gt_series plain "$MIGRATIONS"
-echo
-cat "$T_TMP/table"
-echo "measured: without netmove $PLAIN_LOST datagrams and pings lost over $MIGRATIONS migrations"
+gt_summary
 echo "PASS"
