@@ -275,8 +275,10 @@ static void signal_all(struct daemon *d, struct dom *m, const char *kind, uint64
 		return;
 	}
 	for (i = 0; i < m->x.n_ifaces; i++) {
-		agentc_event_logged(d->o->socket, kind, &m->x.ifaces[i].mac, stopped_us, line,
-				    sizeof(line));
+		/* libvirt runs QEMU: its user-space net keeps one frame it reads
+		 * after the stop. */
+		agentc_event_logged(d->o->socket, kind, &m->x.ifaces[i].mac, stopped_us,
+				    stopped_us ? AGENTC_READER_KEEPS_ONE : 0, line, sizeof(line));
 		logf_("%s: %s", m->name, line);
 	}
 }

@@ -236,7 +236,9 @@ static int agent_event(struct state *s, const struct opts *o, const char *kind,
 	char line[512];
 	int r;
 
-	r = agentc_event_logged(o->socket, kind, &s->mac, stopped_us, line, sizeof(line));
+	/* QEMU's user-space net keeps one frame it reads after the stop. */
+	r = agentc_event_logged(o->socket, kind, &s->mac, stopped_us,
+				stopped_us ? AGENTC_READER_KEEPS_ONE : 0, line, sizeof(line));
 	logf_("%s", line);
 	return r;
 }

@@ -67,6 +67,7 @@ struct reloc_event {
 	int cli_fd;		/* connection to answer, or -1 */
 	uint64_t time_us;	/* when it was received */
 	uint64_t stopped_us;	/* when the VM stopped, per the hypervisor (0: not said) */
+	bool reader_keeps;	/* its tap's reader keeps one frame read after the stop */
 };
 
 enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED };
@@ -99,6 +100,7 @@ struct reloc {
 	uint64_t tap_recovered;		/* frames read out of the source tap and shipped (src) */
 	uint64_t tap_other;		/* frames in it for other addresses, left (src) */
 	uint64_t tap_read;		/* frames the tap's reader took, PREPARE..handoff (tx_packets, src) */
+	char reader_kept[112];		/* the frame a keeping reader kept: what became of it (src) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */

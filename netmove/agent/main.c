@@ -296,6 +296,7 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, 
 static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 {
 	struct reloc_event ev = { .cli_fd = fd, .time_us = timeutil_real_ns() / 1000 };
+	uint64_t keeps = 0;
 	char name[16];
 	const void *v;
 	struct mac mac;
@@ -310,6 +311,8 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 	memcpy(mac.b, v, MAC_LEN);
 	if (ctl_get_u64(req, A_STOPPED, &ev.stopped_us) < 0)
 		ev.stopped_us = 0;
+	ev.reader_keeps = ctl_get_u64(req, A_READER_KEEPS, &keeps) == 0 && keeps == 1 &&
+			  ev.stopped_us;
 	if (!strcmp(name, "blackout"))
 		ev.kind = EV_BLACKOUT;
 	else if (!strcmp(name, "resumed"))

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "netmove/proto.h"
 #include "netmove/tapq.h"
 #include "netmove/timeutil.h"
+#include "netmove/txlog.h"
 #include "netmove/verify.h"
 #include "netmove/wire.h"
 #include "ovsp.h"
@@ -29,6 +32,7 @@
 #define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
 #define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
 #define PORT_WAIT_STEP_MS 10
+#define MARKER_WAIT_MS 20	/* a reader that reads takes the marker within this */
 
 static const char *const phase_names[PH_MAX] = {
 	"prepare", "blackout", "switchover", "handoff", "verify", "commit", "rollback",
@@ -108,6 +112,10 @@ struct work {
 	uint64_t tx0;			/* the tap's tx_packets at PREPARE (src) */
 	struct stash tap_early;		/* read out of the tap at BLACKOUT (src) */
 	uint64_t tap_early_other;	/* frames for other addresses left then */
+	uint64_t tap_early_read;	/* every frame read out then */
+	uint32_t tap_early_first;	/* frame_hash of the first of them */
+	struct txlog *txl;		/* copies of what went into the tap (src) */
+	bool reader_keeps;		/* the blackout said: the reader keeps one */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */
@@ -195,6 +203,8 @@ void reloc_render(struct reloc *r, struct out *o)
 			out_u64(o, "recovered", r->tap_recovered);
 			out_u64(o, "other", r->tap_other);
 			out_u64(o, "reader_took", r->tap_read);
+			if (r->reader_kept[0])
+				out_str(o, "reader_kept", r->reader_kept);
 		} else {
 			out_str(o, "none", r->tap_queues == -ECANCELED ? "recovery off (--no-tap-recovery)" :
 									  strerror(-r->tap_queues));
@@ -289,6 +299,7 @@ static void cleanup(struct work *w)
 	if (w->rp)
 		buffer_close(w->rp);
 	tapq_close(w->tq);
+	txlog_free(w->txl);
 	free(w->tap_early.data);
 	ovsp_close(w->of);
 	ovsp_ctl_close(w->ctl);
@@ -435,6 +446,15 @@ static void open_tap_queue(struct work *w)
 	r->tap_queues = ret < 0 ? ret : tapq_queues(w->tq);
 	pthread_mutex_unlock(&w->a->lock);
 	w->tx0 = tap_tx_packets(r->port);
+	/* A reader that keeps one frame after the stop (QEMU) reads one queue
+	 * in order: copies of what goes into it find that frame again. */
+	if (ret == 0 && tapq_queues(w->tq) == 1) {
+		int lr = txlog_start(r->port, &w->txl);
+
+		if (lr < 0)
+			agent_log(w->a, "relocation %llu: not logging what goes into %s: %s",
+				  (unsigned long long)r->id, r->port, strerror(-lr));
+	}
 	if (ret == 0)
 		agent_log(w->a, "relocation %llu: %d queue(s) of tap %s held by pid %d",
 			  (unsigned long long)r->id, tapq_queues(w->tq), r->port,
@@ -524,6 +544,9 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 
 		ret = tapq_drain(w->tq, &w->r->mac, stash_add, &w->tap_early, &ts);
 		w->tap_early_other = ts.other;
+		w->tap_early_read = ts.read;
+		w->tap_early_first = ts.first_hash;
+		w->reader_keeps = ev->reader_keeps;
 		pthread_mutex_lock(&w->a->lock);
 		w->r->tap_recovered = w->tap_early.frames;
 		w->r->tap_other = ts.other;
@@ -572,6 +595,89 @@ static int ship_one(const struct buffer_record *rec, void *arg)
 	return 0;
 }
 
+static void note_kept(struct work *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_kept(struct work *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&w->a->lock);
+	va_start(ap, fmt);
+	vsnprintf(w->r->reader_kept, sizeof(w->r->reader_kept), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&w->a->lock);
+}
+
+/* 1 if the tap's reader holds a frame it read (it reads no more: a marker
+ * sent into the tap stays there), 0 if it takes the marker, or a negative
+ * errno if it cannot tell (the reader is gone).  The marker is a frame for
+ * the VM's MAC of an experimental EtherType: a guest drops it. */
+static int reader_holds(struct work *w)
+{
+	static const char text[] = "netmove: does the reader still read?";
+	uint8_t f[64] = { 0 };
+	struct buffer_record rec = { .len = sizeof(f), .frame = f };
+	uint64_t tx0 = tap_tx_packets(w->r->port), end;
+	pid_t holder = tapq_holder(w->tq);
+	int ret;
+
+	memcpy(f, w->r->mac.b, MAC_LEN);
+	f[6] = 0x02;		/* a locally administered source */
+	f[12] = 0x88;		/* 0x88b5: IEEE 802 local experimental */
+	f[13] = 0xb5;
+	memcpy(f + 14, text, sizeof(text));
+	ret = buffer_replay(w->buf, &rec, NULL);
+	if (ret < 0)
+		return ret;
+	end = timeutil_mono_ns() + MARKER_WAIT_MS * NSEC_PER_MSEC;
+	while (timeutil_mono_ns() < end) {
+		if (tap_tx_packets(w->r->port) > tx0)
+			return 0;
+		if (kill(holder, 0) < 0 && errno == ESRCH)
+			return -ESRCH;
+		usleep(200);
+	}
+	return 1;
+}
+
+/* The frame a keeping reader kept (the blackout said AGENTC_READER_KEEPS_ONE):
+ * the last one it read.  It reads its tap in order and reads nothing after
+ * the frame it keeps, so every later frame was still in the tap and read out
+ * by us (d_all of them, the first with hash first): the kept one is the frame
+ * logged d_all places before the end.  True with *rec if it was found and is
+ * for the VM; the journal says what became of it. */
+static bool find_kept(struct work *w, uint64_t d_all, uint32_t first, struct buffer_record *rec)
+{
+	struct buffer_record next;
+	int64_t n = txlog_stop(w->txl);
+	uint32_t h;
+	int held;
+
+	if (n < 0) {
+		note_kept(w, "unknown: the log of the tap is incomplete (%s)", strerror((int)-n));
+		return false;
+	}
+	held = reader_holds(w);
+	if (held <= 0) {
+		note_kept(w, held == 0 ? "none: the reader took the marker" :
+					 "unknown: the reader cannot be asked (%s)", strerror(-held));
+		return false;
+	}
+	if ((uint64_t)n <= d_all || txlog_get(w->txl, (uint64_t)n - d_all - 1, rec, &h) < 0) {
+		note_kept(w, "lost: not among the last %d frames logged", TXLOG_KEEP);
+		return false;
+	}
+	if (d_all && (txlog_get(w->txl, (uint64_t)n - d_all, &next, &h) < 0 || h != first)) {
+		note_kept(w, "lost: the log and the tap disagree");
+		return false;
+	}
+	if (memcmp(rec->frame, w->r->mac.b, MAC_LEN)) {
+		note_kept(w, "none for the VM: it kept a frame for another address");
+		return false;
+	}
+	note_kept(w, "recovered");
+	return true;
+}
+
 static int src_handoff(struct work *w)
 {
 	struct reloc *r = w->r;
@@ -597,19 +703,25 @@ static int src_handoff(struct work *w)
 	 * reads again. */
 	if (w->tq) {
 		struct tapq_stats ts = { 0 };
+		struct buffer_record kept;
 		uint64_t tx = tap_tx_packets(r->port);
 
-		ret = stash_each(&w->tap_early, ship_one, &s);
-		if (ret >= 0 && !s.err)
-			ret = tapq_drain(w->tq, &r->mac, ship_one, &s, &ts);
+		ret = tapq_drain(w->tq, &r->mac, stash_add, &w->tap_early, &ts);
+		if (ret < 0)
+			agent_log(w->a, "relocation %llu: reading tap %s: %s",
+				  (unsigned long long)r->id, r->port, strerror(-ret));
+		/* A reader that keeps a frame read it before all of these. */
+		if (w->reader_keeps && w->txl &&
+		    find_kept(w, w->tap_early_read + ts.read,
+			      w->tap_early_read ? w->tap_early_first : ts.first_hash, &kept))
+			ret = ship_one(&kept, &s);
+		if (!s.err)
+			ret = stash_each(&w->tap_early, ship_one, &s);
 		pthread_mutex_lock(&w->a->lock);
-		r->tap_recovered = w->tap_early.frames + ts.frames;
+		r->tap_recovered = w->tap_early.frames;
 		r->tap_other = w->tap_early_other + ts.other;
 		r->tap_read = tx >= w->tx0 ? tx - w->tx0 : 0;
 		pthread_mutex_unlock(&w->a->lock);
-		if (ret < 0 && !s.err)
-			agent_log(w->a, "relocation %llu: reading tap %s: %s",
-				  (unsigned long long)r->id, r->port, strerror(-ret));
 		if (s.err)
 			goto ship_failed;
 	}

@@ -150,13 +150,16 @@ static void event_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmove event blackout|resumed|failed --mac MAC [--stopped-us US]\n"
-		"                     [--socket PATH]\n\n"
+		"                     [--reader-keeps-one] [--socket PATH]\n\n"
 		"Tell this host's netmoved what the hypervisor did: `blackout` on the source\n"
 		"when the VM stops (returns once frames for it are being buffered), `resumed`\n"
 		"on the destination when it runs there, `failed` to roll back.\n"
 		"--stopped-us: when the VM stopped, CLOCK_REALTIME microseconds (QEMU's STOP\n"
 		"event timestamp), for a blackout signalled after the stop: the journal\n"
 		"records how late it came.\n"
+		"--reader-keeps-one: with --stopped-us, the tap's reader keeps the first frame\n"
+		"it reads after the stop and never delivers it (QEMU's user-space net): the\n"
+		"source sends that frame on from the copies it logged.\n"
 		"exit codes: 0 accepted, 1 refused (no such relocation), 2 usage, 3 agent\n"
 		"unreachable\n");
 }
@@ -167,12 +170,14 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 		{ "mac", required_argument, NULL, 'm' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "stopped-us", required_argument, NULL, 'S' },
+		{ "reader-keeps-one", no_argument, NULL, 'K' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *cmd = "event", *kind;
 	uint64_t stopped_us = 0;
+	unsigned flags = 0;
 	bool have_mac = false;
 	struct ctl_msg m;
 	struct mac mac;
@@ -205,6 +210,7 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 			if (cli_uint(cmd, "--stopped-us", optarg, 1, UINT64_MAX, &stopped_us) < 0)
 				return CLI_USAGE;
 			break;
+		case 'K': flags |= AGENTC_READER_KEEPS_ONE; break;
 		case 'j': ctx->json = true; break;
 		case 'h':
 			event_usage(stdout);
@@ -219,7 +225,9 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 	if (!have_mac)
 		return cli_error(CLI_USAGE, cmd, "--mac is required");
 	ctl_msg_init(&m, PROTO_REQ_EVENT);
-	if (agentc_event_msg(&m, kind, &mac, stopped_us) < 0) {
+	if (flags && !stopped_us)
+		return cli_error(CLI_USAGE, cmd, "--reader-keeps-one goes with --stopped-us");
+	if (agentc_event_msg(&m, kind, &mac, stopped_us, flags) < 0) {
 		ctl_msg_free(&m);
 		return cli_error(CLI_FAILURE, cmd, "out of memory");
 	}

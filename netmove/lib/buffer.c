@@ -337,6 +337,33 @@ int buffer_record_encode(const struct buffer_record *rec, uint8_t *buf, size_t c
 	return (int)buffer_record_wire_len(rec);
 }
 
+int buffer_record_from_vnet(struct buffer_record *rec, const struct virtio_net_hdr *h)
+{
+	uint8_t kind = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		rec->ip_summed = BUFFER_CSUM_PARTIAL;
+		rec->csum_start = le16toh(h->csum_start);
+		rec->csum_offset = le16toh(h->csum_offset);
+	} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		rec->ip_summed = BUFFER_CSUM_UNNECESSARY;
+	}
+	if (kind == VIRTIO_NET_HDR_GSO_NONE)
+		return 0;
+	rec->gso_size = le16toh(h->gso_size);
+	if (!rec->gso_size)
+		return -EINVAL;
+	switch (kind) {
+	case VIRTIO_NET_HDR_GSO_TCPV4: rec->gso_type = BUFFER_GSO_TCPV4; break;
+	case VIRTIO_NET_HDR_GSO_TCPV6: rec->gso_type = BUFFER_GSO_TCPV6; break;
+	case VIRTIO_NET_HDR_GSO_UDP_L4: rec->gso_type = BUFFER_GSO_UDP_L4; break;
+	default: rec->gso_type = BUFFER_GSO_OTHER; break;
+	}
+	if (h->gso_type & VIRTIO_NET_HDR_GSO_ECN)
+		rec->gso_type |= BUFFER_GSO_ECN;
+	return 0;
+}
+
 int buffer_record_decode(const uint8_t *buf, size_t len, struct buffer_record *rec)
 {
 	uint16_t flags;

@@ -142,3 +142,13 @@ int frame_parse_arp(const uint8_t *buf, size_t len, struct frame_eth *eth,
 	memcpy(&arp->tpa, p + 24, 4);
 	return 0;
 }
+
+uint32_t frame_hash(const uint8_t *buf, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ buf[i]) * 16777619u;
+	return h;
+}

@@ -232,34 +232,6 @@ pid_t tapq_holder(const struct tapq *q)
 	return q ? q->holder : 0;
 }
 
-/* Fill rec from a virtio header; false if it is malformed. */
-static bool from_vnet(const struct virtio_net_hdr *h, struct buffer_record *rec)
-{
-	uint8_t kind = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-
-	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		rec->ip_summed = BUFFER_CSUM_PARTIAL;
-		rec->csum_start = le16toh(h->csum_start);
-		rec->csum_offset = le16toh(h->csum_offset);
-	} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
-		rec->ip_summed = BUFFER_CSUM_UNNECESSARY;
-	}
-	if (kind == VIRTIO_NET_HDR_GSO_NONE)
-		return true;
-	rec->gso_size = le16toh(h->gso_size);
-	if (!rec->gso_size)
-		return false;
-	switch (kind) {
-	case VIRTIO_NET_HDR_GSO_TCPV4: rec->gso_type = BUFFER_GSO_TCPV4; break;
-	case VIRTIO_NET_HDR_GSO_TCPV6: rec->gso_type = BUFFER_GSO_TCPV6; break;
-	case VIRTIO_NET_HDR_GSO_UDP_L4: rec->gso_type = BUFFER_GSO_UDP_L4; break;
-	default: rec->gso_type = BUFFER_GSO_OTHER; break;
-	}
-	if (h->gso_type & VIRTIO_NET_HDR_GSO_ECN)
-		rec->gso_type |= BUFFER_GSO_ECN;
-	return true;
-}
-
 /* Read queue i out; returns records handed on or a negative errno. */
 static int drain_queue(struct tapq *q, int i, const struct mac *mac, buffer_record_fn fn,
 		       void *arg, struct tapq_stats *st, uint64_t *seq)
@@ -285,6 +257,8 @@ static int drain_queue(struct tapq *q, int i, const struct mac *mac, buffer_reco
 			continue;
 		}
 		memset(&rec, 0, sizeof(rec));
+		if (!st->read++ && n > hl)
+			st->first_hash = frame_hash(q->buf + hl, (size_t)(n - hl));
 		if (n < hl + FRAME_ETH_HLEN) {
 			st->bad++;
 			continue;
@@ -296,7 +270,7 @@ static int drain_queue(struct tapq *q, int i, const struct mac *mac, buffer_reco
 			st->other++;
 			continue;
 		}
-		if (!from_vnet(&h, &rec)) {
+		if (buffer_record_from_vnet(&rec, &h) < 0) {
 			st->bad++;
 			continue;
 		}

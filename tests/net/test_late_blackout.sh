@@ -5,8 +5,12 @@
 # in between are read out of it by the source agent and delivered at the
 # destination before the buffered ones: 0 lost, 0 duplicated, 0 reordered in
 # every case, and the source's journal says how late the blackout was and how
-# many frames came out of the tap.  Then the same late blackout with the
-# agents' tap recovery off: frames are lost (the test can tell).
+# many frames came out of the tap.  Then the stand-in keeps the first frame
+# it reads after the stop, as QEMU does: the source finds that frame among
+# its copies of what went into the tap and sends it on (0 lost); left unaware
+# of the keeping, the agents lose exactly that frame (the test can tell).
+# Then the same late blackout with the agents' tap recovery off: frames are
+# lost.
 set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
@@ -18,10 +22,10 @@ step "testbed, agents, stand-in vm1 on host a"
 mig_setup
 
 printf '%-8s %-9s %6s %8s %5s %4s %4s %9s %9s %9s\n' late_ms recovery sent received lost dup reo late_us tap_frames "gap(ms)" >"$T_TMP/table"
-run() { # LATE_MS RECOVERY
+run() { # LATE_MS RECOVERY [keep]
 	local from r=$T_TMP/probe-netmove.json s=$T_TMP/send-netmove.json
 	from=$(vs_host vm1)
-	MIG_LATE_MS=$1 mig_probe vm1 "$RATE" 2 "$HOLD" netmove
+	MIG_LATE_MS=$1 MIG_KEEP=${3:-} mig_probe vm1 "$RATE" 2 "$HOLD" netmove
 	J=$(tail -1 "$(ag_journal "$from")")
 	SENT=$(jget "$s" sent)
 	LOST=$((SENT - $(jget "$r" received) + $(jget "$r" duplicated)))
@@ -51,6 +55,22 @@ for late in 0 5 20 50; do
 		[ "$TAPF" -gt 0 ] || fail "blackout $late ms late but no frame came out of the tap"
 	fi
 done
+
+step "blackout 20 ms late, the stand-in keeps a frame as QEMU does"
+run 20 kept keep
+KEPT=$(jq -r '.tap_queue.reader_kept // "none"' <<<"$J")
+echo "measured: blackout 20 ms late, a frame kept by the reader: lost $LOST of $SENT, dup $DUP, reordered $REO, the kept frame: $KEPT"
+[ "$KEPT" = recovered ] || fail "the kept frame was not recovered: $KEPT"
+[ "$LOST" = 0 ] || fail "a kept frame: $LOST frames lost"
+[ "$DUP" = 0 ] || fail "a kept frame: $DUP duplicated"
+[ "$REO" = 0 ] || fail "a kept frame: $REO reordered"
+
+step "the same, the agents not told that the reader keeps a frame: that frame is lost"
+touch "$TB_DIR/keeps-untold"
+run 20 untold keep
+rm -f "$TB_DIR/keeps-untold"
+echo "measured: blackout 20 ms late, a kept frame the agents were not told of: lost $LOST of $SENT"
+[ "$LOST" = 1 ] || fail "the reader kept one frame, the agents did not look for it: $LOST lost, expected 1"
 
 step "the same with tap recovery off (netmoved --no-tap-recovery): frames are lost"
 ag_stop_all

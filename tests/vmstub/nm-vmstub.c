@@ -87,7 +87,8 @@ static int loop(struct vmstub *vs)
 		p[P_CTL] = (struct pollfd){ .fd = vs->ctl_fd, .events = POLLIN };
 		p[P_GUEST] = (struct pollfd){ .fd = vs->guest_fd, .events = running ? POLLIN : 0 };
 		p[P_HOST] = (struct pollfd){ .fd = vs->tap[vs->active].fd,
-					     .events = running ? POLLIN : 0 };
+					     .events = running || (vs->keep_one && !vs->kept) ?
+							       POLLIN : 0 };
 		for (i = 0; i < VS_MAX_CLIENTS; i++)
 			p[P_CL + i] = (struct pollfd){ .fd = vs->cl[i].fd,
 						       .events = vs->cl[i].waiting ? 0 : POLLIN };
@@ -117,6 +118,8 @@ static int loop(struct vmstub *vs)
 			forward(vs, true);
 		if (vs->state != VS_PAUSED && (p[P_HOST].revents & POLLIN))
 			forward(vs, false);
+		else if (vs->keep_one && !vs->kept && (p[P_HOST].revents & POLLIN))
+			vm_keep_one(vs);
 		cmd_late_hook(vs);
 		if (vs->hook_pid > 0 && !vs->hook_killed && vm_mono_ms() >= vs->hook_deadline) {
 			kill(-vs->hook_pid, SIGKILL);

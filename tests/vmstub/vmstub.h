@@ -91,6 +91,10 @@ struct vmstub {
 	bool hook_killed;		/* it timed out */
 	bool late;			/* pause late: stopped first, hook after (QEMU's order) */
 	long long hook_at;		/* pause late: start the hook then (CLOCK_MONOTONIC ms), 0: no */
+	bool keep_one;			/* pause late keep: read one frame after the stop and
+					 * keep it, undelivered, as QEMU's user-space net does */
+	unsigned char *kept;		/* that frame (virtio header first), NULL: none yet */
+	ssize_t kept_len;
 	struct vs_stats st;
 	bool quit;			/* leave the main loop */
 	int exit_code;			/* of the process */
@@ -136,6 +140,10 @@ void cmd_input(struct vmstub *vs, struct vs_client *c);
 void cmd_close(struct vs_client *c);
 /* The blackout hook ended with status: finish or fail the pending pause. */
 void cmd_hook_exited(struct vmstub *vs, int status);
+/* Paused with keep_one and nothing kept yet: read one frame from the host
+ * tap and keep it (given to the guest first if the VM resumes here). */
+void vm_keep_one(struct vmstub *vs);
+
 /* A late pause's blackout hook is due: start it. */
 void cmd_late_hook(struct vmstub *vs);
 

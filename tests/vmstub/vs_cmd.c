@@ -131,18 +131,21 @@ static int cmd_pause(struct vmstub *vs, struct vs_client *c, int argc, char **ar
 	pid_t pid;
 	int ret;
 
-	if (argc == 3 && !strcmp(argv[1], "late")) {
+	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "keep"))) && !strcmp(argv[1], "late")) {
 		late = strtoll(argv[2], &end, 10);
 		if (*end || !*argv[2] || late < 0 || late > VS_HOOK_TIMEOUT_MS)
 			return vm_fail(vs, -EINVAL, "pause late: MS must be 0..%d", VS_HOOK_TIMEOUT_MS);
 	} else if (argc != 1) {
-		return vm_fail(vs, -EINVAL, "usage: pause [late MS]");
+		return vm_fail(vs, -EINVAL, "usage: pause [late MS [keep]]");
 	}
 	if (vs->state != VS_RUNNING)
 		return vm_fail(vs, -EALREADY, "state is %s", vm_state_names[vs->state]);
 	vs->st.pause_start_us = vm_now_us();
 	vs->st.hook_done_us = 0;
 	vs->st.drained_frames = vs->st.drained_bytes = 0;
+	vs->keep_one = argc == 4;
+	free(vs->kept);
+	vs->kept = NULL;
 	if (late >= 0)
 		return pause_late(vs, c, j, late);
 	if (!vs->o.hook_blackout) {
@@ -255,6 +258,13 @@ static int cmd_resume(struct vmstub *vs, int argc, char **argv, struct vs_json *
 		return vm_fail(vs, -EINVAL, "not paused (state is %s)", vm_state_names[vs->state]);
 	if (vs->tap[slot].fd < 0)
 		return vm_fail(vs, -ENOENT, "no %s tap", vm_slot_names[slot]);
+	/* What QEMU kept it delivers first when the VM runs on here; a VM that
+	 * runs on elsewhere never gets it. */
+	if (vs->kept && slot == vs->active &&
+	    write(vs->guest_fd, vs->kept, (size_t)vs->kept_len) != vs->kept_len)
+		vs->st.dropped++;
+	free(vs->kept);
+	vs->kept = NULL;
 	vs->active = slot;
 	vs->state = VS_RUNNING;
 	vs->st.resume_us = vm_now_us();

@@ -213,6 +213,22 @@ int vm_fwd(struct vmstub *vs, int from, int to, uint64_t *frames, uint64_t *byte
 	return moved;
 }
 
+void vm_keep_one(struct vmstub *vs)
+{
+	unsigned char *buf = malloc(VS_FRAME_MAX);
+	ssize_t n;
+
+	if (!buf)
+		return;
+	n = read(vs->tap[vs->active].fd, buf, VS_FRAME_MAX);
+	if (n <= VS_VNET_HDR_LEN) {
+		free(buf);
+		return;
+	}
+	vs->kept = buf;
+	vs->kept_len = n;
+}
+
 /* Read and count what is still queued on a tap that is about to be closed. */
 uint64_t vm_discard(int fd, int max)
 {
@@ -247,8 +263,8 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 {
 	const struct vs_tap *t = &vs->tap[vs->active];
 	char ev[64], mac[64], ip[64], gns[NAME_MAX + 32], hns[NAME_MAX + 32], tap[64];
-	char ctl[PATH_MAX + 32], stopped[64];
-	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, stopped, NULL };
+	char ctl[PATH_MAX + 32], stopped[64], keeps[] = "VMSTUB_KEEPS_ONE=1";
+	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, stopped, keeps, NULL };
 	const uint8_t *m = vs->o.mac;
 
 	snprintf(ev, sizeof(ev), "VMSTUB_EVENT=%s", event);
@@ -264,6 +280,8 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 			 (unsigned long long)vs->st.pause_stop_us);
 	else
 		vars[7] = NULL;
+	if (!vs->late || !vs->keep_one)
+		vars[8] = NULL;
 	return vs_hook_spawn(cmd, vars);
 }
 

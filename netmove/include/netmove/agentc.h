@@ -22,24 +22,33 @@ const char *agentc_socket(void);
 int agentc_transact(const char *path, struct ctl_msg *req, struct ctl_msg *rep,
 		    int timeout_ms);
 
+/* Flags of a blackout event. */
+enum {
+	/* The tap's reader keeps the first frame it reads after the VM stopped
+	 * and never delivers it (QEMU's user-space network path does): the
+	 * source finds that frame among the copies it logged and sends it on. */
+	AGENTC_READER_KEEPS_ONE = 1,
+};
+
 /* Build the EVENT request: kind ("blackout", "resumed", "failed") for mac;
  * stopped_us, when not 0, is the CLOCK_REALTIME µs at which the hypervisor
  * says the VM stopped (a blackout signalled after the stop: the agent
- * journals how late it came).  Returns 0 or a negative errno. */
+ * journals how late it came); flags: AGENTC_READER_*.  Returns 0 or a
+ * negative errno. */
 int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
-		     uint64_t stopped_us);
+		     uint64_t stopped_us, unsigned flags);
 
 /* Signal a hypervisor event (see agentc_event_msg).  Returns 0 if the agent
  * accepted it, -EPROTO if it refused (text in msg, msglen bytes, may be
  * NULL), or the errors of agentc_transact. */
 int agentc_event(const char *path, const char *kind, const struct mac *mac, uint64_t stopped_us,
-		 char *msg, size_t msglen);
+		 unsigned flags, char *msg, size_t msglen);
 
 /* agentc_event, timed, for a hook's log: writes "KIND MAC: accepted: TEXT
  * (N us after the stop, agent answered in M us)" (the first part only with
  * stopped_us) into line (len bytes).  Returns what agentc_event returned. */
 int agentc_event_logged(const char *path, const char *kind, const struct mac *mac,
-			uint64_t stopped_us, char *line, size_t len);
+			uint64_t stopped_us, unsigned flags, char *line, size_t len);
 
 /* Build the RELOCATE request: this host's agent (the source) moves mac/ip
  * to the agent of host `to`; port is the VM's port here, dst_port its port

@@ -219,6 +219,12 @@ size_t buffer_record_wire_len(const struct buffer_record *rec);
  * -EINVAL for an inconsistent record, -ENOSPC if cap is too small. */
 int buffer_record_encode(const struct buffer_record *rec, uint8_t *buf, size_t cap);
 
+/* Set rec's checksum and GSO state from a virtio header (as a tap or a
+ * packet socket with PACKET_VNET_HDR gives it).  Returns 0, or -EINVAL for
+ * a GSO header without a segment size. */
+struct virtio_net_hdr;
+int buffer_record_from_vnet(struct buffer_record *rec, const struct virtio_net_hdr *h);
+
 /* Decode one record from the start of buf; rec->frame points into buf.
  * Returns the bytes it used (buf may hold more records), or -EINVAL for
  * anything truncated, foreign or inconsistent. */

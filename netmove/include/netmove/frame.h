@@ -74,6 +74,10 @@ int frame_build_rarp(uint8_t *buf, size_t cap, const struct mac *mac, int vlan);
  * inner tag is left in the payload).  Returns 0, or -EINVAL if truncated. */
 int frame_parse_eth(const uint8_t *buf, size_t len, struct frame_eth *eth);
 
+/* A 32-bit FNV-1a hash of a frame's bytes: tells frames apart when one copy
+ * of a frame must be found among others (not for security). */
+uint32_t frame_hash(const uint8_t *buf, size_t len);
+
 /* Parse an Ethernet frame carrying ARP or RARP for Ethernet/IPv4.  Returns 0,
  * -EPROTONOSUPPORT for another ethertype or address family, -EINVAL if
  * truncated or malformed. */

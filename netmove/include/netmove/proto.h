@@ -48,6 +48,8 @@ enum proto_attr {
 	A_LIMIT,		/* u64: journal lines wanted (newest) */
 	A_DST_PORT,		/* string: the VM's port on the destination host */
 	A_STOPPED,		/* u64 CLOCK_REALTIME µs the VM stopped (hypervisor's word) */
+	A_READER_KEEPS,		/* u64 1: the tap's reader keeps the first frame it reads
+				 * after the stop, undelivered (QEMU's user-space net) */
 };
 
 #endif

@@ -30,6 +30,8 @@ struct tapq_stats {
 	uint64_t bytes;		/* their bytes (without the virtio header) */
 	uint64_t other;		/* frames for other or group addresses, not handed on */
 	uint64_t bad;		/* frames with a malformed virtio header, not handed on */
+	uint64_t read;		/* every frame read: handed on, other and bad */
+	uint32_t first_hash;	/* frame_hash of the first one read (read > 0) */
 };
 
 /* A tap's queues (opaque). */
