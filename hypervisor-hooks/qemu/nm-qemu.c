@@ -335,6 +335,37 @@ static void on_event(struct state *s, const struct opts *o, json_t *ev)
 	}
 }
 
+/* With --own-pause, leaving must not leave QEMU waiting for it: a migration
+ * held at pre-switchover goes on, and the capability goes off (QEMU refuses
+ * that during a migration: it is then off for the next one only). */
+static void give_back_pause(struct state *s, const struct opts *o)
+{
+	json_t *ret = NULL, *caps;
+	const char *st;
+	char err[256];
+	int r;
+
+	if (!o->own_pause || s->q.fd < 0)
+		return;
+	if (qmp_exec(&s->q, "query-migrate", NULL, &ret, err, sizeof(err), QMP_TIMEOUT_MS) == 0) {
+		st = json_string_value(json_object_get(ret, "status"));
+		if (st && !strcmp(st, "pre-switchover")) {
+			r = qmp_exec(&s->q, "migrate-continue",
+				     json_pack("{s:s}", "state", "pre-switchover"), NULL, err,
+				     sizeof(err), QMP_TIMEOUT_MS);
+			logf_("leaving: migrate-continue: %s",
+			      r ? (r == -EPROTO ? err : strerror(-r)) : "ok");
+		}
+		json_decref(ret);
+	}
+	caps = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+			 "pause-before-switchover", "state", 0);
+	r = qmp_exec(&s->q, "migrate-set-capabilities", caps, NULL, err, sizeof(err),
+		     QMP_TIMEOUT_MS);
+	logf_("leaving: pause-before-switchover off: %s",
+	      r ? (r == -EPROTO ? err : strerror(-r)) : "ok");
+}
+
 /* Negotiate, enable the events, learn the NIC and whether QEMU waits for
  * an incoming migration. */
 static int attach(struct state *s, const struct opts *o)
@@ -413,6 +444,8 @@ int main(int argc, char **argv)
 			on_event(&s, &o, ev);
 			json_decref(ev);
 		}
+		if (stop)
+			give_back_pause(&s, &o);
 		qmp_close(&s.q);
 	}
 	return EX_OK;

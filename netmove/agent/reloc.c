@@ -112,10 +112,14 @@ struct work {
 	uint64_t tx0;			/* the tap's tx_packets at PREPARE (src) */
 	struct stash tap_early;		/* read out of the tap at BLACKOUT (src) */
 	uint64_t tap_early_other;	/* frames for other addresses left then */
-	uint64_t tap_early_read;	/* every frame read out then */
-	uint32_t tap_early_first;	/* frame_hash of the first of them */
+	uint32_t tap_hashes[TXLOG_KEEP]; /* frame_hash of each frame read out of the tap */
+	size_t tap_nhashes;		/* how many (at most TXLOG_KEEP: the first ones) */
+	uint64_t tap_out;		/* every frame read out of it */
 	struct txlog *txl;		/* copies of what went into the tap (src) */
 	bool reader_keeps;		/* the blackout said: the reader keeps one */
+	bool marker_sent;		/* the marker went into the tap */
+	uint64_t marker_tx;		/* the tap's tx_packets just before it */
+	uint64_t read_since_marker;	/* frames we read out of the tap since (they count too) */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */
@@ -523,6 +527,67 @@ static int src_prepare(struct work *w)
 	return 0;
 }
 
+/* The marker: a frame for the VM's MAC of an experimental EtherType (a guest
+ * drops it), sent into the tap after it was read out, to see whether the
+ * reader still reads.  A reader that keeps one frame and has not kept one
+ * yet takes it, and keeps it: from then on it takes nothing else. */
+static const char marker_text[] = "netmove: does the reader still read?";
+
+static void marker_build(const struct mac *mac, uint8_t f[64])
+{
+	memset(f, 0, 64);
+	memcpy(f, mac->b, MAC_LEN);
+	f[6] = 0x02;		/* a locally administered source */
+	f[12] = 0x88;		/* 0x88b5: IEEE 802 local experimental */
+	f[13] = 0xb5;
+	memcpy(f + 14, marker_text, sizeof(marker_text));
+}
+
+static bool is_marker(const struct buffer_record *rec)
+{
+	return rec->len >= 14 + sizeof(marker_text) && rec->frame[12] == 0x88 &&
+	       rec->frame[13] == 0xb5 && !memcmp(rec->frame + 14, marker_text, sizeof(marker_text));
+}
+
+/* Send the marker; w->marker_tx is the reader's count before it. */
+static int marker_send(struct work *w)
+{
+	uint8_t f[64];
+	struct buffer_record rec = { .len = sizeof(f), .frame = f };
+	int ret;
+
+	marker_build(&w->r->mac, f);
+	w->marker_tx = tap_tx_packets(w->r->port);
+	w->read_since_marker = 0;
+	ret = buffer_replay(w->buf, &rec, NULL);
+	w->marker_sent = ret == 0;
+	return ret;
+}
+
+/* After marker_send: 1 if the reader holds a frame it read before the
+ * marker (it took nothing since), 0 if it took the marker.  wait_ms: how
+ * long to give a reader that may be busy (0 when it has had the whole
+ * switchover to read). */
+static int reader_holds(struct work *w, int wait_ms)
+{
+	uint64_t end = timeutil_mono_ns() + (uint64_t)wait_ms * NSEC_PER_MSEC;
+
+	do {
+		/* tx_packets counts our own reads out of the tap as well. */
+		if (tap_tx_packets(w->r->port) > w->marker_tx + w->read_since_marker)
+			return 0;
+		if (wait_ms)
+			usleep(200);
+	} while (timeutil_mono_ns() < end);
+	return 1;
+}
+
+/* Add a record read out of the tap to the stash, unless it is the marker. */
+static int stash_tap(const struct buffer_record *rec, void *arg)
+{
+	return is_marker(rec) ? 0 : stash_add(rec, arg);
+}
+
 static int src_blackout(struct work *w, const struct reloc_event *ev)
 {
 	int ret = buffer_arm(w->buf, &w->r->mac);
@@ -540,13 +605,16 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	 * blackout before the stop (a pre-stop hook) leaves the tap to the VM,
 	 * which still reads it: taking frames from it would reorder them. */
 	if (w->tq && ev->stopped_us) {
-		struct tapq_stats ts = { 0 };
+		struct tapq_stats ts = { .hashes = w->tap_hashes, .hashes_cap = TXLOG_KEEP };
 
-		ret = tapq_drain(w->tq, &w->r->mac, stash_add, &w->tap_early, &ts);
+		ret = tapq_drain(w->tq, &w->r->mac, stash_tap, &w->tap_early, &ts);
 		w->tap_early_other = ts.other;
-		w->tap_early_read = ts.read;
-		w->tap_early_first = ts.first_hash;
+		w->tap_out = ts.read;
+		w->tap_nhashes = ts.read < TXLOG_KEEP ? ts.read : TXLOG_KEEP;
 		w->reader_keeps = ev->reader_keeps;
+		if (w->reader_keeps && w->txl && marker_send(w) < 0)
+			agent_log(w->a, "relocation %llu: sending the marker into %s failed",
+				  (unsigned long long)w->r->id, w->r->port);
 		pthread_mutex_lock(&w->a->lock);
 		w->r->tap_recovered = w->tap_early.frames;
 		w->r->tap_other = ts.other;
@@ -607,75 +675,69 @@ static void note_kept(struct work *w, const char *fmt, ...)
 	pthread_mutex_unlock(&w->a->lock);
 }
 
-/* 1 if the tap's reader holds a frame it read (it reads no more: a marker
- * sent into the tap stays there), 0 if it takes the marker, or a negative
- * errno if it cannot tell (the reader is gone).  The marker is a frame for
- * the VM's MAC of an experimental EtherType: a guest drops it. */
-static int reader_holds(struct work *w)
-{
-	static const char text[] = "netmove: does the reader still read?";
-	uint8_t f[64] = { 0 };
-	struct buffer_record rec = { .len = sizeof(f), .frame = f };
-	uint64_t tx0 = tap_tx_packets(w->r->port), end;
-	pid_t holder = tapq_holder(w->tq);
-	int ret;
-
-	memcpy(f, w->r->mac.b, MAC_LEN);
-	f[6] = 0x02;		/* a locally administered source */
-	f[12] = 0x88;		/* 0x88b5: IEEE 802 local experimental */
-	f[13] = 0xb5;
-	memcpy(f + 14, text, sizeof(text));
-	ret = buffer_replay(w->buf, &rec, NULL);
-	if (ret < 0)
-		return ret;
-	end = timeutil_mono_ns() + MARKER_WAIT_MS * NSEC_PER_MSEC;
-	while (timeutil_mono_ns() < end) {
-		if (tap_tx_packets(w->r->port) > tx0)
-			return 0;
-		if (kill(holder, 0) < 0 && errno == ESRCH)
-			return -ESRCH;
-		usleep(200);
-	}
-	return 1;
-}
-
 /* The frame a keeping reader kept (the blackout said AGENTC_READER_KEEPS_ONE):
  * the last one it read.  It reads its tap in order and reads nothing after
- * the frame it keeps, so every later frame was still in the tap and read out
- * by us (d_all of them, the first with hash first): the kept one is the frame
- * logged d_all places before the end.  True with *rec if it was found and is
- * for the VM; the journal says what became of it. */
-static bool find_kept(struct work *w, uint64_t d_all, uint32_t first, struct buffer_record *rec)
+ * the frame it keeps, and everything it did not read, we read out (the
+ * w->tap_out frames whose hashes are in w->tap_hashes): so it is the newest
+ * of the n frames logged (txlog_stop's answer) that we did not read out.
+ * True with *rec if it was found and is for the VM; the journal says what
+ * became of it. */
+static bool find_kept(struct work *w, int64_t n, struct buffer_record *rec)
 {
-	struct buffer_record next;
-	int64_t n = txlog_stop(w->txl);
+	bool used[TXLOG_KEEP] = { false };
+	uint64_t pos, k;
 	uint32_t h;
 	int held;
+	size_t i;
 
 	if (n < 0) {
 		note_kept(w, "unknown: the log of the tap is incomplete (%s)", strerror((int)-n));
 		return false;
 	}
-	held = reader_holds(w);
+	if (w->tap_out > w->tap_nhashes) {
+		note_kept(w, "unknown: more than %d frames were read out of the tap", TXLOG_KEEP);
+		return false;
+	}
+	/* Sent at the blackout, the marker had the whole switchover to be
+	 * taken; sent only now (the VM ran on B before the blackout came), it
+	 * gets MARKER_WAIT_MS. */
+	if (w->marker_sent) {
+		held = reader_holds(w, 0);
+	} else {
+		held = marker_send(w);
+		if (held == 0)
+			held = reader_holds(w, MARKER_WAIT_MS);
+	}
 	if (held <= 0) {
 		note_kept(w, held == 0 ? "none: the reader took the marker" :
-					 "unknown: the reader cannot be asked (%s)", strerror(-held));
+					 "unknown: the marker could not be sent (%s)", strerror(-held));
 		return false;
 	}
-	if ((uint64_t)n <= d_all || txlog_get(w->txl, (uint64_t)n - d_all - 1, rec, &h) < 0) {
-		note_kept(w, "lost: not among the last %d frames logged", TXLOG_KEEP);
-		return false;
+	/* Newest first: skip each frame we read out, matched once by hash. */
+	for (k = 0; k < (uint64_t)n && k <= w->tap_nhashes; k++) {
+		pos = (uint64_t)n - 1 - k;
+		if (txlog_get(w->txl, pos, rec, &h) < 0)
+			break;
+		for (i = 0; i < w->tap_nhashes && (used[i] || w->tap_hashes[i] != h); i++)
+			;
+		if (i < w->tap_nhashes) {
+			used[i] = true;
+			continue;
+		}
+		if (memcmp(rec->frame, w->r->mac.b, MAC_LEN)) {
+			char d[MAC_STRLEN];
+
+			note_kept(w, "none for the VM: it kept a frame for %s (ethertype %02x%02x, "
+				  "%llu before the newest of %lld logged)",
+				  mac_format((const struct mac *)rec->frame, d), rec->frame[12],
+				  rec->frame[13], (unsigned long long)k, (long long)n);
+			return false;
+		}
+		note_kept(w, "recovered");
+		return true;
 	}
-	if (d_all && (txlog_get(w->txl, (uint64_t)n - d_all, &next, &h) < 0 || h != first)) {
-		note_kept(w, "lost: the log and the tap disagree");
-		return false;
-	}
-	if (memcmp(rec->frame, w->r->mac.b, MAC_LEN)) {
-		note_kept(w, "none for the VM: it kept a frame for another address");
-		return false;
-	}
-	note_kept(w, "recovered");
-	return true;
+	note_kept(w, "lost: not among the frames logged");
+	return false;
 }
 
 static int src_handoff(struct work *w)
@@ -702,18 +764,23 @@ static int src_handoff(struct work *w)
 	 * the buffer caught.  The VM runs on B now, so its old reader here never
 	 * reads again. */
 	if (w->tq) {
-		struct tapq_stats ts = { 0 };
+		struct tapq_stats ts = { .hashes = w->tap_hashes + w->tap_nhashes,
+					 .hashes_cap = TXLOG_KEEP - w->tap_nhashes };
 		struct buffer_record kept;
 		uint64_t tx = tap_tx_packets(r->port);
+		/* The log ends before the tap is read out: what still comes in
+		 * (the fabric floods group frames here too) is in one, not both. */
+		int64_t logged = w->reader_keeps && w->txl ? txlog_stop(w->txl) : 0;
 
-		ret = tapq_drain(w->tq, &r->mac, stash_add, &w->tap_early, &ts);
+		ret = tapq_drain(w->tq, &r->mac, stash_tap, &w->tap_early, &ts);
+		w->tap_nhashes += ts.read < ts.hashes_cap ? ts.read : ts.hashes_cap;
+		w->read_since_marker += ts.read;
+		w->tap_out += ts.read;
 		if (ret < 0)
 			agent_log(w->a, "relocation %llu: reading tap %s: %s",
 				  (unsigned long long)r->id, r->port, strerror(-ret));
 		/* A reader that keeps a frame read it before all of these. */
-		if (w->reader_keeps && w->txl &&
-		    find_kept(w, w->tap_early_read + ts.read,
-			      w->tap_early_read ? w->tap_early_first : ts.first_hash, &kept))
+		if (w->reader_keeps && w->txl && find_kept(w, logged, &kept))
 			ret = ship_one(&kept, &s);
 		if (!s.err)
 			ret = stash_each(&w->tap_early, ship_one, &s);

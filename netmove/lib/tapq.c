@@ -257,8 +257,9 @@ static int drain_queue(struct tapq *q, int i, const struct mac *mac, buffer_reco
 			continue;
 		}
 		memset(&rec, 0, sizeof(rec));
-		if (!st->read++ && n > hl)
-			st->first_hash = frame_hash(q->buf + hl, (size_t)(n - hl));
+		if (st->hashes && st->read < st->hashes_cap && n > hl)
+			st->hashes[st->read] = frame_hash(q->buf + hl, (size_t)(n - hl));
+		st->read++;
 		if (n < hl + FRAME_ETH_HLEN) {
 			st->bad++;
 			continue;
@@ -291,13 +292,19 @@ static int drain_queue(struct tapq *q, int i, const struct mac *mac, buffer_reco
 int tapq_drain(struct tapq *q, const struct mac *mac, buffer_record_fn fn, void *arg,
 	       struct tapq_stats *st)
 {
-	struct tapq_stats none;
+	struct tapq_stats none = { 0 };
+	uint32_t *hashes;
 	uint64_t seq = 0;
+	size_t cap;
 	int i, ret, total = 0;
 
 	if (!st)
 		st = &none;
+	hashes = st->hashes;
+	cap = st->hashes_cap;
 	memset(st, 0, sizeof(*st));
+	st->hashes = hashes;
+	st->hashes_cap = cap;
 	if (!q || !mac || !fn)
 		return -EINVAL;
 	for (i = 0; i < q->n; i++) {

@@ -9,9 +9,8 @@
 # switchover); then as many times with the hook and nm-libvirt off (libvirt
 # and QEMU alone), side by side.  Traffic as in test_qemu_guest.sh.
 # Not met yet, as in test_qemu_guest.sh (GUEST_LOSS_MAX there): QEMU 7.2
-# drops a frame that reaches the tap during its own stop
-# (docs/qemu-libvirt.md), and libvirt's suspended event comes later than
-# QEMU's STOP, so here it happens in nearly every migration.
+# purges a frame that reaches the tap while its vCPUs pause
+# (docs/qemu-libvirt.md).
 # DEMO=1: report instead of failing.
 set -u
 . "$(dirname "$0")/../net/migrate.sh"

@@ -31,7 +31,8 @@ struct tapq_stats {
 	uint64_t other;		/* frames for other or group addresses, not handed on */
 	uint64_t bad;		/* frames with a malformed virtio header, not handed on */
 	uint64_t read;		/* every frame read: handed on, other and bad */
-	uint32_t first_hash;	/* frame_hash of the first one read (read > 0) */
+	uint32_t *hashes;	/* in: NULL, or room for hashes_cap frame_hash values, */
+	size_t hashes_cap;	/*     one per frame read, in order (the first ones) */
 };
 
 /* A tap's queues (opaque). */
