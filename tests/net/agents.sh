@@ -55,14 +55,7 @@ ag_start() {
 	done
 }
 
-ag_stop() {
-	local h=$1 sig=${2:-TERM} pid=${AG_PID[$1]:-}
-	[ -n "$pid" ] || return 0
-	kill "-$sig" "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	unset "AG_PID[$h]"
-	return 0
-}
+ag_stop() { t_stop_in AG_PID "$1" "${2:-TERM}"; }
 
 ag_stop_all() {
 	local h

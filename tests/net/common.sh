@@ -62,6 +62,18 @@ t_bg() {
 }
 
 # t_wait_match FILE REGEX [SECONDS]: wait for a line of FILE to match.
+# t_stop_in ARRAY KEY [SIG]: stop the process whose PID is ARRAY[KEY]
+# (SIGTERM by default), wait for it and forget it; nothing if there is none.
+t_stop_in() {
+	local -n t__pids=$1
+	local pid=${t__pids[$2]:-}
+	[ -n "$pid" ] || return 0
+	kill "-${3:-TERM}" "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "t__pids[$2]"
+	return 0
+}
+
 t_wait_match() {
 	local i n=$((${3:-5} * 50))
 	for ((i = 0; i < n; i++)); do

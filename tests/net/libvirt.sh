@@ -130,13 +130,7 @@ lv_start() {
 	fi
 }
 
-lv_stop() {
-	local h=$1 pid=${LV_PID[$1]:-}
-	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	unset "LV_PID[$h]"
-}
+lv_stop() { t_stop_in LV_PID "$1"; }
 
 lv_virsh() {
 	local h=$1
@@ -194,12 +188,7 @@ lv_nmlibvirt() {
 	T_PIDS+=("${LV_NPID[$h]}")
 }
 
-lv_nmlibvirt_stop() {
-	[ -n "${LV_NPID[$1]:-}" ] || return 0
-	kill "${LV_NPID[$1]}" 2>/dev/null
-	wait "${LV_NPID[$1]}" 2>/dev/null
-	unset "LV_NPID[$1]"
-}
+lv_nmlibvirt_stop() { t_stop_in LV_NPID "$1"; }
 
 lv_hook() {
 	if [ "$2" = on ]; then rm -f "$LV_D/$1/hook-off"; else touch "$LV_D/$1/hook-off"; fi

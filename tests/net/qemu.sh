@@ -113,13 +113,7 @@ qm_nmqemu() {
 	T_PIDS+=("${QM_NPID[$h]}")
 }
 
-qm_nmqemu_stop() {
-	[ -n "${QM_NPID[$1]:-}" ] || return 0
-	kill "${QM_NPID[$1]}" 2>/dev/null
-	wait "${QM_NPID[$1]}" 2>/dev/null
-	unset "QM_NPID[$1]"
-	return 0
-}
+qm_nmqemu_stop() { t_stop_in QM_NPID "$1"; }
 
 qm_migrate() {
 	local st
