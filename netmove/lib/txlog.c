@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -16,7 +17,6 @@
 #include "netmove/timeutil.h"
 #include "netmove/txlog.h"
 
-#define TXLOG_POLL_MS 20
 #define TXLOG_RCVBUF (8 << 20)
 #define TXLOG_FRAME_MAX (sizeof(struct virtio_net_hdr) + 65535 + 18)
 
@@ -27,6 +27,7 @@ struct txlog_entry {
 
 struct txlog {
 	int fd;
+	int stop_fd;			/* eventfd: wakes the thread to stop at once */
 	pthread_t thread;
 	bool running;
 	volatile int stop;
@@ -81,12 +82,13 @@ static int txlog_take(struct txlog *l)
 static void *txlog_main(void *arg)
 {
 	struct txlog *l = arg;
-	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN },
+			       { .fd = l->stop_fd, .events = POLLIN } };
 	int r;
 
 	while (!l->stop && !l->err) {
-		r = poll(&p, 1, TXLOG_POLL_MS);
-		if (r > 0) {
+		r = poll(p, 2, -1);
+		if (r > 0 && (p[0].revents & POLLIN)) {
 			r = txlog_take(l);
 			if (r < 0)
 				l->err = r;
@@ -108,11 +110,13 @@ int txlog_start(const char *ifname, struct txlog **out)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->fd = l->stop_fd = -1;
 	l->ring = calloc(TXLOG_KEEP, sizeof(*l->ring));
 	l->buf = malloc(TXLOG_FRAME_MAX);
+	l->stop_fd = eventfd(0, EFD_CLOEXEC);
 	l->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (!l->ring || !l->buf || l->fd < 0) {
-		ret = l->fd < 0 ? -errno : -ENOMEM;
+	if (!l->ring || !l->buf || l->fd < 0 || l->stop_fd < 0) {
+		ret = l->fd < 0 || l->stop_fd < 0 ? -errno : -ENOMEM;
 		goto fail;
 	}
 	if (setsockopt(l->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
@@ -140,7 +144,11 @@ int64_t txlog_stop(struct txlog *l)
 	int r;
 
 	if (l->running) {
+		uint64_t one = 1;
+
 		l->stop = 1;
+		if (write(l->stop_fd, &one, sizeof(one)) != sizeof(one))
+			l->err = -errno;
 		pthread_join(l->thread, NULL);
 		l->running = false;
 		r = txlog_take(l);
@@ -176,6 +184,8 @@ void txlog_free(struct txlog *l)
 		txlog_stop(l);
 	if (l->fd >= 0)
 		close(l->fd);
+	if (l->stop_fd >= 0)
+		close(l->stop_fd);
 	for (i = 0; l->ring && i < TXLOG_KEEP; i++)
 		free((void *)l->ring[i].rec.frame);
 	free(l->ring);
