@@ -767,7 +767,8 @@ static int src_handoff(struct work *w)
 		struct tapq_stats ts = { .hashes = w->tap_hashes + w->tap_nhashes,
 					 .hashes_cap = TXLOG_KEEP - w->tap_nhashes };
 		struct buffer_record kept;
-		uint64_t tx = tap_tx_packets(r->port);
+		/* tx_packets also counts what we read out at the blackout. */
+		uint64_t tx = tap_tx_packets(r->port), ours = w->tap_out;
 		/* The log ends before the tap is read out: what still comes in
 		 * (the fabric floods group frames here too) is in one, not both. */
 		int64_t logged = w->reader_keeps && w->txl ? txlog_stop(w->txl) : 0;
@@ -787,7 +788,7 @@ static int src_handoff(struct work *w)
 		pthread_mutex_lock(&w->a->lock);
 		r->tap_recovered = w->tap_early.frames;
 		r->tap_other = w->tap_early_other + ts.other;
-		r->tap_read = tx >= w->tx0 ? tx - w->tx0 : 0;
+		r->tap_read = tx >= w->tx0 + ours ? tx - w->tx0 - ours : 0;
 		pthread_mutex_unlock(&w->a->lock);
 		if (s.err)
 			goto ship_failed;
