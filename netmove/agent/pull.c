@@ -55,8 +55,9 @@ static int parse_pull(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, ch
 	return 0;
 }
 
-/* Ask one peer to relocate the VM here.  Returns 0 (prepared: its text in
- * text), -ENOENT (the VM is not there), or another negative errno. */
+/* Ask one peer to relocate the VM here.  Returns 0 (prepared), -EPROTO
+ * (refused, e.g. the VM is not there) or another negative errno; text says
+ * what the peer answered. */
 static int ask_peer(struct pull *p, const struct agent_peer *peer, char *text, size_t textlen)
 {
 	struct agent *a = p->a;
@@ -94,8 +95,7 @@ static int ask_peer(struct pull *p, const struct agent_peer *peer, char *text, s
 
 		ctl_get_str(&m, A_TEXT, why, sizeof(why));
 		snprintf(text, textlen, "%s: %s", peer->name, why);
-		ret = m.type == PROTO_DONE ? 0 : m.type == PROTO_ERROR && strstr(why, "not here") ?
-					     -ENOENT : -EPROTO;
+		ret = m.type == PROTO_DONE ? 0 : -EPROTO;
 	}
 	ctl_msg_free(&m);
 	ctl_conn_close(&c);

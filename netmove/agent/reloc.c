@@ -32,7 +32,6 @@
 #define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
 #define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
 #define PORT_WAIT_STEP_MS 10
-#define MARKER_WAIT_MS 20	/* a reader that reads takes the marker within this */
 
 static const char *const phase_names[PH_MAX] = {
 	"prepare", "blackout", "switchover", "handoff", "verify", "commit", "rollback",
@@ -48,56 +47,26 @@ static uint64_t now_us(void)
 	return timeutil_real_ns() / NSEC_PER_USEC;
 }
 
-/* Frames read out of the source tap at BLACKOUT, as encoded records, in
- * queue order: they go to the destination ahead of everything else, or back
- * into the tap if the VM resumes here. */
-struct stash {
-	uint8_t *data;
-	size_t len, cap;
-	uint64_t frames;
-};
-
-static int stash_add(const struct buffer_record *rec, void *arg)
-{
-	struct stash *st = arg;
-	size_t need = BUFFER_WIRE_HDR_LEN + rec->len;
-	uint8_t *d;
-	int len;
-
-	if (st->cap - st->len < need) {
-		size_t cap = st->cap ? st->cap * 2 : 64 * 1024;
-
-		while (cap - st->len < need)
-			cap *= 2;
-		d = realloc(st->data, cap);
-		if (!d)
-			return -ENOMEM;
-		st->data = d;
-		st->cap = cap;
-	}
-	len = buffer_record_encode(rec, st->data + st->len, st->cap - st->len);
-	if (len < 0)
-		return len;
-	st->len += (size_t)len;
-	st->frames++;
-	return 0;
-}
-
-/* Hand every stashed record to fn, in order; stops at fn's error. */
-static int stash_each(const struct stash *st, buffer_record_fn fn, void *arg)
+/* Hand every A_RECORD of m to fn, decoded, in order; stops at fn's error.
+ * A batch of shipped frames and the frames read out of the source tap are
+ * both kept this way. */
+static int records_each(const struct ctl_msg *m, buffer_record_fn fn, void *arg)
 {
 	struct buffer_record rec;
-	size_t off = 0;
-	int len, ret;
+	const void *v;
+	size_t off = 0, len;
+	uint16_t tag;
+	int ret;
 
-	while (off < st->len) {
-		len = buffer_record_decode(st->data + off, st->len - off, &rec);
-		if (len < 0)
-			return len;
+	while (ctl_next(m, &off, &tag, &v, &len)) {
+		if (tag != A_RECORD)
+			continue;
+		ret = buffer_record_decode(v, len, &rec);
+		if (ret < 0)
+			return ret;
 		ret = fn(&rec, arg);
 		if (ret < 0)
 			return ret;
-		off += (size_t)len;
 	}
 	return 0;
 }
@@ -110,7 +79,10 @@ struct work {
 	struct buffer *rp;		/* replays shipped frames (dst) */
 	struct tapq *tq;		/* the source tap's queues (src) */
 	uint64_t tx0;			/* the tap's tx_packets at PREPARE (src) */
-	struct stash tap_early;		/* read out of the tap at BLACKOUT (src) */
+	struct ctl_msg tap_early;	/* frames read out of the tap (src): they go first,
+					 * to B or back into the tap; A_RECORDs */
+	uint64_t tap_early_frames;	/* how many */
+	uint8_t *enc;			/* one record being encoded into tap_early */
 	uint64_t tap_early_other;	/* frames for other addresses left then */
 	uint32_t tap_hashes[TXLOG_KEEP]; /* frame_hash of each frame read out of the tap */
 	size_t tap_nhashes;		/* how many (at most TXLOG_KEEP: the first ones) */
@@ -304,7 +276,8 @@ static void cleanup(struct work *w)
 		buffer_close(w->rp);
 	tapq_close(w->tq);
 	txlog_free(w->txl);
-	free(w->tap_early.data);
+	ctl_msg_free(&w->tap_early);
+	free(w->enc);
 	ovsp_close(w->of);
 	ovsp_ctl_close(w->ctl);
 	wire_close(&w->up);
@@ -564,28 +537,31 @@ static int marker_send(struct work *w)
 	return ret;
 }
 
-/* After marker_send: 1 if the reader holds a frame it read before the
- * marker (it took nothing since), 0 if it took the marker.  wait_ms: how
- * long to give a reader that may be busy (0 when it has had the whole
- * switchover to read). */
-static int reader_holds(struct work *w, int wait_ms)
+/* After marker_send, once the reader has had the switchover to read: true
+ * if it holds a frame it read before the marker (it took nothing since;
+ * tx_packets also counts our own reads out of the tap). */
+static bool reader_holds(const struct work *w)
 {
-	uint64_t end = timeutil_mono_ns() + (uint64_t)wait_ms * NSEC_PER_MSEC;
-
-	do {
-		/* tx_packets counts our own reads out of the tap as well. */
-		if (tap_tx_packets(w->r->port) > w->marker_tx + w->read_since_marker)
-			return 0;
-		if (wait_ms)
-			usleep(200);
-	} while (timeutil_mono_ns() < end);
-	return 1;
+	return tap_tx_packets(w->r->port) <= w->marker_tx + w->read_since_marker;
 }
 
-/* Add a record read out of the tap to the stash, unless it is the marker. */
+/* Keep a frame read out of the tap (w->tap_early), unless it is the marker. */
 static int stash_tap(const struct buffer_record *rec, void *arg)
 {
-	return is_marker(rec) ? 0 : stash_add(rec, arg);
+	struct work *w = arg;
+	int len;
+
+	if (is_marker(rec))
+		return 0;
+	if (!w->enc && !(w->enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME)))
+		return -ENOMEM;
+	len = buffer_record_encode(rec, w->enc, BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME);
+	if (len < 0)
+		return len;
+	len = ctl_put(&w->tap_early, A_RECORD, w->enc, (size_t)len);
+	if (len == 0)
+		w->tap_early_frames++;
+	return len;
 }
 
 static int src_blackout(struct work *w, const struct reloc_event *ev)
@@ -607,7 +583,7 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	if (w->tq && ev->stopped_us) {
 		struct tapq_stats ts = { .hashes = w->tap_hashes, .hashes_cap = TXLOG_KEEP };
 
-		ret = tapq_drain(w->tq, &w->r->mac, stash_tap, &w->tap_early, &ts);
+		ret = tapq_drain(w->tq, &w->r->mac, stash_tap, w, &ts);
 		w->tap_early_other = ts.other;
 		w->tap_out = ts.read;
 		w->tap_nhashes = ts.read < TXLOG_KEEP ? ts.read : TXLOG_KEEP;
@@ -616,7 +592,7 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 			agent_log(w->a, "relocation %llu: sending the marker into %s failed",
 				  (unsigned long long)w->r->id, w->r->port);
 		pthread_mutex_lock(&w->a->lock);
-		w->r->tap_recovered = w->tap_early.frames;
+		w->r->tap_recovered = w->tap_early_frames;
 		w->r->tap_other = ts.other;
 		pthread_mutex_unlock(&w->a->lock);
 		if (ret < 0)
@@ -687,7 +663,6 @@ static bool find_kept(struct work *w, int64_t n, struct buffer_record *rec)
 	bool used[TXLOG_KEEP] = { false };
 	uint64_t pos, k;
 	uint32_t h;
-	int held;
 	size_t i;
 
 	if (n < 0) {
@@ -698,19 +673,12 @@ static bool find_kept(struct work *w, int64_t n, struct buffer_record *rec)
 		note_kept(w, "unknown: more than %d frames were read out of the tap", TXLOG_KEEP);
 		return false;
 	}
-	/* Sent at the blackout, the marker had the whole switchover to be
-	 * taken; sent only now (the VM ran on B before the blackout came), it
-	 * gets MARKER_WAIT_MS. */
-	if (w->marker_sent) {
-		held = reader_holds(w, 0);
-	} else {
-		held = marker_send(w);
-		if (held == 0)
-			held = reader_holds(w, MARKER_WAIT_MS);
+	if (!w->marker_sent) {
+		note_kept(w, "unknown: the marker could not be sent at the blackout");
+		return false;
 	}
-	if (held <= 0) {
-		note_kept(w, held == 0 ? "none: the reader took the marker" :
-					 "unknown: the marker could not be sent (%s)", strerror(-held));
+	if (!reader_holds(w)) {
+		note_kept(w, "none: the reader took the marker");
 		return false;
 	}
 	/* Newest first: skip each frame we read out, matched once by hash. */
@@ -773,7 +741,7 @@ static int src_handoff(struct work *w)
 		 * (the fabric floods group frames here too) is in one, not both. */
 		int64_t logged = w->reader_keeps && w->txl ? txlog_stop(w->txl) : 0;
 
-		ret = tapq_drain(w->tq, &r->mac, stash_tap, &w->tap_early, &ts);
+		ret = tapq_drain(w->tq, &r->mac, stash_tap, w, &ts);
 		w->tap_nhashes += ts.read < ts.hashes_cap ? ts.read : ts.hashes_cap;
 		w->read_since_marker += ts.read;
 		w->tap_out += ts.read;
@@ -784,9 +752,9 @@ static int src_handoff(struct work *w)
 		if (w->reader_keeps && w->txl && find_kept(w, logged, &kept))
 			ret = ship_one(&kept, &s);
 		if (!s.err)
-			ret = stash_each(&w->tap_early, ship_one, &s);
+			ret = records_each(&w->tap_early, ship_one, &s);
 		pthread_mutex_lock(&w->a->lock);
-		r->tap_recovered = w->tap_early.frames;
+		r->tap_recovered = w->tap_early_frames;
 		r->tap_other = w->tap_early_other + ts.other;
 		r->tap_read = tx >= w->tx0 + ours ? tx - w->tx0 - ours : 0;
 		pthread_mutex_unlock(&w->a->lock);
@@ -901,7 +869,7 @@ static void src_rollback(struct work *w, const char *why)
 		struct replay_to rt = { .b = w->buf, .st = &ds };
 
 		/* What was read out of the tap at the blackout came first. */
-		ret = stash_each(&w->tap_early, replay_one, &rt);
+		ret = records_each(&w->tap_early, replay_one, &rt);
 		if (ret < 0)
 			set_error(w, "replaying the frames read out of the tap", ret, NULL);
 		ret = buffer_drain(w->buf, &r->mac, &ds);
@@ -1189,28 +1157,23 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 	return 0;
 }
 
-static int dst_replay(struct work *w)
+static int dst_replay_one(const struct buffer_record *rec, void *arg)
 {
-	struct buffer_record rec;
-	const void *v;
-	size_t off = 0, len;
-	uint16_t tag;
+	struct work *w = arg;
 	int ret;
 
-	while (ctl_next(&w->in, &off, &tag, &v, &len)) {
-		if (tag != A_RECORD)
-			continue;
-		ret = buffer_record_decode(v, len, &rec);
-		if (ret < 0)
-			return ret;
-		w->r->received++;
-		ret = buffer_replay(w->rp, &rec, NULL);
-		if (ret < 0)
-			return ret;
-		if (!w->r->replayed++)
-			w->r->first_replay_us = now_us();
-	}
+	w->r->received++;
+	ret = buffer_replay(w->rp, rec, NULL);
+	if (ret < 0)
+		return ret;
+	if (!w->r->replayed++)
+		w->r->first_replay_us = now_us();
 	return 0;
+}
+
+static int dst_replay(struct work *w)
+{
+	return records_each(&w->in, dst_replay_one, w);
 }
 
 static void dst_verify(struct work *w)
