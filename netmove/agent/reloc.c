@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "agent.h"
+#include "taprec.h"
 #include "netmove/announce.h"
 #include "netmove/buffer.h"
 #include "netmove/fdb.h"
@@ -22,7 +23,6 @@
 #include "netmove/proto.h"
 #include "netmove/tapq.h"
 #include "netmove/timeutil.h"
-#include "netmove/txlog.h"
 #include "netmove/verify.h"
 #include "netmove/wire.h"
 #include "ovsp.h"
@@ -47,51 +47,13 @@ static uint64_t now_us(void)
 	return timeutil_real_ns() / NSEC_PER_USEC;
 }
 
-/* Hand every A_RECORD of m to fn, decoded, in order; stops at fn's error.
- * A batch of shipped frames and the frames read out of the source tap are
- * both kept this way. */
-static int records_each(const struct ctl_msg *m, buffer_record_fn fn, void *arg)
-{
-	struct buffer_record rec;
-	const void *v;
-	size_t off = 0, len;
-	uint16_t tag;
-	int ret;
-
-	while (ctl_next(m, &off, &tag, &v, &len)) {
-		if (tag != A_RECORD)
-			continue;
-		ret = buffer_record_decode(v, len, &rec);
-		if (ret < 0)
-			return ret;
-		ret = fn(&rec, arg);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 /* Per-thread working state that does not need the agent's lock. */
 struct work {
 	struct reloc *r;
 	struct agent *a;
 	struct buffer *buf;		/* eBPF buffer on the VM's port */
 	struct buffer *rp;		/* replays shipped frames (dst) */
-	struct tapq *tq;		/* the source tap's queues (src) */
-	uint64_t tx0;			/* the tap's tx_packets at PREPARE (src) */
-	struct ctl_msg tap_early;	/* frames read out of the tap (src): they go first,
-					 * to B or back into the tap; A_RECORDs */
-	uint64_t tap_early_frames;	/* how many */
-	uint8_t *enc;			/* one record being encoded into tap_early */
-	uint64_t tap_early_other;	/* frames for other addresses left then */
-	uint32_t tap_hashes[TXLOG_KEEP]; /* frame_hash of each frame read out of the tap */
-	size_t tap_nhashes;		/* how many (at most TXLOG_KEEP: the first ones) */
-	uint64_t tap_out;		/* every frame read out of it */
-	struct txlog *txl;		/* copies of what went into the tap (src) */
-	bool reader_keeps;		/* the blackout said: the reader keeps one */
-	bool marker_sent;		/* the marker went into the tap */
-	uint64_t marker_tx;		/* the tap's tx_packets just before it */
-	uint64_t read_since_marker;	/* frames we read out of the tap since (they count too) */
+	struct taprec tap;		/* what the source tap's reader left (src) */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */
@@ -274,10 +236,7 @@ static void cleanup(struct work *w)
 		buffer_detach(w->buf);
 	if (w->rp)
 		buffer_close(w->rp);
-	tapq_close(w->tq);
-	txlog_free(w->txl);
-	ctl_msg_free(&w->tap_early);
-	free(w->enc);
+	taprec_close(&w->tap);
 	ovsp_close(w->of);
 	ovsp_ctl_close(w->ctl);
 	wire_close(&w->up);
@@ -394,48 +353,24 @@ static int wait_any(struct work *w, int timeout_ms, struct reloc_event *ev)
 
 /* ---- source side ---- */
 
-/* Frames the reader took from the tap (its tx_packets), or 0 if unknown. */
-static uint64_t tap_tx_packets(const char *ifname)
-{
-	char path[96];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_packets", ifname);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
 /* Take the source tap's queues from its reader (QEMU, a stand-in), so that
  * what the VM left unread when it stopped can follow it.  A port that is not
  * a tap, or a tap nobody reads, has none: that is no error. */
 static void open_tap_queue(struct work *w)
 {
 	struct reloc *r = w->r;
-	int ret = w->a->cfg.no_tap_recovery ? -ECANCELED : tapq_open(r->port, &w->tq);
+	int lr, ret;
 
+	ret = taprec_open(&w->tap, r->port, &r->mac, w->buf, w->a->cfg.no_tap_recovery, &lr);
 	pthread_mutex_lock(&w->a->lock);
-	r->tap_queues = ret < 0 ? ret : tapq_queues(w->tq);
+	r->tap_queues = ret;
 	pthread_mutex_unlock(&w->a->lock);
-	w->tx0 = tap_tx_packets(r->port);
-	/* A reader that keeps one frame after the stop (QEMU) reads one queue
-	 * in order: copies of what goes into it find that frame again. */
-	if (ret == 0 && tapq_queues(w->tq) == 1) {
-		int lr = txlog_start(r->port, &w->txl);
-
-		if (lr < 0)
-			agent_log(w->a, "relocation %llu: not logging what goes into %s: %s",
-				  (unsigned long long)r->id, r->port, strerror(-lr));
-	}
-	if (ret == 0)
+	if (lr < 0)
+		agent_log(w->a, "relocation %llu: not logging what goes into %s: %s",
+			  (unsigned long long)r->id, r->port, strerror(-lr));
+	if (ret > 0)
 		agent_log(w->a, "relocation %llu: %d queue(s) of tap %s held by pid %d",
-			  (unsigned long long)r->id, tapq_queues(w->tq), r->port,
-			  (int)tapq_holder(w->tq));
+			  (unsigned long long)r->id, ret, r->port, (int)tapq_holder(w->tap.tq));
 	else
 		agent_log(w->a, "relocation %llu: no tap queue recovery on %s: %s",
 			  (unsigned long long)r->id, r->port, strerror(-ret));
@@ -500,70 +435,6 @@ static int src_prepare(struct work *w)
 	return 0;
 }
 
-/* The marker: a frame for the VM's MAC of an experimental EtherType (a guest
- * drops it), sent into the tap after it was read out, to see whether the
- * reader still reads.  A reader that keeps one frame and has not kept one
- * yet takes it, and keeps it: from then on it takes nothing else. */
-static const char marker_text[] = "netmove: does the reader still read?";
-
-static void marker_build(const struct mac *mac, uint8_t f[64])
-{
-	memset(f, 0, 64);
-	memcpy(f, mac->b, MAC_LEN);
-	f[6] = 0x02;		/* a locally administered source */
-	f[12] = 0x88;		/* 0x88b5: IEEE 802 local experimental */
-	f[13] = 0xb5;
-	memcpy(f + 14, marker_text, sizeof(marker_text));
-}
-
-static bool is_marker(const struct buffer_record *rec)
-{
-	return rec->len >= 14 + sizeof(marker_text) && rec->frame[12] == 0x88 &&
-	       rec->frame[13] == 0xb5 && !memcmp(rec->frame + 14, marker_text, sizeof(marker_text));
-}
-
-/* Send the marker; w->marker_tx is the reader's count before it. */
-static int marker_send(struct work *w)
-{
-	uint8_t f[64];
-	struct buffer_record rec = { .len = sizeof(f), .frame = f };
-	int ret;
-
-	marker_build(&w->r->mac, f);
-	w->marker_tx = tap_tx_packets(w->r->port);
-	w->read_since_marker = 0;
-	ret = buffer_replay(w->buf, &rec, NULL);
-	w->marker_sent = ret == 0;
-	return ret;
-}
-
-/* After marker_send, once the reader has had the switchover to read: true
- * if it holds a frame it read before the marker (it took nothing since;
- * tx_packets also counts our own reads out of the tap). */
-static bool reader_holds(const struct work *w)
-{
-	return tap_tx_packets(w->r->port) <= w->marker_tx + w->read_since_marker;
-}
-
-/* Keep a frame read out of the tap (w->tap_early), unless it is the marker. */
-static int stash_tap(const struct buffer_record *rec, void *arg)
-{
-	struct work *w = arg;
-	int len;
-
-	if (is_marker(rec))
-		return 0;
-	if (!w->enc && !(w->enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME)))
-		return -ENOMEM;
-	len = buffer_record_encode(rec, w->enc, BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME);
-	if (len < 0)
-		return len;
-	len = ctl_put(&w->tap_early, A_RECORD, w->enc, (size_t)len);
-	if (len == 0)
-		w->tap_early_frames++;
-	return len;
-}
-
 static int src_blackout(struct work *w, const struct reloc_event *ev)
 {
 	int ret = buffer_arm(w->buf, &w->r->mac);
@@ -580,24 +451,22 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	 * not running).  Read the tap out now rather than at the handoff.  A
 	 * blackout before the stop (a pre-stop hook) leaves the tap to the VM,
 	 * which still reads it: taking frames from it would reorder them. */
-	if (w->tq && ev->stopped_us) {
-		struct tapq_stats ts = { .hashes = w->tap_hashes, .hashes_cap = TXLOG_KEEP };
+	if (ev->stopped_us) {
+		struct taprec_counts c = { 0 };
+		int merr;
 
-		ret = tapq_drain(w->tq, &w->r->mac, stash_tap, w, &ts);
-		w->tap_early_other = ts.other;
-		w->tap_out = ts.read;
-		w->tap_nhashes = ts.read < TXLOG_KEEP ? ts.read : TXLOG_KEEP;
-		w->reader_keeps = ev->reader_keeps;
-		if (w->reader_keeps && w->txl && marker_send(w) < 0)
-			agent_log(w->a, "relocation %llu: sending the marker into %s failed",
-				  (unsigned long long)w->r->id, w->r->port);
-		pthread_mutex_lock(&w->a->lock);
-		w->r->tap_recovered = w->tap_early_frames;
-		w->r->tap_other = ts.other;
-		pthread_mutex_unlock(&w->a->lock);
+		ret = taprec_blackout(&w->tap, ev->reader_keeps, &merr);
 		if (ret < 0)
 			agent_log(w->a, "relocation %llu: reading tap %s at the blackout: %s",
 				  (unsigned long long)w->r->id, w->r->port, strerror(-ret));
+		if (merr < 0)
+			agent_log(w->a, "relocation %llu: sending the marker into %s: %s",
+				  (unsigned long long)w->r->id, w->r->port, strerror(-merr));
+		taprec_counts(&w->tap, &c);
+		pthread_mutex_lock(&w->a->lock);
+		w->r->tap_recovered = c.recovered;
+		w->r->tap_other = c.other;
+		pthread_mutex_unlock(&w->a->lock);
 	}
 	mark(w, PH_BLACKOUT);
 	send_simple(w, PROTO_BLACKOUT, NULL, w->r->t_us[PH_BLACKOUT]);
@@ -639,75 +508,6 @@ static int ship_one(const struct buffer_record *rec, void *arg)
 	return 0;
 }
 
-static void note_kept(struct work *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note_kept(struct work *w, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&w->a->lock);
-	va_start(ap, fmt);
-	vsnprintf(w->r->reader_kept, sizeof(w->r->reader_kept), fmt, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&w->a->lock);
-}
-
-/* The frame a keeping reader kept (the blackout said AGENTC_READER_KEEPS_ONE):
- * the last one it read.  It reads its tap in order and reads nothing after
- * the frame it keeps, and everything it did not read, we read out (the
- * w->tap_out frames whose hashes are in w->tap_hashes): so it is the newest
- * of the n frames logged (txlog_stop's answer) that we did not read out.
- * True with *rec if it was found and is for the VM; the journal says what
- * became of it. */
-static bool find_kept(struct work *w, int64_t n, struct buffer_record *rec)
-{
-	bool used[TXLOG_KEEP] = { false };
-	uint64_t pos, k;
-	uint32_t h;
-	size_t i;
-
-	if (n < 0) {
-		note_kept(w, "unknown: the log of the tap is incomplete (%s)", strerror((int)-n));
-		return false;
-	}
-	if (w->tap_out > w->tap_nhashes) {
-		note_kept(w, "unknown: more than %d frames were read out of the tap", TXLOG_KEEP);
-		return false;
-	}
-	if (!w->marker_sent) {
-		note_kept(w, "unknown: the marker could not be sent at the blackout");
-		return false;
-	}
-	if (!reader_holds(w)) {
-		note_kept(w, "none: the reader took the marker");
-		return false;
-	}
-	/* Newest first: skip each frame we read out, matched once by hash. */
-	for (k = 0; k < (uint64_t)n && k <= w->tap_nhashes; k++) {
-		pos = (uint64_t)n - 1 - k;
-		if (txlog_get(w->txl, pos, rec, &h) < 0)
-			break;
-		for (i = 0; i < w->tap_nhashes && (used[i] || w->tap_hashes[i] != h); i++)
-			;
-		if (i < w->tap_nhashes) {
-			used[i] = true;
-			continue;
-		}
-		if (memcmp(rec->frame, w->r->mac.b, MAC_LEN)) {
-			char d[MAC_STRLEN];
-
-			note_kept(w, "none for the VM: it kept a frame for %s (ethertype %02x%02x, "
-				  "%llu before the newest of %lld logged)",
-				  mac_format((const struct mac *)rec->frame, d), rec->frame[12],
-				  rec->frame[13], (unsigned long long)k, (long long)n);
-			return false;
-		}
-		note_kept(w, "recovered");
-		return true;
-	}
-	note_kept(w, "lost: not among the frames logged");
-	return false;
-}
-
 static int src_handoff(struct work *w)
 {
 	struct reloc *r = w->r;
@@ -731,32 +531,19 @@ static int src_handoff(struct work *w)
 	 * at the blackout, then what reached it since): it came before anything
 	 * the buffer caught.  The VM runs on B now, so its old reader here never
 	 * reads again. */
-	if (w->tq) {
-		struct tapq_stats ts = { .hashes = w->tap_hashes + w->tap_nhashes,
-					 .hashes_cap = TXLOG_KEEP - w->tap_nhashes };
-		struct buffer_record kept;
-		/* tx_packets also counts what we read out at the blackout. */
-		uint64_t tx = tap_tx_packets(r->port), ours = w->tap_out;
-		/* The log ends before the tap is read out: what still comes in
-		 * (the fabric floods group frames here too) is in one, not both. */
-		int64_t logged = w->reader_keeps && w->txl ? txlog_stop(w->txl) : 0;
+	if (w->tap.tq) {
+		struct taprec_counts c;
+		int rerr;
 
-		ret = tapq_drain(w->tq, &r->mac, stash_tap, w, &ts);
-		w->tap_nhashes += ts.read < ts.hashes_cap ? ts.read : ts.hashes_cap;
-		w->read_since_marker += ts.read;
-		w->tap_out += ts.read;
-		if (ret < 0)
+		ret = taprec_handoff(&w->tap, ship_one, &s, &c, &rerr);
+		if (rerr < 0)
 			agent_log(w->a, "relocation %llu: reading tap %s: %s",
-				  (unsigned long long)r->id, r->port, strerror(-ret));
-		/* A reader that keeps a frame read it before all of these. */
-		if (w->reader_keeps && w->txl && find_kept(w, logged, &kept))
-			ret = ship_one(&kept, &s);
-		if (!s.err)
-			ret = records_each(&w->tap_early, ship_one, &s);
+				  (unsigned long long)r->id, r->port, strerror(-rerr));
 		pthread_mutex_lock(&w->a->lock);
-		r->tap_recovered = w->tap_early_frames;
-		r->tap_other = w->tap_early_other + ts.other;
-		r->tap_read = tx >= w->tx0 + ours ? tx - w->tx0 - ours : 0;
+		r->tap_recovered = c.recovered;
+		r->tap_other = c.other;
+		r->tap_read = c.reader_took;
+		snprintf(r->reader_kept, sizeof(r->reader_kept), "%s", c.kept);
 		pthread_mutex_unlock(&w->a->lock);
 		if (s.err)
 			goto ship_failed;
@@ -831,18 +618,6 @@ static void src_undo(struct work *w)
 	free(err);
 }
 
-struct replay_to {
-	struct buffer *b;
-	struct buffer_replay_stats *st;
-};
-
-static int replay_one(const struct buffer_record *rec, void *arg)
-{
-	struct replay_to *rt = arg;
-
-	return buffer_replay(rt->b, rec, rt->st);
-}
-
 static void src_rollback(struct work *w, const char *why)
 {
 	struct reloc *r = w->r;
@@ -866,10 +641,8 @@ static void src_rollback(struct work *w, const char *why)
 		}
 	}
 	if (w->buf) {
-		struct replay_to rt = { .b = w->buf, .st = &ds };
-
 		/* What was read out of the tap at the blackout came first. */
-		ret = records_each(&w->tap_early, replay_one, &rt);
+		ret = taprec_give_back(&w->tap, &ds);
 		if (ret < 0)
 			set_error(w, "replaying the frames read out of the tap", ret, NULL);
 		ret = buffer_drain(w->buf, &r->mac, &ds);

@@ -1,0 +1,277 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netmove/proto.h"
+#include "taprec.h"
+
+/* Frames the tap's reader (and we) took from the tap: its tx_packets, or 0
+ * if unknown. */
+static uint64_t tap_tx_packets(const char *ifname)
+{
+	char path[96];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_packets", ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+int records_each(const struct ctl_msg *m, buffer_record_fn fn, void *arg)
+{
+	struct buffer_record rec;
+	const void *v;
+	size_t off = 0, len;
+	uint16_t tag;
+	int ret;
+
+	while (ctl_next(m, &off, &tag, &v, &len)) {
+		if (tag != A_RECORD)
+			continue;
+		ret = buffer_record_decode(v, len, &rec);
+		if (ret < 0)
+			return ret;
+		ret = fn(&rec, arg);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int taprec_open(struct taprec *t, const char *port, const struct mac *mac, struct buffer *buf,
+		bool off, int *log_err)
+{
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->port, sizeof(t->port), "%s", port);
+	t->mac = *mac;
+	t->buf = buf;
+	*log_err = 0;
+	ret = off ? -ECANCELED : tapq_open(port, &t->tq);
+	t->tx0 = tap_tx_packets(port);
+	if (ret < 0)
+		return ret;
+	/* A reader that keeps one frame after the stop (QEMU) reads one queue
+	 * in order: copies of what goes into it find that frame again. */
+	if (tapq_queues(t->tq) == 1)
+		*log_err = txlog_start(port, &t->txl);
+	return tapq_queues(t->tq);
+}
+
+/* The marker: a frame for the VM's MAC of an experimental EtherType (a guest
+ * drops it), sent into the tap after it was read out, to see whether the
+ * reader still reads.  A reader that keeps one frame and has not kept one
+ * yet takes it, and keeps it: from then on it takes nothing else. */
+static const char marker_text[] = "netmove: does the reader still read?";
+
+static bool is_marker(const struct buffer_record *rec)
+{
+	return rec->len >= 14 + sizeof(marker_text) && rec->frame[12] == 0x88 &&
+	       rec->frame[13] == 0xb5 && !memcmp(rec->frame + 14, marker_text, sizeof(marker_text));
+}
+
+static int marker_send(struct taprec *t)
+{
+	uint8_t f[64] = { 0 };
+	struct buffer_record rec = { .len = sizeof(f), .frame = f };
+	int ret;
+
+	memcpy(f, t->mac.b, MAC_LEN);
+	f[6] = 0x02;		/* a locally administered source */
+	f[12] = 0x88;		/* 0x88b5: IEEE 802 local experimental */
+	f[13] = 0xb5;
+	memcpy(f + 14, marker_text, sizeof(marker_text));
+	t->marker_tx = tap_tx_packets(t->port);
+	t->read_since_marker = 0;
+	ret = buffer_replay(t->buf, &rec, NULL);
+	t->marker_sent = ret == 0;
+	return ret;
+}
+
+/* Keep a frame read out of the tap, unless it is the marker. */
+static int keep_read(const struct buffer_record *rec, void *arg)
+{
+	struct taprec *t = arg;
+	int len;
+
+	if (is_marker(rec))
+		return 0;
+	if (!t->enc && !(t->enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME)))
+		return -ENOMEM;
+	len = buffer_record_encode(rec, t->enc, BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME);
+	if (len < 0)
+		return len;
+	len = ctl_put(&t->early, A_RECORD, t->enc, (size_t)len);
+	if (len == 0)
+		t->early_frames++;
+	return len;
+}
+
+/* Read the tap out into t->early, noting every frame's hash. */
+static int read_out(struct taprec *t)
+{
+	struct tapq_stats ts = { .hashes = t->hashes + t->nhashes,
+				 .hashes_cap = TXLOG_KEEP - t->nhashes };
+	int ret;
+
+	ret = tapq_drain(t->tq, &t->mac, keep_read, t, &ts);
+	t->nhashes += ts.read < ts.hashes_cap ? ts.read : ts.hashes_cap;
+	t->read_since_marker += ts.read;
+	t->out += ts.read;
+	t->other += ts.other;
+	return ret < 0 ? ret : 0;
+}
+
+int taprec_blackout(struct taprec *t, bool reader_keeps, int *marker_err)
+{
+	int ret;
+
+	*marker_err = 0;
+	if (!t->tq)
+		return 0;
+	ret = read_out(t);
+	t->keeps = reader_keeps;
+	if (t->keeps && t->txl)
+		*marker_err = marker_send(t);
+	return ret;
+}
+
+static void note(struct taprec_counts *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct taprec_counts *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->kept, sizeof(c->kept), fmt, ap);
+	va_end(ap);
+}
+
+/* The frame a keeping reader kept: the last one it read.  It reads its tap
+ * in order and reads nothing after the frame it keeps, and everything it did
+ * not read, we read out (the t->out frames whose hashes are in t->hashes):
+ * so it is the newest of the n frames logged (txlog_stop's answer) that we
+ * did not read out.  The marker, sent at the blackout, tells whether it
+ * keeps one: a reader that took the marker (tx_packets moved past our own
+ * reads) keeps the marker and nothing else.  True with *rec if it was found
+ * and is for the VM; c->kept says what became of it. */
+static bool find_kept(struct taprec *t, int64_t n, struct buffer_record *rec,
+		      struct taprec_counts *c)
+{
+	bool used[TXLOG_KEEP] = { false };
+	uint64_t pos, k;
+	uint32_t h;
+	size_t i;
+
+	if (n < 0) {
+		note(c, "unknown: the log of the tap is incomplete (%s)", strerror((int)-n));
+		return false;
+	}
+	if (t->out > t->nhashes) {
+		note(c, "unknown: more than %d frames were read out of the tap", TXLOG_KEEP);
+		return false;
+	}
+	if (!t->marker_sent) {
+		note(c, "unknown: the marker could not be sent at the blackout");
+		return false;
+	}
+	if (tap_tx_packets(t->port) > t->marker_tx + t->read_since_marker) {
+		note(c, "none: the reader took the marker");
+		return false;
+	}
+	/* Newest first: skip each frame we read out, matched once by hash. */
+	for (k = 0; k < (uint64_t)n && k <= t->nhashes; k++) {
+		pos = (uint64_t)n - 1 - k;
+		if (txlog_get(t->txl, pos, rec, &h) < 0)
+			break;
+		for (i = 0; i < t->nhashes && (used[i] || t->hashes[i] != h); i++)
+			;
+		if (i < t->nhashes) {
+			used[i] = true;
+			continue;
+		}
+		if (memcmp(rec->frame, t->mac.b, MAC_LEN)) {
+			char d[MAC_STRLEN];
+
+			note(c, "none for the VM: it kept a frame for %s (ethertype %02x%02x, "
+			     "%llu before the newest of %lld logged)",
+			     mac_format((const struct mac *)rec->frame, d), rec->frame[12],
+			     rec->frame[13], (unsigned long long)k, (long long)n);
+			return false;
+		}
+		note(c, "recovered");
+		return true;
+	}
+	note(c, "lost: not among the frames logged");
+	return false;
+}
+
+void taprec_counts(const struct taprec *t, struct taprec_counts *c)
+{
+	c->recovered = t->early_frames;
+	c->other = t->other;
+}
+
+int taprec_handoff(struct taprec *t, buffer_record_fn fn, void *arg, struct taprec_counts *c,
+		   int *read_err)
+{
+	struct buffer_record kept;
+	/* tx_packets also counts what we read out at the blackout. */
+	uint64_t tx = tap_tx_packets(t->port), ours = t->out;
+	/* The log ends before the tap is read out: what still comes in (the
+	 * fabric floods group frames here too) is in one, not both. */
+	int64_t logged = t->keeps && t->txl ? txlog_stop(t->txl) : 0;
+	int ret = 0;
+
+	memset(c, 0, sizeof(*c));
+	*read_err = 0;
+	if (!t->tq)
+		return 0;
+	*read_err = read_out(t);
+	/* A reader that keeps a frame read it before all of these. */
+	if (t->keeps && t->txl && find_kept(t, logged, &kept, c))
+		ret = fn(&kept, arg);
+	if (ret >= 0)
+		ret = records_each(&t->early, fn, arg);
+	taprec_counts(t, c);
+	c->reader_took = tx >= t->tx0 + ours ? tx - t->tx0 - ours : 0;
+	return ret;
+}
+
+struct give_back {
+	struct buffer *b;
+	struct buffer_replay_stats *st;
+};
+
+static int give_back_one(const struct buffer_record *rec, void *arg)
+{
+	struct give_back *g = arg;
+
+	return buffer_replay(g->b, rec, g->st);
+}
+
+int taprec_give_back(struct taprec *t, struct buffer_replay_stats *st)
+{
+	struct give_back g = { .b = t->buf, .st = st };
+
+	return records_each(&t->early, give_back_one, &g);
+}
+
+void taprec_close(struct taprec *t)
+{
+	tapq_close(t->tq);
+	txlog_free(t->txl);
+	ctl_msg_free(&t->early);
+	free(t->enc);
+	t->tq = NULL;
+	t->txl = NULL;
+	t->enc = NULL;
+}
