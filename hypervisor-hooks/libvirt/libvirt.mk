@@ -3,7 +3,7 @@
 # domain lifecycle events into netmove events).  Included from the top
 # Makefile; uses its CC, CFLAGS, SAN, O, LDLIBS and the $(O)/obj object rule.
 LIBVIRT_DIR := hypervisor-hooks/libvirt
-LIBVIRT_PKGS := libxml-2.0 libvirt
+LIBVIRT_PKGS := libxml-2.0 libvirt libvirt-qemu
 LIBVIRT_CFLAGS := $(shell pkg-config --cflags $(LIBVIRT_PKGS) 2>/dev/null)
 LIBVIRT_LIBS := $(shell pkg-config --libs $(LIBVIRT_PKGS) 2>/dev/null)
 XML_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
@@ -16,17 +16,19 @@ INSTALL_SBIN += $(O)/nm-libvirt-hook $(O)/nm-libvirt
 INSTALL_LIBVIRT_HOOK := $(O)/nm-libvirt-hook
 
 LIBVIRT_HOOK_OBJ := $(O)/obj/$(LIBVIRT_DIR)/nm-libvirt-hook.o $(O)/obj/$(LIBVIRT_DIR)/domxml.o
-LIBVIRT_D_OBJ := $(O)/obj/$(LIBVIRT_DIR)/nm-libvirt.o $(O)/obj/$(LIBVIRT_DIR)/domxml.o
+LIBVIRT_D_OBJ := $(O)/obj/$(LIBVIRT_DIR)/nm-libvirt.o $(O)/obj/$(LIBVIRT_DIR)/domxml.o \
+	$(O)/obj/$(LIBVIRT_DIR)/rxrings.o $(O)/obj/hypervisor-hooks/qemu/qemu_nic.o
 
 # The generic object rule compiles with $(CFLAGS): libxml2's and libvirt's
 # include paths are added for these objects only.
 $(sort $(LIBVIRT_HOOK_OBJ) $(LIBVIRT_D_OBJ)): CFLAGS += $(LIBVIRT_CFLAGS)
+$(O)/obj/$(LIBVIRT_DIR)/rxrings.o: CFLAGS += -Ihypervisor-hooks/qemu
 
 $(O)/nm-libvirt-hook: $(LIBVIRT_HOOK_OBJ) $(O)/libnetmove.a
 	$(CC) $(CFLAGS) -o $@ $(LIBVIRT_HOOK_OBJ) $(O)/libnetmove.a $(LDLIBS) $(XML_LIBS)
 
 $(O)/nm-libvirt: $(LIBVIRT_D_OBJ) $(O)/libnetmove.a
-	$(CC) $(CFLAGS) -o $@ $(LIBVIRT_D_OBJ) $(O)/libnetmove.a $(LDLIBS) $(LIBVIRT_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(LIBVIRT_D_OBJ) $(O)/libnetmove.a $(LDLIBS) $(LIBVIRT_LIBS) -ljansson -lpthread
 
 # tests/unit/test_domxml.c needs domxml.c and libxml2: these explicit rules
 # take precedence over the top Makefile's $(O)/unit/% pattern rules.

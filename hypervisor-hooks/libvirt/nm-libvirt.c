@@ -10,8 +10,12 @@
  * for each netmove (Open vSwitch) interface of the domain.  The interfaces
  * are read from the domain XML ahead of time (at connect, STARTED, DEFINED,
  * device hotplug) so the blackout is not delayed by an XML fetch.  The PULL
- * that prepares a relocation is nm-libvirt-hook's job.  It only reads
- * (read-only connection) and reconnects when libvirt goes away. */
+ * that prepares a relocation is nm-libvirt-hook's job.  Its events come on a
+ * read-only connection; it reconnects when libvirt goes away.  A thread
+ * (rxrings.h) learns each NIC's RX ring through the QEMU monitor
+ * passthrough, so that a blackout can name the last frame the guest
+ * received (guestrx.h): the frames QEMU took from the tap after that one
+ * were lost inside QEMU, and the source agent sends them on. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -27,6 +31,7 @@
 #include <libvirt/virterror.h>
 
 #include "domxml.h"
+#include "rxrings.h"
 #include "netmove/agentc.h"
 #include "netmove/log.h"
 #include "netmove/mac.h"
@@ -46,6 +51,7 @@ enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
 struct opts {
 	const char *uri;		/* --connect */
 	const char *socket;		/* --socket: this host's netmoved */
+	bool no_rx_ring;		/* --no-rx-ring */
 };
 
 /* What one domain is doing, as far as its events told. */
@@ -66,6 +72,7 @@ struct daemon {
 	int cb_added;
 	int cb_removed;
 	bool closed;			/* libvirt's close callback fired */
+	struct rxrings *rx;		/* the NICs' RX rings, NULL: not learnt */
 	struct dom doms[MAX_DOMS];
 };
 
@@ -97,11 +104,14 @@ static const char *verr(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: nm-libvirt [--connect URI] [--socket PATH]\n\n"
+		"usage: nm-libvirt [--connect URI] [--socket PATH] [--no-rx-ring]\n\n"
 		"Turn libvirt's domain lifecycle events into netmove events (one per host).\n"
-		"  --connect URI  libvirt connection, read-only (default: %s)\n"
+		"  --connect URI  libvirt connection (default: %s): events on a\n"
+		"                 read-only one; a read-write one learns the NICs' RX rings\n"
 		"  --socket PATH  this host's netmoved (default: $NETMOVE_SOCKET or\n"
 		"                 /run/netmove/netmoved.sock)\n"
+		"  --no-rx-ring   do not learn the RX rings (QEMU monitor passthrough):\n"
+		"                 a frame QEMU drops while it stops is then lost\n"
 		"exit codes: 0 stopped by a signal, 1 failure, 2 usage\n",
 		DEFAULT_URI);
 }
@@ -111,6 +121,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	static const struct option lo[] = {
 		{ "connect", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "no-rx-ring", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -120,6 +131,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		switch (c) {
 		case 'c': o->uri = optarg; break;
 		case 's': o->socket = optarg; break;
+		case 'R': o->no_rx_ring = true; break;
 		case 'h': usage(stdout); exit(EX_OK);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -267,7 +279,7 @@ static int dom_refresh(struct dom *m, virDomainPtr dom)
  * agentc_event (0: none). */
 static void signal_all(struct daemon *d, struct dom *m, const char *kind, uint64_t stopped_us)
 {
-	char line[512];
+	char line[512], why[128] = "";
 	size_t i;
 
 	if (!m->have_ifaces) {
@@ -276,10 +288,22 @@ static void signal_all(struct daemon *d, struct dom *m, const char *kind, uint64
 	}
 	for (i = 0; i < m->x.n_ifaces; i++) {
 		/* libvirt runs QEMU: its user-space net keeps one frame it reads
-		 * after the stop. */
-		agentc_event_logged(d->o->socket, kind, &m->x.ifaces[i].mac, stopped_us,
-				    stopped_us ? AGENTC_READER_KEEPS_ONE : 0, line, sizeof(line));
-		logf_("%s: %s", m->name, line);
+		 * after the stop, and may drop one before; the guest's RX ring
+		 * tells which it got last. */
+		struct agentc_stop st = { stopped_us, stopped_us ? AGENTC_READER_KEEPS_ONE : 0, 0, 0 };
+
+		if (stopped_us && d->rx &&
+		    rxrings_last(d->rx, &m->x.ifaces[i].mac, &st.last_rx_hash, &st.last_rx_len, why,
+				 sizeof(why)) == 0)
+			st.flags |= AGENTC_LAST_RX;
+		agentc_event_logged(d->o->socket, kind, &m->x.ifaces[i].mac, &st, line,
+				    sizeof(line));
+		if (st.flags & AGENTC_LAST_RX)
+			logf_("%s: %s (the guest's last frame: %u bytes, hash %08x)", m->name, line,
+			      st.last_rx_len, st.last_rx_hash);
+		else
+			logf_("%s: %s%s%s", m->name, line, why[0] ? "; the guest's last frame: " : "",
+			      why);
 	}
 }
 
@@ -547,9 +571,16 @@ int main(int argc, char **argv)
 		free(d);
 		return EX_FAIL;
 	}
+	if (!o.no_rx_ring && (ret = rxrings_start(o.uri, &d->rx)) < 0) {
+		logf_("learning the RX rings: %s", strerror(-ret));
+		free(d);
+		return EX_FAIL;
+	}
+	ret = EX_OK;
 	timer = virEventAddTimeout(RECONNECT_MS, on_tick, NULL, NULL);
 	if (timer < 0) {
 		logf_("virEventAddTimeout: %s", verr());
+		rxrings_stop(d->rx);
 		free(d);
 		return EX_FAIL;
 	}
@@ -575,6 +606,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		logf_("stopping");
 	disconnect(d);
+	rxrings_stop(d->rx);
 	virEventRemoveTimeout(timer);
 	free(d);
 	return ret;

@@ -142,8 +142,8 @@ static void cli_event(enum precopy_event ev, uint32_t round, void *arg)
 	int ret;
 
 	if (o->netmove && kind) {
-		ret = agentc_event(o->nm_socket ? o->nm_socket : agentc_socket(), kind, &o->mac, 0,
-				   0, msg, sizeof(msg));
+		ret = agentc_event(o->nm_socket ? o->nm_socket : agentc_socket(), kind, &o->mac, NULL,
+				   msg, sizeof(msg));
 		if (ret)
 			fprintf(stderr, "nm-migrate: netmove agent: %s event: %s%s%s\n", kind,
 				strerror(-ret), msg[0] ? ": " : "", msg);

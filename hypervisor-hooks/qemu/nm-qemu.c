@@ -20,11 +20,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "netmove/agentc.h"
+#include "netmove/frame.h"
+#include "netmove/guestrx.h"
 #include "netmove/log.h"
 #include "netmove/mac.h"
 #include "netmove/timeutil.h"
+#include "qemu_nic.h"
 #include "qmp.h"
 
 /* Exit codes (nm-qemu(8)). */
@@ -52,6 +56,9 @@ struct state {
 	bool prepared;			/* the agent accepted PREPARE */
 	bool blackout;			/* BLACKOUT signalled */
 	bool failed;			/* outgoing migration failed: VM resumes here */
+	struct guestrx rx;		/* the NIC's RX ring in QEMU's memory */
+	bool rx_known;			/* rx is learnt: the last frame can be read at STOP */
+	uint8_t *frame;			/* GUESTRX_FRAME_MAX bytes: that frame */
 };
 
 static volatile sig_atomic_t stop;
@@ -228,18 +235,89 @@ static int learn_nic(struct state *s, const struct opts *o)
 	return 0;
 }
 
+/* ---- the guest's RX ring ---- */
+
+static int monitor(void *arg, const char *cmd, json_t *args, json_t **ret, char *err,
+		   size_t errlen)
+{
+	struct state *s = arg;
+	int r = qmp_exec(&s->q, cmd, args, ret, err, errlen, QMP_TIMEOUT_MS);
+
+	if (r < 0 && r != -EPROTO)
+		snprintf(err, errlen, "%s: %s", cmd, strerror(-r));
+	return r;
+}
+
+/* Learn where the NIC's RX ring is, while QEMU answers (not once a
+ * migration stopped the VM): at attach, after an incoming migration, and at
+ * a migration's setup when not known (a reset forgets it). */
+static void learn_ring(struct state *s)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	char err[256] = "";
+	int r;
+
+	s->rx_known = false;
+	if (!s->known)
+		return;
+	if (getsockopt(s->q.fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		logf_("RX ring: QEMU's pid: %s", strerror(errno));
+		return;
+	}
+	r = guestrx_open(&s->rx, cred.pid);
+	if (r < 0) {
+		logf_("RX ring: reading QEMU's memory (pid %d): %s", (int)cred.pid, strerror(-r));
+		return;
+	}
+	r = qemu_nic_rx_ring(&s->rx, &s->mac, monitor, s, err, sizeof(err));
+	if (r < 0) {
+		logf_("RX ring: not known (%s): at a stop the marker alone tells", err);
+		return;
+	}
+	s->rx_known = true;
+	logf_("RX ring: %u buffers at 0x%llx, %s, %zu RAM regions (QEMU pid %d)", s->rx.num,
+	      (unsigned long long)s->rx.used, s->rx.mergeable ? "mergeable" : "one buffer a frame",
+	      s->rx.nregions, (int)cred.pid);
+}
+
+/* At the stop: the last frame the guest received, for the blackout. */
+static void read_last_rx(struct state *s, struct agentc_stop *st)
+{
+	size_t len = 0;
+	unsigned bufs = 0;
+	int r;
+
+	if (!s->rx_known)
+		return;
+	r = guestrx_last(&s->rx, s->frame, GUESTRX_FRAME_MAX, &len, &bufs);
+	if (r < 0) {
+		logf_("RX ring: the guest's last frame: %s", strerror(-r));
+		return;
+	}
+	st->flags |= AGENTC_LAST_RX;
+	st->last_rx_hash = frame_hash(s->frame, len);
+	st->last_rx_len = (uint32_t)len;
+}
+
 /* ---- the agent ---- */
 
 static int agent_event(struct state *s, const struct opts *o, const char *kind,
 		       uint64_t stopped_us)
 {
+	/* QEMU's user-space net keeps one frame it reads after the stop. */
+	struct agentc_stop st = { stopped_us, stopped_us ? AGENTC_READER_KEEPS_ONE : 0, 0, 0 };
 	char line[512];
 	int r;
 
-	/* QEMU's user-space net keeps one frame it reads after the stop. */
-	r = agentc_event_logged(o->socket, kind, &s->mac, stopped_us,
-				stopped_us ? AGENTC_READER_KEEPS_ONE : 0, line, sizeof(line));
-	logf_("%s", line);
+	if (stopped_us)
+		read_last_rx(s, &st);
+	r = agentc_event_logged(o->socket, kind, &s->mac, &st, line, sizeof(line));
+	if (st.flags & AGENTC_LAST_RX)
+		logf_("%s (the guest's last frame: %u bytes, hash %08x)", line, st.last_rx_len,
+		      st.last_rx_hash);
+	else
+		logf_("%s", line);
 	return r;
 }
 
@@ -287,6 +365,8 @@ static void on_migration(struct state *s, const struct opts *o, const char *stat
 	if (!strcmp(status, "setup")) {
 		s->outgoing = true;
 		s->prepared = s->blackout = s->failed = false;
+		if (!s->rx_known)
+			learn_ring(s);
 		prepare(s, o);
 	} else if (!strcmp(status, "pre-switchover") && s->outgoing) {
 		/* Only with --own-pause does QEMU wait here; STOP came already. */
@@ -320,6 +400,8 @@ static void on_event(struct state *s, const struct opts *o, json_t *ev)
 
 		if (st)
 			on_migration(s, o, st);
+	} else if (!strcmp(name, "RESET")) {
+		s->rx_known = false;	/* the guest's driver sets its rings up anew */
 	} else if (!strcmp(name, "STOP")) {
 		logf_("STOP%s", s->outgoing ? " during the outgoing migration" : "");
 		if (s->outgoing)
@@ -327,9 +409,10 @@ static void on_event(struct state *s, const struct opts *o, json_t *ev)
 	} else if (!strcmp(name, "RESUME")) {
 		logf_("RESUME%s", s->incoming ? " after the incoming migration" :
 				  s->failed ? " after the failed migration" : "");
-		if (s->incoming && s->known)
+		if (s->incoming && s->known) {
 			agent_event(s, o, "resumed", 0);
-		else if (s->failed)
+			learn_ring(s);
+		} else if (s->failed)
 			agent_event(s, o, "resumed", 0);
 		s->incoming = s->failed = false;
 	}
@@ -399,6 +482,8 @@ static int attach(struct state *s, const struct opts *o)
 		char mac_s[MAC_STRLEN];
 
 		logf_("VM NIC %s on tap %s", mac_format(&s->mac, mac_s), s->tap);
+		if (!s->incoming)
+			learn_ring(s);
 	}
 	return 0;
 }
@@ -408,6 +493,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct opts o = { 0 };
 	struct state s;
+	uint8_t *frame;
 	int r, said = 0;
 	json_t *ev;
 
@@ -417,8 +503,15 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	frame = malloc(GUESTRX_FRAME_MAX);
+	if (!frame) {
+		logf_("out of memory");
+		return EX_FAIL;
+	}
 	while (!stop) {
 		memset(&s, 0, sizeof(s));
+		guestrx_init(&s.rx);
+		s.frame = frame;
 		r = qmp_connect(&s.q, o.qmp, QMP_TIMEOUT_MS);
 		if (r < 0) {
 			if (r != said)
@@ -429,6 +522,7 @@ int main(int argc, char **argv)
 		}
 		said = 0;
 		if (attach(&s, &o) < 0) {
+			guestrx_close(&s.rx);
 			qmp_close(&s.q);
 			usleep(RECONNECT_MS * 1000);
 			continue;
@@ -446,7 +540,9 @@ int main(int argc, char **argv)
 		}
 		if (stop)
 			give_back_pause(&s, &o);
+		guestrx_close(&s.rx);
 		qmp_close(&s.q);
 	}
+	free(frame);
 	return EX_OK;
 }

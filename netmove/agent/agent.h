@@ -68,6 +68,9 @@ struct reloc_event {
 	uint64_t time_us;	/* when it was received */
 	uint64_t stopped_us;	/* when the VM stopped, per the hypervisor (0: not said) */
 	bool reader_keeps;	/* its tap's reader keeps one frame read after the stop */
+	bool last_rx;		/* last_rx_* name the guest's last frame before the stop */
+	uint32_t last_rx_hash;	/* its frame_hash */
+	uint32_t last_rx_len;	/* its length */
 };
 
 enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED };
@@ -100,7 +103,8 @@ struct reloc {
 	uint64_t tap_recovered;		/* frames read out of the source tap and shipped (src) */
 	uint64_t tap_other;		/* frames in it for other addresses, left (src) */
 	uint64_t tap_read;		/* frames the tap's reader took, PREPARE..handoff (tx_packets, src) */
-	char reader_kept[112];		/* the frame a keeping reader kept: what became of it (src) */
+	char reader_kept[112];		/* the frames a keeping reader lost: what became of them (src) */
+	uint64_t tap_reader_lost;	/* how many of them were sent on (src) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */

@@ -296,7 +296,7 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, 
 static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 {
 	struct reloc_event ev = { .cli_fd = fd, .time_us = timeutil_real_ns() / 1000 };
-	uint64_t keeps = 0;
+	uint64_t keeps = 0, last_rx;
 	char name[16];
 	const void *v;
 	struct mac mac;
@@ -313,6 +313,11 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 		ev.stopped_us = 0;
 	ev.reader_keeps = ctl_get_u64(req, A_READER_KEEPS, &keeps) == 0 && keeps == 1 &&
 			  ev.stopped_us;
+	if (ctl_get_u64(req, A_LAST_RX, &last_rx) == 0 && ev.stopped_us) {
+		ev.last_rx = true;
+		ev.last_rx_hash = (uint32_t)(last_rx >> 32);
+		ev.last_rx_len = (uint32_t)last_rx;
+	}
 	if (!strcmp(name, "blackout"))
 		ev.kind = EV_BLACKOUT;
 	else if (!strcmp(name, "resumed"))

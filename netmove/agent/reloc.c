@@ -141,8 +141,10 @@ void reloc_render(struct reloc *r, struct out *o)
 			out_u64(o, "recovered", r->tap_recovered);
 			out_u64(o, "other", r->tap_other);
 			out_u64(o, "reader_took", r->tap_read);
-			if (r->reader_kept[0])
+			if (r->reader_kept[0]) {
 				out_str(o, "reader_kept", r->reader_kept);
+				out_u64(o, "reader_lost_sent_on", r->tap_reader_lost);
+			}
 		} else {
 			out_str(o, "none", r->tap_queues == -ECANCELED ? "recovery off (--no-tap-recovery)" :
 									  strerror(-r->tap_queues));
@@ -452,10 +454,11 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	 * blackout before the stop (a pre-stop hook) leaves the tap to the VM,
 	 * which still reads it: taking frames from it would reorder them. */
 	if (ev->stopped_us) {
+		struct taprec_last_rx last = { ev->last_rx_hash, ev->last_rx_len };
 		struct taprec_counts c = { 0 };
 		int merr;
 
-		ret = taprec_blackout(&w->tap, ev->reader_keeps, &merr);
+		ret = taprec_blackout(&w->tap, ev->reader_keeps, ev->last_rx ? &last : NULL, &merr);
 		if (ret < 0)
 			agent_log(w->a, "relocation %llu: reading tap %s at the blackout: %s",
 				  (unsigned long long)w->r->id, w->r->port, strerror(-ret));
@@ -543,6 +546,7 @@ static int src_handoff(struct work *w)
 		r->tap_recovered = c.recovered;
 		r->tap_other = c.other;
 		r->tap_read = c.reader_took;
+		r->tap_reader_lost = c.reader_lost;
 		snprintf(r->reader_kept, sizeof(r->reader_kept), "%s", c.kept);
 		pthread_mutex_unlock(&w->a->lock);
 		if (s.err)

@@ -131,7 +131,8 @@ static int read_out(struct taprec *t)
 	return ret < 0 ? ret : 0;
 }
 
-int taprec_blackout(struct taprec *t, bool reader_keeps, int *marker_err)
+int taprec_blackout(struct taprec *t, bool reader_keeps, const struct taprec_last_rx *last,
+		    int *marker_err)
 {
 	int ret;
 
@@ -140,6 +141,9 @@ int taprec_blackout(struct taprec *t, bool reader_keeps, int *marker_err)
 		return 0;
 	ret = read_out(t);
 	t->keeps = reader_keeps;
+	t->have_last = last != NULL;
+	if (last)
+		t->last = *last;
 	if (t->keeps && t->txl)
 		*marker_err = marker_send(t);
 	return ret;
@@ -155,22 +159,39 @@ static void note(struct taprec_counts *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The frame a keeping reader kept: the last one it read.  It reads its tap
- * in order and reads nothing after the frame it keeps, and everything it did
- * not read, we read out (the t->out frames whose hashes are in t->hashes):
- * so it is the newest of the n frames logged (txlog_stop's answer) that we
- * did not read out.  The marker, sent at the blackout, tells whether it
- * keeps one: a reader that took the marker (tx_packets moved past our own
- * reads) keeps the marker and nothing else.  True with *rec if it was found
- * and is for the VM; c->kept says what became of it. */
-static bool find_kept(struct taprec *t, int64_t n, struct buffer_record *rec,
-		      struct taprec_counts *c)
+/* The frames the reader took, newest first.  It reads its tap in order, and
+ * everything it did not read, we read out (the t->out frames whose hashes
+ * are in t->hashes): so they are the frames logged (n, txlog_stop's answer)
+ * that we did not read out.  w->k counts the logged frames walked. */
+struct taken {
+	bool used[TXLOG_KEEP];		/* read-out hashes matched already */
+	uint64_t k;
+};
+
+static bool taken_next(struct taprec *t, int64_t n, struct taken *w, struct buffer_record *rec,
+		       uint32_t *hash, uint64_t *pos)
 {
-	bool used[TXLOG_KEEP] = { false };
-	uint64_t pos, k;
-	uint32_t h;
 	size_t i;
 
+	for (; w->k < (uint64_t)n && w->k <= t->nhashes + TAPREC_LOST_MAX; w->k++) {
+		*pos = (uint64_t)n - 1 - w->k;
+		if (txlog_get(t->txl, *pos, rec, hash) < 0)
+			return false;
+		for (i = 0; i < t->nhashes && (w->used[i] || t->hashes[i] != *hash); i++)
+			;
+		if (i < t->nhashes) {
+			w->used[i] = true;
+			continue;
+		}
+		w->k++;
+		return true;
+	}
+	return false;
+}
+
+/* Whether the log can tell what the reader took. */
+static bool log_complete(const struct taprec *t, int64_t n, struct taprec_counts *c)
+{
 	if (n < 0) {
 		note(c, "unknown: the log of the tap is incomplete (%s)", strerror((int)-n));
 		return false;
@@ -179,6 +200,69 @@ static bool find_kept(struct taprec *t, int64_t n, struct buffer_record *rec,
 		note(c, "unknown: more than %d frames were read out of the tap", TXLOG_KEEP);
 		return false;
 	}
+	return true;
+}
+
+/* The guest named its last frame: every frame the reader took after it was
+ * lost inside the reader (QEMU drops one it read while stopping and keeps
+ * the next).  Hands those for the VM to fn, oldest first (*ret: fn's
+ * return).  False if that frame is not among the newest TAPREC_LOST_MAX + 1
+ * the reader took (c->kept says so), and the marker is left to judge. */
+static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *arg,
+		      struct taprec_counts *c, int *ret)
+{
+	struct taken *w = calloc(1, sizeof(*w));
+	uint64_t lost[TAPREC_LOST_MAX], pos;
+	struct buffer_record rec;
+	size_t nlost = 0, i;
+	uint32_t h;
+	bool found = false;
+
+	if (!w) {
+		note(c, "unknown: out of memory");
+		return false;
+	}
+	while (!found && taken_next(t, n, w, &rec, &h, &pos)) {
+		if (h == t->last.hash && rec.len == t->last.len)
+			found = true;
+		else if (nlost < TAPREC_LOST_MAX)
+			lost[nlost++] = pos;
+		else
+			break;
+	}
+	free(w);
+	if (!found) {
+		note(c, "unknown: the guest's last frame is not among the newest %d its reader took",
+		     TAPREC_LOST_MAX + 1);
+		return false;
+	}
+	for (i = nlost; i-- > 0 && *ret >= 0;) {
+		if (txlog_get(t->txl, lost[i], &rec, &h) < 0 || memcmp(rec.frame, t->mac.b, MAC_LEN))
+			continue;
+		*ret = fn(&rec, arg);
+		c->reader_lost++;
+	}
+	if (!nlost)
+		note(c, "none: the guest got the last frame its reader took");
+	else
+		note(c, "recovered %llu: the reader took %zu after the guest's last frame",
+		     (unsigned long long)c->reader_lost, nlost);
+	return true;
+}
+
+/* The frame a keeping reader kept: the last one it took.  The marker, sent
+ * at the blackout, tells whether it keeps one: a reader that took the marker
+ * (tx_packets moved past our own reads) keeps the marker and nothing else.
+ * True with *rec if it was found and is for the VM; c->kept says what became
+ * of it. */
+static bool find_kept(struct taprec *t, int64_t n, struct buffer_record *rec,
+		      struct taprec_counts *c)
+{
+	struct taken *w;
+	uint64_t pos;
+	uint32_t h;
+	bool got;
+
 	if (!t->marker_sent) {
 		note(c, "unknown: the marker could not be sent at the blackout");
 		return false;
@@ -187,31 +271,23 @@ static bool find_kept(struct taprec *t, int64_t n, struct buffer_record *rec,
 		note(c, "none: the reader took the marker");
 		return false;
 	}
-	/* Newest first: skip each frame we read out, matched once by hash. */
-	for (k = 0; k < (uint64_t)n && k <= t->nhashes; k++) {
-		pos = (uint64_t)n - 1 - k;
-		if (txlog_get(t->txl, pos, rec, &h) < 0)
-			break;
-		for (i = 0; i < t->nhashes && (used[i] || t->hashes[i] != h); i++)
-			;
-		if (i < t->nhashes) {
-			used[i] = true;
-			continue;
-		}
-		if (memcmp(rec->frame, t->mac.b, MAC_LEN)) {
-			char d[MAC_STRLEN];
-
-			note(c, "none for the VM: it kept a frame for %s (ethertype %02x%02x, "
-			     "%llu before the newest of %lld logged)",
-			     mac_format((const struct mac *)rec->frame, d), rec->frame[12],
-			     rec->frame[13], (unsigned long long)k, (long long)n);
-			return false;
-		}
-		note(c, "recovered");
-		return true;
+	w = calloc(1, sizeof(*w));
+	got = w && taken_next(t, n, w, rec, &h, &pos);
+	free(w);
+	if (!got) {
+		note(c, "lost: not among the frames logged");
+		return false;
 	}
-	note(c, "lost: not among the frames logged");
-	return false;
+	if (memcmp(rec->frame, t->mac.b, MAC_LEN)) {
+		char d[MAC_STRLEN];
+
+		note(c, "none for the VM: it kept a frame for %s (ethertype %02x%02x)",
+		     mac_format((const struct mac *)rec->frame, d), rec->frame[12], rec->frame[13]);
+		return false;
+	}
+	note(c, "recovered");
+	c->reader_lost = 1;
+	return true;
 }
 
 void taprec_counts(const struct taprec *t, struct taprec_counts *c)
@@ -236,8 +312,10 @@ int taprec_handoff(struct taprec *t, buffer_record_fn fn, void *arg, struct tapr
 	if (!t->tq)
 		return 0;
 	*read_err = read_out(t);
-	/* A reader that keeps a frame read it before all of these. */
-	if (t->keeps && t->txl && find_kept(t, logged, &kept, c))
+	/* What the reader took and lost came before all of these. */
+	if (t->keeps && t->txl && log_complete(t, logged, c) &&
+	    !(t->have_last && find_lost(t, logged, fn, arg, c, &ret)) &&
+	    find_kept(t, logged, &kept, c))
 		ret = fn(&kept, arg);
 	if (ret >= 0)
 		ret = records_each(&t->early, fn, arg);

@@ -21,6 +21,16 @@
 #include "netmove/tapq.h"
 #include "netmove/txlog.h"
 
+/* Frames a reader may take from the tap and lose while it stops: QEMU
+ * drops one it read while its vCPUs were pausing and keeps the next. */
+#define TAPREC_LOST_MAX 8
+
+/* The last frame the guest received before the stop (AGENTC_LAST_RX). */
+struct taprec_last_rx {
+	uint32_t hash;			/* frame_hash */
+	uint32_t len;			/* bytes */
+};
+
 /* One relocation's source tap. */
 struct taprec {
 	char port[IF_NAMESIZE];		/* the tap */
@@ -37,6 +47,8 @@ struct taprec {
 	size_t nhashes;			/* how many */
 	uint64_t out;			/* every frame read out */
 	bool keeps;			/* the reader keeps one frame read after the stop */
+	bool have_last;			/* last is known */
+	struct taprec_last_rx last;	/* the guest's last frame before the stop */
 	bool marker_sent;		/* the marker went into the tap */
 	uint64_t marker_tx;		/* the tap's tx_packets just before it */
 	uint64_t read_since_marker;	/* frames we read out since (tx_packets counts them) */
@@ -47,7 +59,8 @@ struct taprec_counts {
 	uint64_t recovered;		/* frames for the VM read out of the tap */
 	uint64_t other;			/* frames for other addresses read out, left */
 	uint64_t reader_took;		/* frames the reader took since the start */
-	char kept[112];			/* the frame a keeping reader kept: what became of it */
+	uint64_t reader_lost;		/* frames it took and lost, sent on */
+	char kept[112];			/* the frames a keeping reader lost: what became of them */
 };
 
 /* Take the tap's queues from its reader (-ECANCELED if off) and, for a
@@ -58,12 +71,17 @@ int taprec_open(struct taprec *t, const char *port, const struct mac *mac, struc
 		bool off, int *log_err);
 
 /* The VM has stopped (the blackout gave the stop time): read the tap out now
- * and, if the reader keeps a frame, send the marker.  Returns 0 or the read's
- * negative errno; *marker_err gets the marker's. */
-int taprec_blackout(struct taprec *t, bool reader_keeps, int *marker_err);
+ * and, if the reader keeps a frame, send the marker.  last (NULL: not told)
+ * names the guest's last frame: the handoff then sends on every frame the
+ * reader took after it, and falls back on the marker only if it is not
+ * found.  Returns 0 or the read's negative errno; *marker_err gets the
+ * marker's. */
+int taprec_blackout(struct taprec *t, bool reader_keeps, const struct taprec_last_rx *last,
+		    int *marker_err);
 
-/* The VM runs elsewhere: read out what is left, and hand the kept frame
- * (if any) and then every frame read out to fn, in order.  Returns 0, fn's
+/* The VM runs elsewhere: read out what is left, and hand the frames the
+ * reader took and lost (if any) and then every frame read out to fn, in
+ * order.  Returns 0, fn's
  * negative return, or the read's negative errno (*read_err, the rest still
  * handed on). */
 int taprec_handoff(struct taprec *t, buffer_record_fn fn, void *arg, struct taprec_counts *c,

@@ -150,7 +150,7 @@ static void event_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmove event blackout|resumed|failed --mac MAC [--stopped-us US]\n"
-		"                     [--reader-keeps-one] [--socket PATH]\n\n"
+		"                     [--reader-keeps-one] [--last-rx HASH:LEN] [--socket PATH]\n\n"
 		"Tell this host's netmoved what the hypervisor did: `blackout` on the source\n"
 		"when the VM stops (returns once frames for it are being buffered), `resumed`\n"
 		"on the destination when it runs there, `failed` to roll back.\n"
@@ -160,6 +160,10 @@ static void event_usage(FILE *f)
 		"--reader-keeps-one: with --stopped-us, the tap's reader keeps the first frame\n"
 		"it reads after the stop and never delivers it (QEMU's user-space net): the\n"
 		"source sends that frame on from the copies it logged.\n"
+		"--last-rx HASH:LEN: with --reader-keeps-one, the last frame the VM's NIC\n"
+		"received before the stop (its frame_hash, FNV-1a 32, and its length, as read\n"
+		"from the guest's RX ring): every frame the reader took after it was lost in\n"
+		"the reader, and the source sends those on.\n"
 		"exit codes: 0 accepted, 1 refused (no such relocation), 2 usage, 3 agent\n"
 		"unreachable\n");
 }
@@ -171,13 +175,13 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 		{ "socket", required_argument, NULL, 's' },
 		{ "stopped-us", required_argument, NULL, 'S' },
 		{ "reader-keeps-one", no_argument, NULL, 'K' },
+		{ "last-rx", required_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *cmd = "event", *kind;
-	uint64_t stopped_us = 0;
-	unsigned flags = 0;
+	struct agentc_stop stop = { 0 };
 	bool have_mac = false;
 	struct ctl_msg m;
 	struct mac mac;
@@ -207,10 +211,26 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 			break;
 		case 's': sock = optarg; break;
 		case 'S':
-			if (cli_uint(cmd, "--stopped-us", optarg, 1, UINT64_MAX, &stopped_us) < 0)
+			if (cli_uint(cmd, "--stopped-us", optarg, 1, UINT64_MAX, &stop.stopped_us) < 0)
 				return CLI_USAGE;
 			break;
-		case 'K': flags |= AGENTC_READER_KEEPS_ONE; break;
+		case 'K': stop.flags |= AGENTC_READER_KEEPS_ONE; break;
+		case 'L': {
+			unsigned long long h, l = 0;
+			char *end, *end2 = NULL;
+
+			errno = 0;
+			h = strtoull(optarg, &end, 0);
+			if (!errno && end != optarg && *end == ':' && end[1] != '-')
+				l = strtoull(end + 1, &end2, 10);
+			if (errno || !end2 || end2 == end + 1 || *end2 || h > UINT32_MAX || !l ||
+			    l > UINT32_MAX || optarg[0] == '-')
+				return cli_error(CLI_USAGE, cmd, "--last-rx: '%s' is not HASH:LEN", optarg);
+			stop.last_rx_hash = (uint32_t)h;
+			stop.last_rx_len = (uint32_t)l;
+			stop.flags |= AGENTC_LAST_RX;
+			break;
+		}
 		case 'j': ctx->json = true; break;
 		case 'h':
 			event_usage(stdout);
@@ -224,10 +244,12 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
 	if (!have_mac)
 		return cli_error(CLI_USAGE, cmd, "--mac is required");
+	if (stop.flags && !stop.stopped_us)
+		return cli_error(CLI_USAGE, cmd, "--reader-keeps-one and --last-rx go with --stopped-us");
+	if ((stop.flags & AGENTC_LAST_RX) && !(stop.flags & AGENTC_READER_KEEPS_ONE))
+		return cli_error(CLI_USAGE, cmd, "--last-rx goes with --reader-keeps-one");
 	ctl_msg_init(&m, PROTO_REQ_EVENT);
-	if (flags && !stopped_us)
-		return cli_error(CLI_USAGE, cmd, "--reader-keeps-one goes with --stopped-us");
-	if (agentc_event_msg(&m, kind, &mac, stopped_us, flags) < 0) {
+	if (agentc_event_msg(&m, kind, &mac, &stop) < 0) {
 		ctl_msg_free(&m);
 		return cli_error(CLI_FAILURE, cmd, "out of memory");
 	}

@@ -85,29 +85,34 @@ int agentc_relocate(const char *path, const struct mac *mac, struct in_addr ip,
 }
 
 int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
-		     uint64_t stopped_us, unsigned flags)
+		     const struct agentc_stop *stop)
 {
 	int ret;
 
+	if (stop && stop->flags && !stop->stopped_us)
+		return -EINVAL;
 	ctl_msg_reset(req, PROTO_REQ_EVENT);
 	ret = ctl_put(req, A_MAC, mac->b, MAC_LEN);
 	if (ret == 0)
 		ret = ctl_put_str(req, A_EVENT, kind);
-	if (ret == 0 && stopped_us)
-		ret = ctl_put_u64(req, A_STOPPED, stopped_us);
-	if (ret == 0 && (flags & AGENTC_READER_KEEPS_ONE))
+	if (ret == 0 && stop && stop->stopped_us)
+		ret = ctl_put_u64(req, A_STOPPED, stop->stopped_us);
+	if (ret == 0 && stop && (stop->flags & AGENTC_READER_KEEPS_ONE))
 		ret = ctl_put_u64(req, A_READER_KEEPS, 1);
+	if (ret == 0 && stop && (stop->flags & AGENTC_LAST_RX))
+		ret = ctl_put_u64(req, A_LAST_RX,
+				  (uint64_t)stop->last_rx_hash << 32 | stop->last_rx_len);
 	return ret;
 }
 
-int agentc_event(const char *path, const char *kind, const struct mac *mac, uint64_t stopped_us,
-		 unsigned flags, char *msg, size_t msglen)
+int agentc_event(const char *path, const char *kind, const struct mac *mac,
+		 const struct agentc_stop *stop, char *msg, size_t msglen)
 {
 	struct ctl_msg req;
 	int ret;
 
 	ctl_msg_init(&req, PROTO_REQ_EVENT);
-	ret = agentc_event_msg(&req, kind, mac, stopped_us, flags);
+	ret = agentc_event_msg(&req, kind, mac, stop);
 	if (ret == 0)
 		ret = agentc_call(path, &req, AGENTC_EVENT_TIMEOUT_MS, msg, msglen);
 	ctl_msg_free(&req);
@@ -115,13 +120,13 @@ int agentc_event(const char *path, const char *kind, const struct mac *mac, uint
 }
 
 int agentc_event_logged(const char *path, const char *kind, const struct mac *mac,
-			uint64_t stopped_us, unsigned flags, char *line, size_t len)
+			const struct agentc_stop *stop, char *line, size_t len)
 {
-	uint64_t t0 = timeutil_real_ns() / NSEC_PER_USEC, t1;
+	uint64_t t0 = timeutil_real_ns() / NSEC_PER_USEC, t1, stopped_us = stop ? stop->stopped_us : 0;
 	char msg[256] = "", mac_s[MAC_STRLEN], late[64] = "";
 	int ret;
 
-	ret = agentc_event(path, kind, mac, stopped_us, flags, msg, sizeof(msg));
+	ret = agentc_event(path, kind, mac, stop, msg, sizeof(msg));
 	t1 = timeutil_real_ns() / NSEC_PER_USEC;
 	if (stopped_us)
 		snprintf(late, sizeof(late), "%llu us after the stop, ",

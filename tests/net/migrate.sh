@@ -12,9 +12,12 @@
 #                          with --netmove `netmove relocate` runs, the VM is
 #                          paused (blackout hook; with MIG_LATE_MS set, it
 #                          stops first and the hook runs that many ms later,
-#                          as with QEMU's STOP event; MIG_KEEP=1 too: it keeps
-#                          the first frame it reads after the stop, as QEMU
-#                          does), held HOLD_MS, resumed on the
+#                          as with QEMU's STOP event; MIG_KEEP=keep too: it
+#                          keeps the first frame it reads after the stop, as
+#                          QEMU does; MIG_KEEP=drop: it drops that one and
+#                          keeps the next, as QEMU does when a frame comes
+#                          while its vCPUs pause, and names the guest's last
+#                          frame to the hook), held HOLD_MS, resumed on the
 #                          destination (RARP + resumed hook); the source tap
 #                          goes once the relocation committed.  With MIG_PULL=1
 #                          the destination starts it (`relocate --pull`, as
@@ -89,7 +92,7 @@ mig_move() {
 		touch "$TB_DIR/netmove-off"
 	fi
 	# MIG_LATE_MS: QEMU's order, the VM stops and the blackout comes that late.
-	pause=$(vs_ctl "$name" pause ${MIG_LATE_MS:+late "$MIG_LATE_MS" ${MIG_KEEP:+keep}}) ||
+	pause=$(vs_ctl "$name" pause ${MIG_LATE_MS:+late "$MIG_LATE_MS" ${MIG_KEEP:-}}) ||
 		{ echo "pause failed: $pause"; return 1; }
 	sleep "$(awk -v h="$hold" 'BEGIN { print h / 1000 }')"
 	resume=$(vs_ctl "$name" resume dst) || { echo "resume failed: $resume"; return 1; }

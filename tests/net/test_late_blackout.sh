@@ -9,6 +9,10 @@
 # it reads after the stop, as QEMU does: the source finds that frame among
 # its copies of what went into the tap and sends it on (0 lost); left unaware
 # of the keeping, the agents lose exactly that frame (the test can tell).
+# Then the stand-in drops the first frame it reads after the stop and keeps
+# the next, as QEMU does when a frame comes while its vCPUs pause, and names
+# the last frame its guest got (as nm-qemu reads it from the guest's RX
+# ring): both are sent on (0 lost); not named, the dropped one is lost.
 # Then the same late blackout with the agents' tap recovery off: frames are
 # lost.
 set -u
@@ -71,6 +75,23 @@ run 20 untold keep
 rm -f "$TB_DIR/keeps-untold"
 echo "measured: blackout 20 ms late, a kept frame the agents were not told of: lost $LOST of $SENT"
 [ "$LOST" = 1 ] || fail "the reader kept one frame, the agents did not look for it: $LOST lost, expected 1"
+
+step "blackout 20 ms late, the stand-in drops a frame and keeps the next, as QEMU does; the guest's last frame named"
+run 20 last-rx drop
+KEPT=$(jq -r '.tap_queue.reader_kept // "none"' <<<"$J")
+SENTON=$(jq -r '.tap_queue.reader_lost_sent_on // 0' <<<"$J")
+echo "measured: blackout 20 ms late, a frame dropped and one kept by the reader, the guest's last frame named: lost $LOST of $SENT, dup $DUP, reordered $REO, the reader's frames: $KEPT"
+[ "$SENTON" = 2 ] || fail "the reader lost 2 frames, $SENTON were sent on: $KEPT"
+[ "$LOST" = 0 ] || fail "a dropped and a kept frame: $LOST frames lost"
+[ "$DUP" = 0 ] || fail "a dropped and a kept frame: $DUP duplicated"
+[ "$REO" = 0 ] || fail "a dropped and a kept frame: $REO reordered"
+
+step "the same, the guest's last frame not named: the marker finds the kept frame, the dropped one is lost"
+touch "$TB_DIR/last-rx-untold"
+run 20 marker drop
+rm -f "$TB_DIR/last-rx-untold"
+echo "measured: blackout 20 ms late, a frame dropped by the reader, the guest's last frame not named: lost $LOST of $SENT"
+[ "$LOST" = 1 ] || fail "the reader dropped one frame and kept one, only the kept one was looked for: $LOST lost, expected 1"
 
 step "the same with tap recovery off (netmoved --no-tap-recovery): frames are lost"
 ag_stop_all

@@ -95,6 +95,12 @@ struct vmstub {
 					 * keep it, undelivered, as QEMU's user-space net does */
 	unsigned char *kept;		/* that frame (virtio header first), NULL: none yet */
 	ssize_t kept_len;
+	bool drop_first;		/* pause late drop: and drop the one read before it,
+					 * as QEMU does with a frame read while it stops */
+	bool dropped;			/* that one was read */
+	bool have_last_rx;		/* last_rx_* name the last frame the guest got */
+	uint32_t last_rx_hash;		/* its frame_hash */
+	uint32_t last_rx_len;		/* its length */
 	struct vs_stats st;
 	bool quit;			/* leave the main loop */
 	int exit_code;			/* of the process */

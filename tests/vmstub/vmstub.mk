@@ -7,5 +7,5 @@ VMSTUB_OBJ := $(VMSTUB_SRC:%.c=$(O)/obj/%.o)
 all: $(O)/nm-vmstub
 INSTALL_BIN += $(O)/nm-vmstub
 
-$(O)/nm-vmstub: $(VMSTUB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $(VMSTUB_OBJ)
+$(O)/nm-vmstub: $(VMSTUB_OBJ) $(O)/libnetmove.a
+	$(CC) $(CFLAGS) -o $@ $(VMSTUB_OBJ) $(O)/libnetmove.a

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "netmove/frame.h"
 #include "vs_hook.h"
 #include "vmstub.h"
 
@@ -206,6 +207,11 @@ int vm_fwd(struct vmstub *vs, int from, int to, uint64_t *frames, uint64_t *byte
 			vs->st.dropped++;
 			continue;
 		}
+		if (to == vs->guest_fd) {
+			vs->have_last_rx = true;
+			vs->last_rx_hash = frame_hash(buf + VS_VNET_HDR_LEN, (size_t)(n - VS_VNET_HDR_LEN));
+			vs->last_rx_len = (uint32_t)(n - VS_VNET_HDR_LEN);
+		}
 		(*frames)++;
 		*bytes += (uint64_t)(n - VS_VNET_HDR_LEN);
 		moved++;
@@ -222,6 +228,11 @@ void vm_keep_one(struct vmstub *vs)
 		return;
 	n = read(vs->tap[vs->active].fd, buf, VS_FRAME_MAX);
 	if (n <= VS_VNET_HDR_LEN) {
+		free(buf);
+		return;
+	}
+	if (vs->drop_first && !vs->dropped) {
+		vs->dropped = true;
 		free(buf);
 		return;
 	}
@@ -263,8 +274,8 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 {
 	const struct vs_tap *t = &vs->tap[vs->active];
 	char ev[64], mac[64], ip[64], gns[NAME_MAX + 32], hns[NAME_MAX + 32], tap[64];
-	char ctl[PATH_MAX + 32], stopped[64], keeps[] = "VMSTUB_KEEPS_ONE=1";
-	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, stopped, keeps, NULL };
+	char ctl[PATH_MAX + 32], stopped[64], keeps[] = "VMSTUB_KEEPS_ONE=1", last[64];
+	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, stopped, keeps, last, NULL };
 	const uint8_t *m = vs->o.mac;
 
 	snprintf(ev, sizeof(ev), "VMSTUB_EVENT=%s", event);
@@ -280,6 +291,11 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 			 (unsigned long long)vs->st.pause_stop_us);
 	else
 		vars[7] = NULL;
+	/* A stand-in that drops as QEMU does names the guest's last frame, as
+	 * nm-qemu reads it from the guest's RX ring. */
+	snprintf(last, sizeof(last), "VMSTUB_LAST_RX=0x%08x:%u", vs->last_rx_hash, vs->last_rx_len);
+	if (!vs->late || !vs->drop_first || !vs->have_last_rx)
+		vars[9] = NULL;
 	if (!vs->late || !vs->keep_one)
 		vars[8] = NULL;
 	return vs_hook_spawn(cmd, vars);

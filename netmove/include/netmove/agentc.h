@@ -22,33 +22,45 @@ const char *agentc_socket(void);
 int agentc_transact(const char *path, struct ctl_msg *req, struct ctl_msg *rep,
 		    int timeout_ms);
 
-/* Flags of a blackout event. */
+/* What a hypervisor tells of the VM's stop, with a blackout event. */
+struct agentc_stop {
+	uint64_t stopped_us;	/* CLOCK_REALTIME µs at which the VM stopped, 0: not
+				 * told (the agent journals how late the blackout came) */
+	unsigned flags;		/* AGENTC_READER_*, AGENTC_LAST_RX */
+	uint32_t last_rx_hash;	/* AGENTC_LAST_RX: frame_hash of the last frame the VM's
+				 * NIC received before the stop */
+	uint32_t last_rx_len;	/* and its length */
+};
+
+/* Flags of struct agentc_stop (they need stopped_us). */
 enum {
 	/* The tap's reader keeps the first frame it reads after the VM stopped
 	 * and never delivers it (QEMU's user-space network path does): the
 	 * source finds that frame among the copies it logged and sends it on. */
 	AGENTC_READER_KEEPS_ONE = 1,
+	/* last_rx_* name the last frame the guest received (read from its RX
+	 * ring, see guestrx.h): every frame its reader took after that one was
+	 * lost inside the reader, and the source sends those on. */
+	AGENTC_LAST_RX = 2,
 };
 
 /* Build the EVENT request: kind ("blackout", "resumed", "failed") for mac;
- * stopped_us, when not 0, is the CLOCK_REALTIME µs at which the hypervisor
- * says the VM stopped (a blackout signalled after the stop: the agent
- * journals how late it came); flags: AGENTC_READER_*.  Returns 0 or a
- * negative errno. */
+ * stop (NULL: nothing told) as above.  Returns 0, -EINVAL (flags without
+ * stopped_us), or another negative errno. */
 int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
-		     uint64_t stopped_us, unsigned flags);
+		     const struct agentc_stop *stop);
 
 /* Signal a hypervisor event (see agentc_event_msg).  Returns 0 if the agent
  * accepted it, -EPROTO if it refused (text in msg, msglen bytes, may be
  * NULL), or the errors of agentc_transact. */
-int agentc_event(const char *path, const char *kind, const struct mac *mac, uint64_t stopped_us,
-		 unsigned flags, char *msg, size_t msglen);
+int agentc_event(const char *path, const char *kind, const struct mac *mac,
+		 const struct agentc_stop *stop, char *msg, size_t msglen);
 
 /* agentc_event, timed, for a hook's log: writes "KIND MAC: accepted: TEXT
  * (N us after the stop, agent answered in M us)" (the first part only with
- * stopped_us) into line (len bytes).  Returns what agentc_event returned. */
+ * a stop time) into line (len bytes).  Returns what agentc_event returned. */
 int agentc_event_logged(const char *path, const char *kind, const struct mac *mac,
-			uint64_t stopped_us, unsigned flags, char *line, size_t len);
+			const struct agentc_stop *stop, char *line, size_t len);
 
 /* Build the RELOCATE request: this host's agent (the source) moves mac/ip
  * to the agent of host `to`; port is the VM's port here, dst_port its port

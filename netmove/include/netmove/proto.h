@@ -50,6 +50,8 @@ enum proto_attr {
 	A_STOPPED,		/* u64 CLOCK_REALTIME µs the VM stopped (hypervisor's word) */
 	A_READER_KEEPS,		/* u64 1: the tap's reader keeps the first frame it reads
 				 * after the stop, undelivered (QEMU's user-space net) */
+	A_LAST_RX,		/* u64: the last frame the VM's NIC received before the
+				 * stop, frame_hash << 32 | its length */
 };
 
 #endif
