@@ -10,6 +10,7 @@
 
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
+#include "spares.h"
 
 #define AGENT_MAX_PEERS 16
 #define AGENT_NAME_LEN 32
@@ -138,6 +139,7 @@ struct agent {
 	struct reloc *relocs;		/* every relocation since start */
 	uint64_t next_id;		/* id generator */
 	struct early_resume early[AGENT_EARLY_MAX];
+	struct spares spares;		/* buffer programs loaded ahead */
 	volatile int stop;		/* set by SIGTERM/SIGINT */
 };
 

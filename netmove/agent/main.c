@@ -39,6 +39,18 @@ void agent_log(const struct agent *a, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void spares_log(void *arg, const char *fmt, ...)
+{
+	const struct agent *a = arg;
+	char who[AGENT_NAME_LEN + 16];
+	va_list ap;
+
+	snprintf(who, sizeof(who), "netmoved[%s]", a->cfg.name);
+	va_start(ap, fmt);
+	log_vline(who, fmt, ap);
+	va_end(ap);
+}
+
 void agent_reply(int fd, bool ok, const char *text)
 {
 	struct ctl_conn c;
@@ -659,6 +671,9 @@ int main(int argc, char **argv)
 		if (wfd < 0)
 			agent_log(&a, "watching for new taps: %s", strerror(-wfd));
 	}
+	ret = spares_start(&a.spares, (uint32_t)(a.cfg.ring_mib << 20), spares_log, &a);
+	if (ret < 0)
+		agent_log(&a, "loading buffer programs ahead: %s", strerror(-ret));
 	agent_log(&a, "ready: socket %s, peers on %s", a.cfg.socket,
 		  a.cfg.listen ? a.cfg.listen : "(none)");
 	while (!a.stop) {
@@ -702,6 +717,7 @@ int main(int argc, char **argv)
 		}
 	}
 	agent_log(&a, "stopping");
+	spares_stop(&a.spares);
 	unlink(a.cfg.socket);
 	return 0;
 }

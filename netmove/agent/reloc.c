@@ -298,7 +298,7 @@ static int ovs_open(struct work *w)
 static int attach_buffer(struct work *w)
 {
 	struct buffer_opts opts = { .ring_bytes = w->a->cfg.ring_mib << 20, .replace = true,
-				    .keep_qdisc = true };
+				    .keep_qdisc = true, .spare = spares_take(&w->a->spares) };
 	int ret = buffer_attach(w->r->port, &opts, &w->buf);
 
 	if (ret < 0) {
@@ -392,13 +392,6 @@ static int src_prepare(struct work *w)
 		set_error(w, "unknown destination host", -EHOSTUNREACH, r->to);
 		return -EHOSTUNREACH;
 	}
-	ret = ovs_open(w);
-	if (ret < 0)
-		return ret;
-	ret = attach_buffer(w);
-	if (ret < 0)
-		return ret;
-	open_tap_queue(w);
 	fd = ctl_connect_tcp(addr, (int)w->a->cfg.phase_timeout_ms);
 	if (fd < 0) {
 		set_error(w, "connecting to the destination agent", fd, addr);
@@ -421,8 +414,20 @@ static int src_prepare(struct work *w)
 	ctl_put_str(&w->out, A_FROM, r->from);
 	ctl_put_str(&w->out, A_TO, r->to);
 	ret = send_peer(w);
+	if (ret < 0) {
+		set_error(w, "destination agent did not take PREPARE", ret, NULL);
+		return ret;
+	}
+	/* This side gets ready while the destination does: a hypervisor's
+	 * migration may not wait for both in turn (a small guest's takes
+	 * ~100 ms). */
+	ret = ovs_open(w);
 	if (ret == 0)
-		ret = ctl_recv(&r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms);
+		ret = attach_buffer(w);
+	if (ret < 0)
+		return ret;
+	open_tap_queue(w);
+	ret = ctl_recv(&r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms);
 	if (ret < 0) {
 		set_error(w, "destination agent did not answer PREPARE", ret, NULL);
 		return ret;

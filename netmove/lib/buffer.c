@@ -1091,6 +1091,72 @@ int buffer_ready_port(const char *ifname)
 	return ret == -EEXIST ? 0 : ret < 0 ? ret : 1;
 }
 
+struct buffer_spare {
+	struct nm_buffer *skel;
+	uint32_t ring;
+};
+
+/* The program and maps, loaded with a ring of ring bytes. */
+static int skel_load(uint32_t ring, struct nm_buffer **out)
+{
+	struct nm_buffer *skel = nm_buffer__open();
+	int ret;
+
+	*out = NULL;
+	if (!skel)
+		return -errno;
+	ret = bpf_map__set_max_entries(skel->maps.nm_ring, ring);
+	if (ret == 0)
+		ret = nm_buffer__load(skel);
+	if (ret < 0) {
+		nm_buffer__destroy(skel);
+		return ret;
+	}
+	*out = skel;
+	return 0;
+}
+
+static bool ring_ok(uint32_t ring)
+{
+	return ring >= BUFFER_RING_MIN && !(ring & (ring - 1)) && !(ring % page_size());
+}
+
+int buffer_spare_load(uint32_t ring_bytes, struct buffer_spare **out)
+{
+	struct buffer_spare *s;
+	int ret;
+
+	*out = NULL;
+	if (!ring_bytes)
+		ring_bytes = BUFFER_RING_DEFAULT;
+	if (!ring_ok(ring_bytes))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->ring = ring_bytes;
+	ret = skel_load(ring_bytes, &s->skel);
+	if (ret < 0) {
+		free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+uint32_t buffer_spare_ring(const struct buffer_spare *s)
+{
+	return s->ring;
+}
+
+void buffer_spare_free(struct buffer_spare *s)
+{
+	if (!s)
+		return;
+	nm_buffer__destroy(s->skel);
+	free(s);
+}
+
 int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buffer **out)
 {
 	struct buffer_opts def = { 0 };
@@ -1110,7 +1176,7 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 	ret = check_ifname(ifname, &ifindex);
 	if (ret < 0)
 		goto out;
-	if (ring < BUFFER_RING_MIN || (ring & (ring - 1)) || ring % page_size()) {
+	if (!ring_ok(ring) || (opts->spare && opts->spare->ring != ring)) {
 		ret = -EINVAL;
 		goto out;
 	}
@@ -1128,17 +1194,14 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 		ret = -ENOMEM;
 		goto out;
 	}
-	b->skel = nm_buffer__open();
-	if (!b->skel) {
-		ret = -errno;
-		goto out;
+	if (opts->spare) {
+		b->skel = opts->spare->skel;
+		opts->spare->skel = NULL;
+	} else {
+		ret = skel_load(ring, &b->skel);
+		if (ret < 0)
+			goto out;
 	}
-	ret = bpf_map__set_max_entries(b->skel->maps.nm_ring, ring);
-	if (ret < 0)
-		goto out;
-	ret = nm_buffer__load(b->skel);
-	if (ret < 0)
-		goto out;
 	b->fd_macs = bpf_map__fd(b->skel->maps.nm_macs);
 	b->fd_slots = bpf_map__fd(b->skel->maps.nm_slots);
 	b->fd_port = bpf_map__fd(b->skel->maps.nm_port);
@@ -1200,6 +1263,7 @@ out:
 			unpin(ifname);
 		handle_free(b);
 	}
+	buffer_spare_free(opts->spare);	/* its program moved to the buffer, if used */
 	return ret;
 }
 

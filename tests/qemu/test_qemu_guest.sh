@@ -10,15 +10,11 @@
 # (byte-exact or not).  With netmove: 0 lost, 0 duplicated, 0 reordered in
 # every migration and the guest alive after each.  A guest that crashed is
 # reported as a guest crash, not as network loss.
-# Not met yet: 0 lost in every migration.  In some migrations (seen in 0 to
-# 1 of 5) one datagram or ping, one that reached the source tap while QEMU
-# waited for its vCPUs to pause, is lost inside QEMU: its net layer reads it,
-# queues it because the VM no longer runs and purges it when the stop
-# completes (docs/qemu-libvirt.md; the frame QEMU keeps after that is
-# recovered).  So `make test` runs this with GUEST_LOSS_MAX=1: such a loss
-# prints a NOT MET line instead of failing (anything else fails); `make
-# test-qemu` is strict.  The guest's own count (REFLECT-RX) in the measured
-# line tells whether a datagram reached the guest.
+# QEMU takes up to two frames from the tap while it stops and loses them
+# (it drops one read while its vCPUs pause and keeps the next, undelivered):
+# nm-qemu reads the guest's last frame from its RX ring at the STOP and the
+# source sends on every frame QEMU took after it (docs/qemu-libvirt.md);
+# each migration checks that the guest's last frame told it.
 # DEMO=1 (make demo): report instead of failing, and print each netmove
 # migration's phase timeline.
 set -u
@@ -85,6 +81,7 @@ cycle() {
 		js=$(tail -1 "$(ag_journal "$from")")
 		[ "$(jq -r .time_us <<<"$js")" -gt "$T0" ] || fail "migration $n: no source journal entry"
 		PAUSE=$(jq -r '.vm_pause_ms // "-"' <<<"$js") LATE=$(jq -r '.blackout_late_us // "-"' <<<"$js")
+		gt_check_reader "$n" "$js"
 		echo "journal (source): $js" | cut -c1-700
 		echo "journal (destination): $(tail -1 "$(ag_journal "$to")")" | cut -c1-700
 		sed -n 's/^/  /; /MIGRATION setup/,$p' "$D/nm-qemu-$from.log" | tail -12

@@ -410,6 +410,38 @@ static void hold_then_drain_in_order(void **state)
 	assert_false(has_clsact("va"));
 }
 
+/* A program loaded ahead buffers as one loaded at attach; a spare for
+ * another ring size is refused (and freed: ASan would tell). */
+static void spare_loaded_ahead(void **state)
+{
+	struct buffer_spare *sp = NULL;
+	struct buffer_stats bs;
+	int tx, rx;
+
+	(void)state;
+	NEED_NET();
+	assert_int_equal(buffer_spare_load(1000, &sp), -EINVAL);
+	assert_null(sp);
+	assert_int_equal(buffer_spare_load(0, &sp), 0);
+	assert_int_equal(buffer_spare_ring(sp), BUFFER_RING_DEFAULT);
+	assert_int_equal(buffer_attach("va", &(struct buffer_opts){ .ring_bytes = 1u << 16,
+								  .spare = sp }, &g_b), -EINVAL);
+	assert_null(g_b);
+	assert_int_equal(buffer_spare_load(0, &sp), 0);
+	assert_int_equal(buffer_attach("va", &(struct buffer_opts){ .spare = sp }, &g_b), 0);
+	assert_int_equal(buffer_arm(g_b, &vm), 0);
+	tx = pkt_open("va", 0);
+	rx = pkt_open("vb", ETH_TEST);
+	assert_int_equal(send_seq(tx, &vm, &peer, 0, 100, 100, 0), 100);
+	assert_int_equal(recv_in_order(rx, 50), 0);
+	assert_int_equal(buffer_stats(g_b, &vm, &bs), 0);
+	assert_int_equal(bs.c.buffered, 100);
+	close(tx);
+	close(rx);
+	assert_int_equal(buffer_detach(g_b), 0);
+	g_b = NULL;
+}
+
 /* DROP drops and counts; an existing clsact qdisc survives detach. */
 static void drop_mode_and_foreign_clsact(void **state)
 {
@@ -1104,6 +1136,7 @@ int main(void)
 		cmocka_unit_test(record_codec),
 		cmocka_unit_test_teardown(hold_then_drain_in_order, teardown),
 		cmocka_unit_test_teardown(drop_mode_and_foreign_clsact, teardown),
+		cmocka_unit_test_teardown(spare_loaded_ahead, teardown),
 		cmocka_unit_test_teardown(ring_full_counted, teardown),
 		cmocka_unit_test_teardown(export_encode_replay, teardown),
 		cmocka_unit_test_teardown(tcp_offload_replay, teardown),

@@ -51,9 +51,25 @@ enum buffer_gso {
 	BUFFER_GSO_OTHER = 1 << 4,	/* a kind a replay cannot express (skipped) */
 };
 
+/* A buffer program loaded ahead of its port (opaque): the verifier's work,
+ * tens of milliseconds, done before a relocation needs it. */
+struct buffer_spare;
+
+/* Load one for a ring of ring_bytes (0: the default).  Returns 0, -EINVAL
+ * (a ring size buffer_attach would refuse), or libbpf's negative errno. */
+int buffer_spare_load(uint32_t ring_bytes, struct buffer_spare **out);
+
+/* Its ring size. */
+uint32_t buffer_spare_ring(const struct buffer_spare *s);
+
+/* Free one not used (NULL is a no-op). */
+void buffer_spare_free(struct buffer_spare *s);
+
 /* Attach options; zero means default. */
 struct buffer_opts {
 	uint32_t ring_bytes;	/* frame ring size: power of two >= BUFFER_RING_MIN */
+	struct buffer_spare *spare; /* loaded ahead for ring_bytes: buffer_attach takes it
+				 * over (used or freed); NULL: load now */
 	bool pin;		/* pin maps and programs under BUFFER_PIN_ROOT/<ifname> */
 	bool replace;		/* take over a stale netmove filter left on the port */
 	bool keep_qdisc;	/* never remove a clsact qdisc created here: adding or
