@@ -132,7 +132,7 @@ net: need-root all
 
 test-qemu: deps-check
 	@$(MAKE) --no-print-directory all
-	@MIGRATIONS=$${MIGRATIONS:-5} NMQEMU_ARGS= tests/run.sh qemu
+	@MIGRATIONS=$${MIGRATIONS:-5} NMQEMU_ARGS=--own-pause tests/run.sh qemu
 
 fuzz: $(FUZZERS)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
