@@ -28,26 +28,29 @@
 
 static struct agent *g_agent;
 
-void agent_log(const struct agent *a, const char *fmt, ...)
+static void agent_vlog(const struct agent *a, const char *fmt, va_list ap)
 {
 	char who[AGENT_NAME_LEN + 16];
-	va_list ap;
 
 	snprintf(who, sizeof(who), "netmoved[%s]", a->cfg.name);
-	va_start(ap, fmt);
 	log_vline(who, fmt, ap);
+}
+
+void agent_log(const struct agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	agent_vlog(a, fmt, ap);
 	va_end(ap);
 }
 
 static void spares_log(void *arg, const char *fmt, ...)
 {
-	const struct agent *a = arg;
-	char who[AGENT_NAME_LEN + 16];
 	va_list ap;
 
-	snprintf(who, sizeof(who), "netmoved[%s]", a->cfg.name);
 	va_start(ap, fmt);
-	log_vline(who, fmt, ap);
+	agent_vlog(arg, fmt, ap);
 	va_end(ap);
 }
 

@@ -42,13 +42,17 @@ run() { # LATE_MS RECOVERY [keep]
 	[ "$(jq -r .outcome <<<"$J")" = committed ] || fail "late $1 ms: not committed: $J"
 }
 
+check_clean() { # WHAT
+	[ "$LOST" = 0 ] || fail "$1: $LOST frames lost"
+	[ "$DUP" = 0 ] || fail "$1: $DUP duplicated"
+	[ "$REO" = 0 ] || fail "$1: $REO reordered"
+}
+
 for late in 0 5 20 50; do
 	step "blackout $late ms after the stop, host $(vs_host vm1) -> $(mig_other "$(vs_host vm1)")"
 	run "$late" on
 	echo "measured: blackout $late ms late: lost $LOST of $SENT, dup $DUP, reordered $REO, blackout_late_us $LATE_US, frames recovered from the tap $TAPF"
-	[ "$LOST" = 0 ] || fail "blackout $late ms late: $LOST frames lost"
-	[ "$DUP" = 0 ] || fail "blackout $late ms late: $DUP duplicated"
-	[ "$REO" = 0 ] || fail "blackout $late ms late: $REO reordered"
+	check_clean "blackout $late ms late"
 	[ "$(jq -r '.tap_queue.queues // 0' <<<"$J")" -ge 1 ] ||
 		fail "the source agent held no queue of the tap: $J"
 	[ "$LATE_US" != none ] || fail "the journal lacks blackout_late_us"
@@ -65,9 +69,7 @@ run 20 kept keep
 KEPT=$(jq -r '.tap_queue.reader_kept // "none"' <<<"$J")
 echo "measured: blackout 20 ms late, a frame kept by the reader: lost $LOST of $SENT, dup $DUP, reordered $REO, the kept frame: $KEPT"
 [ "$KEPT" = recovered ] || fail "the kept frame was not recovered: $KEPT"
-[ "$LOST" = 0 ] || fail "a kept frame: $LOST frames lost"
-[ "$DUP" = 0 ] || fail "a kept frame: $DUP duplicated"
-[ "$REO" = 0 ] || fail "a kept frame: $REO reordered"
+check_clean "a kept frame"
 
 step "the same, the agents not told that the reader keeps a frame: that frame is lost"
 touch "$TB_DIR/keeps-untold"
@@ -82,9 +84,7 @@ KEPT=$(jq -r '.tap_queue.reader_kept // "none"' <<<"$J")
 SENTON=$(jq -r '.tap_queue.reader_lost_sent_on // 0' <<<"$J")
 echo "measured: blackout 20 ms late, a frame dropped and one kept by the reader, the guest's last frame named: lost $LOST of $SENT, dup $DUP, reordered $REO, the reader's frames: $KEPT"
 [ "$SENTON" = 2 ] || fail "the reader lost 2 frames, $SENTON were sent on: $KEPT"
-[ "$LOST" = 0 ] || fail "a dropped and a kept frame: $LOST frames lost"
-[ "$DUP" = 0 ] || fail "a dropped and a kept frame: $DUP duplicated"
-[ "$REO" = 0 ] || fail "a dropped and a kept frame: $REO reordered"
+check_clean "a dropped and a kept frame"
 
 step "the same, the guest's last frame not named: the marker finds the kept frame, the dropped one is lost"
 touch "$TB_DIR/last-rx-untold"

@@ -95,17 +95,24 @@ static int fake_monitor(void *arg, const char *cmd, json_t *args, json_t **ret, 
 	return -EPROTO;
 }
 
+/* Ask the fake QEMU for the ring of the NIC 52:54:00:00:00:70. */
+static int ask(struct fake *f, struct guestrx *g, char *err, size_t errlen)
+{
+	struct mac m;
+
+	guestrx_init(g);
+	assert_int_equal(mac_parse("52:54:00:00:00:70", &m), 0);
+	return qemu_nic_rx_ring(g, &m, fake_monitor, f, err, errlen);
+}
+
 static void learns_the_ring(void **state)
 {
 	struct fake f = { "52:54:00:00:00:70", split, ready, mtree_72, 0 };
 	struct guestrx g;
-	struct mac m;
 	char err[256] = "";
 
 	(void)state;
-	guestrx_init(&g);
-	assert_int_equal(mac_parse("52:54:00:00:00:70", &m), 0);
-	assert_int_equal(qemu_nic_rx_ring(&g, &m, fake_monitor, &f, err, sizeof(err)), 0);
+	assert_int_equal(ask(&f, &g, err, sizeof(err)), 0);
 	assert_int_equal(g.num, 256);
 	assert_true(g.mergeable);
 	assert_int_equal(g.hdr_len, 12);
@@ -123,23 +130,20 @@ static void refuses(void **state)
 {
 	struct fake f = { "52:54:00:00:00:71", split, ready, mtree_72, 0 };
 	struct guestrx g;
-	struct mac m;
 	char err[256] = "";
 
 	(void)state;
-	guestrx_init(&g);
-	assert_int_equal(mac_parse("52:54:00:00:00:70", &m), 0);
-	assert_int_equal(qemu_nic_rx_ring(&g, &m, fake_monitor, &f, err, sizeof(err)), -ENOENT);
+	assert_int_equal(ask(&f, &g, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "52:54:00:00:00:70"));
 	f.mac = "52:54:00:00:00:70";
 	f.statuses = "[\"VIRTIO_CONFIG_S_ACKNOWLEDGE: Valid virtio device found\"]";
-	assert_int_equal(qemu_nic_rx_ring(&g, &m, fake_monitor, &f, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(ask(&f, &g, err, sizeof(err)), -EAGAIN);
 	f.statuses = ready;
 	f.transports = "[\"VIRTIO_F_RING_PACKED: Device support for packed virtqueues\"]";
-	assert_int_equal(qemu_nic_rx_ring(&g, &m, fake_monitor, &f, err, sizeof(err)), -ENOTSUP);
+	assert_int_equal(ask(&f, &g, err, sizeof(err)), -ENOTSUP);
 	f.transports = split;
 	f.mtree = "FlatView #0\r\n AS \"I/O\", root: io\r\n";
-	assert_int_equal(qemu_nic_rx_ring(&g, &m, fake_monitor, &f, err, sizeof(err)), -EPROTO);
+	assert_int_equal(ask(&f, &g, err, sizeof(err)), -EPROTO);
 	assert_int_equal(g.num, 0);
 }
 
