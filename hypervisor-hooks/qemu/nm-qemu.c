@@ -58,6 +58,8 @@ struct state {
 	bool failed;			/* outgoing migration failed: VM resumes here */
 	struct guestrx rx;		/* the NIC's RX ring in QEMU's memory */
 	bool rx_known;			/* rx is learnt: the last frame can be read at STOP */
+	char rx_why[256];		/* why not, as last logged */
+	uint64_t rx_retry_ns;		/* not before then, while idle (CLOCK_MONOTONIC) */
 	uint8_t *frame;			/* GUESTRX_FRAME_MAX bytes: that frame */
 };
 
@@ -249,36 +251,38 @@ static int monitor(void *arg, const char *cmd, json_t *args, json_t **ret, char 
 }
 
 /* Learn where the NIC's RX ring is, while QEMU answers (not once a
- * migration stopped the VM): at attach, after an incoming migration, and at
- * a migration's setup when not known (a reset forgets it). */
+ * migration stopped the VM): at attach, after an incoming migration, while
+ * idle until the guest's driver is up, and at a migration's setup if a reset
+ * made it forget.  A reason is logged once. */
 static void learn_ring(struct state *s)
 {
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	char err[256] = "";
-	int r;
+	int r = 0;
 
 	s->rx_known = false;
 	if (!s->known)
 		return;
 	if (getsockopt(s->q.fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
-		logf_("RX ring: QEMU's pid: %s", strerror(errno));
+		snprintf(err, sizeof(err), "QEMU's pid: %s", strerror(errno));
+	} else if ((r = guestrx_open(&s->rx, cred.pid)) < 0) {
+		snprintf(err, sizeof(err), "reading QEMU's memory (pid %d): %s", (int)cred.pid,
+			 strerror(-r));
+	} else if ((r = qemu_nic_rx_ring(&s->rx, &s->mac, monitor, s, err, sizeof(err))) == 0) {
+		s->rx_known = true;
+		s->rx_why[0] = 0;
+		logf_("RX ring: %u buffers at 0x%llx, %s, %zu RAM regions (QEMU pid %d)", s->rx.num,
+		      (unsigned long long)s->rx.used,
+		      s->rx.mergeable ? "mergeable" : "one buffer a frame", s->rx.nregions,
+		      (int)cred.pid);
 		return;
 	}
-	r = guestrx_open(&s->rx, cred.pid);
-	if (r < 0) {
-		logf_("RX ring: reading QEMU's memory (pid %d): %s", (int)cred.pid, strerror(-r));
-		return;
-	}
-	r = qemu_nic_rx_ring(&s->rx, &s->mac, monitor, s, err, sizeof(err));
-	if (r < 0) {
+	/* A driver not up yet soon is; anything else is asked again rarely. */
+	s->rx_retry_ns = timeutil_mono_ns() + (r == -EAGAIN ? 1 : 10) * NSEC_PER_SEC;
+	if (strcmp(err, s->rx_why))
 		logf_("RX ring: not known (%s): at a stop the marker alone tells", err);
-		return;
-	}
-	s->rx_known = true;
-	logf_("RX ring: %u buffers at 0x%llx, %s, %zu RAM regions (QEMU pid %d)", s->rx.num,
-	      (unsigned long long)s->rx.used, s->rx.mergeable ? "mergeable" : "one buffer a frame",
-	      s->rx.nregions, (int)cred.pid);
+	snprintf(s->rx_why, sizeof(s->rx_why), "%s", err);
 }
 
 /* At the stop: the last frame the guest received, for the blackout. */
@@ -529,6 +533,9 @@ int main(int argc, char **argv)
 		}
 		while (!stop) {
 			r = qmp_event(&s.q, 500, &ev);
+			if (r == -ETIMEDOUT && !s.rx_known && s.known && !s.incoming && !s.outgoing &&
+			    timeutil_mono_ns() >= s.rx_retry_ns)
+				learn_ring(&s);	/* the guest's driver may be up now */
 			if (r == -ETIMEDOUT || r == -EINTR)
 				continue;
 			if (r < 0) {
