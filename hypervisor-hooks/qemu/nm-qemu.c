@@ -251,9 +251,9 @@ static int monitor(void *arg, const char *cmd, json_t *args, json_t **ret, char 
 }
 
 /* Learn where the NIC's RX ring is, while QEMU answers (not once a
- * migration stopped the VM): at attach, after an incoming migration, while
- * idle until the guest's driver is up, and at a migration's setup if a reset
- * made it forget.  A reason is logged once. */
+ * migration stopped the VM) and off PREPARE's path: at attach, after an
+ * incoming migration, and while idle after a guest reset or until the
+ * guest's driver is up.  A reason is logged once. */
 static void learn_ring(struct state *s)
 {
 	struct ucred cred;
@@ -369,8 +369,6 @@ static void on_migration(struct state *s, const struct opts *o, const char *stat
 	if (!strcmp(status, "setup")) {
 		s->outgoing = true;
 		s->prepared = s->blackout = s->failed = false;
-		if (!s->rx_known)
-			learn_ring(s);
 		prepare(s, o);
 	} else if (!strcmp(status, "pre-switchover") && s->outgoing) {
 		/* Only with --own-pause does QEMU wait here; STOP came already. */

@@ -104,7 +104,7 @@ struct reloc {
 	uint64_t tap_recovered;		/* frames read out of the source tap and shipped (src) */
 	uint64_t tap_other;		/* frames in it for other addresses, left (src) */
 	uint64_t tap_read;		/* frames the tap's reader took, PREPARE..handoff (tx_packets, src) */
-	char reader_kept[112];		/* the frames a keeping reader lost: what became of them (src) */
+	char reader_kept[176];		/* the frames a keeping reader lost: what became of them (src) */
 	uint64_t tap_reader_lost;	/* how many of them were sent on (src) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */

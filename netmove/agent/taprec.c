@@ -206,8 +206,8 @@ static bool log_complete(const struct taprec *t, int64_t n, struct taprec_counts
 /* The guest named its last frame: every frame the reader took after it was
  * lost inside the reader (QEMU drops one it read while stopping and keeps
  * the next).  Hands those for the VM to fn, oldest first (*ret: fn's
- * return).  False if that frame is not among the newest TAPREC_LOST_MAX + 1
- * the reader took (c->kept says so), and the marker is left to judge. */
+ * return), and says so in c->kept.  False if that frame is not among the
+ * newest TAPREC_LOST_MAX + 1 the reader took: the marker is left to judge. */
 static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *arg,
 		      struct taprec_counts *c, int *ret)
 {
@@ -231,11 +231,8 @@ static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *ar
 			break;
 	}
 	free(w);
-	if (!found) {
-		note(c, "unknown: the guest's last frame is not among the newest %d its reader took",
-		     TAPREC_LOST_MAX + 1);
+	if (!found)
 		return false;
-	}
 	for (i = nlost; i-- > 0 && *ret >= 0;) {
 		if (txlog_get(t->txl, lost[i], &rec, &h) < 0 || memcmp(rec.frame, t->mac.b, MAC_LEN))
 			continue;
@@ -314,9 +311,17 @@ int taprec_handoff(struct taprec *t, buffer_record_fn fn, void *arg, struct tapr
 	*read_err = read_out(t);
 	/* What the reader took and lost came before all of these. */
 	if (t->keeps && t->txl && log_complete(t, logged, c) &&
-	    !(t->have_last && find_lost(t, logged, fn, arg, c, &ret)) &&
-	    find_kept(t, logged, &kept, c))
-		ret = fn(&kept, arg);
+	    !(t->have_last && find_lost(t, logged, fn, arg, c, &ret))) {
+		if (find_kept(t, logged, &kept, c))
+			ret = fn(&kept, arg);
+		if (t->have_last) {
+			char marker[sizeof(c->kept)];
+
+			snprintf(marker, sizeof(marker), "%s", c->kept);
+			note(c, "the guest's last frame not among the newest %d its reader took; "
+			     "marker: %s", TAPREC_LOST_MAX + 1, marker);
+		}
+	}
 	if (ret >= 0)
 		ret = records_each(&t->early, fn, arg);
 	taprec_counts(t, c);

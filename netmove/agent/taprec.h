@@ -60,7 +60,7 @@ struct taprec_counts {
 	uint64_t other;			/* frames for other addresses read out, left */
 	uint64_t reader_took;		/* frames the reader took since the start */
 	uint64_t reader_lost;		/* frames it took and lost, sent on */
-	char kept[112];			/* the frames a keeping reader lost: what became of them */
+	char kept[176];			/* the frames a keeping reader lost: what became of them */
 };
 
 /* Take the tap's queues from its reader (-ECANCELED if off) and, for a
