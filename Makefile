@@ -61,7 +61,7 @@ FUZZ_QUICK   ?= 5
 
 .PHONY: all deps deps-check need-root test test-qemu unit net fuzz fuzz-quick bench demo install clean
 
-all: $(O)/netmove $(O)/netmoved $(UNITS) $(EXTRA_BINS)
+all: $(O)/netmove $(O)/netmoved $(UNITS) $(EXTRA_BINS) $(O)/unit/test_cli_usage
 
 $(O)/obj/%.o: %.c | $(LIB_DEPS)
 	@mkdir -p $(dir $@)
@@ -88,6 +88,17 @@ $(O)/netmoved: $(AGENT_OBJ) $(O)/libnetmove.a $(APP_LIBS)
 $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lcmocka
+
+# The programs' usage errors, where tests/run.sh looks for unit tests (it
+# prints cmocka's result lines); it runs the programs built in $(O)/.
+$(O)/unit/test_cli_usage: tests/unit/test_cli_usage.sh $(O)/unit/sh_cmocka.sh
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@
+
+# What the shell unit tests share (not a test: not executable).
+$(O)/unit/sh_cmocka.sh: tests/unit/sh_cmocka.sh
+	@mkdir -p $(dir $@)
+	install -m 0644 $< $@
 
 $(O)/unit-san/%: tests/unit/%.c $(O)/libnetmove-san.a
 	@mkdir -p $(dir $@)

@@ -171,12 +171,29 @@ static int nmo_resolve_port(const struct nmo *n, struct ovsp_conn *conn, uint32_
 	return ret ? nmo_fail(n, ret, err) : NMO_OK;
 }
 
+#define FLOW_LINE_MAX 65536	/* longest flow line taken */
+
+/* True if line (got bytes) is text: no NUL, no control byte but tab and
+ * the line end. */
+static bool text_line(const char *line, ssize_t got)
+{
+	ssize_t i;
+
+	for (i = 0; i < got; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Read a bundle file: one flow_mod per line; blank and '#' lines skipped. */
 static int read_flow_file(const struct nmo *n, const char *path, char ***linesp, size_t *np)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	char *line = NULL, **lines = NULL;
-	size_t cap = 0, len = 0, alloc = 0;
+	size_t cap = 0, len = 0, alloc = 0, lineno = 0;
 	ssize_t got;
 	int ret = NMO_OK;
 
@@ -184,6 +201,14 @@ static int read_flow_file(const struct nmo *n, const char *path, char ***linesp,
 		return nmo_err(NMO_USAGE, n, "%s: %s", path, strerror(errno));
 	while ((got = getline(&line, &cap, f)) >= 0) {
 		char *s = line, *e;
+
+		lineno++;
+		if (got > FLOW_LINE_MAX || !text_line(line, got)) {
+			ret = nmo_err(NMO_USAGE, n, "%s: line %zu: not a flow (%s)", path, lineno,
+				      got > FLOW_LINE_MAX ? "longer than 64 KiB" :
+							    "binary data or control characters");
+			goto out;
+		}
 
 		while (*s == ' ' || *s == '\t')
 			s++;

@@ -46,6 +46,6 @@ $(O)/unit-san/test_domxml: tests/unit/test_domxml.c $(LIBVIRT_DIR)/domxml.c \
 
 # The hook's shell test, where tests/run.sh looks for unit tests (it prints
 # cmocka's result lines); it runs the built $(O)/nm-libvirt-hook.
-$(O)/unit/test_libvirt_hook: tests/unit/test_libvirt_hook.sh $(O)/nm-libvirt-hook
+$(O)/unit/test_libvirt_hook: tests/unit/test_libvirt_hook.sh $(O)/nm-libvirt-hook $(O)/unit/sh_cmocka.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@

@@ -290,17 +290,17 @@ static void signal_all(struct daemon *d, struct dom *m, const char *kind, uint64
 		/* libvirt runs QEMU: its user-space net keeps one frame it reads
 		 * after the stop, and may drop one before; the guest's RX ring
 		 * tells which it got last. */
-		struct agentc_stop st = { stopped_us, stopped_us ? AGENTC_READER_KEEPS_ONE : 0, 0, 0 };
+		struct agentc_stop st = { .stopped_us = stopped_us,
+					  .flags = stopped_us ? AGENTC_READER_KEEPS_ONE : 0 };
 
-		if (stopped_us && d->rx &&
-		    rxrings_last(d->rx, &m->x.ifaces[i].mac, &st.last_rx_hash, &st.last_rx_len, why,
-				 sizeof(why)) == 0)
-			st.flags |= AGENTC_LAST_RX;
+		if (stopped_us && d->rx)
+			rxrings_last(d->rx, &m->x.ifaces[i].mac, &st, why, sizeof(why));
 		agentc_event_logged(d->o->socket, kind, &m->x.ifaces[i].mac, &st, line,
 				    sizeof(line));
 		if (st.flags & AGENTC_LAST_RX)
-			logf_("%s: %s (the guest's last frame: %u bytes, hash %08x)", m->name, line,
-			      st.last_rx_len, st.last_rx_hash);
+			logf_("%s: %s (the guest's last readable frame: %u bytes, hash %08x, %u "
+			      "buffers after it)", m->name, line, st.last_rx_len, st.last_rx_hash,
+			      st.rx_nafter);
 		else
 			logf_("%s: %s%s%s", m->name, line, why[0] ? "; the guest's last frame: " : "",
 			      why);

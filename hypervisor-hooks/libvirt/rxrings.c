@@ -13,7 +13,7 @@
 #include <libvirt/virterror.h>
 
 #include "domxml.h"
-#include "netmove/frame.h"
+#include "netmove/agentc.h"
 #include "netmove/guestrx.h"
 #include "netmove/log.h"
 #include "netmove/tapq.h"
@@ -297,21 +297,18 @@ int rxrings_start(const char *uri, struct rxrings **out)
 	return 0;
 }
 
-int rxrings_last(struct rxrings *r, const struct mac *mac, uint32_t *hash, uint32_t *len,
-		 char *why, size_t whylen)
+int rxrings_last(struct rxrings *r, const struct mac *mac, struct agentc_stop *stop, char *why,
+		 size_t whylen)
 {
+	struct guestrx_tail t;
 	struct ring *g;
-	unsigned bufs;
-	size_t n = 0;
 	int ret;
 
 	pthread_mutex_lock(&r->lock);
 	g = ring_find(r, mac);
-	ret = g && g->rx.num ? guestrx_last(&g->rx, r->frame, GUESTRX_FRAME_MAX, &n, &bufs) : -ENOENT;
-	if (ret == 0) {
-		*hash = frame_hash(r->frame, n);
-		*len = (uint32_t)n;
-	}
+	ret = g && g->rx.num ? guestrx_tail(&g->rx, r->frame, GUESTRX_FRAME_MAX, &t) : -ENOENT;
+	if (ret == 0)
+		agentc_stop_last_rx(stop, r->frame, &t, g->rx.hdr_len);
 	pthread_mutex_unlock(&r->lock);
 	if (ret == -ENOENT && !(g && g->rx.num))
 		snprintf(why, whylen, "its RX ring is not known");

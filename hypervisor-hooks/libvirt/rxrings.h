@@ -29,12 +29,13 @@ struct rxrings;
  * errno. */
 int rxrings_start(const char *uri, struct rxrings **out);
 
-/* The last frame that the guest behind the NIC with MAC mac received: its
- * frame_hash and length.  Call once the VM has stopped.  Returns 0, -ENOENT
- * (its ring is not known), or guestrx_last's error; why (whylen bytes) says
- * which. */
-int rxrings_last(struct rxrings *r, const struct mac *mac, uint32_t *hash, uint32_t *len,
-		 char *why, size_t whylen);
+/* What the guest behind the NIC with MAC mac received last, into stop's
+ * AGENTC_LAST_RX part (agentc_stop_last_rx).  Call once the VM has stopped.
+ * Returns 0, -ENOENT (its ring is not known), or guestrx_tail's error; why
+ * (whylen bytes) says which. */
+struct agentc_stop;
+int rxrings_last(struct rxrings *r, const struct mac *mac, struct agentc_stop *stop, char *why,
+		 size_t whylen);
 
 /* Stop the thread and free (NULL is a no-op). */
 void rxrings_stop(struct rxrings *r);

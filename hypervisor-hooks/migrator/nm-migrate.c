@@ -40,6 +40,7 @@ struct opts {
 	struct mac mac;
 	struct in_addr ip;	/* guest NIC address */
 	int tap_fd;		/* -1: no NIC */
+	int serial_fd;		/* --serial, opened; -1: none */
 	int mig_fd;		/* the migration connection, -1: none yet */
 	enum fault_action fault;	/* --fault: action, at fault_ev (fault_round) */
 	enum precopy_event fault_ev;
@@ -197,6 +198,8 @@ static void print_nic(const struct opts *o, const struct vm *vm, const char *who
 		(unsigned long long)n->carried);
 }
 
+/* The guest's serial console: opened while the options are checked, so a
+ * path that cannot be written is a usage error. */
 static int open_serial(const struct opts *o)
 {
 	if (!o->serial)
@@ -219,7 +222,7 @@ static int start_vm(const struct opts *o, struct vm *vm)
 	struct vm_config vc;
 	int ret;
 
-	vm_cfg(o, &vc, open_serial(o));
+	vm_cfg(o, &vc, o->serial_fd);
 	ret = vm_create(vm, &vc);
 	if (ret) {
 		fprintf(stderr, "nm-migrate: cannot create the VM: %s\n", vm->err);
@@ -394,7 +397,7 @@ static int cmd_receive(struct opts *o)
 		return EX_FAIL;
 	}
 	o->mig_fd = fd;
-	vm_cfg(o, &vc, open_serial(o));
+	vm_cfg(o, &vc, o->serial_fd);
 	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, "source");
 	if (!ret)
 		ret = ctl_handshake(&c, 5000);
@@ -583,12 +586,14 @@ static int cmd_check(const struct opts *o)
 		fprintf(stderr, "nm-migrate: %s needs --key-file (the agents' pre-shared key)\n", o->cmd);
 		return EX_USAGE;
 	}
-	if (!strcmp(o->cmd, "send") && !o->to) {
-		fprintf(stderr, "nm-migrate: send needs --to IP:PORT\n");
+	if (!strcmp(o->cmd, "send") && (!o->to || ctl_addr_parse(o->to, NULL) < 0)) {
+		fprintf(stderr, "nm-migrate: send needs --to IP:PORT (port 1..65535)%s%s\n",
+			o->to ? ", not " : "", o->to ? o->to : "");
 		return EX_USAGE;
 	}
-	if (!strcmp(o->cmd, "receive") && !o->listen) {
-		fprintf(stderr, "nm-migrate: receive needs --listen IP:PORT\n");
+	if (!strcmp(o->cmd, "receive") && (!o->listen || ctl_addr_parse(o->listen, NULL) < 0)) {
+		fprintf(stderr, "nm-migrate: receive needs --listen IP:PORT (port 1..65535)%s%s\n",
+			o->listen ? ", not " : "", o->listen ? o->listen : "");
 		return EX_USAGE;
 	}
 	return EX_OK;
@@ -611,7 +616,8 @@ int main(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	struct opts o = { .ram_mib = 64, .max_ram_mib = 3072, .ws = 1024,
-			  .rate = 4, .tick_us = 1000, .warmup_ms = 500, .tap_fd = -1, .mig_fd = -1 };
+			  .rate = 4, .tick_us = 1000, .warmup_ms = 500, .tap_fd = -1, .serial_fd = -1,
+			  .mig_fd = -1 };
 	char why[256];
 	uint32_t v = 0;
 	int ch, li = 0, bad = 0, ret;
@@ -674,8 +680,14 @@ int main(int argc, char **argv)
 				return EX_USAGE;
 			}
 			switch (ch) {
-			case 'm': o.ram_mib = v; break;
-			case 'M': o.max_ram_mib = v; break;
+			case 'm':
+			case 'M':
+				if (!v) {
+					fprintf(stderr, "nm-migrate: --%s: at least 1 MiB\n", lo[li].name);
+					return EX_USAGE;
+				}
+				*(ch == 'm' ? &o.ram_mib : &o.max_ram_mib) = v;
+				break;
 			case 'w': o.ws = v; break;
 			case 'r': o.rate = v; break;
 			case 'T': o.tick_us = v; break;
@@ -742,6 +754,11 @@ int main(int argc, char **argv)
 	ret = cmd_check(&o);
 	if (ret != EX_OK)
 		return ret;
+	o.serial_fd = open_serial(&o);
+	if (o.serial && o.serial_fd < 0) {
+		fprintf(stderr, "nm-migrate: --serial %s: %s\n", o.serial, strerror(errno));
+		return EX_USAGE;
+	}
 	if (o.tap) {
 		char err[256];
 
@@ -769,5 +786,7 @@ int main(int argc, char **argv)
 		ret = cmd_receive(&o);
 	if (o.tap_fd >= 0)
 		close(o.tap_fd);
+	if (o.serial_fd > STDERR_FILENO)
+		close(o.serial_fd);
 	return ret;
 }

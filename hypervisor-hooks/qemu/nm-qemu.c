@@ -23,7 +23,6 @@
 #include <sys/socket.h>
 
 #include "netmove/agentc.h"
-#include "netmove/frame.h"
 #include "netmove/guestrx.h"
 #include "netmove/log.h"
 #include "netmove/mac.h"
@@ -285,23 +284,20 @@ static void learn_ring(struct state *s)
 	snprintf(s->rx_why, sizeof(s->rx_why), "%s", err);
 }
 
-/* At the stop: the last frame the guest received, for the blackout. */
+/* At the stop: what the guest received last, for the blackout. */
 static void read_last_rx(struct state *s, struct agentc_stop *st)
 {
-	size_t len = 0;
-	unsigned bufs = 0;
+	struct guestrx_tail t;
 	int r;
 
 	if (!s->rx_known)
 		return;
-	r = guestrx_last(&s->rx, s->frame, GUESTRX_FRAME_MAX, &len, &bufs);
+	r = guestrx_tail(&s->rx, s->frame, GUESTRX_FRAME_MAX, &t);
 	if (r < 0) {
 		logf_("RX ring: the guest's last frame: %s", strerror(-r));
 		return;
 	}
-	st->flags |= AGENTC_LAST_RX;
-	st->last_rx_hash = frame_hash(s->frame, len);
-	st->last_rx_len = (uint32_t)len;
+	agentc_stop_last_rx(st, s->frame, &t, s->rx.hdr_len);
 }
 
 /* ---- the agent ---- */
@@ -310,7 +306,8 @@ static int agent_event(struct state *s, const struct opts *o, const char *kind,
 		       uint64_t stopped_us)
 {
 	/* QEMU's user-space net keeps one frame it reads after the stop. */
-	struct agentc_stop st = { stopped_us, stopped_us ? AGENTC_READER_KEEPS_ONE : 0, 0, 0 };
+	struct agentc_stop st = { .stopped_us = stopped_us,
+				  .flags = stopped_us ? AGENTC_READER_KEEPS_ONE : 0 };
 	char line[512];
 	int r;
 
@@ -318,8 +315,8 @@ static int agent_event(struct state *s, const struct opts *o, const char *kind,
 		read_last_rx(s, &st);
 	r = agentc_event_logged(o->socket, kind, &s->mac, &st, line, sizeof(line));
 	if (st.flags & AGENTC_LAST_RX)
-		logf_("%s (the guest's last frame: %u bytes, hash %08x)", line, st.last_rx_len,
-		      st.last_rx_hash);
+		logf_("%s (the guest's last readable frame: %u bytes, hash %08x, %u buffers after it)",
+		      line, st.last_rx_len, st.last_rx_hash, st.rx_nafter);
 	else
 		logf_("%s", line);
 	return r;

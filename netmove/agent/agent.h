@@ -11,6 +11,7 @@
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
 #include "spares.h"
+#include "taprec.h"
 
 #define AGENT_MAX_PEERS 16
 #define AGENT_NAME_LEN 32
@@ -69,9 +70,8 @@ struct reloc_event {
 	uint64_t time_us;	/* when it was received */
 	uint64_t stopped_us;	/* when the VM stopped, per the hypervisor (0: not said) */
 	bool reader_keeps;	/* its tap's reader keeps one frame read after the stop */
-	bool last_rx;		/* last_rx_* name the guest's last frame before the stop */
-	uint32_t last_rx_hash;	/* its frame_hash */
-	uint32_t last_rx_len;	/* its length */
+	bool last_rx;		/* last: what the guest's RX ring told at the stop */
+	struct taprec_last_rx last;
 };
 
 enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED };

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -237,6 +238,7 @@ static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r,
 {
 	const void *v;
 	size_t len;
+	int ret;
 
 	if (ctl_get(req, A_MAC, &v, &len) < 0 || len != MAC_LEN) {
 		snprintf(err, errlen, "missing MAC");
@@ -248,16 +250,16 @@ static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r,
 		return -EINVAL;
 	}
 	memcpy(&r->ip, v, 4);
-	if (ctl_get_str(req, A_TO, r->to, sizeof(r->to)) < 0) {
-		snprintf(err, errlen, "missing destination host");
+	if (ctl_get_name(req, A_TO, "destination host", r->to, sizeof(r->to), err, errlen) < 0 ||
+	    ctl_get_name(req, A_PORT, "VM port on this host", r->port, sizeof(r->port), err,
+			 errlen) < 0)
 		return -EINVAL;
-	}
-	if (ctl_get_str(req, A_PORT, r->port, sizeof(r->port)) < 0) {
-		snprintf(err, errlen, "missing VM port on this host");
-		return -EINVAL;
-	}
-	if (ctl_get_str(req, A_DST_PORT, r->peer_port, sizeof(r->peer_port)) < 0)
+	ret = ctl_get_name(req, A_DST_PORT, "VM port on the destination", r->peer_port,
+			   sizeof(r->peer_port), err, errlen);
+	if (ret == -ENOENT)
 		snprintf(r->peer_port, sizeof(r->peer_port), "%s", r->port);
+	else if (ret < 0)
+		return -EINVAL;
 	snprintf(r->from, sizeof(r->from), "%s", a->cfg.name);
 	if (!strcmp(r->to, a->cfg.name)) {
 		snprintf(err, errlen, "destination %s is this host", r->to);
@@ -330,8 +332,24 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 			  ev.stopped_us;
 	if (ctl_get_u64(req, A_LAST_RX, &last_rx) == 0 && ev.stopped_us) {
 		ev.last_rx = true;
-		ev.last_rx_hash = (uint32_t)(last_rx >> 32);
-		ev.last_rx_len = (uint32_t)last_rx;
+		ev.last.hash = (uint32_t)(last_rx >> 32);
+		ev.last.len = (uint32_t)last_rx;
+		if (ctl_get(req, A_RX_AFTER, &v, &len) == 0) {
+			size_t i;
+
+			if (len < 1 || (len - 1) % 4 || (len - 1) / 4 > GUESTRX_AFTER_MAX) {
+				agent_reply(fd, false, "bad RX ring tail (A_RX_AFTER)");
+				return;
+			}
+			ev.last.hdr_len = ((const uint8_t *)v)[0];
+			ev.last.nafter = (uint8_t)((len - 1) / 4);
+			for (i = 0; i < ev.last.nafter; i++) {
+				uint32_t be;
+
+				memcpy(&be, (const uint8_t *)v + 1 + 4 * i, 4);
+				ev.last.after[i] = ntohl(be);
+			}
+		}
 	}
 	if (!strcmp(name, "blackout"))
 		ev.kind = EV_BLACKOUT;
@@ -422,10 +440,7 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 	if (ret == 0)
 		ret = ctl_recv(&c, &m, a->cfg.phase_timeout_ms);
 	if (ret < 0) {
-		agent_log(a, "rejected peer %s: %s", from,
-			  ret == -EBADMSG ? "bad authentication tag (wrong key?)" :
-			  ret == -EPROTO ? "bad sequence number (replayed message?)" :
-			  strerror(-ret));
+		agent_log(a, "rejected peer %s: %s", from, ctl_strerror(ret));
 		ctl_conn_close(&c);
 		goto out;
 	}
@@ -483,7 +498,7 @@ static int parse_peer(struct agent_cfg *cfg, const char *arg)
 	struct agent_peer *p;
 
 	if (!eq || eq == arg || (size_t)(eq - arg) >= AGENT_NAME_LEN || strlen(eq + 1) >= 64 ||
-	    !strchr(eq + 1, ':') || cfg->npeers >= AGENT_MAX_PEERS)
+	    ctl_addr_parse(eq + 1, NULL) < 0 || cfg->npeers >= AGENT_MAX_PEERS)
 		return -EINVAL;
 	p = &cfg->peers[cfg->npeers++];
 	memcpy(p->name, arg, (size_t)(eq - arg));
@@ -555,7 +570,8 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		case 'k': keyfile = optarg; break;
 		case 'p':
 			if (parse_peer(cfg, optarg) < 0) {
-				fprintf(stderr, "netmoved: --peer: '%s' is not NAME=IP:PORT\n", optarg);
+				fprintf(stderr, "netmoved: --peer: '%s' is not NAME=IP:PORT (port 1..65535)\n",
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -603,6 +619,15 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		fprintf(stderr, "netmoved: --name, --key-file, --ofctl, --ovs-ctl, --uplink and "
 				"--gateway are required\n");
 		usage(stderr);
+		return -EINVAL;
+	}
+	if (cfg->listen && ctl_addr_parse(cfg->listen, NULL) < 0) {
+		fprintf(stderr, "netmoved: --listen: '%s' is not IP:PORT (port 1..65535)\n",
+			cfg->listen);
+		return -EINVAL;
+	}
+	if (!if_nametoindex(cfg->uplink)) {
+		fprintf(stderr, "netmoved: --uplink: no interface '%s' here\n", cfg->uplink);
 		return -EINVAL;
 	}
 	if (!cfg->ring_mib || cfg->ring_mib > 1024 || !cfg->phase_timeout_ms) {

@@ -48,10 +48,9 @@ static int parse_pull(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, ch
 		return -EINVAL;
 	}
 	memcpy(ip, v, 4);
-	if (ctl_get_str(m, A_PORT, port, IF_NAMESIZE) < 0 || !port[0]) {
-		snprintf(err, errlen, "missing VM port on the destination");
+	if (ctl_get_name(m, A_PORT, "VM port on the destination", port, IF_NAMESIZE, err,
+			 errlen) < 0)
 		return -EINVAL;
-	}
 	return 0;
 }
 

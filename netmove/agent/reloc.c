@@ -459,11 +459,11 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	 * blackout before the stop (a pre-stop hook) leaves the tap to the VM,
 	 * which still reads it: taking frames from it would reorder them. */
 	if (ev->stopped_us) {
-		struct taprec_last_rx last = { ev->last_rx_hash, ev->last_rx_len };
 		struct taprec_counts c = { 0 };
 		int merr;
 
-		ret = taprec_blackout(&w->tap, ev->reader_keeps, ev->last_rx ? &last : NULL, &merr);
+		ret = taprec_blackout(&w->tap, ev->reader_keeps, ev->last_rx ? &ev->last : NULL,
+				      &merr);
 		if (ret < 0)
 			agent_log(w->a, "relocation %llu: reading tap %s at the blackout: %s",
 				  (unsigned long long)w->r->id, w->r->port, strerror(-ret));
@@ -1134,6 +1134,7 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 	const void *v;
 	size_t len;
 	int ret = -EBADMSG;
+	char why[128] = "";
 
 	if (!r)
 		return -ENOMEM;
@@ -1147,9 +1148,9 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 	if (ctl_get(m, A_IP, &v, &len) < 0 || len != 4)
 		goto bad;
 	memcpy(&r->ip, v, 4);
-	if (ctl_get_str(m, A_PORT, r->port, sizeof(r->port)) < 0 ||
-	    ctl_get_str(m, A_FROM, r->from, sizeof(r->from)) < 0 ||
-	    ctl_get_str(m, A_TO, r->to, sizeof(r->to)) < 0)
+	if (ctl_get_name(m, A_PORT, "VM port", r->port, sizeof(r->port), why, sizeof(why)) < 0 ||
+	    ctl_get_name(m, A_FROM, "source host", r->from, sizeof(r->from), why, sizeof(why)) < 0 ||
+	    ctl_get_name(m, A_TO, "destination host", r->to, sizeof(r->to), why, sizeof(why)) < 0)
 		goto bad;
 	pthread_mutex_lock(&a->lock);
 	if (agent_find(a, &r->mac)) {
@@ -1169,7 +1170,7 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 	}
 	return ret;
 bad:
-	agent_log(a, "bad PREPARE from %s: %s", conn->peer, strerror(-ret));
+	agent_log(a, "bad PREPARE from %s: %s", conn->peer, why[0] ? why : strerror(-ret));
 	free(r);
 	return ret;
 }

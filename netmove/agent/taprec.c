@@ -203,47 +203,92 @@ static bool log_complete(const struct taprec *t, int64_t n, struct taprec_counts
 	return true;
 }
 
-/* The guest named its last frame: every frame the reader took after it was
- * lost inside the reader (QEMU drops one it read while stopping and keeps
- * the next).  Hands those for the VM to fn, oldest first (*ret: fn's
- * return), and says so in c->kept.  False if that frame is not among the
- * newest TAPREC_LOST_MAX + 1 the reader took: the marker is left to judge. */
+/* Which of the frames the reader took after the anchor reached the guest:
+ * oldest first, each frame takes the buffers the NIC filled after the
+ * anchor until their bytes make its header and bytes (the NIC fills every
+ * buffer of a frame but the last to the brim).  A frame that fits no such
+ * run and is not for the VM's MAC was one the NIC's filter dropped (another
+ * unicast address, a multicast group the guest did not join).  Returns the
+ * index (newest first, into taken) of the oldest frame that did not reach
+ * the guest (-1: every one did), or -2 if the lengths do not tell. */
+static int first_undelivered(const struct taprec *t, const struct buffer_record *taken, int anchor)
+{
+	unsigned i = 0;
+	int f;
+
+	for (f = anchor - 1; f >= 0 && i < t->last.nafter; f--) {
+		uint64_t need = (uint64_t)t->last.hdr_len + taken[f].len, sum = 0;
+		unsigned k = i;
+
+		while (sum < need && k < t->last.nafter)
+			sum += t->last.after[k++];
+		if (sum == need) {
+			i = k;
+			continue;
+		}
+		if (!memcmp(taken[f].frame, t->mac.b, MAC_LEN))
+			return -2;	/* the VM's own: it must have been there */
+	}
+	/* Every buffer after the anchor is a frame the reader took. */
+	return i < t->last.nafter ? -2 : f;
+}
+
+/* The guest named its anchor: every frame the reader took after it that did
+ * not reach the guest was lost inside the reader (QEMU drops one it read
+ * while stopping and keeps the next).  Hands those for the VM to fn, oldest
+ * first (*ret: fn's return), and says so in c->kept.  False if the anchor is
+ * not among the newest TAPREC_TAKEN_MAX frames the reader took, or the
+ * lengths after it do not match (c->kept says so): the marker then judges. */
 static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *arg,
 		      struct taprec_counts *c, int *ret)
 {
 	struct taken *w = calloc(1, sizeof(*w));
-	uint64_t lost[TAPREC_LOST_MAX], pos;
-	struct buffer_record rec;
-	size_t nlost = 0, i;
+	struct buffer_record *taken = calloc(TAPREC_TAKEN_MAX, sizeof(*taken));
+	int ntaken = 0, anchor = -1, first, f;
+	uint64_t pos;
 	uint32_t h;
-	bool found = false;
 
-	if (!w) {
+	if (!w || !taken) {
+		free(w);
+		free(taken);
 		note(c, "unknown: out of memory");
 		return false;
 	}
-	while (!found && taken_next(t, n, w, &rec, &h, &pos)) {
-		if (h == t->last.hash && rec.len == t->last.len)
-			found = true;
-		else if (nlost < TAPREC_LOST_MAX)
-			lost[nlost++] = pos;
-		else
-			break;
+	while (anchor < 0 && ntaken < TAPREC_TAKEN_MAX &&
+	       taken_next(t, n, w, &taken[ntaken], &h, &pos)) {
+		if (h == t->last.hash && taken[ntaken].len == t->last.len)
+			anchor = ntaken;
+		ntaken++;
 	}
 	free(w);
-	if (!found)
+	if (anchor < 0) {
+		note(c, "the guest's last frame is not among the newest %d its reader took",
+		     TAPREC_TAKEN_MAX);
+		free(taken);
 		return false;
-	for (i = nlost; i-- > 0 && *ret >= 0;) {
-		if (txlog_get(t->txl, lost[i], &rec, &h) < 0 || memcmp(rec.frame, t->mac.b, MAC_LEN))
+	}
+	first = first_undelivered(t, taken, anchor);
+	if (first == -2) {
+		note(c, "the %u buffers after the guest's last readable frame do not match the %d "
+		     "frames its reader took after it", t->last.nafter, anchor);
+		free(taken);
+		return false;
+	}
+	for (f = first; f >= 0 && *ret >= 0; f--) {
+		if (memcmp(taken[f].frame, t->mac.b, MAC_LEN))
 			continue;
-		*ret = fn(&rec, arg);
+		*ret = fn(&taken[f], arg);
 		c->reader_lost++;
 	}
-	if (!nlost)
+	if (first < 0)
 		note(c, "none: the guest got the last frame its reader took");
 	else
-		note(c, "recovered %llu: the reader took %zu after the guest's last frame",
-		     (unsigned long long)c->reader_lost, nlost);
+		note(c, "recovered %llu: the reader took %d after the guest's last frame",
+		     (unsigned long long)c->reader_lost, first + 1);
+	if (t->last.nafter && strlen(c->kept) + 40 < sizeof(c->kept))
+		snprintf(c->kept + strlen(c->kept), sizeof(c->kept) - strlen(c->kept),
+			 " (%d frames after its anchor)", anchor);
+	free(taken);
 	return true;
 }
 
@@ -312,14 +357,16 @@ int taprec_handoff(struct taprec *t, buffer_record_fn fn, void *arg, struct tapr
 	/* What the reader took and lost came before all of these. */
 	if (t->keeps && t->txl && log_complete(t, logged, c) &&
 	    !(t->have_last && find_lost(t, logged, fn, arg, c, &ret))) {
+		char guest[sizeof(c->kept)];
+
+		snprintf(guest, sizeof(guest), "%s", c->kept);
 		if (find_kept(t, logged, &kept, c))
 			ret = fn(&kept, arg);
 		if (t->have_last) {
 			char marker[sizeof(c->kept)];
 
 			snprintf(marker, sizeof(marker), "%s", c->kept);
-			note(c, "the guest's last frame not among the newest %d its reader took; "
-			     "marker: %s", TAPREC_LOST_MAX + 1, marker);
+			note(c, "%s; marker: %s", guest, marker);
 		}
 	}
 	if (ret >= 0)

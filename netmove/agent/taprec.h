@@ -17,6 +17,7 @@
 
 #include "netmove/buffer.h"
 #include "netmove/ctl.h"
+#include "netmove/guestrx.h"
 #include "netmove/mac.h"
 #include "netmove/tapq.h"
 #include "netmove/txlog.h"
@@ -24,11 +25,19 @@
 /* Frames a reader may take from the tap and lose while it stops: QEMU
  * drops one it read while its vCPUs were pausing and keeps the next. */
 #define TAPREC_LOST_MAX 8
+/* The reader's frames looked through for the guest's anchor, newest first:
+ * the anchor may be followed by GUESTRX_AFTER_MAX buffers, then the lost. */
+#define TAPREC_TAKEN_MAX (GUESTRX_AFTER_MAX + TAPREC_LOST_MAX + 1)
 
-/* The last frame the guest received before the stop (AGENTC_LAST_RX). */
+/* What the guest's RX ring told at the stop (AGENTC_LAST_RX): the newest
+ * frame it received that could be read whole (the anchor), and the bytes
+ * the NIC wrote into each buffer after it. */
 struct taprec_last_rx {
-	uint32_t hash;			/* frame_hash */
-	uint32_t len;			/* bytes */
+	uint32_t hash;			/* the anchor's frame_hash */
+	uint32_t len;			/* its bytes */
+	uint8_t hdr_len;		/* header before each frame in after[] */
+	uint8_t nafter;			/* buffers filled after the anchor */
+	uint32_t after[GUESTRX_AFTER_MAX]; /* bytes written into each, oldest first */
 };
 
 /* One relocation's source tap. */

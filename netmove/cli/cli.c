@@ -8,6 +8,7 @@
 #include <net/if.h>
 
 #include "cli.h"
+#include "netmove/frame.h"
 
 int cli_error(int code, const char *cmd, const char *fmt, ...)
 {
@@ -105,7 +106,7 @@ int cli_vlan(const char *cmd, const char *opt, const char *arg, int *vlan)
 {
 	uint64_t v;
 
-	if (cli_uint(cmd, opt, arg, 0, 4095, &v) < 0)
+	if (cli_uint(cmd, opt, arg, 0, FRAME_VLAN_MAX, &v) < 0)
 		return -EINVAL;
 	*vlan = (int)v;
 	return 0;

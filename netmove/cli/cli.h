@@ -47,7 +47,7 @@ int cli_double(const char *cmd, const char *opt, const char *arg,
 	       double min, double max, double *out);
 /* The interface must exist in the current network namespace; sets its index. */
 int cli_iface(const char *cmd, const char *opt, const char *arg, int *ifindex);
-/* A VLAN id 0..4095. */
+/* A VLAN id 0..FRAME_VLAN_MAX. */
 int cli_vlan(const char *cmd, const char *opt, const char *arg, int *vlan);
 
 /* Start the printer for a sub-command according to ctx->json. */

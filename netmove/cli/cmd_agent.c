@@ -150,7 +150,8 @@ static void event_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmove event blackout|resumed|failed --mac MAC [--stopped-us US]\n"
-		"                     [--reader-keeps-one] [--last-rx HASH:LEN] [--socket PATH]\n\n"
+		"                     [--reader-keeps-one] [--last-rx HASH:LEN [--rx-after HDR:LEN,...]]\n"
+		"                     [--socket PATH]\n\n"
 		"Tell this host's netmoved what the hypervisor did: `blackout` on the source\n"
 		"when the VM stops (returns once frames for it are being buffered), `resumed`\n"
 		"on the destination when it runs there, `failed` to roll back.\n"
@@ -160,12 +161,39 @@ static void event_usage(FILE *f)
 		"--reader-keeps-one: with --stopped-us, the tap's reader keeps the first frame\n"
 		"it reads after the stop and never delivers it (QEMU's user-space net): the\n"
 		"source sends that frame on from the copies it logged.\n"
-		"--last-rx HASH:LEN: with --reader-keeps-one, the last frame the VM's NIC\n"
-		"received before the stop (its frame_hash, FNV-1a 32, and its length, as read\n"
-		"from the guest's RX ring): every frame the reader took after it was lost in\n"
-		"the reader, and the source sends those on.\n"
+		"--last-rx HASH:LEN: with --reader-keeps-one, the newest frame the VM's NIC\n"
+		"received before the stop whose bytes could be read from the guest's RX ring\n"
+		"(its frame_hash, FNV-1a 32, and its length); --rx-after HDR:LEN,...: the\n"
+		"NIC's header length and the bytes it wrote into each buffer after that frame,\n"
+		"oldest first (at most 64).  Every frame the reader took after it that did not\n"
+		"reach the guest was lost in the reader, and the source sends those on.\n"
 		"exit codes: 0 accepted, 1 refused (no such relocation), 2 usage, 3 agent\n"
 		"unreachable\n");
+}
+
+/* --rx-after HDR:LEN,LEN,... into stop. */
+static int parse_rx_after(const char *arg, struct agentc_stop *stop)
+{
+	unsigned long long v;
+	const char *p = arg;
+	char *end;
+
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno || end == p || *end != ':' || v > 255 || *p == '-')
+		return -EINVAL;
+	stop->rx_hdr_len = (uint8_t)v;
+	stop->rx_nafter = 0;
+	do {
+		p = end + 1;
+		errno = 0;
+		v = strtoull(p, &end, 10);
+		if (errno || end == p || *p == '-' || !v || v > UINT32_MAX ||
+		    (*end && *end != ',') || stop->rx_nafter == GUESTRX_AFTER_MAX)
+			return -EINVAL;
+		stop->rx_after[stop->rx_nafter++] = (uint32_t)v;
+	} while (*end);
+	return 0;
 }
 
 static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
@@ -176,13 +204,14 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 		{ "stopped-us", required_argument, NULL, 'S' },
 		{ "reader-keeps-one", no_argument, NULL, 'K' },
 		{ "last-rx", required_argument, NULL, 'L' },
+		{ "rx-after", required_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *cmd = "event", *kind;
 	struct agentc_stop stop = { 0 };
-	bool have_mac = false;
+	bool have_mac = false, have_after = false;
 	struct ctl_msg m;
 	struct mac mac;
 	int c, ret;
@@ -231,6 +260,13 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 			stop.flags |= AGENTC_LAST_RX;
 			break;
 		}
+		case 'A':
+			if (parse_rx_after(optarg, &stop) < 0)
+				return cli_error(CLI_USAGE, cmd, "--rx-after: '%s' is not HDR:LEN,... "
+						 "(header 0..255, 1 to %d lengths from 1)", optarg,
+						 GUESTRX_AFTER_MAX);
+			have_after = true;
+			break;
 		case 'j': ctx->json = true; break;
 		case 'h':
 			event_usage(stdout);
@@ -248,6 +284,8 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 		return cli_error(CLI_USAGE, cmd, "--reader-keeps-one and --last-rx go with --stopped-us");
 	if ((stop.flags & AGENTC_LAST_RX) && !(stop.flags & AGENTC_READER_KEEPS_ONE))
 		return cli_error(CLI_USAGE, cmd, "--last-rx goes with --reader-keeps-one");
+	if (have_after && !(stop.flags & AGENTC_LAST_RX))
+		return cli_error(CLI_USAGE, cmd, "--rx-after goes with --last-rx");
 	ctl_msg_init(&m, PROTO_REQ_EVENT);
 	if (agentc_event_msg(&m, kind, &mac, &stop) < 0) {
 		ctl_msg_free(&m);

@@ -110,6 +110,9 @@ int cmd_announce(int argc, char **argv, const struct cli_ctx *gctx)
 	if (mac_is_multicast(&mac) || mac_is_zero(&mac))
 		return cli_error(CLI_USAGE, cmd, "--mac: %s is not a unicast address",
 				 mac_format(&mac, m));
+	if (cfg.max_ms < cfg.initial_ms || cfg.max_ms < cfg.step_ms)
+		return cli_error(CLI_USAGE, cmd, "--max (%u ms) must be at least --initial (%u) and "
+				 "--step (%u)", cfg.max_ms, cfg.initial_ms, cfg.step_ms);
 	cfg.mac = mac;
 	if (want_rarp || want_garp) {
 		cfg.rarp = want_rarp;

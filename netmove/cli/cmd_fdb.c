@@ -94,7 +94,7 @@ static const struct sub subs[] = {
 	  "fdb watch --mac MAC [--dev BRIDGE] [--timeout MS] [--until-port PORT]",
 	  "  --mac MAC            address to watch\n"
 	  "  --dev BRIDGE         changes in this bridge (or on this device) only\n"
-	  "  --timeout MS         give up after MS ms (default 10000, 0 = never)\n"
+	  "  --timeout MS         give up after MS ms (1..86400000, default 10000)\n"
 	  "  --until-port PORT    run until the entry points at PORT (default: until the\n"
 	  "                       first change); exits at once if it already does\n",
 	  "Prints the entry first, then each change with its CLOCK_REALTIME time_us\n"
@@ -172,7 +172,7 @@ static int parse_opt(struct args *a, unsigned int bit, const char *arg)
 		}
 		return 0;
 	case O_TIMEOUT:
-		if (cli_uint(a->cmd, "--timeout", arg, 0, WATCH_TIMEOUT_MAX_MS, &v) < 0)
+		if (cli_uint(a->cmd, "--timeout", arg, 1, WATCH_TIMEOUT_MAX_MS, &v) < 0)
 			return -EINVAL;
 		a->timeout_ms = v;
 		return 0;

@@ -48,25 +48,28 @@ static void usage(FILE *f)
 		   "\nexit codes: 0 ok, 1 negative result, 2 usage error, 3 failure\n");
 }
 
+/* Enter the named network namespace (ip netns's /run/netns/NAME).
+ * Returns CLI_OK, CLI_USAGE (not a name, no such namespace) or CLI_FAILURE. */
 static int enter_netns(const char *name)
 {
 	char path[256];
-	int fd, ret = 0;
+	int fd, ret = CLI_OK;
 
-	if (!*name || strchr(name, '/') || strlen(name) > 200) {
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
+	    strlen(name) > 200) {
 		fprintf(stderr, "netmove: --netns: '%s' is not a namespace name\n", name);
-		return -EINVAL;
+		return CLI_USAGE;
 	}
 	snprintf(path, sizeof(path), "/run/netns/%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		ret = -errno;
-		fprintf(stderr, "netmove: --netns: cannot open %s: %s\n", path, strerror(errno));
-		return ret;
+		fprintf(stderr, "netmove: --netns: %s: %s\n", name,
+			errno == ENOENT ? "no such network namespace" : strerror(errno));
+		return errno == ENOENT ? CLI_USAGE : CLI_FAILURE;
 	}
 	if (setns(fd, CLONE_NEWNET) < 0) {
-		ret = -errno;
 		fprintf(stderr, "netmove: --netns: cannot enter %s: %s\n", name, strerror(errno));
+		ret = CLI_FAILURE;
 	}
 	close(fd);
 	return ret;
@@ -90,10 +93,13 @@ int main(int argc, char **argv)
 		case 'j':
 			ctx.json = true;
 			break;
-		case 'n':
-			if (enter_netns(optarg) < 0)
-				return CLI_FAILURE;
+		case 'n': {
+			int ret = enter_netns(optarg);
+
+			if (ret != CLI_OK)
+				return ret;
 			break;
+		}
 		case 'h':
 			usage(stdout);
 			return CLI_OK;

@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "netmove/agentc.h"
+#include "netmove/frame.h"
 #include "netmove/proto.h"
 #include "netmove/timeutil.h"
 
@@ -84,6 +86,17 @@ int agentc_relocate(const char *path, const struct mac *mac, struct in_addr ip,
 	return ret;
 }
 
+void agentc_stop_last_rx(struct agentc_stop *stop, const uint8_t *frame,
+			 const struct guestrx_tail *t, unsigned hdr_len)
+{
+	stop->flags |= AGENTC_LAST_RX;
+	stop->last_rx_hash = frame_hash(frame, t->len);
+	stop->last_rx_len = (uint32_t)t->len;
+	stop->rx_hdr_len = (uint8_t)hdr_len;
+	stop->rx_nafter = (uint8_t)t->nafter;
+	memcpy(stop->rx_after, t->after, t->nafter * sizeof(t->after[0]));
+}
+
 int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
 		     const struct agentc_stop *stop)
 {
@@ -102,6 +115,20 @@ int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *ma
 	if (ret == 0 && stop && (stop->flags & AGENTC_LAST_RX))
 		ret = ctl_put_u64(req, A_LAST_RX,
 				  (uint64_t)stop->last_rx_hash << 32 | stop->last_rx_len);
+	if (ret == 0 && stop && (stop->flags & AGENTC_LAST_RX) && stop->rx_nafter) {
+		uint8_t b[1 + 4 * GUESTRX_AFTER_MAX];
+		unsigned i;
+
+		if (stop->rx_nafter > GUESTRX_AFTER_MAX)
+			return -EINVAL;
+		b[0] = stop->rx_hdr_len;
+		for (i = 0; i < stop->rx_nafter; i++) {
+			uint32_t be = htonl(stop->rx_after[i]);
+
+			memcpy(b + 1 + 4 * i, &be, 4);
+		}
+		ret = ctl_put(req, A_RX_AFTER, b, 1 + 4 * (size_t)stop->rx_nafter);
+	}
 	return ret;
 }
 

@@ -31,7 +31,9 @@ int announce_validate(const struct announce_cfg *cfg)
 	if (cfg->initial_ms > ANNOUNCE_MAX_DELAY_MS || cfg->step_ms > ANNOUNCE_MAX_DELAY_MS ||
 	    cfg->max_ms > ANNOUNCE_MAX_DELAY_MS)
 		return -EINVAL;
-	if (cfg->vlan < FRAME_NO_VLAN || cfg->vlan > 4095)
+	if (cfg->max_ms < cfg->initial_ms || cfg->max_ms < cfg->step_ms)
+		return -EINVAL;
+	if (cfg->vlan < FRAME_NO_VLAN || cfg->vlan > FRAME_VLAN_MAX)
 		return -EINVAL;
 	return 0;
 }

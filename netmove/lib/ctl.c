@@ -188,6 +188,50 @@ int ctl_get_str(const struct ctl_msg *m, uint16_t tag, char *buf, size_t size)
 	return 0;
 }
 
+const char *ctl_strerror(int err)
+{
+	switch (err) {
+	case -EBADMSG:
+		return "bad authentication tag or malformed message (another key, or a message "
+		       "from another session)";
+	case -EPROTO:
+		return "bad sequence number (a message replayed or reordered)";
+	case -EMSGSIZE:
+		return "declared length over the limit";
+	case -EPROTONOSUPPORT:
+		return "not the netmove protocol, or another version of it";
+	default:
+		return strerror(-err);
+	}
+}
+
+int ctl_get_name(const struct ctl_msg *m, uint16_t tag, const char *what, char *buf, size_t size,
+		 char *err, size_t errlen)
+{
+	const void *p;
+	size_t len;
+
+	if (ctl_get(m, tag, &p, &len) < 0) {
+		snprintf(err, errlen, "missing %s", what);
+		return -ENOENT;
+	}
+	if (len >= size) {
+		snprintf(err, errlen, "%s of %zu bytes: at most %zu", what, len, size - 1);
+		return -ENAMETOOLONG;
+	}
+	if (!len) {
+		snprintf(err, errlen, "empty %s", what);
+		return -EINVAL;
+	}
+	if (memchr(p, 0, len)) {
+		snprintf(err, errlen, "%s holds a NUL byte", what);
+		return -EBADMSG;
+	}
+	memcpy(buf, p, len);
+	buf[len] = 0;
+	return 0;
+}
+
 int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
 		  const char *peer)
 {
@@ -436,8 +480,10 @@ static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, bool 
 	if (ret < 0)
 		return ret;
 	len = get32(hdr + 16);
-	if (get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION || len > CTL_MAX_BODY)
-		return -EBADMSG;
+	if (get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION)
+		return -EPROTONOSUPPORT;
+	if (len > CTL_MAX_BODY)
+		return -EMSGSIZE;
 	ctl_msg_reset(m, get16(hdr + 6));
 	/* Its tag could not verify under the other kind's key. */
 	if (c->auth && hello != (m->type == CTL_TYPE_HELLO))
@@ -584,8 +630,9 @@ int ctl_key_load(const char *path, uint8_t *key, size_t cap)
 	return k < CTL_MIN_KEY ? -EINVAL : (int)k;
 }
 
-static int parse_addr(const char *addr, struct sockaddr_in *sa)
+int ctl_addr_parse(const char *addr, struct sockaddr_in *out)
 {
+	struct sockaddr_in tmp, *sa = out ? out : &tmp;
 	char host[64];
 	const char *colon = strrchr(addr, ':');
 	char *end;
@@ -595,8 +642,10 @@ static int parse_addr(const char *addr, struct sockaddr_in *sa)
 		return -EINVAL;
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = 0;
+	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (*end || !port || port > 65535)
+	if (errno || end == colon + 1 || *end || !port || port > 65535 || colon[1] == '-' ||
+	    colon[1] == '+' || colon[1] == ' ')
 		return -EINVAL;
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
@@ -607,7 +656,7 @@ static int parse_addr(const char *addr, struct sockaddr_in *sa)
 int ctl_listen_tcp(const char *addr)
 {
 	struct sockaddr_in sa;
-	int fd, one = 1, ret = parse_addr(addr, &sa);
+	int fd, one = 1, ret = ctl_addr_parse(addr, &sa);
 
 	if (ret < 0)
 		return ret;
@@ -628,7 +677,7 @@ int ctl_connect_tcp(const char *addr, int timeout_ms)
 	struct sockaddr_in sa;
 	struct pollfd pfd;
 	socklen_t sl = sizeof(int);
-	int fd, one = 1, err = 0, ret = parse_addr(addr, &sa);
+	int fd, one = 1, err = 0, ret = ctl_addr_parse(addr, &sa);
 
 	if (ret < 0)
 		return ret;

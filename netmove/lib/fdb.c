@@ -18,6 +18,7 @@
 #include <netlink/route/neighbour.h>
 
 #include "netmove/fdb.h"
+#include "netmove/frame.h"
 #include "netmove/timeutil.h"
 
 #define WATCH_BUF 65536
@@ -601,7 +602,7 @@ int fdb_get(const struct mac *mac, const char *dev, int vlan, struct fdb_entry *
 	int ret, ifindex, score, best_score = -1;
 	size_t i;
 
-	if (!mac || !out || vlan < FDB_VLAN_ANY || vlan > 4095)
+	if (!mac || !out || vlan < FDB_VLAN_ANY || vlan > FRAME_VLAN_MAX)
 		return -EINVAL;
 	ret = dump_dev(dev, &ifindex, &c, &d);
 	if (ret < 0)

@@ -155,19 +155,6 @@ static int read_chain(const struct guestrx *g, uint32_t id, struct filled *f)
 	}
 }
 
-/* Used ring entry k (a free-running index). */
-static int read_used(const struct guestrx *g, uint16_t k, struct filled *f)
-{
-	uint32_t e[2];
-	int ret = read_gpa(g, g->used + USED_RING_OFF + (uint64_t)(k % g->num) * USED_ELEM_SIZE,
-			   e, sizeof(e));
-
-	if (ret < 0)
-		return ret;
-	f->len = le32toh(e[1]);
-	return read_chain(g, le32toh(e[0]), f);
-}
-
 /* Copy bytes [off, off + len) of a filled buffer out of the guest. */
 static int read_filled(const struct guestrx *g, const struct filled *f, uint64_t off,
 		       uint8_t *out, size_t len)
@@ -201,16 +188,52 @@ static bool header_sane(const uint8_t *h)
 	return !(h[0] & ~7u) && (gso == 0 || gso == 1 || gso == 3 || gso == 4 || gso == 5);
 }
 
-int guestrx_last(const struct guestrx *g, uint8_t *frame, size_t cap, size_t *len,
-		 unsigned *buffers)
+/* The heads the guest has handed to the device and the device has not
+ * used yet (avail slots [used idx, avail idx)): their descriptors were
+ * written anew, so the frames they carried before are gone.  Sets
+ * posted[id]; returns 0 or a negative errno. */
+static int read_posted(const struct guestrx *g, uint16_t used_idx, bool *posted)
 {
-	struct filled *walk;
+	uint16_t avail_idx, n, k, id;
+	int ret = read_gpa(g, g->avail + 2, &avail_idx, 2);
+
+	if (ret < 0)
+		return ret;
+	n = (uint16_t)(le16toh(avail_idx) - used_idx);
+	if (n > g->num)
+		return -EPROTO;
+	for (k = 0; k < n; k++) {
+		ret = read_gpa(g, g->avail + 4 + (uint64_t)((used_idx + k) % g->num) * 2, &id, 2);
+		if (ret < 0)
+			return ret;
+		id = le16toh(id);
+		if (id < g->num)
+			posted[id] = true;
+	}
+	return 0;
+}
+
+/* Whether used entry k (walk[k], newest first) is a readable buffer: the
+ * guest has not posted its descriptor again, and it reads as a chain that
+ * holds what the device wrote. */
+static bool readable(const struct guestrx *g, const bool *posted, uint32_t id,
+		     struct filled *f)
+{
+	return id < g->num && !posted[id] && read_chain(g, id, f) == 0 && f->len <= f->cap;
+}
+
+int guestrx_tail(const struct guestrx *g, uint8_t *frame, size_t cap, struct guestrx_tail *t)
+{
+	struct filled *walk = NULL;
+	uint32_t ids[WALK_MAX], e[2];
+	bool *posted = NULL;
 	uint8_t hdr[12];
 	uint16_t used_idx;
 	uint64_t total = 0, off;
-	unsigned n, i, limit;
+	unsigned j, n = 0, i, limit;
 	int ret;
 
+	memset(t, 0, sizeof(*t));
 	if (g->memfd < 0 || !g->num)
 		return -EBADF;
 	if (g->hdr_len > sizeof(hdr) || g->hdr_len < 10)
@@ -220,55 +243,78 @@ int guestrx_last(const struct guestrx *g, uint8_t *frame, size_t cap, size_t *le
 		return ret;
 	used_idx = le16toh(used_idx);
 	walk = calloc(WALK_MAX, sizeof(*walk));
-	if (!walk)
-		return -ENOMEM;
-	limit = g->mergeable ? (g->num < WALK_MAX ? g->num : WALK_MAX) : 1;
-	/* Walk back from the last buffer filled to the first of its frame: the
-	 * one whose header counts the buffers walked.  The device fills every
-	 * buffer of a frame but the last to the brim. */
-	for (n = 1; n <= limit; n++) {
-		struct filled *f = &walk[n - 1];
+	posted = calloc(g->num, sizeof(*posted));
+	ret = -ENOMEM;
+	if (!walk || !posted)
+		goto out;
+	ret = read_posted(g, used_idx, posted);
+	if (ret < 0)
+		goto out;
+	limit = g->num < WALK_MAX ? g->num : WALK_MAX;
+	/* Newest first: the first buffer (walk[j]) of the newest frame whose
+	 * buffers are all still there, and whose header counts the buffers up
+	 * to it.  The device fills every buffer of a frame but the last to the
+	 * brim.  walk[k] is used entry used_idx - 1 - k. */
+	for (j = 0; j < limit; j++) {
+		struct filled *f = &walk[j];
 
-		ret = read_used(g, (uint16_t)(used_idx - n), f);
+		ret = read_gpa(g, g->used + USED_RING_OFF +
+				  (uint64_t)((uint16_t)(used_idx - 1 - j) % g->num) * USED_ELEM_SIZE,
+			       e, sizeof(e));
 		if (ret < 0)
 			goto out;
+		ids[j] = le32toh(e[0]);
+		f->len = le32toh(e[1]);
+		f->nseg = 0;
 		ret = -ENOENT;
-		if (n == 1 && f->len == 0)
+		if (j == 0 && f->len == 0)
 			goto out;
-		ret = -EPROTO;
-		if (f->len > f->cap || (n > 1 && f->len != f->cap))
-			goto out;
-		if (f->len < g->hdr_len)
-			continue;	/* the tail of a frame */
-		ret = read_filled(g, f, 0, hdr, g->hdr_len);
-		if (ret < 0)
-			goto out;
-		if (header_sane(hdr) &&
-		    (!g->mergeable || (unsigned)(hdr[NUM_BUFFERS_OFF] | hdr[NUM_BUFFERS_OFF + 1] << 8) == n))
+		if (!readable(g, posted, ids[j], f) || f->len < g->hdr_len ||
+		    read_filled(g, f, 0, hdr, g->hdr_len) < 0 || !header_sane(hdr))
+			continue;
+		n = g->mergeable ? (unsigned)(hdr[NUM_BUFFERS_OFF] | hdr[NUM_BUFFERS_OFF + 1] << 8) : 1;
+		if (!n || n > j + 1 || (n > 1 && f->len != f->cap))
+			continue;
+		/* Its other buffers: walk[j - 1] .. walk[j - n + 1]. */
+		for (i = 1; i < n; i++) {
+			struct filled *b = &walk[j - i];
+
+			if (!readable(g, posted, ids[j - i], b) || (i < n - 1 && b->len != b->cap))
+				break;
+		}
+		if (i == n)
 			break;
 	}
-	ret = -EPROTO;
-	if (n > limit)
+	ret = -ESTALE;
+	if (j == limit)
 		goto out;
 	for (i = 0; i < n; i++)
-		total += walk[i].len;
+		total += walk[j - i].len;
 	ret = -E2BIG;
 	if (total - g->hdr_len > cap)
 		goto out;
-	/* The frame's buffers, first to last, the header left out. */
-	*len = (size_t)(total - g->hdr_len);
-	*buffers = n;
+	t->len = (size_t)(total - g->hdr_len);
+	t->buffers = n;
+	/* What the device wrote after it, oldest first. */
+	for (i = j + 1 - n; i-- > 0 && t->nafter < GUESTRX_AFTER_MAX;)
+		t->after[t->nafter++] = walk[i].len;
+	ret = -E2BIG;
+	if (j + 1 - n > GUESTRX_AFTER_MAX)
+		goto out;
 	off = g->hdr_len;
-	for (i = n; i-- > 0;) {
-		ret = read_filled(g, &walk[i], off, frame, walk[i].len - off);
+	for (i = 0; i < n; i++) {
+		const struct filled *b = &walk[j - i];
+
+		ret = read_filled(g, b, off, frame, b->len - off);
 		if (ret < 0)
 			goto out;
-		frame += walk[i].len - off;
+		frame += b->len - off;
 		off = 0;
 	}
 	ret = 0;
 out:
 	free(walk);
+	free(posted);
 	return ret;
 }
 

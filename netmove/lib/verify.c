@@ -29,7 +29,7 @@ int verify_validate(const struct verify_cfg *cfg)
 		return -EINVAL;
 	if (cfg->timeout_ms < 1 || cfg->timeout_ms > VERIFY_MAX_TIMEOUT_MS)
 		return -EINVAL;
-	if (cfg->vlan < FRAME_NO_VLAN || cfg->vlan > 4095)
+	if (cfg->vlan < FRAME_NO_VLAN || cfg->vlan > FRAME_VLAN_MAX)
 		return -EINVAL;
 	if (cfg->eth_src_set && mac_is_multicast(&cfg->eth_src))
 		return -EINVAL;

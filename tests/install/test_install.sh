@@ -27,25 +27,6 @@ for p in $progs; do
 	"$d/usr/$p" --help >/dev/null 2>&1 || fail "$name --help failed"
 	echo "installed: $p ($(cd "$d/usr/share/man" && ls man*/"$name".[1-8]))"
 done
-# Bad input is a usage error (exit 2) before any agent is asked.
-usage_error() { # WHY ARGS...
-	local why=$1 rc
-	shift
-	NETMOVE_SOCKET=$d/none.sock "$d/usr/sbin/netmove" "$@" >/dev/null 2>&1
-	rc=$?
-	[ "$rc" = 2 ] || fail "netmove $*: exit $rc, expected 2 ($why)"
-}
-M=52:54:00:00:00:01
-usage_error "no length" event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx 0x1234
-usage_error "length 0" event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx 0x1234:0
-usage_error "hash too big" event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx 0x123456789:60
-usage_error "negative" event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx -1:60
-usage_error "without --stopped-us" event blackout --mac $M --reader-keeps-one --last-rx 1:60
-usage_error "without --reader-keeps-one" event blackout --mac $M --stopped-us 1 --last-rx 1:60
-NETMOVE_SOCKET=$d/none.sock "$d/usr/sbin/netmove" event blackout --mac $M --stopped-us 1 \
-	--reader-keeps-one --last-rx 0xeab9d349:106 >/dev/null 2>&1
-[ $? = 3 ] || fail "netmove event blackout --last-rx HASH:LEN: not accepted (exit 3, agent unreachable, expected)"
-echo "usage errors: exit 2"
 hook=$d/etc/libvirt/hooks/qemu.d/netmove
 [ -x "$hook" ] || fail "the libvirt hook is not in etc/libvirt/hooks/qemu.d/netmove"
 out=$("$hook" vm1 reconnect begin - </dev/null 2>&1) || fail "the hook failed for an operation it does not handle"

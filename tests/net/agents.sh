@@ -73,7 +73,8 @@ ag_nm() {
 ag_hook() {
 	# A stand-in that keeps a frame as QEMU does says so, unless the test
 	# wants the agents left unaware ($TB_DIR/keeps-untold); one that also
-	# drops one names the guest's last frame, unless $TB_DIR/last-rx-untold.
-	printf '[ -e %q ] || NETMOVE_SOCKET=%q/agent-$VMSTUB_HOST_NS.sock %q event $VMSTUB_EVENT --mac $VMSTUB_MAC ${VMSTUB_STOPPED_US:+--stopped-us $VMSTUB_STOPPED_US} $([ -n "$VMSTUB_KEEPS_ONE" ] && [ ! -e %q ] && echo --reader-keeps-one) $([ -n "$VMSTUB_LAST_RX" ] && [ ! -e %q ] && echo --last-rx $VMSTUB_LAST_RX)' \
+	# drops one tells what its guest got (an anchor frame and the lengths
+	# after it), unless $TB_DIR/last-rx-untold.
+	printf '[ -e %q ] || NETMOVE_SOCKET=%q/agent-$VMSTUB_HOST_NS.sock %q event $VMSTUB_EVENT --mac $VMSTUB_MAC ${VMSTUB_STOPPED_US:+--stopped-us $VMSTUB_STOPPED_US} $([ -n "$VMSTUB_KEEPS_ONE" ] && [ ! -e %q ] && echo --reader-keeps-one) $([ -n "$VMSTUB_LAST_RX" ] && [ ! -e %q ] && echo --last-rx $VMSTUB_LAST_RX ${VMSTUB_RX_AFTER:+--rx-after $VMSTUB_RX_AFTER})' \
 		"$TB_DIR/netmove-off" "$TB_DIR" "$NETMOVE" "$TB_DIR/keeps-untold" "$TB_DIR/last-rx-untold"
 }

@@ -10,9 +10,11 @@
 # its copies of what went into the tap and sends it on (0 lost); left unaware
 # of the keeping, the agents lose exactly that frame (the test can tell).
 # Then the stand-in drops the first frame it reads after the stop and keeps
-# the next, as QEMU does when a frame comes while its vCPUs pause, and names
-# the last frame its guest got (as nm-qemu reads it from the guest's RX
-# ring): both are sent on (0 lost); not named, the dropped one is lost.
+# the next, as QEMU does when a frame comes while its vCPUs pause, and tells
+# what its guest got as nm-qemu reads it from a guest's RX ring whose last
+# buffers were posted again (the third frame from the end, then the lengths
+# of the two after it): both are sent on (0 lost); not told, the dropped one
+# is lost.
 # Then the same late blackout with the agents' tap recovery off: frames are
 # lost.
 set -u

@@ -411,6 +411,62 @@ static void reflected_hello_rejected(void **state)
 	ctl_msg_free(&m);
 }
 
+/* A name that is too long, empty or holds a NUL says so, not "missing". */
+static void name_attributes(void **state)
+{
+	char big[5000], name[16], err[128];
+	struct ctl_msg m;
+
+	(void)state;
+	memset(big, 'p', sizeof(big));
+	ctl_msg_init(&m, 3);
+	assert_int_equal(ctl_put(&m, 1, big, sizeof(big)), 0);
+	assert_int_equal(ctl_put(&m, 2, "", 0), 0);
+	assert_int_equal(ctl_put(&m, 3, "a\0b", 3), 0);
+	assert_int_equal(ctl_put_str(&m, 4, "vnet0"), 0);
+	assert_int_equal(ctl_get_name(&m, 1, "VM port", name, sizeof(name), err, sizeof(err)),
+			 -ENAMETOOLONG);
+	assert_string_equal(err, "VM port of 5000 bytes: at most 15");
+	assert_int_equal(ctl_get_name(&m, 2, "VM port", name, sizeof(name), err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "empty VM port");
+	assert_int_equal(ctl_get_name(&m, 3, "VM port", name, sizeof(name), err, sizeof(err)),
+			 -EBADMSG);
+	assert_int_equal(ctl_get_name(&m, 9, "VM port", name, sizeof(name), err, sizeof(err)),
+			 -ENOENT);
+	assert_string_equal(err, "missing VM port");
+	assert_int_equal(ctl_get_name(&m, 4, "VM port", name, sizeof(name), err, sizeof(err)), 0);
+	assert_string_equal(name, "vnet0");
+	ctl_msg_free(&m);
+}
+
+/* A declared length over CTL_MAX_BODY is refused on the header alone, as
+ * such (not as a bad tag), with nothing reserved for it. */
+static void oversized_length_refused(void **state)
+{
+	struct ctl_conn a, b;
+	struct ctl_msg m, r;
+	uint8_t wire[256];
+	size_t n;
+
+	(void)state;
+	good_pair(&a, &b);
+	ctl_msg_init(&m, 3);
+	ctl_msg_init(&r, 0);
+	ctl_put_str(&m, 1, "handoff");
+	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	assert_true(n >= CTL_HDR_LEN);
+	wire[16] = 0x04;	/* 64 MiB + the message's own length */
+	inject(&a, wire, CTL_HDR_LEN);
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EMSGSIZE);
+	assert_true(r.cap < 1u << 20);
+	assert_string_equal(ctl_strerror(-EMSGSIZE), "declared length over the limit");
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+	ctl_msg_free(&m);
+	ctl_msg_free(&r);
+}
+
 /* A version 1 peer with the right key: its HELLO (HMAC-SHA256 over 16 zero
  * bytes, header and body) is refused, and so is a version 1 header later. */
 static void version1_rejected(void **state)
@@ -454,7 +510,7 @@ static void version1_rejected(void **state)
 	pthread_create(&th, NULL, hs_main, &h);
 	assert_int_equal(write(sv[1], hello, sizeof(hello)), (ssize_t)sizeof(hello));
 	pthread_join(th, NULL);
-	assert_int_equal(h.ret, -EBADMSG);
+	assert_int_equal(h.ret, -EPROTONOSUPPORT);
 	ctl_conn_close(&a);
 	close(sv[1]);
 
@@ -464,7 +520,7 @@ static void version1_rejected(void **state)
 	pthread_create(&th, NULL, hs_main, &h);
 	assert_int_equal(write(sv[1], hello, CTL_HDR_LEN), CTL_HDR_LEN);
 	pthread_join(th, NULL);
-	assert_int_equal(h.ret, -EBADMSG);
+	assert_int_equal(h.ret, -EPROTONOSUPPORT);
 	ctl_conn_close(&a);
 	close(sv[1]);
 
@@ -476,7 +532,7 @@ static void version1_rejected(void **state)
 	n = send_capture(&a, &b, &m, wire, sizeof(wire));
 	wire[4] = 1;
 	inject(&a, wire, n);
-	assert_int_equal(ctl_recv(&b, &r, 1000), -EBADMSG);
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTONOSUPPORT);
 	ctl_conn_close(&a);
 	ctl_conn_close(&b);
 	ctl_msg_free(&m);
@@ -570,6 +626,8 @@ int main(void)
 		cmocka_unit_test(directions_differ),
 		cmocka_unit_test(reflected_hello_rejected),
 		cmocka_unit_test(version1_rejected),
+		cmocka_unit_test(oversized_length_refused),
+		cmocka_unit_test(name_attributes),
 		cmocka_unit_test(unauthenticated_local),
 		cmocka_unit_test(tlv_checks),
 		cmocka_unit_test(key_files),

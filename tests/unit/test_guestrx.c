@@ -26,7 +26,7 @@
 #define NUM 8u
 
 static uint8_t *ram;
-static uint16_t used_idx, next_avail;
+static uint16_t used_idx, next_avail, avail_idx;
 
 static void put_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 		     uint16_t next)
@@ -42,12 +42,31 @@ static void put_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, ui
 	memcpy(d + 14, &n, 2);
 }
 
+static void set_avail_idx(uint16_t v)
+{
+	uint16_t le = htole16(v);
+
+	avail_idx = v;
+	memcpy(ram + AVAIL + 2, &le, 2);
+}
+
+/* The device used everything the guest posted (nothing pending). */
 static void set_used_idx(uint16_t v)
 {
 	uint16_t le = htole16(v);
 
 	used_idx = v;
 	memcpy(ram + USED + 2, &le, 2);
+	set_avail_idx(v);
+}
+
+/* The guest posts descriptor id again (a refill): its old bytes are gone. */
+static void repost(uint16_t id)
+{
+	uint16_t le = htole16(id);
+
+	memcpy(ram + AVAIL + 4 + 2 * (avail_idx % NUM), &le, 2);
+	set_avail_idx((uint16_t)(avail_idx + 1));
 }
 
 /* One buffer a descriptor, as Linux posts mergeable buffers. */
@@ -60,7 +79,7 @@ static int setup(void **state)
 	assert_non_null(ram);
 	for (i = 0; i < NUM; i++)
 		put_desc(DESC, i, GPA_BASE + BUFS + i * 2048, BUF_LEN, 2 /* write */, 0);
-	used_idx = next_avail = 0;
+	used_idx = next_avail = avail_idx = 0;
 	return 0;
 }
 
@@ -125,28 +144,41 @@ static void make(uint8_t *f, size_t len, uint8_t seed)
 		f[i] = (uint8_t)(seed + i * 7);
 }
 
-static void expect_last(struct guestrx *g, const uint8_t *want, size_t want_len, unsigned bufs)
+/* The anchor is want (bufs buffers), with nafter buffers after it. */
+static void expect_anchor(struct guestrx *g, const uint8_t *want, size_t want_len, unsigned bufs,
+			  unsigned nafter, struct guestrx_tail *t)
 {
 	static uint8_t got[GUESTRX_FRAME_MAX];
-	unsigned b = 0;
-	size_t len = 0;
 
-	assert_int_equal(guestrx_last(g, got, sizeof(got), &len, &b), 0);
-	assert_int_equal(len, want_len);
-	assert_int_equal(b, bufs);
+	assert_int_equal(guestrx_tail(g, got, sizeof(got), t), 0);
+	assert_int_equal(t->len, want_len);
+	assert_int_equal(t->buffers, bufs);
+	assert_int_equal(t->nafter, nafter);
 	assert_memory_equal(got, want, want_len);
+}
+
+static void expect_last(struct guestrx *g, const uint8_t *want, size_t want_len, unsigned bufs)
+{
+	struct guestrx_tail t;
+
+	expect_anchor(g, want, want_len, bufs, 0, &t);
+}
+
+static int tail_of(struct guestrx *g, uint8_t *out, size_t cap)
+{
+	struct guestrx_tail t;
+
+	return guestrx_tail(g, out, cap, &t);
 }
 
 static void nothing_yet(void **state)
 {
 	struct guestrx g;
 	uint8_t f[64];
-	size_t len;
-	unsigned b;
 
 	(void)state;
 	open_ring(&g, true);
-	assert_int_equal(guestrx_last(&g, f, sizeof(f), &len, &b), -ENOENT);
+	assert_int_equal(tail_of(&g, f, sizeof(f)), -ENOENT);
 	guestrx_close(&g);
 }
 
@@ -245,31 +277,68 @@ static void bad_rings(void **state)
 	uint8_t f[100], out[64];
 	struct guestrx g;
 	uint32_t e[2];
-	size_t len;
-	unsigned b;
 
 	(void)state;
 	open_ring(&g, true);
 	make(f, sizeof(f), 8);
 	device_fill(f, sizeof(f), 0);
 	/* Longer than the caller's room. */
-	assert_int_equal(guestrx_last(&g, out, sizeof(out), &len, &b), -E2BIG);
-	/* A header that counts buffers the ring does not show. */
+	assert_int_equal(tail_of(&g, out, sizeof(out)), -E2BIG);
+	/* A header that counts buffers the ring does not show: no frame to read. */
 	ram[BUFS + 10] = 3;
-	assert_int_equal(guestrx_last(&g, out, sizeof(out), &len, &b), -EPROTO);
+	assert_int_equal(tail_of(&g, out, sizeof(out)), -ESTALE);
 	ram[BUFS + 10] = 1;
-	/* A descriptor index out of the ring. */
+	/* A descriptor index out of the ring: not readable either. */
 	e[0] = htole32(NUM + 1);
 	e[1] = htole32(112);
 	memcpy(ram + USED + 4, e, 8);
-	assert_int_equal(guestrx_last(&g, out, sizeof(out), &len, &b), -EPROTO);
+	assert_int_equal(tail_of(&g, out, sizeof(out)), -ESTALE);
+	/* More posted than the ring holds. */
+	set_avail_idx((uint16_t)(used_idx + NUM + 1));
+	assert_int_equal(tail_of(&g, out, sizeof(out)), -EPROTO);
+	set_avail_idx(used_idx);
 	/* A buffer in no RAM region. */
 	e[0] = htole32(0);
 	memcpy(ram + USED + 4, e, 8);
 	put_desc(DESC, 0, 0x40000000, BUF_LEN, 2, 0);
-	assert_int_equal(guestrx_last(&g, out, sizeof(out), &len, &b), -EFAULT);
+	assert_int_equal(tail_of(&g, out, sizeof(out)), -ESTALE);
 	guestrx_close(&g);
-	assert_int_equal(guestrx_last(&g, out, sizeof(out), &len, &b), -EBADF);
+	assert_int_equal(tail_of(&g, out, sizeof(out)), -EBADF);
+}
+
+/* The guest posted the last frames' descriptors again (a refill): the
+ * newest frame still there is the anchor, and the lengths after it say what
+ * came next. */
+static void reposted_buffers(void **state)
+{
+	static uint8_t big[3000];
+	uint8_t a[300], b[120], c[90];
+	struct guestrx_tail t;
+	struct guestrx g;
+
+	(void)state;
+	open_ring(&g, true);
+	make(a, sizeof(a), 10);
+	make(big, sizeof(big), 11);
+	make(b, sizeof(b), 12);
+	make(c, sizeof(c), 13);
+	device_fill(a, sizeof(a), 0);		/* id 0 */
+	device_fill(big, sizeof(big), 0);	/* ids 1, 2 */
+	device_fill(b, sizeof(b), 0);		/* id 3 */
+	device_fill(c, sizeof(c), 0);		/* id 4 */
+	repost(4);
+	repost(3);
+	expect_anchor(&g, big, sizeof(big), 2, 2, &t);
+	assert_int_equal(t.after[0], 12 + sizeof(b));
+	assert_int_equal(t.after[1], 12 + sizeof(c));
+	/* One buffer of the big frame posted again: the one before is the anchor. */
+	repost(2);
+	expect_anchor(&g, a, sizeof(a), 1, 4, &t);
+	assert_int_equal(t.after[0], BUF_LEN);
+	assert_int_equal(t.after[1], 12 + sizeof(big) - BUF_LEN);
+	repost(0);
+	assert_int_equal(tail_of(&g, a, sizeof(a)), -ESTALE);
+	guestrx_close(&g);
 }
 
 static void regions(void **state)
@@ -311,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(index_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(chains_and_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_rings, setup, teardown),
+		cmocka_unit_test_setup_teardown(reposted_buffers, setup, teardown),
 		cmocka_unit_test(regions),
 		cmocka_unit_test_setup_teardown(across_regions, setup, teardown),
 	};

@@ -6,6 +6,7 @@
 # NM_LIBVIRT_HOOK, else build/nm-libvirt-hook next to this copy or the tree's.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/sh_cmocka.sh"
 HOOK=${NM_LIBVIRT_HOOK:-}
 for h in "$here/../nm-libvirt-hook" "$here/../../${O:-build}/nm-libvirt-hook"; do
 	[ -n "$HOOK" ] && break
@@ -18,7 +19,6 @@ export NETMOVE_HOOK_LOG=$t/log/netmove/libvirt-hook.log
 export NETMOVE_SOCKET=$t/no-netmoved.sock
 export NETMOVE_HOOK_TIMEOUT_MS=5000
 state=$NETMOVE_HOOK_STATE_DIR/vm70.incoming
-passed=0 failed=0 names=()
 
 cat >"$t/vm70.xml" <<'EOF'
 <domain type='kvm' id='3'>
@@ -54,21 +54,6 @@ EOF
 hook() {
 	"$HOOK" "$@" >"$t/out" 2>"$t/err"
 	rc=$?
-}
-
-# check NAME: runs test_NAME, prints cmocka's lines for it.
-check() {
-	local msg
-	echo "[ RUN      ] $1"
-	if msg=$("test_$1" 2>&1); then
-		echo "[       OK ] $1"
-		passed=$((passed + 1))
-	else
-		echo "$msg" | sed 's/^/    /'
-		echo "[  FAILED  ] $1"
-		failed=$((failed + 1))
-		names+=("$1")
-	fi
 }
 
 fail() { echo "$*"; return 1; }
@@ -219,21 +204,5 @@ test_by_hand() {
 tests=(migrate_begin_records unhandled_op_leaves_stdin started_without_state_is_a_plain_start
 	started_pulls_and_removes_state release_and_stopped_remove_state bad_domain_names
 	malformed_xml stale_state_is_not_used time_bound by_hand)
-echo "[==========] Running ${#tests[@]} test(s)."
-if [ -z "$HOOK" ] || [ ! -x "$HOOK" ]; then
-	echo "nm-libvirt-hook not built (make, or set NM_LIBVIRT_HOOK)"
-	echo "[  FAILED  ] hook_built"
-	exit 1
-fi
-for n in "${tests[@]}"; do
-	check "$n"
-done
-echo "[==========] ${#tests[@]} test(s) run."
-echo "[  PASSED  ] $passed test(s)."
-if [ "$failed" -ne 0 ]; then
-	echo "[  FAILED  ] $failed test(s), listed below:"
-	for n in "${names[@]}"; do
-		echo "[  FAILED  ] $n"
-	done
-	exit 1
-fi
+sh_cmocka_run "$([ -n "$HOOK" ] && [ -x "$HOOK" ] && echo y)" \
+	"nm-libvirt-hook not built (make, or set NM_LIBVIRT_HOOK)" "${tests[@]}"

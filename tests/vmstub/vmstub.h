@@ -98,9 +98,9 @@ struct vmstub {
 	bool drop_first;		/* pause late drop: and drop the one read before it,
 					 * as QEMU does with a frame read while it stops */
 	bool dropped;			/* that one was read */
-	bool have_last_rx;		/* last_rx_* name the last frame the guest got */
-	uint32_t last_rx_hash;		/* its frame_hash */
-	uint32_t last_rx_len;		/* its length */
+	unsigned rx_seen;		/* frames the guest got (saturating at 3) */
+	uint32_t rx_hash[3];		/* frame_hash of the last three it got, newest first */
+	uint32_t rx_len[3];		/* and their lengths */
 	struct vs_stats st;
 	bool quit;			/* leave the main loop */
 	int exit_code;			/* of the process */

@@ -208,9 +208,11 @@ int vm_fwd(struct vmstub *vs, int from, int to, uint64_t *frames, uint64_t *byte
 			continue;
 		}
 		if (to == vs->guest_fd) {
-			vs->have_last_rx = true;
-			vs->last_rx_hash = frame_hash(buf + VS_VNET_HDR_LEN, (size_t)(n - VS_VNET_HDR_LEN));
-			vs->last_rx_len = (uint32_t)(n - VS_VNET_HDR_LEN);
+			memmove(vs->rx_hash + 1, vs->rx_hash, 2 * sizeof(vs->rx_hash[0]));
+			memmove(vs->rx_len + 1, vs->rx_len, 2 * sizeof(vs->rx_len[0]));
+			vs->rx_hash[0] = frame_hash(buf + VS_VNET_HDR_LEN, (size_t)(n - VS_VNET_HDR_LEN));
+			vs->rx_len[0] = (uint32_t)(n - VS_VNET_HDR_LEN);
+			vs->rx_seen += vs->rx_seen < 3;
 		}
 		(*frames)++;
 		*bytes += (uint64_t)(n - VS_VNET_HDR_LEN);
@@ -274,8 +276,8 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 {
 	const struct vs_tap *t = &vs->tap[vs->active];
 	char ev[64], mac[64], ip[64], gns[NAME_MAX + 32], hns[NAME_MAX + 32], tap[64];
-	char ctl[PATH_MAX + 32], stopped[64], keeps[] = "VMSTUB_KEEPS_ONE=1", last[64];
-	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, stopped, keeps, last, NULL };
+	char ctl[PATH_MAX + 32], stopped[64], keeps[] = "VMSTUB_KEEPS_ONE=1", last[64], after[64];
+	char *vars[] = { ev, mac, ip, gns, hns, tap, ctl, stopped, keeps, last, after, NULL };
 	const uint8_t *m = vs->o.mac;
 
 	snprintf(ev, sizeof(ev), "VMSTUB_EVENT=%s", event);
@@ -291,10 +293,13 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 			 (unsigned long long)vs->st.pause_stop_us);
 	else
 		vars[7] = NULL;
-	/* A stand-in that drops as QEMU does names the guest's last frame, as
-	 * nm-qemu reads it from the guest's RX ring. */
-	snprintf(last, sizeof(last), "VMSTUB_LAST_RX=0x%08x:%u", vs->last_rx_hash, vs->last_rx_len);
-	if (!vs->late || !vs->drop_first || !vs->have_last_rx)
+	/* A stand-in that drops as QEMU does tells what its guest got as
+	 * nm-qemu reads it from a guest's RX ring whose last two buffers the
+	 * guest posted again: the third frame from the end whole, then the
+	 * lengths of the two after it (no header). */
+	snprintf(last, sizeof(last), "VMSTUB_LAST_RX=0x%08x:%u", vs->rx_hash[2], vs->rx_len[2]);
+	snprintf(after, sizeof(after), "VMSTUB_RX_AFTER=0:%u,%u", vs->rx_len[1], vs->rx_len[0]);
+	if (!vs->late || !vs->drop_first || vs->rx_seen < 3)
 		vars[9] = NULL;
 	if (!vs->late || !vs->keep_one)
 		vars[8] = NULL;

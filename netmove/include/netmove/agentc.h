@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include "netmove/ctl.h"
+#include "netmove/guestrx.h"
 #include "netmove/mac.h"
 
 /* The agent's socket: $NETMOVE_SOCKET, else PROTO_DEFAULT_SOCKET. */
@@ -27,9 +28,14 @@ struct agentc_stop {
 	uint64_t stopped_us;	/* CLOCK_REALTIME µs at which the VM stopped, 0: not
 				 * told (the agent journals how late the blackout came) */
 	unsigned flags;		/* AGENTC_READER_*, AGENTC_LAST_RX */
-	uint32_t last_rx_hash;	/* AGENTC_LAST_RX: frame_hash of the last frame the VM's
-				 * NIC received before the stop */
-	uint32_t last_rx_len;	/* and its length */
+	/* AGENTC_LAST_RX: what the VM's NIC received before the stop (read from
+	 * its RX ring, see guestrx.h). */
+	uint32_t last_rx_hash;	/* frame_hash of the newest frame it received whose bytes
+				 * could be read (the anchor) */
+	uint32_t last_rx_len;	/* the anchor's length */
+	uint8_t rx_hdr_len;	/* header the NIC puts before each frame (rx_after) */
+	uint8_t rx_nafter;	/* buffers it filled after the anchor */
+	uint32_t rx_after[GUESTRX_AFTER_MAX]; /* bytes written into each, oldest first */
 };
 
 /* Flags of struct agentc_stop (they need stopped_us). */
@@ -43,6 +49,12 @@ enum {
 	 * lost inside the reader, and the source sends those on. */
 	AGENTC_LAST_RX = 2,
 };
+
+/* Set stop's AGENTC_LAST_RX part from the tail of a guest's RX ring
+ * (guestrx_tail): frame holds the anchor's t->len bytes; hdr_len is the
+ * NIC's header length (struct guestrx). */
+void agentc_stop_last_rx(struct agentc_stop *stop, const uint8_t *frame,
+			 const struct guestrx_tail *t, unsigned hdr_len);
 
 /* Build the EVENT request: kind ("blackout", "resumed", "failed") for mac;
  * stop (NULL: nothing told) as above.  Returns 0, -EINVAL (flags without

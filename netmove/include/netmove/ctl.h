@@ -84,6 +84,12 @@ int ctl_get_u64(const struct ctl_msg *m, uint16_t tag, uint64_t *v);
 /* String attribute copied NUL-terminated into buf: 0, -ENOENT or -EBADMSG
  * (too long or containing NUL). */
 int ctl_get_str(const struct ctl_msg *m, uint16_t tag, char *buf, size_t size);
+/* A name attribute (an interface, a host): like ctl_get_str, and not empty;
+ * on error err (errlen bytes) says what of it was wrong, naming it what.
+ * Returns 0, -ENOENT (missing), -ENAMETOOLONG (size bytes or more),
+ * -EINVAL (empty) or -EBADMSG (holds a NUL byte). */
+int ctl_get_name(const struct ctl_msg *m, uint16_t tag, const char *what, char *buf, size_t size,
+		 char *err, size_t errlen);
 /* Iterate over attributes: *off starts at 0.  Returns 1 with tag/v/len set,
  * 0 at the end. */
 int ctl_next(const struct ctl_msg *m, size_t *off, uint16_t *tag, const void **v, size_t *len);
@@ -98,9 +104,10 @@ int ctl_body_check(const uint8_t *body, size_t len);
 int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
 		  const char *peer);
 /* Exchange HELLOs and derive the session keys (authenticated connections
- * only; no-op otherwise).  Returns 0, -ETIMEDOUT, -ECONNRESET, -EBADMSG
- * (malformed, bad tag: another key, or a version 1 peer), -EPROTO (our own
- * HELLO reflected back), -EALREADY (done before), -ENOMEM or -EIO.  On
+ * only; no-op otherwise).  Returns 0, -ETIMEDOUT, -ECONNRESET,
+ * -EPROTONOSUPPORT (not our magic or version: a version 1 peer), -EMSGSIZE,
+ * -EBADMSG (malformed, bad tag: another key), -EPROTO (our own HELLO
+ * reflected back), -EALREADY (done before), -ENOMEM or -EIO.  On
  * failure c holds no session keys. */
 int ctl_handshake(struct ctl_conn *c, int timeout_ms);
 /* Send one message (assigns the next sequence number).  Returns 0, a
@@ -108,10 +115,13 @@ int ctl_handshake(struct ctl_conn *c, int timeout_ms);
  * connection without a successful handshake). */
 int ctl_send(struct ctl_conn *c, struct ctl_msg *m);
 /* Receive one message into m (reset first).  Returns 0, -ETIMEDOUT,
- * -ECONNRESET (peer closed), -EBADMSG (malformed, other version or bad tag),
- * -EPROTO (bad sequence: replayed or reordered), -ENOMEM, -EIO, or -ENOTCONN
- * (authenticated connection without a successful handshake). */
+ * -ECONNRESET (peer closed), -EPROTONOSUPPORT (not our magic or version),
+ * -EMSGSIZE (a declared length over CTL_MAX_BODY), -EBADMSG (malformed or bad
+ * tag), -EPROTO (bad sequence: replayed or reordered), -ENOMEM, -EIO, or
+ * -ENOTCONN (authenticated connection without a successful handshake). */
 int ctl_recv(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms);
+/* What an error of ctl_handshake or ctl_recv means, for a log line. */
+const char *ctl_strerror(int err);
 /* Close the socket, free the session keys, wipe the pre-shared key.  A
  * second call does nothing more. */
 void ctl_conn_close(struct ctl_conn *c);
@@ -122,6 +132,10 @@ void ctl_conn_close(struct ctl_conn *c);
 int ctl_key_load(const char *path, uint8_t *key, size_t cap);
 
 /* Sockets.  addr is "IPv4:port". */
+/* Parse addr (port 1..65535) into *sa (may be NULL: only check it).
+ * Returns 0 or -EINVAL. */
+struct sockaddr_in;
+int ctl_addr_parse(const char *addr, struct sockaddr_in *sa);
 int ctl_listen_tcp(const char *addr);
 int ctl_connect_tcp(const char *addr, int timeout_ms);
 /* Accept one TCP peer on lfd, with TCP_NODELAY as ctl_connect_tcp sets it;

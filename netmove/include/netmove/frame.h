@@ -30,6 +30,7 @@
 
 /* No 802.1Q tag. */
 #define FRAME_NO_VLAN (-1)
+#define FRAME_VLAN_MAX 4094	/* highest VLAN id (4095 is reserved, 802.1Q) */
 
 /* A parsed Ethernet header. */
 struct frame_eth {

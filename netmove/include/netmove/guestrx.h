@@ -6,12 +6,19 @@
  * tap while it stops and then drop it, or keep it undelivered: nothing on
  * the host tells such a frame from one delivered just before the stop.  The
  * guest's RX ring does.  Its used ring lists the buffers the device filled,
- * in the order it filled them, and the last frame's bytes are still in the
- * buffers the ring points to: so every frame the reader took after that
- * frame was lost inside the VMM.  The ring's and the RAM's addresses come
- * from the VMM (qemu_nic.h asks QEMU); reading is then a few preads, which
- * need no answer from the stopped VMM.  Split virtqueues only (virtio 1.0,
- * QEMU's default); all values in the ring are little-endian. */
+ * in the order it filled them, with the bytes written into each; only the
+ * device writes it.  A frame's bytes stay in its buffers until the guest
+ * posts their descriptors again (Linux refills its ring in batches), so the
+ * newest frame whose buffers are not posted again can be read whole: the
+ * anchor.  The lengths written after it tell which of the frames the reader
+ * took after the anchor reached the guest (taprec matches them); the rest
+ * were lost inside the VMM.  The ring's and the RAM's addresses come from
+ * the VMM (qemu_nic.h asks QEMU); reading is then a few preads, which need
+ * no answer from the stopped VMM.  Split virtqueues only (virtio 1.0,
+ * QEMU's default); all values in the ring are little-endian.  A buffer the
+ * guest was posting again at the very instant its vCPU stopped (descriptor
+ * written, avail slot not yet) is read as still there: that window is the
+ * few instructions of one virtqueue_add. */
 #ifndef NETMOVE_GUESTRX_H
 #define NETMOVE_GUESTRX_H
 
@@ -22,6 +29,7 @@
 
 #define GUESTRX_REGIONS 16		/* RAM regions mapped at most */
 #define GUESTRX_FRAME_MAX (65536 + 64)	/* longest frame read (a GSO frame) */
+#define GUESTRX_AFTER_MAX 64		/* buffers after the anchor told */
 
 /* One range of guest-physical RAM and where the VMM maps it. */
 struct guestrx_region {
@@ -52,15 +60,24 @@ int guestrx_open(struct guestrx *g, pid_t pid);
  * (empty, or it overlaps one already added). */
 int guestrx_add_region(struct guestrx *g, uint64_t gpa, uint64_t size, uint64_t hva);
 
-/* The last frame the device put into the ring: its bytes without the
- * virtio-net header into frame (cap bytes), their count in *len; *buffers
- * gets how many ring buffers it filled.  Returns 0, -ENOENT (the device
- * has filled no buffer yet), -EPROTO (the ring does not read as a filled
- * frame: a header whose buffer count does not match, a descriptor out of
- * the ring), -EFAULT (an address in no region), -E2BIG (longer than cap),
- * -EBADF (nothing open), or pread's negative errno. */
-int guestrx_last(const struct guestrx *g, uint8_t *frame, size_t cap, size_t *len,
-		 unsigned *buffers);
+/* The tail of the ring (see above). */
+struct guestrx_tail {
+	size_t len;			/* the anchor frame's bytes (no header) */
+	unsigned buffers;		/* ring buffers it filled */
+	unsigned nafter;		/* buffers the device filled after it */
+	uint32_t after[GUESTRX_AFTER_MAX]; /* bytes written into each, oldest first
+					 * (a frame's header in the first of its own) */
+};
+
+/* Read the tail of the ring once the VM has stopped: the anchor's bytes
+ * without the virtio-net header into frame (cap bytes), the rest into *t.
+ * Returns 0, -ENOENT (the device has filled no buffer yet), -ESTALE (no
+ * frame in the newest 128 buffers can be read: the guest posted them
+ * again), -E2BIG (the anchor is longer than cap, or more than
+ * GUESTRX_AFTER_MAX buffers came after it), -EPROTO (the rings do not read
+ * as rings), -EFAULT (an address in no region), -EBADF (nothing open), or
+ * pread's negative errno. */
+int guestrx_tail(const struct guestrx *g, uint8_t *frame, size_t cap, struct guestrx_tail *t);
 
 /* Close the memory (the struct may be opened again). */
 void guestrx_close(struct guestrx *g);

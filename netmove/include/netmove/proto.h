@@ -50,8 +50,12 @@ enum proto_attr {
 	A_STOPPED,		/* u64 CLOCK_REALTIME µs the VM stopped (hypervisor's word) */
 	A_READER_KEEPS,		/* u64 1: the tap's reader keeps the first frame it reads
 				 * after the stop, undelivered (QEMU's user-space net) */
-	A_LAST_RX,		/* u64: the last frame the VM's NIC received before the
-				 * stop, frame_hash << 32 | its length */
+	A_LAST_RX,		/* u64: the newest frame the VM's NIC received before the
+				 * stop that could be read (the anchor), frame_hash << 32
+				 * | its length */
+	A_RX_AFTER,		/* bytes: the NIC's header length (1 byte), then per buffer
+				 * it filled after the anchor the bytes written (u32, big-
+				 * endian), oldest first; at most GUESTRX_AFTER_MAX */
 };
 
 #endif
