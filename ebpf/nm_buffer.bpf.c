@@ -186,6 +186,17 @@ int nm_egress(struct __sk_buff *skb)
 			}
 		}
 	}
+	/* An owner that stopped renewing its lease is gone: let the frames
+	 * through rather than hold them for nobody. */
+	if (mode != NM_MODE_PASS) {
+		__u64 lease = *(volatile __u64 *)&port->lease_ns;
+
+		if (lease && bpf_ktime_get_ns() > lease) {
+			__sync_fetch_and_add(&port->lease_passed, 1);
+			COUNT(port, slot, passed);
+			return TC_ACT_OK;
+		}
+	}
 	switch (mode) {
 	case NM_MODE_BUFFER:
 	case NM_MODE_DRAIN:

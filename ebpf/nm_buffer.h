@@ -87,6 +87,10 @@ struct nm_port {
 	__u64 netns_cookie;	/* network namespace of that interface */
 	__u64 resumes;		/* resume events emitted */
 	__u64 resume_lost;	/* resume events the event ring had no room for */
+	__u64 lease_ns;		/* the owner's lease: bpf_ktime_get_ns deadline, 0: none.
+				 * Past it every frame passes (the owner died: fail
+				 * open), whatever the modes say */
+	__u64 lease_passed;	/* frames let through past the lease */
 	struct nm_counters c;	/* port totals (frames of untracked MACs pass) */
 };
 

@@ -10,6 +10,7 @@
 
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
+#include "lease.h"
 #include "spares.h"
 #include "taprec.h"
 
@@ -106,6 +107,8 @@ struct reloc {
 	uint64_t tap_read;		/* frames the tap's reader took, PREPARE..handoff (tx_packets, src) */
 	char reader_kept[176];		/* the frames a keeping reader lost: what became of them (src) */
 	uint64_t tap_reader_lost;	/* how many of them were sent on (src) */
+	struct buffer *lease_buf;	/* its buffer while attached: the lease thread renews
+					 * its lease (under lock) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */
@@ -140,6 +143,10 @@ struct agent {
 	uint64_t next_id;		/* id generator */
 	struct early_resume early[AGENT_EARLY_MAX];
 	struct spares spares;		/* buffer programs loaded ahead */
+	pthread_t lease_thread;		/* renews the relocations' buffer leases (lease.c) */
+	pthread_cond_t lease_wake;	/* wakes it to stop */
+	bool lease_stop;		/* under lock */
+	bool lease_running;
 	volatile int stop;		/* set by SIGTERM/SIGINT */
 };
 

@@ -702,6 +702,11 @@ int main(int argc, char **argv)
 	ret = spares_start(&a.spares, (uint32_t)(a.cfg.ring_mib << 20), spares_log, &a);
 	if (ret < 0)
 		agent_log(&a, "loading buffer programs ahead: %s", strerror(-ret));
+	ret = lease_start(&a);
+	if (ret < 0) {
+		fprintf(stderr, "netmoved: the lease thread: %s\n", strerror(-ret));
+		return 1;
+	}
 	agent_log(&a, "ready: socket %s, peers on %s", a.cfg.socket,
 		  a.cfg.listen ? a.cfg.listen : "(none)");
 	while (!a.stop) {
@@ -745,6 +750,7 @@ int main(int argc, char **argv)
 		}
 	}
 	agent_log(&a, "stopping");
+	lease_stop(&a);
 	spares_stop(&a.spares);
 	unlink(a.cfg.socket);
 	return 0;

@@ -234,6 +234,9 @@ static void finish(struct work *w, const char *outcome)
 static void cleanup(struct work *w)
 {
 	answer_late_events(w);
+	pthread_mutex_lock(&w->a->lock);
+	w->r->lease_buf = NULL;
+	pthread_mutex_unlock(&w->a->lock);
 	if (w->buf)
 		buffer_detach(w->buf);
 	if (w->rp)
@@ -305,6 +308,11 @@ static int attach_buffer(struct work *w)
 		set_error(w, "attaching the eBPF buffer", ret, w->r->port);
 		return ret;
 	}
+	/* From now on a dead agent leaves no port holding frames. */
+	buffer_lease(w->buf, lease_deadline());
+	pthread_mutex_lock(&w->a->lock);
+	w->r->lease_buf = w->buf;
+	pthread_mutex_unlock(&w->a->lock);
 	ret = buffer_pretouch(w->buf);
 	if (ret < 0)
 		set_error(w, "pre-touching the ring", ret, NULL);

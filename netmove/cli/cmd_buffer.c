@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "netmove/buffer.h"
+#include "netmove/timeutil.h"
 
 enum {
 	O_IFACE = 1 << 0,
@@ -267,6 +268,11 @@ static int run_stats(struct args *a)
 	out_u64(&o, "ring_used", st.ring_used);
 	out_u64(&o, "next_seq", st.next_seq);
 	out_u64(&o, "resumes", st.resumes);
+	/* The owner's lease: left in ms (negative: it ran out, frames pass). */
+	if (st.lease_ns)
+		out_i64(&o, "lease_left_ms",
+			((int64_t)st.lease_ns - (int64_t)timeutil_mono_ns()) / 1000000);
+	out_u64(&o, "lease_passed", st.lease_passed);
 	if (!(a->seen & O_MAC)) {
 		out_obj_begin(&o, "port");
 		out_counters(&o, &st.c);

@@ -952,12 +952,30 @@ static void tc_opts_init(struct bpf_tc_opts *o, int prog_fd, __u32 flags)
 	o->flags = flags;
 }
 
-static int tc_detach(int ifindex, enum bpf_tc_attach_point at)
+/* Remove netmove's filter from one hook of ifindex.  With prog_fd (not -1)
+ * only if that program is the one attached: a newer relocation may have
+ * replaced it (attach with replace), and that one is not ours to remove.
+ * Returns 0, -ENOENT (none there), -ESTALE (another program is there), or
+ * another negative errno. */
+static int tc_detach(int ifindex, enum bpf_tc_attach_point at, int prog_fd)
 {
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
 	struct bpf_tc_hook h;
 	struct bpf_tc_opts o;
+	int ret;
 
 	hook_init(&h, ifindex, at);
+	if (prog_fd >= 0) {
+		tc_opts_init(&o, 0, 0);
+		ret = bpf_tc_query(&h, &o);
+		if (ret < 0)
+			return ret == -EINVAL ? -ENOENT : ret;
+		if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) < 0)
+			return -errno;
+		if (o.prog_id != info.id)
+			return -ESTALE;
+	}
 	tc_opts_init(&o, 0, 0);
 	return bpf_tc_detach(&h, &o);
 }
@@ -1062,9 +1080,11 @@ static int unhook(struct buffer *b)
 	struct bpf_tc_hook h;
 	int ret, e1, e2;
 
-	e1 = tc_detach(b->ifindex, BPF_TC_EGRESS);
-	e2 = tc_detach(b->ifindex, BPF_TC_INGRESS);
-	ret = e1 < 0 && e1 != -ENOENT ? e1 : e2 < 0 && e2 != -ENOENT ? e2 : 0;
+	e1 = tc_detach(b->ifindex, BPF_TC_EGRESS, b->fd_egress);
+	e2 = tc_detach(b->ifindex, BPF_TC_INGRESS, b->fd_ingress);
+	/* Another owner's program stays, and is no error of ours. */
+	ret = e1 < 0 && e1 != -ENOENT && e1 != -ESTALE ? e1 :
+	      e2 < 0 && e2 != -ENOENT && e2 != -ESTALE ? e2 : 0;
 	/* Only remove the qdisc we created, and only if nobody else uses it. */
 	if (b->port && (b->port->flags & NM_PORT_CLSACT_OURS) && clsact_filters(b->ifindex) == 0) {
 		hook_init(&h, b->ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
@@ -1252,9 +1272,9 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 out:
 	if (b) {
 		if (eg)
-			(void)tc_detach(ifindex, BPF_TC_EGRESS);
+			(void)tc_detach(ifindex, BPF_TC_EGRESS, b->fd_egress);
 		if (in)
-			(void)tc_detach(ifindex, BPF_TC_INGRESS);
+			(void)tc_detach(ifindex, BPF_TC_INGRESS, b->fd_ingress);
 		if (created && clsact_filters(ifindex) == 0) {
 			hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
 			(void)bpf_tc_hook_destroy(&h);
@@ -1400,8 +1420,8 @@ int buffer_unhook(const char *ifname)
 	ret = check_ifname(ifname, &ifindex);
 	if (ret < 0)
 		return ret;
-	e1 = tc_detach(ifindex, BPF_TC_EGRESS);
-	e2 = tc_detach(ifindex, BPF_TC_INGRESS);
+	e1 = tc_detach(ifindex, BPF_TC_EGRESS, -1);
+	e2 = tc_detach(ifindex, BPF_TC_INGRESS, -1);
 	if (e1 == 0 || e2 == 0)
 		return 0;
 	return e1 == -EINVAL ? -ENOENT : e1;
@@ -1601,6 +1621,14 @@ int buffer_poll_resume(struct buffer *b, int timeout_ms, struct buffer_resume_ev
 	}
 }
 
+int buffer_lease(struct buffer *b, uint64_t until_ns)
+{
+	if (!b || !b->port)
+		return -EINVAL;
+	__atomic_store_n(&b->port->lease_ns, until_ns, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int buffer_pretouch(struct buffer *b)
 {
 	uint8_t frame[64] = { 0 };
@@ -1791,6 +1819,8 @@ int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *s
 	st->ring_used = ring_used(&b->ring);
 	st->ring_size = b->ring.size;
 	st->next_seq = __atomic_load_n(&b->port->seq, __ATOMIC_RELAXED);
+	st->lease_ns = __atomic_load_n(&b->port->lease_ns, __ATOMIC_RELAXED);
+	st->lease_passed = __atomic_load_n(&b->port->lease_passed, __ATOMIC_RELAXED);
 	if (!mac) {
 		counters_read(&b->port->c, &st->c);
 		st->mode = BUFFER_MODE_PASS;

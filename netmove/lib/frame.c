@@ -22,7 +22,8 @@ int frame_build_eth(uint8_t *buf, size_t cap, const struct mac *dst,
 	size_t len = vlan >= 0 ? FRAME_ETH_HLEN + FRAME_VLAN_HLEN : FRAME_ETH_HLEN;
 	uint8_t *p = buf + 2 * MAC_LEN;
 
-	if (vlan > FRAME_VLAN_MAX || vlan < FRAME_NO_VLAN)
+	/* Any id a tag can carry (4095 is reserved, not impossible). */
+	if (vlan > 4095 || vlan < FRAME_NO_VLAN)
 		return -EINVAL;
 	if (cap < len)
 		return -ENOSPC;

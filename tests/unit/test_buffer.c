@@ -442,6 +442,66 @@ static void spare_loaded_ahead(void **state)
 	g_b = NULL;
 }
 
+/* The owner's lease: renewed, the modes hold; past it, frames pass (fail
+ * open); 0, no lease.  Lease times are set directly: nothing here waits for a
+ * clock. */
+static void lease_fails_open(void **state)
+{
+	struct timespec now;
+	struct buffer_stats bs;
+	int tx, rx;
+
+	(void)state;
+	NEED_NET();
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	attach("va", 0);
+	assert_int_equal(buffer_arm(g_b, &vm), 0);
+	tx = pkt_open("va", 0);
+	rx = pkt_open("vb", ETH_TEST);
+	assert_int_equal(buffer_lease(g_b, (uint64_t)now.tv_sec * NSEC_PER_SEC + 60 * NSEC_PER_SEC), 0);
+	assert_int_equal(send_seq(tx, &vm, &peer, 0, 50, 100, 0), 50);
+	assert_int_equal(recv_in_order(rx, 30), 0);
+	/* Expired: the same armed MAC's frames pass. */
+	assert_int_equal(buffer_lease(g_b, 1), 0);
+	assert_int_equal(send_seq(tx, &vm, &peer, 0, 50, 100, 0), 50);
+	assert_int_equal(recv_in_order(rx, 50), 50);
+	assert_int_equal(buffer_stats(g_b, NULL, &bs), 0);
+	assert_int_equal(bs.lease_passed, 50);
+	assert_int_equal(bs.lease_ns, 1);
+	assert_int_equal(buffer_stats(g_b, &vm, &bs), 0);
+	assert_int_equal(bs.c.buffered, 50);
+	assert_int_equal(bs.mode, BUFFER_MODE_BUFFER);
+	/* No lease: the mode holds again. */
+	assert_int_equal(buffer_lease(g_b, 0), 0);
+	assert_int_equal(send_seq(tx, &vm, &peer, 50, 10, 100, 0), 10);
+	assert_int_equal(recv_in_order(rx, 30), 0);
+	assert_int_equal(buffer_stats(g_b, &vm, &bs), 0);
+	assert_int_equal(bs.c.buffered, 60);
+	close(tx);
+	close(rx);
+}
+
+/* A handle detaches only its own programs: one that replaced them stays. */
+static void detach_leaves_a_newer_owner(void **state)
+{
+	struct buffer *newer = NULL;
+
+	(void)state;
+	NEED_NET();
+	attach("va", 0);
+	assert_int_equal(buffer_attach("va", &(struct buffer_opts){ .replace = true }, &newer), 0);
+	assert_int_equal(buffer_detach(g_b), 0);
+	g_b = newer;
+	assert_int_equal(buffer_hooked("va"), 1);
+	assert_int_equal(buffer_detach(g_b), 0);
+	g_b = NULL;
+	assert_int_equal(buffer_hooked("va"), 0);
+	/* The qdisc was the first handle's, which left it to the filter that
+	 * was still there: nobody removed it. */
+	assert_true(has_clsact("va"));
+	assert_int_equal(test_sh("tc qdisc del dev va clsact"), 0);
+}
+
 /* DROP drops and counts; an existing clsact qdisc survives detach. */
 static void drop_mode_and_foreign_clsact(void **state)
 {
@@ -1137,6 +1197,8 @@ int main(void)
 		cmocka_unit_test_teardown(hold_then_drain_in_order, teardown),
 		cmocka_unit_test_teardown(drop_mode_and_foreign_clsact, teardown),
 		cmocka_unit_test_teardown(spare_loaded_ahead, teardown),
+		cmocka_unit_test_teardown(detach_leaves_a_newer_owner, teardown),
+		cmocka_unit_test_teardown(lease_fails_open, teardown),
 		cmocka_unit_test_teardown(ring_full_counted, teardown),
 		cmocka_unit_test_teardown(export_encode_replay, teardown),
 		cmocka_unit_test_teardown(tcp_offload_replay, teardown),

@@ -114,6 +114,8 @@ struct buffer_stats {
 	uint64_t ring_used;		/* bytes in the ring not yet consumed */
 	uint64_t ring_size;		/* ring capacity in bytes */
 	uint64_t next_seq;		/* next capture sequence number */
+	uint64_t lease_ns;		/* the owner's lease deadline (CLOCK_MONOTONIC), 0: none */
+	uint64_t lease_passed;		/* frames let through past it (port totals only) */
 };
 
 /* Replay figures; calls add to them. */
@@ -164,7 +166,8 @@ int buffer_open_pinned(const char *ifname, struct buffer **out);
 int buffer_replayer_open(const char *ifname, struct buffer **out);
 
 /* Detach the programs, remove clsact if netmove created it, remove the pins,
- * and free the handle (also on error). */
+ * and free the handle (also on error).  A program attached since in their
+ * place (another handle's, with replace) is left where it is. */
 int buffer_detach(struct buffer *b);
 
 /* Free the handle and leave the attachment (and pins) in place. */
@@ -198,6 +201,12 @@ int buffer_arm(struct buffer *b, const struct mac *mac);
 /* Stop tracking a MAC (its frames pass, its counters go).  Its frames already
  * in the ring stay there. */
 int buffer_forget(struct buffer *b, const struct mac *mac);
+
+/* Renew the owner's lease: until CLOCK_MONOTONIC until_ns (0: no lease,
+ * the default) the modes hold; past it the program lets every frame through
+ * (fail open: an owner that died or hung cannot black-hole the port).
+ * Returns 0 or -EINVAL (a replay-only handle). */
+int buffer_lease(struct buffer *b, uint64_t until_ns);
 
 /* Fault in every page of the ring once, so the first blackout frames do not
  * pay for it.  Call with an empty ring, before arming: -EBUSY otherwise. */
