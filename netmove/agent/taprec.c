@@ -173,7 +173,7 @@ static bool taken_next(struct taprec *t, int64_t n, struct taken *w, struct buff
 {
 	size_t i;
 
-	for (; w->k < (uint64_t)n && w->k <= t->nhashes + TAPREC_LOST_MAX; w->k++) {
+	for (; w->k < (uint64_t)n && w->k < t->nhashes + TAPREC_TAKEN_MAX; w->k++) {
 		*pos = (uint64_t)n - 1 - w->k;
 		if (txlog_get(t->txl, *pos, rec, hash) < 0)
 			return false;
