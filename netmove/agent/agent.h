@@ -72,7 +72,7 @@ struct reloc_event {
 	uint64_t stopped_us;	/* when the VM stopped, per the hypervisor (0: not said) */
 	bool reader_keeps;	/* its tap's reader keeps one frame read after the stop */
 	bool last_rx;		/* last: what the guest's RX ring told at the stop */
-	struct taprec_last_rx last;
+	struct rxmatch_tail last;
 };
 
 enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED };
@@ -125,6 +125,7 @@ struct reloc {
 };
 
 #define AGENT_EARLY_MAX 16		/* resumes kept before their PREPARE */
+#define AGENT_MAX_UNAUTH 32		/* peer connections not authenticated yet, at once */
 #define AGENT_EARLY_MS 5000		/* and for how long */
 
 /* A VM that resumed here before its relocation was prepared here (a fast
@@ -143,6 +144,8 @@ struct agent {
 	uint64_t next_id;		/* id generator */
 	struct early_resume early[AGENT_EARLY_MAX];
 	struct spares spares;		/* buffer programs loaded ahead */
+	int unauth;			/* peer connections in their handshake (under lock) */
+	uint64_t unauth_refused;	/* connections refused for that (under lock) */
 	pthread_t lease_thread;		/* renews the relocations' buffer leases (lease.c) */
 	pthread_cond_t lease_wake;	/* wakes it to stop */
 	bool lease_stop;		/* under lock */

@@ -436,6 +436,9 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 	ret = ctl_conn_init(&c, fd, a->cfg.key, a->cfg.keylen, from);
 	if (ret == 0)
 		ret = ctl_handshake(&c, a->cfg.phase_timeout_ms);
+	pthread_mutex_lock(&a->lock);
+	a->unauth--;
+	pthread_mutex_unlock(&a->lock);
 	ctl_msg_init(&m, 0);
 	if (ret == 0)
 		ret = ctl_recv(&c, &m, a->cfg.phase_timeout_ms);
@@ -467,6 +470,57 @@ struct peer_conn {
 	int fd;
 	char addr[64];
 };
+
+/* A local request runs off the main thread too: a client that connects and
+ * says nothing holds its own thread for CLI_TIMEOUT_MS, not the agent. */
+static void *local_main(void *arg)
+{
+	struct peer_conn *p = arg;
+
+	handle_local(p->a, p->fd);
+	free(p);
+	return NULL;
+}
+
+static void start_local(struct agent *a, int fd)
+{
+	struct peer_conn *p = calloc(1, sizeof(*p));
+	pthread_t th;
+
+	if (p) {
+		p->a = a;
+		p->fd = fd;
+		if (pthread_create(&th, NULL, local_main, p) == 0) {
+			pthread_detach(th);
+			return;
+		}
+		free(p);
+	}
+	agent_log(a, "local request dropped: no thread for it");
+	close(fd);
+}
+
+/* A peer is let in while fewer than AGENT_MAX_UNAUTH are in their handshake
+ * (each bounded by the phase timeout): a flood of connections that never
+ * authenticate cannot pile up threads and buffers.  Refusals are logged at
+ * the first and then every 1000th. */
+static bool admit_peer(struct agent *a, const char *from)
+{
+	bool ok;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&a->lock);
+	ok = a->unauth < AGENT_MAX_UNAUTH;
+	if (ok)
+		a->unauth++;
+	else
+		n = ++a->unauth_refused;
+	pthread_mutex_unlock(&a->lock);
+	if (!ok && n % 1000 == 1)
+		agent_log(a, "refused peer %s: %d connections not authenticated yet (%llu refused)",
+			  from, AGENT_MAX_UNAUTH, (unsigned long long)n);
+	return ok;
+}
 
 /* Authentication and the first message run off the main thread, so a slow
  * or hostile peer cannot hold up local requests. */
@@ -725,7 +779,7 @@ int main(int argc, char **argv)
 		if (pfd[0].revents & POLLIN) {
 			fd = accept4(ufd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
-				handle_local(&a, fd);
+				start_local(&a, fd);
 		}
 		if (lfd >= 0 && (pfd[2].revents & POLLIN)) {
 			fd = ctl_accept_tcp(lfd, addr, sizeof(addr));
@@ -740,9 +794,15 @@ int main(int argc, char **argv)
 				p->a = &a;
 				p->fd = fd;
 				memcpy(p->addr, addr, sizeof(p->addr));
-				if (pthread_create(&th, NULL, peer_main, p) == 0) {
+				if (!admit_peer(&a, addr)) {
+					close(fd);
+					free(p);
+				} else if (pthread_create(&th, NULL, peer_main, p) == 0) {
 					pthread_detach(th);
 				} else {
+					pthread_mutex_lock(&a.lock);
+					a.unauth--;
+					pthread_mutex_unlock(&a.lock);
 					close(fd);
 					free(p);
 				}

@@ -131,7 +131,7 @@ static int read_out(struct taprec *t)
 	return ret < 0 ? ret : 0;
 }
 
-int taprec_blackout(struct taprec *t, bool reader_keeps, const struct taprec_last_rx *last,
+int taprec_blackout(struct taprec *t, bool reader_keeps, const struct rxmatch_tail *last,
 		    int *marker_err)
 {
 	int ret;
@@ -173,7 +173,7 @@ static bool taken_next(struct taprec *t, int64_t n, struct taken *w, struct buff
 {
 	size_t i;
 
-	for (; w->k < (uint64_t)n && w->k < t->nhashes + TAPREC_TAKEN_MAX; w->k++) {
+	for (; w->k < (uint64_t)n && w->k < t->nhashes + RXMATCH_TAKEN_MAX; w->k++) {
 		*pos = (uint64_t)n - 1 - w->k;
 		if (txlog_get(t->txl, *pos, rec, hash) < 0)
 			return false;
@@ -203,48 +203,18 @@ static bool log_complete(const struct taprec *t, int64_t n, struct taprec_counts
 	return true;
 }
 
-/* Which of the frames the reader took after the anchor reached the guest:
- * oldest first, each frame takes the buffers the NIC filled after the
- * anchor until their bytes make its header and bytes (the NIC fills every
- * buffer of a frame but the last to the brim).  A frame that fits no such
- * run and is not for the VM's MAC was one the NIC's filter dropped (another
- * unicast address, a multicast group the guest did not join).  Returns the
- * index (newest first, into taken) of the oldest frame that did not reach
- * the guest (-1: every one did), or -2 if the lengths do not tell. */
-static int first_undelivered(const struct taprec *t, const struct buffer_record *taken, int anchor)
-{
-	unsigned i = 0;
-	int f;
-
-	for (f = anchor - 1; f >= 0 && i < t->last.nafter; f--) {
-		uint64_t need = (uint64_t)t->last.hdr_len + taken[f].len, sum = 0;
-		unsigned k = i;
-
-		while (sum < need && k < t->last.nafter)
-			sum += t->last.after[k++];
-		if (sum == need) {
-			i = k;
-			continue;
-		}
-		if (!memcmp(taken[f].frame, t->mac.b, MAC_LEN))
-			return -2;	/* the VM's own: it must have been there */
-	}
-	/* Every buffer after the anchor is a frame the reader took. */
-	return i < t->last.nafter ? -2 : f;
-}
-
-/* The guest named its anchor: every frame the reader took after it that did
- * not reach the guest was lost inside the reader (QEMU drops one it read
- * while stopping and keeps the next).  Hands those for the VM to fn, oldest
- * first (*ret: fn's return), and says so in c->kept.  False if the anchor is
- * not among the newest TAPREC_TAKEN_MAX frames the reader took, or the
- * lengths after it do not match (c->kept says so): the marker then judges. */
+/* The guest told what it received (an anchor frame and the lengths after
+ * it, or the lengths alone): every frame the reader took that did not reach
+ * it was lost inside the reader (QEMU drops one it read while stopping and
+ * keeps the next).  Hands those for the VM to fn, oldest first (*ret: fn's
+ * return), and says so in c->kept.  False if the ring does not tell
+ * (c->kept says why): the marker then judges. */
 static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *arg,
 		      struct taprec_counts *c, int *ret)
 {
 	struct taken *w = calloc(1, sizeof(*w));
-	struct buffer_record *taken = calloc(TAPREC_TAKEN_MAX, sizeof(*taken));
-	int ntaken = 0, anchor = -1, first, f;
+	struct buffer_record *taken = calloc(RXMATCH_TAKEN_MAX, sizeof(*taken));
+	int ntaken = 0, anchor, lost, f;
 	uint64_t pos;
 	uint32_t h;
 
@@ -254,38 +224,34 @@ static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *ar
 		note(c, "unknown: out of memory");
 		return false;
 	}
-	while (anchor < 0 && ntaken < TAPREC_TAKEN_MAX &&
-	       taken_next(t, n, w, &taken[ntaken], &h, &pos)) {
-		if (h == t->last.hash && taken[ntaken].len == t->last.len)
-			anchor = ntaken;
+	while (ntaken < RXMATCH_TAKEN_MAX && taken_next(t, n, w, &taken[ntaken], &h, &pos))
 		ntaken++;
-	}
 	free(w);
-	if (anchor < 0) {
-		note(c, "the guest's last frame is not among the newest %d its reader took",
-		     TAPREC_TAKEN_MAX);
+	lost = rxmatch_lost(&t->last, taken, ntaken, &t->mac, &anchor);
+	if (lost < 0) {
+		note(c, "%s", lost == -ENOENT ?
+			"the guest's last frame is not among the frames its reader took" :
+			lost == -EAGAIN ?
+			"the lengths of the guest's newest buffers fit several counts of frames lost" :
+			"the lengths of the guest's buffers do not match the frames its reader took");
 		free(taken);
 		return false;
 	}
-	first = first_undelivered(t, taken, anchor);
-	if (first == -2) {
-		note(c, "the %u buffers after the guest's last readable frame do not match the %d "
-		     "frames its reader took after it", t->last.nafter, anchor);
-		free(taken);
-		return false;
-	}
-	for (f = first; f >= 0 && *ret >= 0; f--) {
+	for (f = lost - 1; f >= 0 && *ret >= 0; f--) {
 		if (memcmp(taken[f].frame, t->mac.b, MAC_LEN))
 			continue;
 		*ret = fn(&taken[f], arg);
 		c->reader_lost++;
 	}
-	if (first < 0)
+	if (!lost)
 		note(c, "none: the guest got the last frame its reader took");
 	else
 		note(c, "recovered %llu: the reader took %d after the guest's last frame",
-		     (unsigned long long)c->reader_lost, first + 1);
-	if (t->last.nafter && strlen(c->kept) + 40 < sizeof(c->kept))
+		     (unsigned long long)c->reader_lost, lost);
+	if (anchor < 0 && strlen(c->kept) + 48 < sizeof(c->kept))
+		snprintf(c->kept + strlen(c->kept), sizeof(c->kept) - strlen(c->kept),
+			 " (from the lengths of %u buffers)", t->last.nafter);
+	else if (t->last.nafter && strlen(c->kept) + 40 < sizeof(c->kept))
 		snprintf(c->kept + strlen(c->kept), sizeof(c->kept) - strlen(c->kept),
 			 " (%d frames after its anchor)", anchor);
 	free(taken);

@@ -17,28 +17,10 @@
 
 #include "netmove/buffer.h"
 #include "netmove/ctl.h"
-#include "netmove/guestrx.h"
+#include "netmove/rxmatch.h"
 #include "netmove/mac.h"
 #include "netmove/tapq.h"
 #include "netmove/txlog.h"
-
-/* Frames a reader may take from the tap and lose while it stops: QEMU
- * drops one it read while its vCPUs were pausing and keeps the next. */
-#define TAPREC_LOST_MAX 8
-/* The reader's frames looked through for the guest's anchor, newest first:
- * the anchor may be followed by GUESTRX_AFTER_MAX buffers, then the lost. */
-#define TAPREC_TAKEN_MAX (GUESTRX_AFTER_MAX + TAPREC_LOST_MAX + 1)
-
-/* What the guest's RX ring told at the stop (AGENTC_LAST_RX): the newest
- * frame it received that could be read whole (the anchor), and the bytes
- * the NIC wrote into each buffer after it. */
-struct taprec_last_rx {
-	uint32_t hash;			/* the anchor's frame_hash */
-	uint32_t len;			/* its bytes */
-	uint8_t hdr_len;		/* header before each frame in after[] */
-	uint8_t nafter;			/* buffers filled after the anchor */
-	uint32_t after[GUESTRX_AFTER_MAX]; /* bytes written into each, oldest first */
-};
 
 /* One relocation's source tap. */
 struct taprec {
@@ -57,7 +39,7 @@ struct taprec {
 	uint64_t out;			/* every frame read out */
 	bool keeps;			/* the reader keeps one frame read after the stop */
 	bool have_last;			/* last is known */
-	struct taprec_last_rx last;	/* the guest's last frame before the stop */
+	struct rxmatch_tail last;	/* what the guest's RX ring told at the stop */
 	bool marker_sent;		/* the marker went into the tap */
 	uint64_t marker_tx;		/* the tap's tx_packets just before it */
 	uint64_t read_since_marker;	/* frames we read out since (tx_packets counts them) */
@@ -85,7 +67,7 @@ int taprec_open(struct taprec *t, const char *port, const struct mac *mac, struc
  * reader took after it, and falls back on the marker only if it is not
  * found.  Returns 0 or the read's negative errno; *marker_err gets the
  * marker's. */
-int taprec_blackout(struct taprec *t, bool reader_keeps, const struct taprec_last_rx *last,
+int taprec_blackout(struct taprec *t, bool reader_keeps, const struct rxmatch_tail *last,
 		    int *marker_err);
 
 /* The VM runs elsewhere: read out what is left, and hand the frames the

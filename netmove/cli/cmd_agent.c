@@ -150,7 +150,8 @@ static void event_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmove event blackout|resumed|failed --mac MAC [--stopped-us US]\n"
-		"                     [--reader-keeps-one] [--last-rx HASH:LEN [--rx-after HDR:LEN,...]]\n"
+		"                     [--reader-keeps-one]\n"
+		"                     [--last-rx HASH:LEN|none [--rx-after HDR:LEN,...]]\n"
 		"                     [--socket PATH]\n\n"
 		"Tell this host's netmoved what the hypervisor did: `blackout` on the source\n"
 		"when the VM stops (returns once frames for it are being buffered), `resumed`\n"
@@ -161,12 +162,13 @@ static void event_usage(FILE *f)
 		"--reader-keeps-one: with --stopped-us, the tap's reader keeps the first frame\n"
 		"it reads after the stop and never delivers it (QEMU's user-space net): the\n"
 		"source sends that frame on from the copies it logged.\n"
-		"--last-rx HASH:LEN: with --reader-keeps-one, the newest frame the VM's NIC\n"
-		"received before the stop whose bytes could be read from the guest's RX ring\n"
-		"(its frame_hash, FNV-1a 32, and its length); --rx-after HDR:LEN,...: the\n"
-		"NIC's header length and the bytes it wrote into each buffer after that frame,\n"
-		"oldest first (at most 64).  Every frame the reader took after it that did not\n"
-		"reach the guest was lost in the reader, and the source sends those on.\n"
+		"--last-rx HASH:LEN|none: with --reader-keeps-one, the newest frame the VM's\n"
+		"NIC received before the stop whose bytes could be read from the guest's RX\n"
+		"ring (its frame_hash, FNV-1a 32, and its length), or none if none could;\n"
+		"--rx-after HDR:LEN,...: the NIC's header length and the bytes it wrote into\n"
+		"each buffer after that frame (or the newest ones), oldest first, at most 64.\n"
+		"Every frame the reader took that did not reach the guest was lost in the\n"
+		"reader, and the source sends those on.\n"
 		"exit codes: 0 accepted, 1 refused (no such relocation), 2 usage, 3 agent\n"
 		"unreachable\n");
 }
@@ -248,6 +250,9 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 			unsigned long long h, l = 0;
 			char *end, *end2 = NULL;
 
+			stop.flags |= AGENTC_LAST_RX;
+			if (!strcmp(optarg, "none"))
+				break;	/* no anchor: --rx-after alone */
 			errno = 0;
 			h = strtoull(optarg, &end, 0);
 			if (!errno && end != optarg && *end == ':' && end[1] != '-')
@@ -257,7 +262,6 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 				return cli_error(CLI_USAGE, cmd, "--last-rx: '%s' is not HASH:LEN", optarg);
 			stop.last_rx_hash = (uint32_t)h;
 			stop.last_rx_len = (uint32_t)l;
-			stop.flags |= AGENTC_LAST_RX;
 			break;
 		}
 		case 'A':
@@ -286,6 +290,8 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 		return cli_error(CLI_USAGE, cmd, "--last-rx goes with --reader-keeps-one");
 	if (have_after && !(stop.flags & AGENTC_LAST_RX))
 		return cli_error(CLI_USAGE, cmd, "--rx-after goes with --last-rx");
+	if ((stop.flags & AGENTC_LAST_RX) && !stop.last_rx_len && !have_after)
+		return cli_error(CLI_USAGE, cmd, "--last-rx none needs --rx-after");
 	ctl_msg_init(&m, PROTO_REQ_EVENT);
 	if (agentc_event_msg(&m, kind, &mac, &stop) < 0) {
 		ctl_msg_free(&m);

@@ -90,8 +90,8 @@ void agentc_stop_last_rx(struct agentc_stop *stop, const uint8_t *frame,
 			 const struct guestrx_tail *t, unsigned hdr_len)
 {
 	stop->flags |= AGENTC_LAST_RX;
-	stop->last_rx_hash = frame_hash(frame, t->len);
-	stop->last_rx_len = (uint32_t)t->len;
+	stop->last_rx_hash = t->anchored ? frame_hash(frame, t->len) : 0;
+	stop->last_rx_len = t->anchored ? (uint32_t)t->len : 0;
 	stop->rx_hdr_len = (uint8_t)hdr_len;
 	stop->rx_nafter = (uint8_t)t->nafter;
 	memcpy(stop->rx_after, t->after, t->nafter * sizeof(t->after[0]));

@@ -237,6 +237,7 @@ int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->send_timeout_ms = CTL_SEND_TIMEOUT_MS;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "?");
 	if (!key)
 		return 0;
@@ -408,20 +409,23 @@ static int read_all(int fd, void *buf, size_t len, uint64_t deadline)
 }
 
 /* Send iov[0..n) completely (one sendmsg when the socket takes it all, so a
- * small message leaves as one segment). */
-static int writev_all(int fd, struct iovec *iov, int n)
+ * small message leaves as one segment) by the deadline. */
+static int writev_all(int fd, struct iovec *iov, int n, uint64_t deadline)
 {
 	while (n > 0) {
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
 				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+				int wait = timeutil_poll_ms(deadline);
 
-				poll(&pfd, 1, 1000);
+				if (wait == 0)
+					return -ETIMEDOUT;
+				poll(&pfd, 1, wait);
 				continue;
 			}
 			return -errno;
@@ -463,7 +467,7 @@ static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8
 			return ret;
 		iov[n++] = (struct iovec){ tag, hello ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN };
 	}
-	return writev_all(c->fd, iov, n);
+	return writev_all(c->fd, iov, n, timeutil_deadline_ms(c->send_timeout_ms));
 }
 
 /* Receive one frame; on authenticated connections it must be a HELLO if
@@ -482,7 +486,7 @@ static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, bool 
 	len = get32(hdr + 16);
 	if (get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION)
 		return -EPROTONOSUPPORT;
-	if (len > CTL_MAX_BODY)
+	if (len > (hello && c->auth ? CTL_HELLO_MAX_BODY : CTL_MAX_BODY))
 		return -EMSGSIZE;
 	ctl_msg_reset(m, get16(hdr + 6));
 	/* Its tag could not verify under the other kind's key. */

@@ -285,22 +285,26 @@ int guestrx_tail(const struct guestrx *g, uint8_t *frame, size_t cap, struct gue
 		if (i == n)
 			break;
 	}
-	ret = -ESTALE;
-	if (j == limit)
+	if (j == limit || j + 1 - n > GUESTRX_AFTER_MAX) {
+		/* No frame to read (the guest just posted its buffers again), or
+		 * too far back: the lengths of the newest buffers alone. */
+		for (i = limit < GUESTRX_AFTER_MAX ? limit : GUESTRX_AFTER_MAX; i-- > 0;)
+			if (walk[i].len)
+				t->after[t->nafter++] = walk[i].len;
+		ret = t->nafter ? 0 : -ESTALE;
 		goto out;
+	}
 	for (i = 0; i < n; i++)
 		total += walk[j - i].len;
 	ret = -E2BIG;
 	if (total - g->hdr_len > cap)
 		goto out;
+	t->anchored = true;
 	t->len = (size_t)(total - g->hdr_len);
 	t->buffers = n;
 	/* What the device wrote after it, oldest first. */
-	for (i = j + 1 - n; i-- > 0 && t->nafter < GUESTRX_AFTER_MAX;)
+	for (i = j + 1 - n; i-- > 0;)
 		t->after[t->nafter++] = walk[i].len;
-	ret = -E2BIG;
-	if (j + 1 - n > GUESTRX_AFTER_MAX)
-		goto out;
 	off = g->hdr_len;
 	for (i = 0; i < n; i++) {
 		const struct filled *b = &walk[j - i];

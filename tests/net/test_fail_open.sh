@@ -7,6 +7,8 @@
 # buffer program, whose lease the dead agent no longer renews, lets the
 # frames through within the lease (1 s, lease.h).  The VM answers again with
 # no human step; the time from the kill to the first answer is measured.
+# First, a local client that connects and says nothing must not hold the
+# agent's other requests up.
 set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
@@ -17,6 +19,20 @@ BOUND_MS=3000	# the lease, its renewal step and this loaded box's ping rounds
 step "testbed, agents, stand-in vm1 on host a"
 mig_setup
 tb_wait_ping router "$VM1_IP" 2 || fail "vm1 unreachable before the test"
+
+step "a local client that connects and says nothing does not hold the agent up"
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("connected", flush=True); time.sleep(20)' \
+	"$(ag_sock a)" >"$T_TMP/silent.out" 2>&1 &
+silent=$!
+T_PIDS+=("$silent")
+t_wait_match "$T_TMP/silent.out" connected 5 || fail "the silent client did not connect"
+s0=$(date +%s%N)
+ag_nm a status >/dev/null || fail "status failed beside a silent client"
+s_ms=$((($(date +%s%N) - s0) / 1000000))
+echo "measured: netmove status beside a silent local client: $s_ms ms (the agent's local timeout is 5000 ms)"
+[ "$s_ms" -lt 2500 ] || fail "status took $s_ms ms: the silent client held the agent"
+kill "$silent" 2>/dev/null; wait "$silent" 2>/dev/null
 
 step "relocate to b, and the blackout: the source's buffer holds vm1's frames"
 vs_prepare vm1 b || fail "preparing vm1's port on b"

@@ -13,8 +13,11 @@
 # the next, as QEMU does when a frame comes while its vCPUs pause, and tells
 # what its guest got as nm-qemu reads it from a guest's RX ring whose last
 # buffers were posted again (the third frame from the end, then the lengths
-# of the two after it): both are sent on (0 lost); not told, the dropped one
-# is lost.
+# of the two after it): both are sent on (0 lost); told only the lengths of
+# the newest buffers, which over the probe's equal frames fit more than one
+# count of lost frames, the agent does not guess (the marker finds the kept
+# one, the dropped one is lost, nothing is duplicated); not told, the
+# dropped one is lost.
 # Then the same late blackout with the agents' tap recovery off: frames are
 # lost.
 set -u
@@ -87,6 +90,14 @@ SENTON=$(jq -r '.tap_queue.reader_lost_sent_on // 0' <<<"$J")
 echo "measured: blackout 20 ms late, a frame dropped and one kept by the reader, the guest's last frame named: lost $LOST of $SENT, dup $DUP, reordered $REO, the reader's frames: $KEPT"
 [ "$SENTON" = 2 ] || fail "the reader lost 2 frames, $SENTON were sent on: $KEPT"
 check_clean "a dropped and a kept frame"
+
+step "the same, no frame in the guest's ring readable (lengths alone) and the probe's frames all alike: no guess, the marker finds the kept one"
+run 20 lengths drop-lengths
+KEPT=$(jq -r '.tap_queue.reader_kept // "none"' <<<"$J")
+echo "measured: blackout 20 ms late, a frame dropped and one kept, the guest's buffer lengths alone over equal frames: lost $LOST of $SENT, dup $DUP, the reader's frames: $KEPT"
+case $KEPT in *"fit several counts"*"marker: recovered") ;; *) fail "equal frames' lengths were taken as telling: $KEPT" ;; esac
+[ "$LOST" = 1 ] || fail "lengths alone over equal frames: $LOST lost, expected the dropped one"
+[ "$DUP" = 0 ] || fail "lengths alone over equal frames: $DUP duplicated"
 
 step "the same, the guest's last frame not named: the marker finds the kept frame, the dropped one is lost"
 touch "$TB_DIR/last-rx-untold"

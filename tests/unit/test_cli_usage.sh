@@ -88,6 +88,8 @@ usage event_rx_after_bad "--rx-after: '12:60,,4' is not" \
 usage event_rx_after_zero "--rx-after: '12:0' is not" \
 	netmove event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx 1:60 \
 	--rx-after 12:0
+usage event_last_rx_none_alone "--last-rx none needs --rx-after" \
+	netmove event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx none
 
 # A well-formed --last-rx gets as far as the agent (none here: exit 3).
 test_event_last_rx_accepted() {

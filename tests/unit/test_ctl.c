@@ -411,6 +411,55 @@ static void reflected_hello_rejected(void **state)
 	ctl_msg_free(&m);
 }
 
+/* Before authentication nothing bigger than a HELLO is read: a declared
+ * HELLO body over CTL_HELLO_MAX_BODY is refused on its header. */
+static void big_hello_refused(void **state)
+{
+	uint8_t hdr[CTL_HDR_LEN] = { 'N', 'M', 'C', '2' };
+	struct ctl_conn a;
+	struct hs h = { .c = &a };
+	pthread_t th;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
+	pthread_create(&th, NULL, hs_main, &h);
+	/* Our own HELLO comes first: take it off, then answer with a header
+	 * that declares 1 MiB. */
+	capture(sv[1], hdr, sizeof(hdr));
+	hdr[16] = 0;
+	hdr[17] = 0x10;
+	hdr[18] = hdr[19] = 0;
+	assert_int_equal(write(sv[1], hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	pthread_join(th, NULL);
+	assert_int_equal(h.ret, -EMSGSIZE);
+	ctl_conn_close(&a);
+	close(sv[1]);
+}
+
+/* A peer that stops reading cannot hold a sender past its deadline. */
+static void send_deadline(void **state)
+{
+	static uint8_t big[1 << 20];
+	struct ctl_conn a, b;
+	struct ctl_msg m;
+	int ret = 0, i;
+
+	(void)state;
+	good_pair(&a, &b);
+	a.send_timeout_ms = 200;
+	ctl_msg_init(&m, 3);
+	assert_int_equal(ctl_put(&m, 1, big, sizeof(big)), 0);
+	/* b reads nothing: the socket buffers fill, then the send gives up. */
+	for (i = 0; i < 64 && ret == 0; i++)
+		ret = ctl_send(&a, &m);
+	assert_int_equal(ret, -ETIMEDOUT);
+	ctl_conn_close(&a);
+	ctl_conn_close(&b);
+	ctl_msg_free(&m);
+}
+
 /* A name that is too long, empty or holds a NUL says so, not "missing". */
 static void name_attributes(void **state)
 {
@@ -628,6 +677,8 @@ int main(void)
 		cmocka_unit_test(version1_rejected),
 		cmocka_unit_test(oversized_length_refused),
 		cmocka_unit_test(name_attributes),
+		cmocka_unit_test(big_hello_refused),
+		cmocka_unit_test(send_deadline),
 		cmocka_unit_test(unauthenticated_local),
 		cmocka_unit_test(tlv_checks),
 		cmocka_unit_test(key_files),

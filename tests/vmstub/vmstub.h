@@ -98,6 +98,7 @@ struct vmstub {
 	bool drop_first;		/* pause late drop: and drop the one read before it,
 					 * as QEMU does with a frame read while it stops */
 	bool dropped;			/* that one was read */
+	bool no_anchor;			/* pause late drop-lengths: tell the lengths alone */
 	unsigned rx_seen;		/* frames the guest got (saturating at 3) */
 	uint32_t rx_hash[3];		/* frame_hash of the last three it got, newest first */
 	uint32_t rx_len[3];		/* and their lengths */

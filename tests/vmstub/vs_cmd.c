@@ -131,13 +131,14 @@ static int cmd_pause(struct vmstub *vs, struct vs_client *c, int argc, char **ar
 	pid_t pid;
 	int ret;
 
-	if ((argc == 3 || (argc == 4 && (!strcmp(argv[3], "keep") || !strcmp(argv[3], "drop")))) &&
+	if ((argc == 3 || (argc == 4 && (!strcmp(argv[3], "keep") || !strcmp(argv[3], "drop") ||
+					 !strcmp(argv[3], "drop-lengths")))) &&
 	    !strcmp(argv[1], "late")) {
 		late = strtoll(argv[2], &end, 10);
 		if (*end || !*argv[2] || late < 0 || late > VS_HOOK_TIMEOUT_MS)
 			return vm_fail(vs, -EINVAL, "pause late: MS must be 0..%d", VS_HOOK_TIMEOUT_MS);
 	} else if (argc != 1) {
-		return vm_fail(vs, -EINVAL, "usage: pause [late MS [keep|drop]]");
+		return vm_fail(vs, -EINVAL, "usage: pause [late MS [keep|drop|drop-lengths]]");
 	}
 	if (vs->state != VS_RUNNING)
 		return vm_fail(vs, -EALREADY, "state is %s", vm_state_names[vs->state]);
@@ -145,7 +146,8 @@ static int cmd_pause(struct vmstub *vs, struct vs_client *c, int argc, char **ar
 	vs->st.hook_done_us = 0;
 	vs->st.drained_frames = vs->st.drained_bytes = 0;
 	vs->keep_one = argc == 4;
-	vs->drop_first = argc == 4 && !strcmp(argv[3], "drop");
+	vs->drop_first = argc == 4 && strncmp(argv[3], "drop", 4) == 0;
+	vs->no_anchor = argc == 4 && !strcmp(argv[3], "drop-lengths");
 	vs->dropped = false;
 	free(vs->kept);
 	vs->kept = NULL;

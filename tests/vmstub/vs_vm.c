@@ -299,6 +299,13 @@ pid_t vm_hook_start(struct vmstub *vs, const char *cmd, const char *event)
 	 * lengths of the two after it (no header). */
 	snprintf(last, sizeof(last), "VMSTUB_LAST_RX=0x%08x:%u", vs->rx_hash[2], vs->rx_len[2]);
 	snprintf(after, sizeof(after), "VMSTUB_RX_AFTER=0:%u,%u", vs->rx_len[1], vs->rx_len[0]);
+	/* drop-lengths: as when the guest posted every buffer again, no frame
+	 * can be read: the lengths of the last three alone. */
+	if (vs->no_anchor) {
+		snprintf(last, sizeof(last), "VMSTUB_LAST_RX=none");
+		snprintf(after, sizeof(after), "VMSTUB_RX_AFTER=0:%u,%u,%u", vs->rx_len[2],
+			 vs->rx_len[1], vs->rx_len[0]);
+	}
 	if (!vs->late || !vs->drop_first || vs->rx_seen < 3)
 		vars[9] = NULL;
 	if (!vs->late || !vs->keep_one)

@@ -32,7 +32,8 @@ struct agentc_stop {
 	 * its RX ring, see guestrx.h). */
 	uint32_t last_rx_hash;	/* frame_hash of the newest frame it received whose bytes
 				 * could be read (the anchor) */
-	uint32_t last_rx_len;	/* the anchor's length */
+	uint32_t last_rx_len;	/* the anchor's length; 0: no anchor, rx_after holds
+				 * the lengths of the newest buffers */
 	uint8_t rx_hdr_len;	/* header the NIC puts before each frame (rx_after) */
 	uint8_t rx_nafter;	/* buffers it filled after the anchor */
 	uint32_t rx_after[GUESTRX_AFTER_MAX]; /* bytes written into each, oldest first */

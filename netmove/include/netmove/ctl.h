@@ -30,6 +30,9 @@
 #define CTL_KDF_INFO "netmove ctl v2 gmac"	/* HKDF info label */
 #define CTL_NONCE_LEN 16		/* HELLO nonce bytes */
 #define CTL_MAX_BODY (64u << 20)	/* largest body accepted or sent */
+#define CTL_HELLO_MAX_BODY 256		/* largest HELLO body: nothing bigger is read
+					 * before a peer is authenticated */
+#define CTL_SEND_TIMEOUT_MS 5000	/* default deadline of one ctl_send */
 #define CTL_MAX_KEY 256			/* longest pre-shared key */
 #define CTL_MIN_KEY 16			/* shortest pre-shared key */
 
@@ -58,6 +61,7 @@ struct ctl_conn {
 	struct evp_cipher_ctx_st *rx_gmac;	/* GCM keyed for what the peer sends, or NULL */
 	uint64_t tx_seq;		/* last sequence number sent */
 	uint64_t rx_seq;		/* last sequence number accepted */
+	int send_timeout_ms;		/* deadline of one send (ctl_conn_init: the default) */
 	char peer[64];			/* peer address, for logs */
 };
 
@@ -110,9 +114,10 @@ int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
  * reflected back), -EALREADY (done before), -ENOMEM or -EIO.  On
  * failure c holds no session keys. */
 int ctl_handshake(struct ctl_conn *c, int timeout_ms);
-/* Send one message (assigns the next sequence number).  Returns 0, a
- * negative errno from the socket, -EIO, or -ENOTCONN (authenticated
- * connection without a successful handshake). */
+/* Send one message (assigns the next sequence number), within
+ * c->send_timeout_ms: a peer that stops reading cannot hold the sender.
+ * Returns 0, -ETIMEDOUT, a negative errno from the socket, -EIO, or
+ * -ENOTCONN (authenticated connection without a successful handshake). */
 int ctl_send(struct ctl_conn *c, struct ctl_msg *m);
 /* Receive one message into m (reset first).  Returns 0, -ETIMEDOUT,
  * -ECONNRESET (peer closed), -EPROTONOSUPPORT (not our magic or version),

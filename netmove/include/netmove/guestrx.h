@@ -62,20 +62,24 @@ int guestrx_add_region(struct guestrx *g, uint64_t gpa, uint64_t size, uint64_t 
 
 /* The tail of the ring (see above). */
 struct guestrx_tail {
-	size_t len;			/* the anchor frame's bytes (no header) */
+	bool anchored;			/* an anchor frame was read */
+	size_t len;			/* its bytes (no header); 0 without one */
 	unsigned buffers;		/* ring buffers it filled */
-	unsigned nafter;		/* buffers the device filled after it */
+	unsigned nafter;		/* buffers the device filled after it (without an
+					 * anchor: the newest ones) */
 	uint32_t after[GUESTRX_AFTER_MAX]; /* bytes written into each, oldest first
 					 * (a frame's header in the first of its own) */
 };
 
 /* Read the tail of the ring once the VM has stopped: the anchor's bytes
  * without the virtio-net header into frame (cap bytes), the rest into *t.
- * Returns 0, -ENOENT (the device has filled no buffer yet), -ESTALE (no
- * frame in the newest 128 buffers can be read: the guest posted them
- * again), -E2BIG (the anchor is longer than cap, or more than
- * GUESTRX_AFTER_MAX buffers came after it), -EPROTO (the rings do not read
- * as rings), -EFAULT (an address in no region), -EBADF (nothing open), or
+ * Without an anchor (no frame in the newest 128 buffers can be read: the
+ * guest has just posted them all again, as Linux does when it refills; or
+ * more than GUESTRX_AFTER_MAX buffers came after it) t->anchored is false
+ * and t->after holds the lengths of the newest buffers.  Returns 0, -ENOENT
+ * (the device has filled no buffer yet), -ESTALE (not even lengths),
+ * -E2BIG (the anchor is longer than cap), -EPROTO (the rings do not read as
+ * rings), -EFAULT (an address in no region), -EBADF (nothing open), or
  * pread's negative errno. */
 int guestrx_tail(const struct guestrx *g, uint8_t *frame, size_t cap, struct guestrx_tail *t);
 
