@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <libvirt/libvirt.h>
@@ -18,6 +17,7 @@
 #include "netmove/log.h"
 #include "netmove/tapq.h"
 #include "netmove/timeutil.h"
+#include "netmove/worker.h"
 #include "qemu_nic.h"
 #include "rxrings.h"
 
@@ -36,10 +36,8 @@ struct ring {
 
 struct rxrings {
 	char *uri;
-	pthread_t thread;
-	pthread_mutex_t lock;		/* rings, stop */
-	pthread_cond_t wake;
-	bool stop;
+	struct worker w;		/* the thread that learns the rings */
+	pthread_mutex_t lock;		/* rings */
 	struct ring rings[RXRINGS_MAX];
 	uint8_t *frame;			/* GUESTRX_FRAME_MAX: rxrings_last's (under lock) */
 };
@@ -243,10 +241,9 @@ static void *thread_main(void *arg)
 {
 	struct rxrings *r = arg;
 	virConnectPtr conn = NULL;
-	struct timespec until;
 
 	pthread_mutex_lock(&r->lock);
-	while (!r->stop) {
+	do {
 		pthread_mutex_unlock(&r->lock);
 		if (!conn)
 			conn = virConnectOpen(r->uri);
@@ -256,12 +253,8 @@ static void *thread_main(void *arg)
 		}
 		if (conn)
 			pass(r, conn);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += RXRINGS_PERIOD_MS / 1000;
 		pthread_mutex_lock(&r->lock);
-		if (!r->stop)
-			pthread_cond_timedwait(&r->wake, &r->lock, &until);
-	}
+	} while (!worker_wait(&r->w, RXRINGS_PERIOD_MS));
 	pthread_mutex_unlock(&r->lock);
 	if (conn)
 		virConnectClose(conn);
@@ -285,8 +278,7 @@ int rxrings_start(const char *uri, struct rxrings **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->wake, NULL);
-	ret = -pthread_create(&r->thread, NULL, thread_main, r);
+	ret = worker_start(&r->w, &r->lock, thread_main, r);
 	if (ret < 0) {
 		free(r->uri);
 		free(r->frame);
@@ -323,16 +315,11 @@ void rxrings_stop(struct rxrings *r)
 
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->lock);
-	r->stop = true;
-	pthread_cond_signal(&r->wake);
-	pthread_mutex_unlock(&r->lock);
-	pthread_join(r->thread, NULL);
+	worker_stop(&r->w);
 	for (k = 0; k < RXRINGS_MAX; k++)
 		if (r->rings[k].used)
 			guestrx_close(&r->rings[k].rx);
 	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->wake);
 	free(r->uri);
 	free(r->frame);
 	free(r);

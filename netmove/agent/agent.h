@@ -10,6 +10,7 @@
 
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
+#include "netmove/worker.h"
 #include "lease.h"
 #include "spares.h"
 #include "taprec.h"
@@ -146,10 +147,7 @@ struct agent {
 	struct spares spares;		/* buffer programs loaded ahead */
 	int unauth;			/* peer connections in their handshake (under lock) */
 	uint64_t unauth_refused;	/* connections refused for that (under lock) */
-	pthread_t lease_thread;		/* renews the relocations' buffer leases (lease.c) */
-	pthread_cond_t lease_wake;	/* wakes it to stop */
-	bool lease_stop;		/* under lock */
-	bool lease_running;
+	struct worker lease;		/* renews the relocations' buffer leases (lease.c) */
 	volatile int stop;		/* set by SIGTERM/SIGINT */
 };
 

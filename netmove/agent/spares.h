@@ -14,18 +14,16 @@
 #include <stdint.h>
 
 #include "netmove/buffer.h"
+#include "netmove/worker.h"
 
 #define SPARES_MAX 2			/* a source and a destination at once */
 #define SPARES_RETRY_MS 1000		/* after a failed load */
 
 struct spares {
 	pthread_mutex_t lock;		/* the members below */
-	pthread_cond_t wake;		/* a spare was taken, or stop */
+	struct worker w;		/* the loader; nudged when a spare is taken */
 	struct buffer_spare *s[SPARES_MAX];
 	uint32_t ring;			/* ring bytes of each */
-	bool stop;
-	bool running;			/* the thread was started */
-	pthread_t thread;
 	void (*log)(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 	void *log_arg;
 };

@@ -99,6 +99,18 @@ static void inject(const struct ctl_conn *from, const uint8_t *wire, size_t len)
 	assert_int_equal(write(from->fd, wire, len), (ssize_t)len);
 }
 
+/* A connected pair, and the bytes of a's first message (text) as b would
+ * have received them, taken off b's socket. */
+static size_t pair_and_capture(struct ctl_conn *a, struct ctl_conn *b, struct ctl_msg *m,
+			       struct ctl_msg *r, const char *text, uint8_t *wire, size_t cap)
+{
+	good_pair(a, b);
+	ctl_msg_init(m, 3);
+	ctl_msg_init(r, 0);
+	ctl_put_str(m, 1, text);
+	return send_capture(a, b, m, wire, cap);
+}
+
 static void roundtrip(void **state)
 {
 	struct ctl_conn a, b;
@@ -369,11 +381,7 @@ static void directions_differ(void **state)
 	size_t n;
 
 	(void)state;
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 3);
-	ctl_msg_init(&r, 0);
-	ctl_put_str(&m, 1, "handoff");
-	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	n = pair_and_capture(&a, &b, &m, &r, "handoff", wire, sizeof(wire));
 	inject(&b, wire, n);
 	assert_int_equal(ctl_recv(&a, &r, 1000), -EBADMSG);
 	/* b's own seq 1 is accepted by a. */
@@ -386,56 +394,63 @@ static void directions_differ(void **state)
 	ctl_msg_free(&r);
 }
 
+/* a's handshake (in a thread) answered with its own HELLO: the first n
+ * bytes of it, changed by edit (may be NULL).  The peer's end of the socket
+ * goes to *peer.  Returns the handshake's result. */
+static int answer_own_hello(struct ctl_conn *a, int *peer, size_t n, void (*edit)(uint8_t *))
+{
+	struct hs h = { .c = a };
+	uint8_t hello[HELLO_LEN];
+	pthread_t th;
+	int sv[2];
+
+	assert_true(n <= sizeof(hello));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctl_conn_init(a, sv[0], key, sizeof(key) - 1, "a"), 0);
+	pthread_create(&th, NULL, hs_main, &h);
+	capture(sv[1], hello, n);
+	if (edit)
+		edit(hello);
+	assert_int_equal(write(sv[1], hello, n), (ssize_t)n);
+	pthread_join(th, NULL);
+	*peer = sv[1];
+	return h.ret;
+}
+
 /* Our own HELLO sent back to us is not a peer. */
 static void reflected_hello_rejected(void **state)
 {
 	struct ctl_conn a;
 	struct ctl_msg m;
-	struct hs h = { .c = &a };
-	uint8_t hello[HELLO_LEN];
-	pthread_t th;
-	int sv[2];
+	int peer;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
-	pthread_create(&th, NULL, hs_main, &h);
-	capture(sv[1], hello, sizeof(hello));
-	assert_int_equal(write(sv[1], hello, sizeof(hello)), (ssize_t)sizeof(hello));
-	pthread_join(th, NULL);
-	assert_int_equal(h.ret, -EPROTO);
+	assert_int_equal(answer_own_hello(&a, &peer, HELLO_LEN, NULL), -EPROTO);
 	ctl_msg_init(&m, 3);
 	assert_int_equal(ctl_send(&a, &m), -ENOTCONN);
 	ctl_conn_close(&a);
-	close(sv[1]);
+	close(peer);
 	ctl_msg_free(&m);
+}
+
+static void declare_1mib(uint8_t *hdr)
+{
+	hdr[16] = 0;
+	hdr[17] = 0x10;
+	hdr[18] = hdr[19] = 0;
 }
 
 /* Before authentication nothing bigger than a HELLO is read: a declared
  * HELLO body over CTL_HELLO_MAX_BODY is refused on its header. */
 static void big_hello_refused(void **state)
 {
-	uint8_t hdr[CTL_HDR_LEN] = { 'N', 'M', 'C', '2' };
 	struct ctl_conn a;
-	struct hs h = { .c = &a };
-	pthread_t th;
-	int sv[2];
+	int peer;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
-	pthread_create(&th, NULL, hs_main, &h);
-	/* Our own HELLO comes first: take it off, then answer with a header
-	 * that declares 1 MiB. */
-	capture(sv[1], hdr, sizeof(hdr));
-	hdr[16] = 0;
-	hdr[17] = 0x10;
-	hdr[18] = hdr[19] = 0;
-	assert_int_equal(write(sv[1], hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
-	pthread_join(th, NULL);
-	assert_int_equal(h.ret, -EMSGSIZE);
+	assert_int_equal(answer_own_hello(&a, &peer, CTL_HDR_LEN, declare_1mib), -EMSGSIZE);
 	ctl_conn_close(&a);
-	close(sv[1]);
+	close(peer);
 }
 
 /* A peer that stops reading cannot hold a sender past its deadline. */
@@ -499,11 +514,7 @@ static void oversized_length_refused(void **state)
 	size_t n;
 
 	(void)state;
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 3);
-	ctl_msg_init(&r, 0);
-	ctl_put_str(&m, 1, "handoff");
-	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	n = pair_and_capture(&a, &b, &m, &r, "handoff", wire, sizeof(wire));
 	assert_true(n >= CTL_HDR_LEN);
 	wire[16] = 0x04;	/* 64 MiB + the message's own length */
 	inject(&a, wire, CTL_HDR_LEN);
@@ -574,11 +585,7 @@ static void version1_rejected(void **state)
 	close(sv[1]);
 
 	/* Mid-connection: a valid message with its version byte set to 1. */
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 3);
-	ctl_msg_init(&r, 0);
-	ctl_put_str(&m, 1, "verify");
-	n = send_capture(&a, &b, &m, wire, sizeof(wire));
+	n = pair_and_capture(&a, &b, &m, &r, "verify", wire, sizeof(wire));
 	wire[4] = 1;
 	inject(&a, wire, n);
 	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTONOSUPPORT);
