@@ -160,6 +160,9 @@ bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *t
 /* Free finished relocations beyond AGENT_KEEP_DONE (caller holds a->lock). */
 void agent_prune(struct agent *a);
 
+/* True if name is one of the --peer hosts. */
+bool agent_is_peer(const struct agent *a, const char *name);
+
 /* Find an unfinished relocation of mac (caller holds a->lock). */
 struct reloc *agent_find(struct agent *a, const struct mac *mac);
 

@@ -46,6 +46,16 @@ void agent_log(const struct agent *a, const char *fmt, ...)
 	va_end(ap);
 }
 
+bool agent_is_peer(const struct agent *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < a->cfg.npeers; i++)
+		if (!strcmp(a->cfg.peers[i].name, name))
+			return true;
+	return false;
+}
+
 static void spares_log(void *arg, const char *fmt, ...)
 {
 	va_list ap;

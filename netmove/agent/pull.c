@@ -172,8 +172,7 @@ void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 	struct ctl_conn lc;
 	struct in_addr ip;
 	struct mac mac;
-	bool known = false;
-	int i, sv[2], ret;
+	int sv[2], ret;
 
 	ctl_msg_init(&req, PROTO_REQ_RELOCATE);
 	ctl_msg_init(&rep, PROTO_ERROR);
@@ -181,9 +180,7 @@ void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 		goto answer;
 	if (ctl_get_str(m, A_TO, to, sizeof(to)) < 0)
 		snprintf(to, sizeof(to), "?");
-	for (i = 0; i < a->cfg.npeers; i++)
-		known |= !strcmp(a->cfg.peers[i].name, to);
-	if (!known) {
+	if (!agent_is_peer(a, to)) {
 		snprintf(err, sizeof(err), "%s is not a peer of %s", to, a->cfg.name);
 		goto answer;
 	}

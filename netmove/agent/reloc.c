@@ -1160,6 +1160,17 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 	    ctl_get_name(m, A_FROM, "source host", r->from, sizeof(r->from), why, sizeof(why)) < 0 ||
 	    ctl_get_name(m, A_TO, "destination host", r->to, sizeof(r->to), why, sizeof(why)) < 0)
 		goto bad;
+	/* Never act on a relocation meant for another host, or from a host
+	 * that is not a peer of this one. */
+	ret = -EACCES;
+	if (strcmp(r->to, a->cfg.name)) {
+		snprintf(why, sizeof(why), "addressed to %s, this is %s", r->to, a->cfg.name);
+		goto refuse;
+	}
+	if (!agent_is_peer(a, r->from)) {
+		snprintf(why, sizeof(why), "%s is not a peer of %s", r->from, a->cfg.name);
+		goto refuse;
+	}
 	pthread_mutex_lock(&a->lock);
 	if (agent_find(a, &r->mac)) {
 		pthread_mutex_unlock(&a->lock);
@@ -1177,8 +1188,17 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 		pthread_mutex_unlock(&a->lock);
 	}
 	return ret;
+refuse: {
+	struct ctl_msg no;
+
+	ctl_msg_init(&no, PROTO_ERROR);
+	if (ctl_put_str(&no, A_TEXT, why) == 0)
+		(void)ctl_send(conn, &no);
+	ctl_msg_free(&no);
+}
 bad:
-	agent_log(a, "bad PREPARE from %s: %s", conn->peer, why[0] ? why : strerror(-ret));
+	agent_log(a, "%s PREPARE from %s: %s", ret == -EACCES ? "refused" : "bad", conn->peer,
+		  why[0] ? why : strerror(-ret));
 	free(r);
 	return ret;
 }

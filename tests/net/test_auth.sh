@@ -1,6 +1,7 @@
 #!/bin/bash
 # A peer with the wrong key is rejected and logged, and nothing changes on the
-# destination; a replayed/garbled stream is rejected the same way.
+# destination; a replayed/garbled stream is rejected the same way; a
+# relocation addressed to another host is refused by the host that gets it.
 set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
@@ -38,6 +39,21 @@ except OSError:
 ' "$TB_HOSTB_MGMT_IP"
 sleep 0.2
 [ "$(grep -c 'rejected peer' "$TB_DIR/agent-b.log")" -ge 2 ] || fail "garbage was not rejected"
+[ "$(ag_nm b --json status | jq '.relocations | length')" = 0 ] || fail "host b started a relocation"
+
+step "a relocation addressed to another host is refused by the one that gets it"
+ag_stop a
+AG_EXTRA=(--peer "hostc=$TB_HOSTB_MGMT_IP:7870")
+ag_start a || fail "agent a did not restart"
+AG_EXTRA=()
+st=0
+ag_nm a relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to hostc --port vnet-vm1 \
+	>"$T_TMP/out" 2>&1 || st=$?
+echo "relocate to hostc, which is host b: exit $st: $(cat "$T_TMP/out")"
+[ $st -eq 1 ] || fail "a relocation for hostc sent to host b: exit $st, expected 1"
+grep -q 'addressed to hostc, this is hostb' "$T_TMP/out" ||
+	fail "the refusal does not say why: $(cat "$T_TMP/out")"
+grep -q 'refused PREPARE' "$TB_DIR/agent-b.log" || fail "host b did not log the refusal"
 [ "$(ag_nm b --json status | jq '.relocations | length')" = 0 ] || fail "host b started a relocation"
 
 step "with the right key the same relocation is accepted"
