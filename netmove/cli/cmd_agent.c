@@ -173,6 +173,27 @@ static void event_usage(FILE *f)
 		"unreachable\n");
 }
 
+/* --last-rx HASH:LEN or none into stop. */
+static int parse_last_rx(const char *arg, struct agentc_stop *stop)
+{
+	unsigned long long h, l = 0;
+	char *end, *end2 = NULL;
+
+	stop->flags |= AGENTC_LAST_RX;
+	if (!strcmp(arg, "none"))
+		return 0;	/* no anchor: --rx-after alone */
+	errno = 0;
+	h = strtoull(arg, &end, 0);
+	if (!errno && end != arg && *end == ':' && end[1] != '-')
+		l = strtoull(end + 1, &end2, 10);
+	if (errno || !end2 || end2 == end + 1 || *end2 || h > UINT32_MAX || !l ||
+	    l > UINT32_MAX || arg[0] == '-')
+		return -EINVAL;
+	stop->last_rx_hash = (uint32_t)h;
+	stop->last_rx_len = (uint32_t)l;
+	return 0;
+}
+
 /* --rx-after HDR:LEN,LEN,... into stop. */
 static int parse_rx_after(const char *arg, struct agentc_stop *stop)
 {
@@ -246,24 +267,11 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 				return CLI_USAGE;
 			break;
 		case 'K': stop.flags |= AGENTC_READER_KEEPS_ONE; break;
-		case 'L': {
-			unsigned long long h, l = 0;
-			char *end, *end2 = NULL;
-
-			stop.flags |= AGENTC_LAST_RX;
-			if (!strcmp(optarg, "none"))
-				break;	/* no anchor: --rx-after alone */
-			errno = 0;
-			h = strtoull(optarg, &end, 0);
-			if (!errno && end != optarg && *end == ':' && end[1] != '-')
-				l = strtoull(end + 1, &end2, 10);
-			if (errno || !end2 || end2 == end + 1 || *end2 || h > UINT32_MAX || !l ||
-			    l > UINT32_MAX || optarg[0] == '-')
-				return cli_error(CLI_USAGE, cmd, "--last-rx: '%s' is not HASH:LEN", optarg);
-			stop.last_rx_hash = (uint32_t)h;
-			stop.last_rx_len = (uint32_t)l;
+		case 'L':
+			if (parse_last_rx(optarg, &stop) < 0)
+				return cli_error(CLI_USAGE, cmd, "--last-rx: '%s' is not HASH:LEN",
+						 optarg);
 			break;
-		}
 		case 'A':
 			if (parse_rx_after(optarg, &stop) < 0)
 				return cli_error(CLI_USAGE, cmd, "--rx-after: '%s' is not HDR:LEN,... "
