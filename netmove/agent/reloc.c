@@ -28,6 +28,11 @@
 #include "ovsp.h"
 
 #define FRAMES_PER_MSG 256
+#define HANDOFF_DRAIN_TRIES 100		/* ring still in use after DROP: retries */
+#define HANDOFF_DRAIN_STEP_US 100	/* between them */
+/* A batch also ends before it passes this many bytes: 256 of the largest
+ * frames (BUFFER_MAX_FRAME) would not fit in one message (CTL_MAX_BODY). */
+#define SHIP_MAX_BYTES (4u << 20)
 #define HANDOFF_STEP_US 5000	/* the old port is checked for late frames this often */
 #define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
 #define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
@@ -516,6 +521,8 @@ static int ship_one(const struct buffer_record *rec, void *arg)
 	len = buffer_record_encode(rec, s->enc, BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME);
 	if (len < 0)
 		return s->err = len;
+	if (s->w->out.len && s->w->out.len + (size_t)len > SHIP_MAX_BYTES && ship_flush(s) < 0)
+		return s->err;
 	if (ctl_put(&s->w->out, A_RECORD, s->enc, (size_t)len) < 0)
 		return s->err = -ENOMEM;
 	s->count++;
@@ -602,11 +609,21 @@ static int src_handoff(struct work *w)
 	/* Anything later was misdirected to the old port: count it, do not
 	 * queue it; what came in before the switch to DROP still follows. */
 	buffer_set_mode(w->buf, &r->mac, BUFFER_MODE_DROP);
-	ret = buffer_export(w->buf, ship_one, &s);
-	if (ret >= 0 && !s.err)
-		ship_flush(&s);
-	if (ret < 0 || s.err)
-		goto ship_failed;
+	/* A capture that began before the switch may still be being copied
+	 * on another CPU (reserved, not yet committed): export until the ring
+	 * is empty, so it follows too. */
+	for (i = 0; i < HANDOFF_DRAIN_TRIES; i++) {
+		struct buffer_stats bs;
+
+		ret = buffer_export(w->buf, ship_one, &s);
+		if (ret >= 0 && !s.err)
+			ship_flush(&s);
+		if (ret < 0 || s.err)
+			goto ship_failed;
+		if (buffer_stats(w->buf, NULL, &bs) < 0 || !bs.ring_used)
+			break;
+		usleep(HANDOFF_DRAIN_STEP_US);
+	}
 	r->shipped = s.count;
 	ctl_msg_reset(&w->out, PROTO_FRAMES_END);
 	ctl_put_u64(&w->out, A_ID, r->id);
