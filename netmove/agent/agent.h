@@ -126,7 +126,9 @@ struct reloc {
 };
 
 #define AGENT_EARLY_MAX 16		/* resumes kept before their PREPARE */
-#define AGENT_MAX_UNAUTH 32		/* peer connections not authenticated yet, at once */
+#define AGENT_MAX_UNAUTH 256		/* peer connections not authenticated yet, at once */
+#define AGENT_HANDSHAKE_MS 2000		/* a peer's HELLO must come within this */
+#define AGENT_CONN_STACK (256u << 10)	/* stack of a connection's thread */
 #define AGENT_EARLY_MS 5000		/* and for how long */
 
 /* A VM that resumed here before its relocation was prepared here (a fast

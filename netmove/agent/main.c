@@ -1,5 +1,6 @@
 /* netmoved: the per-host netmove agent.  See netmoved(8). */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -445,7 +446,8 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 
 	ret = ctl_conn_init(&c, fd, a->cfg.key, a->cfg.keylen, from);
 	if (ret == 0)
-		ret = ctl_handshake(&c, a->cfg.phase_timeout_ms);
+		ret = ctl_handshake(&c, a->cfg.phase_timeout_ms < AGENT_HANDSHAKE_MS ?
+					   (int)a->cfg.phase_timeout_ms : AGENT_HANDSHAKE_MS);
 	pthread_mutex_lock(&a->lock);
 	a->unauth--;
 	pthread_mutex_unlock(&a->lock);
@@ -481,6 +483,23 @@ struct peer_conn {
 	char addr[64];
 };
 
+/* Start a connection's thread (a peer's or a local client's), detached,
+ * with a small stack: a few hundred of them at once (AGENT_MAX_UNAUTH) must
+ * cost little memory.  Returns 0 or a negative errno. */
+static int start_conn_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t at;
+	pthread_t th;
+	int ret;
+
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, AGENT_CONN_STACK);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	ret = -pthread_create(&th, &at, fn, arg);
+	pthread_attr_destroy(&at);
+	return ret;
+}
+
 /* A local request runs off the main thread too: a client that connects and
  * says nothing holds its own thread for CLI_TIMEOUT_MS, not the agent. */
 static void *local_main(void *arg)
@@ -495,15 +514,12 @@ static void *local_main(void *arg)
 static void start_local(struct agent *a, int fd)
 {
 	struct peer_conn *p = calloc(1, sizeof(*p));
-	pthread_t th;
 
 	if (p) {
 		p->a = a;
 		p->fd = fd;
-		if (pthread_create(&th, NULL, local_main, p) == 0) {
-			pthread_detach(th);
+		if (start_conn_thread(local_main, p) == 0)
 			return;
-		}
 		free(p);
 	}
 	agent_log(a, "local request dropped: no thread for it");
@@ -511,8 +527,9 @@ static void start_local(struct agent *a, int fd)
 }
 
 /* A peer is let in while fewer than AGENT_MAX_UNAUTH are in their handshake
- * (each bounded by the phase timeout): a flood of connections that never
- * authenticate cannot pile up threads and buffers.  Refusals are logged at
+ * (each bounded by AGENT_HANDSHAKE_MS, and reading no more than a HELLO): a
+ * flood of connections that never authenticate cannot pile up threads and
+ * buffers, and a real peer still gets in beside a few hundred of them.  Refusals are logged at
  * the first and then every 1000th. */
 static bool admit_peer(struct agent *a, const char *from)
 {
@@ -737,6 +754,9 @@ int main(int argc, char **argv)
 	int lfd = -1, wfd = -1, ufd, ret;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/* Threads share a few malloc arenas rather than one each: hundreds of
+	 * connection threads must not each fault in an arena. */
+	mallopt(M_ARENA_MAX, 4);
 	if (parse_args(&a.cfg, argc, argv) < 0)
 		return 2;
 	pthread_mutex_init(&a.lock, NULL);
@@ -795,7 +815,6 @@ int main(int argc, char **argv)
 			fd = ctl_accept_tcp(lfd, addr, sizeof(addr));
 			if (fd >= 0) {
 				struct peer_conn *p = calloc(1, sizeof(*p));
-				pthread_t th;
 
 				if (!p) {
 					close(fd);
@@ -807,9 +826,7 @@ int main(int argc, char **argv)
 				if (!admit_peer(&a, addr)) {
 					close(fd);
 					free(p);
-				} else if (pthread_create(&th, NULL, peer_main, p) == 0) {
-					pthread_detach(th);
-				} else {
+				} else if (start_conn_thread(peer_main, p) < 0) {
 					pthread_mutex_lock(&a.lock);
 					a.unauth--;
 					pthread_mutex_unlock(&a.lock);
