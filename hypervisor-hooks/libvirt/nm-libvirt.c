@@ -299,8 +299,8 @@ static void signal_all(struct daemon *d, struct dom *m, const char *kind, uint64
 				    sizeof(line));
 		if (st.flags & AGENTC_LAST_RX)
 			logf_("%s: %s (the guest's last readable frame: %u bytes, hash %08x, %u "
-			      "buffers after it)", m->name, line, st.last_rx_len, st.last_rx_hash,
-			      st.rx_nafter);
+			      "buffers after it)", m->name, line, st.rx.len, st.rx.hash,
+			      st.rx.nafter);
 		else
 			logf_("%s: %s%s%s", m->name, line, why[0] ? "; the guest's last frame: " : "",
 			      why);

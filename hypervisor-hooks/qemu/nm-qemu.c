@@ -316,7 +316,7 @@ static int agent_event(struct state *s, const struct opts *o, const char *kind,
 	r = agentc_event_logged(o->socket, kind, &s->mac, &st, line, sizeof(line));
 	if (st.flags & AGENTC_LAST_RX)
 		logf_("%s (the guest's last readable frame: %u bytes, hash %08x, %u buffers after it)",
-		      line, st.last_rx_len, st.last_rx_hash, st.rx_nafter);
+		      line, st.rx.len, st.rx.hash, st.rx.nafter);
 	else
 		logf_("%s", line);
 	return r;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "netmove/agentc.h"
 #include "netmove/buffer.h"
 #include "netmove/journal.h"
 #include "netmove/log.h"
@@ -324,7 +325,7 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, 
 static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 {
 	struct reloc_event ev = { .cli_fd = fd, .time_us = timeutil_real_ns() / 1000 };
-	uint64_t keeps = 0, last_rx;
+	struct agentc_stop stop;
 	char name[16];
 	const void *v;
 	struct mac mac;
@@ -337,31 +338,14 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 		return;
 	}
 	memcpy(mac.b, v, MAC_LEN);
-	if (ctl_get_u64(req, A_STOPPED, &ev.stopped_us) < 0)
-		ev.stopped_us = 0;
-	ev.reader_keeps = ctl_get_u64(req, A_READER_KEEPS, &keeps) == 0 && keeps == 1 &&
-			  ev.stopped_us;
-	if (ctl_get_u64(req, A_LAST_RX, &last_rx) == 0 && ev.stopped_us) {
-		ev.last_rx = true;
-		ev.last.hash = (uint32_t)(last_rx >> 32);
-		ev.last.len = (uint32_t)last_rx;
-		if (ctl_get(req, A_RX_AFTER, &v, &len) == 0) {
-			size_t i;
-
-			if (len < 1 || (len - 1) % 4 || (len - 1) / 4 > GUESTRX_AFTER_MAX) {
-				agent_reply(fd, false, "bad RX ring tail (A_RX_AFTER)");
-				return;
-			}
-			ev.last.hdr_len = ((const uint8_t *)v)[0];
-			ev.last.nafter = (uint8_t)((len - 1) / 4);
-			for (i = 0; i < ev.last.nafter; i++) {
-				uint32_t be;
-
-				memcpy(&be, (const uint8_t *)v + 1 + 4 * i, 4);
-				ev.last.after[i] = ntohl(be);
-			}
-		}
+	if (agentc_event_stop(req, &stop) < 0) {
+		agent_reply(fd, false, "bad RX ring tail (A_RX_AFTER)");
+		return;
 	}
+	ev.stopped_us = stop.stopped_us;
+	ev.reader_keeps = stop.flags & AGENTC_READER_KEEPS_ONE;
+	ev.last_rx = stop.flags & AGENTC_LAST_RX;
+	ev.last = stop.rx;
 	if (!strcmp(name, "blackout"))
 		ev.kind = EV_BLACKOUT;
 	else if (!strcmp(name, "resumed"))

@@ -169,13 +169,12 @@ struct taken {
 };
 
 static bool taken_next(struct taprec *t, int64_t n, struct taken *w, struct buffer_record *rec,
-		       uint32_t *hash, uint64_t *pos)
+		       uint32_t *hash)
 {
 	size_t i;
 
 	for (; w->k < (uint64_t)n && w->k < t->nhashes + RXMATCH_TAKEN_MAX; w->k++) {
-		*pos = (uint64_t)n - 1 - w->k;
-		if (txlog_get(t->txl, *pos, rec, hash) < 0)
+		if (txlog_get(t->txl, (uint64_t)n - 1 - w->k, rec, hash) < 0)
 			return false;
 		for (i = 0; i < t->nhashes && (w->used[i] || t->hashes[i] != *hash); i++)
 			;
@@ -214,9 +213,8 @@ static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *ar
 {
 	struct taken *w = calloc(1, sizeof(*w));
 	struct buffer_record *taken = calloc(RXMATCH_TAKEN_MAX, sizeof(*taken));
+	uint32_t hashes[RXMATCH_TAKEN_MAX];
 	int ntaken = 0, anchor, lost, f;
-	uint64_t pos;
-	uint32_t h;
 
 	if (!w || !taken) {
 		free(w);
@@ -224,10 +222,10 @@ static bool find_lost(struct taprec *t, int64_t n, buffer_record_fn fn, void *ar
 		note(c, "unknown: out of memory");
 		return false;
 	}
-	while (ntaken < RXMATCH_TAKEN_MAX && taken_next(t, n, w, &taken[ntaken], &h, &pos))
+	while (ntaken < RXMATCH_TAKEN_MAX && taken_next(t, n, w, &taken[ntaken], &hashes[ntaken]))
 		ntaken++;
 	free(w);
-	lost = rxmatch_lost(&t->last, taken, ntaken, &t->mac, &anchor);
+	lost = rxmatch_lost(&t->last, taken, hashes, ntaken, &t->mac, &anchor);
 	if (lost < 0) {
 		note(c, "%s", lost == -ENOENT ?
 			"the guest's last frame is not among the frames its reader took" :
@@ -267,7 +265,6 @@ static bool find_kept(struct taprec *t, int64_t n, struct buffer_record *rec,
 		      struct taprec_counts *c)
 {
 	struct taken *w;
-	uint64_t pos;
 	uint32_t h;
 	bool got;
 
@@ -280,7 +277,7 @@ static bool find_kept(struct taprec *t, int64_t n, struct buffer_record *rec,
 		return false;
 	}
 	w = calloc(1, sizeof(*w));
-	got = w && taken_next(t, n, w, rec, &h, &pos);
+	got = w && taken_next(t, n, w, rec, &h);
 	free(w);
 	if (!got) {
 		note(c, "lost: not among the frames logged");

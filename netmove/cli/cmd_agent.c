@@ -189,8 +189,8 @@ static int parse_last_rx(const char *arg, struct agentc_stop *stop)
 	if (errno || !end2 || end2 == end + 1 || *end2 || h > UINT32_MAX || !l ||
 	    l > UINT32_MAX || arg[0] == '-')
 		return -EINVAL;
-	stop->last_rx_hash = (uint32_t)h;
-	stop->last_rx_len = (uint32_t)l;
+	stop->rx.hash = (uint32_t)h;
+	stop->rx.len = (uint32_t)l;
 	return 0;
 }
 
@@ -205,16 +205,16 @@ static int parse_rx_after(const char *arg, struct agentc_stop *stop)
 	v = strtoull(p, &end, 10);
 	if (errno || end == p || *end != ':' || v > 255 || *p == '-')
 		return -EINVAL;
-	stop->rx_hdr_len = (uint8_t)v;
-	stop->rx_nafter = 0;
+	stop->rx.hdr_len = (uint8_t)v;
+	stop->rx.nafter = 0;
 	do {
 		p = end + 1;
 		errno = 0;
 		v = strtoull(p, &end, 10);
 		if (errno || end == p || *p == '-' || !v || v > UINT32_MAX ||
-		    (*end && *end != ',') || stop->rx_nafter == GUESTRX_AFTER_MAX)
+		    (*end && *end != ',') || stop->rx.nafter == GUESTRX_AFTER_MAX)
 			return -EINVAL;
-		stop->rx_after[stop->rx_nafter++] = (uint32_t)v;
+		stop->rx.after[stop->rx.nafter++] = (uint32_t)v;
 	} while (*end);
 	return 0;
 }
@@ -298,7 +298,7 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 		return cli_error(CLI_USAGE, cmd, "--last-rx goes with --reader-keeps-one");
 	if (have_after && !(stop.flags & AGENTC_LAST_RX))
 		return cli_error(CLI_USAGE, cmd, "--rx-after goes with --last-rx");
-	if ((stop.flags & AGENTC_LAST_RX) && !stop.last_rx_len && !have_after)
+	if ((stop.flags & AGENTC_LAST_RX) && !stop.rx.len && !have_after)
 		return cli_error(CLI_USAGE, cmd, "--last-rx none needs --rx-after");
 	ctl_msg_init(&m, PROTO_REQ_EVENT);
 	if (agentc_event_msg(&m, kind, &mac, &stop) < 0) {

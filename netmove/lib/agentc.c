@@ -90,11 +90,11 @@ void agentc_stop_last_rx(struct agentc_stop *stop, const uint8_t *frame,
 			 const struct guestrx_tail *t, unsigned hdr_len)
 {
 	stop->flags |= AGENTC_LAST_RX;
-	stop->last_rx_hash = t->anchored ? frame_hash(frame, t->len) : 0;
-	stop->last_rx_len = t->anchored ? (uint32_t)t->len : 0;
-	stop->rx_hdr_len = (uint8_t)hdr_len;
-	stop->rx_nafter = (uint8_t)t->nafter;
-	memcpy(stop->rx_after, t->after, t->nafter * sizeof(t->after[0]));
+	stop->rx.hash = t->anchored ? frame_hash(frame, t->len) : 0;
+	stop->rx.len = t->anchored ? (uint32_t)t->len : 0;
+	stop->rx.hdr_len = (uint8_t)hdr_len;
+	stop->rx.nafter = (uint8_t)t->nafter;
+	memcpy(stop->rx.after, t->after, t->nafter * sizeof(t->after[0]));
 }
 
 int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
@@ -114,22 +114,55 @@ int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *ma
 		ret = ctl_put_u64(req, A_READER_KEEPS, 1);
 	if (ret == 0 && stop && (stop->flags & AGENTC_LAST_RX))
 		ret = ctl_put_u64(req, A_LAST_RX,
-				  (uint64_t)stop->last_rx_hash << 32 | stop->last_rx_len);
-	if (ret == 0 && stop && (stop->flags & AGENTC_LAST_RX) && stop->rx_nafter) {
+				  (uint64_t)stop->rx.hash << 32 | stop->rx.len);
+	if (ret == 0 && stop && (stop->flags & AGENTC_LAST_RX) && stop->rx.nafter) {
 		uint8_t b[1 + 4 * GUESTRX_AFTER_MAX];
 		unsigned i;
 
-		if (stop->rx_nafter > GUESTRX_AFTER_MAX)
+		if (stop->rx.nafter > GUESTRX_AFTER_MAX)
 			return -EINVAL;
-		b[0] = stop->rx_hdr_len;
-		for (i = 0; i < stop->rx_nafter; i++) {
-			uint32_t be = htonl(stop->rx_after[i]);
+		b[0] = stop->rx.hdr_len;
+		for (i = 0; i < stop->rx.nafter; i++) {
+			uint32_t be = htonl(stop->rx.after[i]);
 
 			memcpy(b + 1 + 4 * i, &be, 4);
 		}
-		ret = ctl_put(req, A_RX_AFTER, b, 1 + 4 * (size_t)stop->rx_nafter);
+		ret = ctl_put(req, A_RX_AFTER, b, 1 + 4 * (size_t)stop->rx.nafter);
 	}
 	return ret;
+}
+
+int agentc_event_stop(const struct ctl_msg *req, struct agentc_stop *stop)
+{
+	uint64_t v;
+	const void *p;
+	size_t len, i;
+
+	memset(stop, 0, sizeof(*stop));
+	if (ctl_get_u64(req, A_STOPPED, &stop->stopped_us) < 0 || !stop->stopped_us) {
+		stop->stopped_us = 0;
+		return 0;	/* the flags need the stop time */
+	}
+	if (ctl_get_u64(req, A_READER_KEEPS, &v) == 0 && v == 1)
+		stop->flags |= AGENTC_READER_KEEPS_ONE;
+	if (ctl_get_u64(req, A_LAST_RX, &v) < 0)
+		return 0;
+	stop->flags |= AGENTC_LAST_RX;
+	stop->rx.hash = (uint32_t)(v >> 32);
+	stop->rx.len = (uint32_t)v;
+	if (ctl_get(req, A_RX_AFTER, &p, &len) < 0)
+		return 0;
+	if (len < 1 || (len - 1) % 4 || (len - 1) / 4 > GUESTRX_AFTER_MAX)
+		return -EBADMSG;
+	stop->rx.hdr_len = ((const uint8_t *)p)[0];
+	stop->rx.nafter = (uint8_t)((len - 1) / 4);
+	for (i = 0; i < stop->rx.nafter; i++) {
+		uint32_t be;
+
+		memcpy(&be, (const uint8_t *)p + 1 + 4 * i, 4);
+		stop->rx.after[i] = ntohl(be);
+	}
+	return 0;
 }
 
 int agentc_event(const char *path, const char *kind, const struct mac *mac,

@@ -3,7 +3,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "netmove/frame.h"
 #include "netmove/rxmatch.h"
 
 static bool for_vm(const struct buffer_record *r, const struct mac *mac)
@@ -59,15 +58,15 @@ static bool fits(const struct rxmatch_tail *t, const struct buffer_record *taken
 	return k < 0;
 }
 
-int rxmatch_lost(const struct rxmatch_tail *t, const struct buffer_record *taken, int n,
-		 const struct mac *mac, int *anchor)
+int rxmatch_lost(const struct rxmatch_tail *t, const struct buffer_record *taken,
+		 const uint32_t *hashes, int n, const struct mac *mac, int *anchor)
 {
 	int a, h, found = -1, count = 0;
 
 	*anchor = -1;
 	if (t->len) {
 		for (a = 0; a < n; a++)
-			if (taken[a].len == t->len && frame_hash(taken[a].frame, taken[a].len) == t->hash)
+			if (taken[a].len == t->len && hashes[a] == t->hash)
 				break;
 		if (a == n)
 			return -ENOENT;

@@ -11,6 +11,7 @@
 
 #include "netmove/ctl.h"
 #include "netmove/guestrx.h"
+#include "netmove/rxmatch.h"
 #include "netmove/mac.h"
 
 /* The agent's socket: $NETMOVE_SOCKET, else PROTO_DEFAULT_SOCKET. */
@@ -28,15 +29,8 @@ struct agentc_stop {
 	uint64_t stopped_us;	/* CLOCK_REALTIME µs at which the VM stopped, 0: not
 				 * told (the agent journals how late the blackout came) */
 	unsigned flags;		/* AGENTC_READER_*, AGENTC_LAST_RX */
-	/* AGENTC_LAST_RX: what the VM's NIC received before the stop (read from
-	 * its RX ring, see guestrx.h). */
-	uint32_t last_rx_hash;	/* frame_hash of the newest frame it received whose bytes
-				 * could be read (the anchor) */
-	uint32_t last_rx_len;	/* the anchor's length; 0: no anchor, rx_after holds
-				 * the lengths of the newest buffers */
-	uint8_t rx_hdr_len;	/* header the NIC puts before each frame (rx_after) */
-	uint8_t rx_nafter;	/* buffers it filled after the anchor */
-	uint32_t rx_after[GUESTRX_AFTER_MAX]; /* bytes written into each, oldest first */
+	struct rxmatch_tail rx;	/* AGENTC_LAST_RX: what the VM's NIC received before the
+				 * stop (read from its RX ring, see guestrx.h) */
 };
 
 /* Flags of struct agentc_stop (they need stopped_us). */
@@ -45,9 +39,9 @@ enum {
 	 * and never delivers it (QEMU's user-space network path does): the
 	 * source finds that frame among the copies it logged and sends it on. */
 	AGENTC_READER_KEEPS_ONE = 1,
-	/* last_rx_* name the last frame the guest received (read from its RX
-	 * ring, see guestrx.h): every frame its reader took after that one was
-	 * lost inside the reader, and the source sends those on. */
+	/* rx tells what the guest received (read from its RX ring, see
+	 * guestrx.h): every frame its reader took that did not reach the guest
+	 * was lost inside the reader, and the source sends those on. */
 	AGENTC_LAST_RX = 2,
 };
 
@@ -62,6 +56,11 @@ void agentc_stop_last_rx(struct agentc_stop *stop, const uint8_t *frame,
  * stopped_us), or another negative errno. */
 int agentc_event_msg(struct ctl_msg *req, const char *kind, const struct mac *mac,
 		     const struct agentc_stop *stop);
+
+/* The agent's side of agentc_event_msg: what req (PROTO_REQ_EVENT) tells
+ * of the stop.  Flags without a stop time are dropped.  Returns 0 or
+ * -EBADMSG (a malformed RX ring tail). */
+int agentc_event_stop(const struct ctl_msg *req, struct agentc_stop *stop);
 
 /* Signal a hypervisor event (see agentc_event_msg).  Returns 0 if the agent
  * accepted it, -EPROTO if it refused (text in msg, msglen bytes, may be

@@ -32,12 +32,13 @@ struct rxmatch_tail {
 };
 
 /* How many of the frames the reader took last (taken[0] the newest, n of
- * them) did not reach the guest (the VM's MAC is mac): 0..n.  Returns that
+ * them, hashes[i] the frame_hash of taken[i], as the tap log keeps it) did
+ * not reach the guest (the VM's MAC is mac): 0..n.  Returns that
  * count, or -ENOENT (the anchor is not among them), -EPROTO (the lengths do
  * not match those frames), -EAGAIN (no anchor and the lengths fit more than
  * one count: a stream of equal frames does not tell).  *anchor gets the
  * anchor's index (-1 without one). */
-int rxmatch_lost(const struct rxmatch_tail *t, const struct buffer_record *taken, int n,
-		 const struct mac *mac, int *anchor);
+int rxmatch_lost(const struct rxmatch_tail *t, const struct buffer_record *taken,
+		 const uint32_t *hashes, int n, const struct mac *mac, int *anchor);
 
 #endif
