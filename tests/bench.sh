@@ -34,7 +34,7 @@ echo "== relocation on the testbed (VM paused 200 ms, 2 s streams)"
 			lost=$(($(jget "$s" sent) - $(jget "$r" received) + $(jget "$r" duplicated)))
 			line="bench: relocation $rate pps $mode: lost $lost of $(jget "$s" sent), reordered $(jget "$r" reordered), max gap $(jget "$r" max_gap_ms) ms"
 			if [ "$mode" = netmove ]; then
-				jb=$(tail -1 "$(ag_journal "$(vs_host vm1)")")
+				jb=$(ag_last "$(vs_host vm1)")
 				line+=$(jq -rn --argjson b "$jb" --arg g "$(jget "$r" max_gap_ms)" \
 					'", pause \($b.vm_pause_ms) ms, gap/pause \(($g | tonumber) / $b.vm_pause_ms * 1000 | round / 1000), resume->announce \($b.resume_to_announce_us) us, resume->ToR FDB read back \($b.resume_to_fdb_us) us"')
 			fi

@@ -11,6 +11,7 @@
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
 #include "netmove/worker.h"
+#include "fault.h"
 #include "lease.h"
 #include "spares.h"
 #include "taprec.h"
@@ -51,6 +52,7 @@ struct agent_cfg {
 	unsigned ring_mib;		/* buffer ring size per VM port */
 	bool no_tap_recovery;		/* leave frames a stopped VM left in its tap */
 	bool no_port_watch;		/* do not give new taps their clsact qdisc */
+	struct fault fault;		/* a test's injected fault (NETMOVED_FAULT), or none */
 };
 
 /* Phases, in order; ROLLBACK can follow any phase before COMMIT. */
@@ -76,7 +78,9 @@ struct reloc_event {
 	struct rxmatch_tail last;
 };
 
-enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED };
+/* EV_STOP: netmoved is stopping (SIGTERM): roll back what has not begun
+ * moving, finish what has, cut the grace period short. */
+enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED, EV_STOP };
 
 /* One relocation of one VM, as seen by this host. */
 struct reloc {
@@ -151,6 +155,7 @@ struct agent {
 	uint64_t unauth_refused;	/* connections refused for that (under lock) */
 	struct worker lease;		/* renews the relocations' buffer leases (lease.c) */
 	volatile int stop;		/* set by SIGTERM/SIGINT */
+	bool stopping;			/* shutting down: no new relocation (under lock) */
 };
 
 /* Note a resume of mac with no relocation of it here yet (caller holds

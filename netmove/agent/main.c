@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "recover.h"
 #include "netmove/agentc.h"
 #include "netmove/buffer.h"
 #include "netmove/journal.h"
@@ -165,6 +166,37 @@ static void on_signal(int sig)
 		g_agent->stop = 1;
 }
 
+/* Begin an ordered shutdown: no new relocation from now on, and every
+ * running one is told (EV_STOP).  Returns how many run. */
+static int stop_relocations(struct agent *a)
+{
+	struct reloc_event ev = { .kind = EV_STOP, .cli_fd = -1 };
+	struct reloc *r;
+	int n = 0;
+
+	pthread_mutex_lock(&a->lock);
+	a->stopping = true;
+	for (r = a->relocs; r; r = r->next)
+		if (!r->thread_exited && r->evfd[1] >= 0 &&
+		    write(r->evfd[1], &ev, sizeof(ev)) == sizeof(ev))
+			n++;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+/* Relocations whose thread still runs. */
+static int running(struct agent *a)
+{
+	struct reloc *r;
+	int n = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (r = a->relocs; r; r = r->next)
+		n += !r->thread_exited;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
 /* Render status of every relocation into a malloc'd string. */
 static char *render_status(struct agent *a, bool json)
 {
@@ -302,9 +334,10 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, 
 		return;
 	}
 	pthread_mutex_lock(&a->lock);
-	if (agent_find(a, &r->mac)) {
+	if (a->stopping || agent_find(a, &r->mac)) {
 		pthread_mutex_unlock(&a->lock);
-		agent_reply(fd, false, "a relocation of this MAC is already in progress");
+		agent_reply(fd, false, a->stopping ? "netmoved is stopping" :
+					     "a relocation of this MAC is already in progress");
 		free(r);
 		return;
 	}
@@ -736,6 +769,7 @@ int main(int argc, char **argv)
 	static struct agent a;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int lfd = -1, wfd = -1, ufd, ret;
+	uint64_t stop_by = 0;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	/* Threads share a few malloc arenas rather than one each: hundreds of
@@ -743,6 +777,11 @@ int main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 4);
 	if (parse_args(&a.cfg, argc, argv) < 0)
 		return 2;
+	if (fault_parse(getenv("NETMOVED_FAULT"), &a.cfg.fault) < 0) {
+		fprintf(stderr, "netmoved: NETMOVED_FAULT: '%s' is not ROLE:PHASE:kill|hold=MS\n",
+			getenv("NETMOVED_FAULT"));
+		return 2;
+	}
 	pthread_mutex_init(&a.lock, NULL);
 	g_agent = &a;
 	sigaction(SIGTERM, &sa, NULL);
@@ -770,6 +809,9 @@ int main(int argc, char **argv)
 	ret = spares_start(&a.spares, (uint32_t)(a.cfg.ring_mib << 20), spares_log, &a);
 	if (ret < 0)
 		agent_log(&a, "loading buffer programs ahead: %s", strerror(-ret));
+	ret = recover_run(&a);
+	if (ret > 0)
+		agent_log(&a, "recovery: %d record(s) journaled for what an earlier netmoved left", ret);
 	ret = lease_start(&a);
 	if (ret < 0) {
 		fprintf(stderr, "netmoved: the lease thread: %s\n", strerror(-ret));
@@ -777,14 +819,26 @@ int main(int argc, char **argv)
 	}
 	agent_log(&a, "ready: socket %s, peers on %s", a.cfg.socket,
 		  a.cfg.listen ? a.cfg.listen : "(none)");
-	while (!a.stop) {
+	for (;;) {
 		struct pollfd pfd[3] = { { .fd = ufd, .events = POLLIN },
 					 { .fd = wfd, .events = POLLIN },
 					 { .fd = lfd, .events = POLLIN } };
 		char addr[64];
 		int fd;
 
-		ret = poll(pfd, lfd >= 0 ? 3 : 2, 500);
+		/* On SIGTERM the local socket stays open until the running
+		 * relocations ended: a paused VM's resume event comes on it. */
+		if (a.stop && !stop_by) {
+			stop_by = timeutil_deadline_ms((int)(a.cfg.blackout_timeout_ms +
+							      2 * a.cfg.phase_timeout_ms + 1000));
+			agent_log(&a, "stopping: %d relocation(s) running", stop_relocations(&a));
+			if (lfd >= 0)
+				close(lfd);
+			lfd = -1;
+		}
+		if (stop_by && (!running(&a) || timeutil_mono_ns() > stop_by))
+			break;
+		ret = poll(pfd, lfd >= 0 ? 3 : 2, stop_by ? 50 : 500);
 		if (ret <= 0)
 			continue;
 		if (wfd >= 0 && (pfd[1].revents & POLLIN) &&
@@ -820,7 +874,12 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	agent_log(&a, "stopping");
+	ret = running(&a);
+	if (ret)
+		agent_log(&a, "stopped with %d relocation(s) still running: their buffers fail "
+			      "open, the next netmoved resolves the rest", ret);
+	else
+		agent_log(&a, "stopped");
 	lease_stop(&a);
 	spares_stop(&a.spares);
 	unlink(a.cfg.socket);

@@ -67,6 +67,7 @@ struct work {
 	bool peer_up;			/* peer connection usable */
 	bool vm_paused;			/* source VM stopped (buffering) */
 	bool resumed_local;		/* VM resumed on this host (rollback) */
+	bool stopping;			/* netmoved is stopping (EV_STOP came) */
 	uint64_t resume_real_us;	/* when the resume detector saw the VM */
 	pthread_t fdb_thread;		/* programs the upstream FDB (dst) */
 	bool fdb_running;		/* fdb_thread to join */
@@ -87,6 +88,7 @@ static void mark(struct work *w, enum phase p)
 	pthread_mutex_unlock(&w->a->lock);
 	agent_log(w->a, "relocation %llu %s: %s", (unsigned long long)r->id,
 		  r->is_src ? "source" : "destination", reloc_phase_name(p));
+	fault_hit(w->a, &w->a->cfg.fault, r->is_src, p);
 }
 
 static void set_error(struct work *w, const char *what, int err, const char *detail)
@@ -202,6 +204,10 @@ static void answer_late_events(struct work *w)
 	struct reloc_event ev;
 
 	while (poll(&p, 1, 0) == 1 && read(r->evfd[0], &ev, sizeof(ev)) == sizeof(ev)) {
+		if (ev.kind == EV_STOP) {
+			w->stopping = true;
+			continue;
+		}
 		if (ev.kind == EV_BLACKOUT && !r->t_us[PH_BLACKOUT]) {
 			pthread_mutex_lock(&w->a->lock);
 			r->t_us[PH_BLACKOUT] = ev.time_us;
@@ -212,6 +218,19 @@ static void answer_late_events(struct work *w)
 			    ev.kind == EV_BLACKOUT ? "the VM had resumed on the destination already"
 						   : r->outcome[0] ? r->outcome : "relocation over");
 	}
+}
+
+/* The grace period after COMMIT, cut short when netmoved stops; events
+ * that come meanwhile are answered as late ones. */
+static void grace_wait(struct work *w)
+{
+	uint64_t end = timeutil_mono_ns() + (uint64_t)w->a->cfg.grace_ms * NSEC_PER_MSEC;
+	struct pollfd p = { .fd = w->r->evfd[0], .events = POLLIN };
+	uint64_t now;
+
+	while (!w->stopping && (now = timeutil_mono_ns()) < end)
+		if (poll(&p, 1, (int)((end - now) / NSEC_PER_MSEC) + 1) > 0)
+			answer_late_events(w);
 }
 
 static void finish(struct work *w, const char *outcome)
@@ -631,6 +650,7 @@ static int src_handoff(struct work *w)
 	ret = send_peer(w);
 	goto out;
 ship_failed:
+	r->shipped = s.count;
 	ret = ret < 0 ? ret : s.err;
 	set_error(w, "shipping buffered frames", ret, NULL);
 out:
@@ -712,6 +732,8 @@ static void *src_main(void *arg)
 	ctl_msg_init(&w.in, 0);
 	ctl_msg_init(&w.out, 0);
 	w.up.fd = -1;
+	/* A record as it begins: one that never ends was interrupted (recover.h). */
+	journal_write(&w);
 	if (src_prepare(&w) < 0) {
 		src_rollback(&w, "prepare failed");
 		goto out;
@@ -729,6 +751,15 @@ static void *src_main(void *arg)
 		if (ret < 0) {
 			src_rollback(&w, "lost the destination agent");
 			goto out;
+		}
+		if (ret == 2 && ev.kind == EV_STOP) {
+			/* A paused VM's frames are held here: see it through. */
+			w.stopping = true;
+			if (r->phase == PH_PREPARE) {
+				src_rollback(&w, "netmoved is stopping");
+				goto out;
+			}
+			continue;
 		}
 		if (ret == 2) {
 			if (ev.kind == EV_BLACKOUT && r->phase == PH_PREPARE) {
@@ -757,27 +788,30 @@ static void *src_main(void *arg)
 	pthread_mutex_lock(&w.a->lock);
 	r->t_us[PH_SWITCHOVER] = r->resume_us;
 	pthread_mutex_unlock(&w.a->lock);
+	mark(&w, PH_SWITCHOVER);
 	w.vm_paused = false;
 	if (src_handoff(&w) < 0) {
 		/* The VM already runs on B: no way back, report what was lost. */
 		send_simple(&w, PROTO_ERROR, r->error, 0);
 		finish(&w, "failed");
-		goto out;
+		goto leftovers;
 	}
 	ret = ctl_recv(&r->peer, &w.in, (int)w.a->cfg.phase_timeout_ms * 2);
 	if (ret < 0 || w.in.type != PROTO_DONE) {
 		set_error(&w, "destination did not confirm the handoff", ret, NULL);
 		finish(&w, "failed");
-		goto out;
+		goto leftovers;
 	}
 	ctl_get_u64(&w.in, A_VERIFIED, &verified);
 	r->verified = verified;
 	mark(&w, PH_VERIFY);
 	mark(&w, PH_COMMIT);
 	finish(&w, "committed");
-	/* Leftovers go after the grace period: late frames still follow the VM.
-	 * A newer relocation of the MAC here owns its flows: leave them alone. */
-	usleep(w.a->cfg.grace_ms * 1000);
+leftovers:
+	/* The VM runs on B whatever happened since the switchover.  Leftovers
+	 * go after the grace period: late frames still follow the VM.  A newer
+	 * relocation of the MAC here owns its flows: leave them alone. */
+	grace_wait(&w);
 	if (!superseded(&w))
 		src_undo(&w);
 out:
@@ -1032,6 +1066,7 @@ static void *dst_main(void *arg)
 	ctl_msg_init(&w.in, 0);
 	ctl_msg_init(&w.out, 0);
 	w.up.fd = -1;
+	journal_write(&w);
 	if (dst_prepare(&w) < 0) {
 		dst_rollback(&w, "prepare failed");
 		goto out;
@@ -1052,6 +1087,14 @@ static void *dst_main(void *arg)
 			dst_rollback(&w, ret == 0 ? "timed out" : "lost the source agent");
 			goto out;
 		}
+		if (ret == 2 && ev.kind == EV_STOP) {
+			w.stopping = true;
+			if (r->phase < PH_BLACKOUT) {
+				dst_rollback(&w, "netmoved is stopping");
+				goto out;
+			}
+			continue;
+		}
 		if (ret == 2 || ret == 3) {
 			if (ret == 2)
 				agent_reply(ev.cli_fd, ev.kind == EV_RESUMED, ev.kind == EV_RESUMED ?
@@ -1065,13 +1108,17 @@ static void *dst_main(void *arg)
 			continue;
 		}
 		switch (w.in.type) {
-		case PROTO_BLACKOUT:
-			ctl_get_u64(&w.in, A_TIME, &r->t_us[PH_BLACKOUT]);
+		case PROTO_BLACKOUT: {
+			uint64_t t = 0;
+
+			ctl_get_u64(&w.in, A_TIME, &t);
 			pthread_mutex_lock(&w.a->lock);
-			if (r->phase < PH_BLACKOUT)
-				r->phase = PH_BLACKOUT;
+			r->t_us[PH_BLACKOUT] = t;
 			pthread_mutex_unlock(&w.a->lock);
+			if (r->phase < PH_BLACKOUT)
+				mark(&w, PH_BLACKOUT);
 			break;
+		}
 		case PROTO_FRAMES:
 			ret = dst_replay(&w);
 			if (ret < 0)
@@ -1118,7 +1165,7 @@ handed_off:
 	 * port when the VM leaves by other means (shut down, migrated without
 	 * netmove) and black-hole its MAC here.  A newer relocation of the MAC
 	 * owns the flows. */
-	usleep(w.a->cfg.grace_ms * 1000);
+	grace_wait(&w);
 	if (!superseded(&w)) {
 		char *err = NULL;
 
@@ -1189,6 +1236,11 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 		goto refuse;
 	}
 	pthread_mutex_lock(&a->lock);
+	if (a->stopping) {
+		pthread_mutex_unlock(&a->lock);
+		snprintf(why, sizeof(why), "%s is stopping", a->cfg.name);
+		goto refuse;
+	}
 	if (agent_find(a, &r->mac)) {
 		pthread_mutex_unlock(&a->lock);
 		ret = -EBUSY;

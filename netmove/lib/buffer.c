@@ -1368,6 +1368,100 @@ out:
 	return ret;
 }
 
+/* The program attached to one hook of ifindex with netmove's handle, as an
+ * fd: -ENOENT if none. */
+static int attached_prog(int ifindex, enum bpf_tc_attach_point at)
+{
+	struct bpf_tc_hook h;
+	struct bpf_tc_opts o;
+	int fd, ret;
+
+	hook_init(&h, ifindex, at);
+	tc_opts_init(&o, 0, 0);
+	ret = bpf_tc_query(&h, &o);
+	if (ret < 0)
+		return ret == -EINVAL ? -ENOENT : ret;
+	fd = bpf_prog_get_fd_by_id(o.prog_id);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Take the maps one of the attached programs uses, by their names in
+ * nm_buffer.bpf.c (the egress program uses all but nm_resume). */
+static int adopt_maps(struct buffer *b, int prog_fd)
+{
+	static const char *const names[] = { "nm_ring", "nm_resume", "nm_macs", "nm_slots",
+					     "nm_port" };
+	int *fds[] = { &b->ring.fd, &b->resume.fd, &b->fd_macs, &b->fd_slots, &b->fd_port };
+	struct bpf_prog_info pi;
+	__u32 ids[16], len = sizeof(pi), i, k;
+	int fd;
+
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	pi.map_ids = (__u64)(uintptr_t)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &pi, &len) < 0)
+		return -errno;
+	for (i = 0; i < pi.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct bpf_map_info mi;
+		__u32 mlen = sizeof(mi);
+
+		fd = bpf_map_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			return -errno;
+		memset(&mi, 0, sizeof(mi));
+		if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) < 0)
+			mi.name[0] = 0;
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if (!strcmp(mi.name, names[k]) && *fds[k] < 0)
+				break;
+		if (k < sizeof(names) / sizeof(names[0]))
+			*fds[k] = fd;
+		else
+			close(fd);
+	}
+	return 0;
+}
+
+int buffer_adopt(const char *ifname, struct buffer **out)
+{
+	struct buffer *b = NULL;
+	int ifindex, ret;
+
+	*out = NULL;
+	ret = check_ifname(ifname, &ifindex);
+	if (ret < 0)
+		return ret;
+	b = handle_new(ifname, ifindex);
+	if (!b)
+		return -ENOMEM;
+	ret = attached_prog(ifindex, BPF_TC_EGRESS);
+	if (ret < 0)
+		goto out;
+	b->fd_egress = ret;
+	ret = attached_prog(ifindex, BPF_TC_INGRESS);
+	if (ret < 0 && ret != -ENOENT)
+		goto out;
+	b->fd_ingress = ret < 0 ? -1 : ret;
+	ret = adopt_maps(b, b->fd_egress);
+	if (ret == 0 && b->fd_ingress >= 0)
+		ret = adopt_maps(b, b->fd_ingress);
+	/* Missing maps: not netmove's buffer program. */
+	if (ret == 0 && (b->ring.fd < 0 || b->resume.fd < 0 || b->fd_macs < 0 || b->fd_slots < 0 ||
+			 b->fd_port < 0))
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = map_all(b);
+	if (ret == 0 && b->port->ifindex != (uint32_t)ifindex)
+		ret = -ESTALE;
+	if (ret < 0)
+		goto out;
+	*out = b;
+	b = NULL;
+out:
+	handle_free(b);
+	return ret;
+}
+
 int buffer_replayer_open(const char *ifname, struct buffer **out)
 {
 	struct buffer *b = NULL;

@@ -9,6 +9,9 @@
 #   ag_stop X [SIGNAL]    stop agent X by its PID (default TERM)
 #   ag_nm X args...       run the netmove CLI against agent X
 #   ag_sock X / ag_journal X
+#   ag_last X             the last journal record of agent X that tells how a
+#                         relocation ended (a relocation's first record,
+#                         written as it begins, says "in progress")
 #   ag_hook               print a nm-vmstub hook command that forwards the
 #                         stand-in's event to the agent of the host its tap
 #                         is on (with the stop instant of a late pause); it
@@ -21,6 +24,7 @@ declare -gA AG_PID=()
 
 ag_sock() { echo "$TB_DIR/agent-$(tb__host_ns "$1").sock"; }
 ag_journal() { echo "$TB_DIR/journal-$1.jsonl"; }
+ag_last() { grep -v '"outcome":"in progress"' "$(ag_journal "$1")" | tail -1; }
 
 ag_start() {
 	local h hosts=("$@") ns ip peer peerip tor i

@@ -66,8 +66,8 @@ for mode in netmove plain; do
 	echo
 	sed 's/^/  /' "$T_TMP/nmm-$mode.src.out"
 	if [ $mode = netmove ]; then
-		ja=$(tail -1 "$(ag_journal a)")
-		jb=$(tail -1 "$(ag_journal b)")
+		ja=$(ag_last a)
+		jb=$(ag_last b)
 		echo "phase timeline (ms from PREPARE on the source):"
 		jq -rn --argjson a "$ja" --argjson b "$jb" '
 			($a.phases_us.prepare) as $t0 |

@@ -75,7 +75,7 @@ step "meanwhile, a relocation a -> b under 2000 frames/s"
 mig_probe vm1 2000 2 100 netmove
 r=$T_TMP/probe-netmove.json
 lost=$(( $(jget "$T_TMP/send-netmove.json" sent) - $(jget "$r" received) + $(jget "$r" duplicated) ))
-J=$(tail -1 "$(ag_journal b)")
+J=$(ag_last b)
 echo "measured: relocation beside $HOSTILE hostile connections: lost $lost, dup $(jget "$r" duplicated), reordered $(jget "$r" reordered), outcome $(jq -r .outcome <<<"$J")"
 [ "$(jq -r .outcome <<<"$J")" = committed ] || fail "the relocation did not commit: $J"
 [ "$lost" = 0 ] || fail "the relocation lost $lost frames beside the hostile connections"

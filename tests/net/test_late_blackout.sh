@@ -35,7 +35,7 @@ run() { # LATE_MS RECOVERY [keep]
 	local from r=$T_TMP/probe-netmove.json s=$T_TMP/send-netmove.json
 	from=$(vs_host vm1)
 	MIG_LATE_MS=$1 MIG_KEEP=${3:-} mig_probe vm1 "$RATE" 2 "$HOLD" netmove
-	J=$(tail -1 "$(ag_journal "$from")")
+	J=$(ag_last "$from")
 	SENT=$(jget "$s" sent)
 	LOST=$((SENT - $(jget "$r" received) + $(jget "$r" duplicated)))
 	DUP=$(jget "$r" duplicated) REO=$(jget "$r" reordered)

@@ -32,7 +32,7 @@ for rate in 10000 50000; do
 		fail "receiver expected $(jget "$r" expected), sender sent $(jget "$T_TMP/send-netmove.json" sent)"
 	lost=$(jget "$r" lost) dup=$(jget "$r" duplicated) reo=$(jget "$r" reordered)
 	gap=$(jget "$r" max_gap_ms)
-	jr=$(tail -1 "$(ag_journal "$(vs_host vm1)")")
+	jr=$(ag_last "$(vs_host vm1)")
 	echo "journal (destination): $jr" | cut -c1-400
 	pause_ms=$(jq -r .vm_pause_ms <<<"$jr")
 	echo "measured: $rate pps with netmove: lost $lost, dup $dup, reordered $reo, max gap $gap ms, VM paused $pause_ms ms (blackout -> resume)"

@@ -16,7 +16,7 @@ nmm_setup
 step "migration a -> b with netmove"
 nmm_migrate netmove
 r=$T_TMP/nmm-netmove.recv.json s=$T_TMP/nmm-netmove.send.json
-jr=$(tail -1 "$(ag_journal b)")
+jr=$(ag_last b)
 echo "journal (destination): $jr" | cut -c1-400
 cat "$T_TMP/nmm-netmove.src.out"
 grep 'nic:' "$T_TMP/nmm-netmove.src.err" "$T_TMP/nmm-netmove.dst.err"

@@ -21,7 +21,7 @@ for n in 1 2; do
 	r=$T_TMP/probe-netmove.json s=$T_TMP/send-netmove.json
 	SENT=$(jget "$s" sent)
 	LOST=$((SENT - $(jget "$r" received) + $(jget "$r" duplicated)))
-	J=$(tail -1 "$(ag_journal "$from")")
+	J=$(ag_last "$from")
 	echo "journal (source): $J" | cut -c1-400
 	echo "relocate --pull said: $(cat "$T_TMP/relocate.out")"
 	echo "measured: pull $n ($from -> $to): lost $LOST of $SENT, dup $(jget "$r" duplicated), reordered $(jget "$r" reordered), max gap $(jget "$r" max_gap_ms) ms"

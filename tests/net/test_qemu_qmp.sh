@@ -32,8 +32,8 @@ check_move() { # FROM TO STRICT
 	local js jd
 	mig_wait_commit "$2" 1 || mig_wait_commit "$2" 2 || true
 	for _ in $(seq 250); do
-		js=$(tail -1 "$(ag_journal "$1")" 2>/dev/null)
-		jd=$(tail -1 "$(ag_journal "$2")" 2>/dev/null)
+		js=$(ag_last "$1" 2>/dev/null)
+		jd=$(ag_last "$2" 2>/dev/null)
 		[ -n "$js" ] && [ -n "$jd" ] && [ "$(jq -r .mac <<<"$js")" = "$MAC" ] &&
 			[ "$(jq -r .time_us <<<"$js")" -gt "$T0" ] &&
 			[ "$(jq -r .time_us <<<"$jd")" -gt "$T0" ] && break

@@ -42,7 +42,7 @@ mig_wait_commit a "$id" || fail "the source did not finish the rollback"
 wait "$send" || fail "probe send failed"
 t_wait "$recv" || true
 r=$T_TMP/recv.json
-jr=$(tail -1 "$(ag_journal a)")
+jr=$(ag_last a)
 echo "journal (source): $jr" | cut -c1-500
 lost=$(jget "$r" lost)
 echo "measured: rollback at 10 kpps: sent $(jget "$T_TMP/send.json" sent), lost $lost," \

@@ -56,12 +56,12 @@ cycle() { # N MODE FROM TO
 		id=$(ag_nm "$from" --json status | jq -r '[.relocations[] | .id] | max')
 		[ "$id" != null ] || fail "migration $n: no relocation on the source: $(tail -n 5 "$LV_D/$to/hook.log")"
 		mig_wait_commit "$to" "$id" || fail "migration $n: the destination did not commit"
-		js=$(tail -1 "$(ag_journal "$from")")
+		js=$(ag_last "$from")
 		[ "$(jq -r .time_us <<<"$js")" -gt "$T0" ] ||
 			fail "migration $n: no source journal entry: hook: $(tail -n 3 "$LV_D/$to/hook.log")"
 		LATE=$(jq -r '.blackout_late_us // "-"' <<<"$js")
 		echo "journal (source): $js" | cut -c1-700
-		echo "journal (destination): $(tail -1 "$(ag_journal "$to")")" | cut -c1-700
+		echo "journal (destination): $(ag_last "$to")" | cut -c1-700
 		echo "hook ($to):"
 		tail -n 4 "$LV_D/$to/hook.log" | sed 's/^/  /'
 		echo "nm-libvirt ($from, $to):"

@@ -78,14 +78,14 @@ cycle() {
 	if [ "$mode" = netmove ]; then
 		mig_wait_commit "$to" "$(ag_nm "$from" --json status | jq -r '[.relocations[] | .id] | max')" ||
 			fail "migration $n: the destination did not commit"
-		js=$(tail -1 "$(ag_journal "$from")")
+		js=$(ag_last "$from")
 		[ "$(jq -r .time_us <<<"$js")" -gt "$T0" ] || fail "migration $n: no source journal entry"
 		PAUSE=$(jq -r '.vm_pause_ms // "-"' <<<"$js") LATE=$(jq -r '.blackout_late_us // "-"' <<<"$js")
 		gt_check_reader "$n" "$js"
 		echo "journal (source): $js" | cut -c1-700
-		echo "journal (destination): $(tail -1 "$(ag_journal "$to")")" | cut -c1-700
+		echo "journal (destination): $(ag_last "$to")" | cut -c1-700
 		sed -n 's/^/  /; /MIGRATION setup/,$p' "$D/nm-qemu-$from.log" | tail -12
-		[ "${DEMO:-0}" = 1 ] && timeline "$js" "$(tail -1 "$(ag_journal "$to")")"
+		[ "${DEMO:-0}" = 1 ] && timeline "$js" "$(ag_last "$to")"
 	fi
 	printf '%-3s %-8s %-6s %6s %5s %4s %4s %9s %9s %8s %9s %s\n' "$n" "$mode" "$from>$to" "$SENT" \
 		"$LOST" "$DUP" "$REO" "$GAP" "$PING_LOST${PING_DUP:++${PING_DUP}dup}" "$TCP" "$PAUSE" "$LATE" >>"$T_TMP/table"

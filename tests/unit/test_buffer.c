@@ -502,6 +502,45 @@ static void detach_leaves_a_newer_owner(void **state)
 	assert_int_equal(test_sh("tc qdisc del dev va clsact"), 0);
 }
 
+/* A handle on programs whose owner is gone (a killed agent left them): its
+ * held frames come out in order, and detach removes exactly those
+ * programs. */
+static void adopt_after_owner_died(void **state)
+{
+	struct buffer_replay_stats st = { 0 };
+	struct buffer_stats bs;
+	struct mac macs[4];
+	int tx, rx;
+
+	(void)state;
+	NEED_NET();
+	assert_int_equal(buffer_adopt("va", &g_b), -ENOENT);
+	attach("va", 0);
+	assert_int_equal(buffer_arm(g_b, &vm), 0);
+	tx = pkt_open("va", 0);
+	rx = pkt_open("vb", ETH_TEST);
+	assert_int_equal(send_seq(tx, &vm, &peer, 0, 40, 100, 0), 40);
+	assert_int_equal(recv_in_order(rx, 30), 0);
+	buffer_close(g_b);
+	g_b = NULL;
+	assert_int_equal(buffer_hooked("va"), 1);
+
+	assert_int_equal(buffer_adopt("va", &g_b), 0);
+	assert_int_equal(buffer_macs(g_b, macs, 4), 1);
+	assert_memory_equal(macs[0].b, vm.b, MAC_LEN);
+	assert_int_equal(buffer_stats(g_b, &vm, &bs), 0);
+	assert_int_equal(bs.c.buffered, 40);
+	assert_int_equal(bs.mode, BUFFER_MODE_BUFFER);
+	assert_int_equal(buffer_drain(g_b, &vm, &st), 0);
+	assert_int_equal(st.frames, 40);
+	assert_int_equal(recv_in_order(rx, 50), 40);
+	assert_int_equal(buffer_detach(g_b), 0);
+	g_b = NULL;
+	assert_int_equal(buffer_hooked("va"), 0);
+	close(tx);
+	close(rx);
+}
+
 /* DROP drops and counts; an existing clsact qdisc survives detach. */
 static void drop_mode_and_foreign_clsact(void **state)
 {
@@ -1199,6 +1238,7 @@ int main(void)
 		cmocka_unit_test_teardown(spare_loaded_ahead, teardown),
 		cmocka_unit_test_teardown(detach_leaves_a_newer_owner, teardown),
 		cmocka_unit_test_teardown(lease_fails_open, teardown),
+		cmocka_unit_test_teardown(adopt_after_owner_died, teardown),
 		cmocka_unit_test_teardown(ring_full_counted, teardown),
 		cmocka_unit_test_teardown(export_encode_replay, teardown),
 		cmocka_unit_test_teardown(tcp_offload_replay, teardown),

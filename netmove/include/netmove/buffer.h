@@ -161,6 +161,14 @@ int buffer_ready_port(const char *ifname);
  * to an interface that was recreated or lives in another namespace). */
 int buffer_open_pinned(const char *ifname, struct buffer **out);
 
+/* Take over the programs attached to ifname by a process that is gone (a
+ * killed agent): a handle on their maps, from the attached egress program,
+ * for buffer_stats, buffer_macs, buffer_drain and buffer_detach (which
+ * removes exactly those programs).  Returns 0, -ENOENT (no netmove program
+ * there), -EPROTO (the program there is not netmove's buffer), -ESTALE (its
+ * maps belong to another interface), -ENODEV or another negative errno. */
+int buffer_adopt(const char *ifname, struct buffer **out);
+
 /* Open a replay-only handle on ifname (no BPF program needed): only
  * buffer_replay and buffer_close apply to it. */
 int buffer_replayer_open(const char *ifname, struct buffer **out);

@@ -1,0 +1,340 @@
+/* recover: resolve what a netmoved that died left behind (see recover.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+
+#include "agent.h"
+#include "recover.h"
+#include "netmove/buffer.h"
+#include "netmove/journal.h"
+#include "netmove/out.h"
+#include "netmove/timeutil.h"
+#include "ovsp.h"
+
+#define RECOVER_MAX 256			/* MACs and interrupted relocations per start */
+
+/* What was found, and done, for one MAC. */
+struct left {
+	struct mac mac;
+	char port[IF_NAMESIZE];		/* port whose buffer program held its frames, or "" */
+	uint64_t handed;		/* frames of that ring handed to the port */
+	uint64_t passed;		/* frames the program let through past its lease */
+	bool flows;			/* netmove flows were on the bridge */
+	bool flows_removed;		/* and are gone */
+	bool fdb_removed;		/* a static MAC entry on the uplink was removed */
+	char err[128];			/* the first step that failed, or "" */
+	bool told;			/* journaled with an interrupted relocation */
+};
+
+/* A relocation the journal says began and never ended. */
+struct started {
+	uint64_t id;
+	char role[16], from[AGENT_NAME_LEN], to[AGENT_NAME_LEN], port[IF_NAMESIZE];
+	struct mac mac;
+	bool open;			/* no later record ended it */
+};
+
+struct recovery {
+	struct agent *a;
+	struct left left[RECOVER_MAX];
+	int nleft;
+	struct started st[RECOVER_MAX];
+	int nst;
+};
+
+static struct left *left_get(struct recovery *rc, const struct mac *mac)
+{
+	int i;
+
+	for (i = 0; i < rc->nleft; i++)
+		if (mac_equal(&rc->left[i].mac, mac))
+			return &rc->left[i];
+	if (rc->nleft == RECOVER_MAX)
+		return NULL;
+	memset(&rc->left[rc->nleft], 0, sizeof(rc->left[0]));
+	rc->left[rc->nleft].mac = *mac;
+	return &rc->left[rc->nleft++];
+}
+
+static void left_fail(struct left *l, const char *what, int err, const char *detail)
+{
+	if (!l->err[0])
+		snprintf(l->err, sizeof(l->err), "%s: %s%s%s", what, strerror(-err),
+			 detail ? ": " : "", detail ? detail : "");
+}
+
+/* ---- the journal's relocations that began and never ended ---- */
+
+/* A top-level field of one of our own journal lines (compact JSON, no key
+ * repeated in a nested object): a string's text or a number's digits. */
+static bool field(const char *line, const char *key, char *buf, size_t size)
+{
+	char pat[32];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	if (!p || !size)
+		return false;
+	p += strlen(pat);
+	if (*p == '"')
+		for (p++; *p && *p != '"' && n + 1 < size; p++)
+			buf[n++] = *p == '\\' && p[1] ? *++p : *p;
+	else
+		for (; *p >= '0' && *p <= '9' && n + 1 < size; p++)
+			buf[n++] = *p;
+	buf[n] = 0;
+	return n > 0;
+}
+
+static int journal_line(const char *line, void *arg)
+{
+	struct recovery *rc = arg;
+	struct started s = { .open = true };
+	char host[AGENT_NAME_LEN], id[24], outcome[32], mac[MAC_STRLEN];
+	int i;
+
+	if (!field(line, "host", host, sizeof(host)) || strcmp(host, rc->a->cfg.name) ||
+	    !field(line, "id", id, sizeof(id)) || !field(line, "role", s.role, sizeof(s.role)) ||
+	    !field(line, "from", s.from, sizeof(s.from)) ||
+	    !field(line, "outcome", outcome, sizeof(outcome)))
+		return 0;
+	s.id = strtoull(id, NULL, 10);
+	/* Relocation ids go on from the last this host gave, across restarts. */
+	if (!strcmp(s.role, "source") && !strcmp(s.from, rc->a->cfg.name) && s.id > rc->a->next_id)
+		rc->a->next_id = s.id;
+	for (i = 0; i < rc->nst; i++)
+		if (rc->st[i].id == s.id && !strcmp(rc->st[i].role, s.role) &&
+		    !strcmp(rc->st[i].from, s.from))
+			break;
+	if (strcmp(outcome, "in progress")) {
+		if (i < rc->nst)
+			rc->st[i].open = false;
+		return 0;
+	}
+	if (i < rc->nst || rc->nst == RECOVER_MAX || !field(line, "mac", mac, sizeof(mac)) ||
+	    mac_parse(mac, &s.mac) < 0)
+		return 0;
+	field(line, "to", s.to, sizeof(s.to));
+	field(line, "port", s.port, sizeof(s.port));
+	rc->st[rc->nst++] = s;
+	return 0;
+}
+
+/* ---- buffer programs ---- */
+
+static void recover_port(struct recovery *rc, const char *ifname)
+{
+	struct mac macs[BUFFER_MAX_MACS];
+	struct buffer_stats ps;
+	struct buffer *b;
+	int n, i, ret;
+
+	/* A pinned buffer is a standalone one (`netmove buffer attach --pin`):
+	 * its owner is the operator, not an agent. */
+	if (buffer_open_pinned(ifname, &b) == 0) {
+		buffer_close(b);
+		return;
+	}
+	ret = buffer_adopt(ifname, &b);
+	if (ret < 0) {
+		agent_log(rc->a, "recovery: the program on %s: %s", ifname, strerror(-ret));
+		return;
+	}
+	n = buffer_macs(b, macs, BUFFER_MAX_MACS);
+	if (buffer_stats(b, NULL, &ps) < 0)
+		memset(&ps, 0, sizeof(ps));
+	for (i = 0; i < n && i < BUFFER_MAX_MACS; i++) {
+		struct buffer_replay_stats ds = { 0 };
+		struct buffer_stats ms;
+		struct left *l = left_get(rc, &macs[i]);
+
+		if (!l)
+			break;
+		snprintf(l->port, sizeof(l->port), "%s", ifname);
+		l->passed = ps.lease_passed;
+		if (buffer_stats(b, &macs[i], &ms) == 0 && ms.mode != BUFFER_MODE_PASS) {
+			ret = buffer_drain(b, &macs[i], &ds);
+			if (ret < 0)
+				left_fail(l, "handing the held frames to the port", ret, ifname);
+		}
+		l->handed = ds.frames;
+	}
+	ret = buffer_detach(b);
+	if (ret < 0)
+		agent_log(rc->a, "recovery: removing the program on %s: %s", ifname, strerror(-ret));
+	else
+		agent_log(rc->a, "recovery: removed the buffer program a dead agent left on %s",
+			  ifname);
+}
+
+static void recover_ports(struct recovery *rc)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+
+	if (!ifs)
+		return;
+	for (i = ifs; i->if_index; i++)
+		if (buffer_hooked(i->if_name) == 1)
+			recover_port(rc, i->if_name);
+	if_freenameindex(ifs);
+}
+
+/* ---- flows and the OVS MAC table ---- */
+
+static int flow_seen(const struct ovsp_flow *f, void *arg)
+{
+	struct recovery *rc = arg;
+	struct left *l;
+	struct mac m;
+	int i;
+
+	for (i = 0; i < MAC_LEN; i++)
+		m.b[i] = (uint8_t)(f->cookie >> (8 * (MAC_LEN - 1 - i)));
+	l = left_get(rc, &m);
+	if (l)
+		l->flows = true;
+	return 0;
+}
+
+static void recover_ovs(struct recovery *rc)
+{
+	const struct agent_cfg *cfg = &rc->a->cfg;
+	struct ovsp_conn *of = NULL;
+	struct ovsp_ctl *ctl = NULL;
+	uint32_t uplink = 0;
+	char *err = NULL;
+	int i, ret;
+
+	ret = ovsp_open(cfg->ofctl, 0, &of, &err);
+	if (ret == 0)
+		ret = ovsp_flows_dump(of, OVSP_COOKIE_TAG, OVSP_COOKIE_TAG_MASK, flow_seen, rc, NULL,
+				      &err);
+	if (ret == 0)
+		ret = ovsp_ofport(of, cfg->uplink, &uplink, &err);
+	if (ret == 0)
+		ret = ovsp_ctl_open(cfg->ovs_ctl, 0, &ctl, &err);
+	if (ret < 0) {
+		agent_log(rc->a, "recovery: the bridge: %s%s%s", strerror(-ret), err ? ": " : "",
+			  err ? err : "");
+		free(err);
+		goto out;
+	}
+	/* The interrupted relocations' MACs too: a source that died after
+	 * removing the flows may have left the MAC entry. */
+	for (i = 0; i < rc->nst; i++)
+		if (rc->st[i].open)
+			left_get(rc, &rc->st[i].mac);
+	for (i = 0; i < rc->nleft; i++) {
+		struct left *l = &rc->left[i];
+		struct ovsp_fdb_entry e;
+
+		if (l->flows) {
+			ret = ovsp_vm_remove(of, l->mac.b, &err);
+			if (ret < 0)
+				left_fail(l, "removing the VM's flows", ret, err);
+			l->flows_removed = ret == 0;
+			free(err);
+			err = NULL;
+		}
+		if (ovsp_fdb_lookup(ctl, cfg->bridge, l->mac.b, 0, &e, &err) == 0 && e.is_static &&
+		    e.ofport == uplink) {
+			ret = ovsp_fdb_del(ctl, cfg->bridge, l->mac.b, 0, &l->fdb_removed, &err);
+			if (ret < 0)
+				left_fail(l, "removing the MAC entry on the uplink", ret, err);
+		}
+		free(err);
+		err = NULL;
+	}
+out:
+	ovsp_ctl_close(ctl);
+	ovsp_close(of);
+}
+
+/* ---- the records ---- */
+
+static void render_left(const struct left *l, struct out *o)
+{
+	out_obj_begin(o, "recovery");
+	if (l->port[0]) {
+		out_str(o, "buffer_port", l->port);
+		out_u64(o, "frames_handed_to_port", l->handed);
+		out_u64(o, "frames_passed_after_lease", l->passed);
+	}
+	out_bool(o, "flows_found", l->flows);
+	out_bool(o, "flows_removed", l->flows_removed);
+	out_bool(o, "uplink_mac_entry_removed", l->fdb_removed);
+	if (l->err[0])
+		out_str(o, "failed", l->err);
+	out_obj_end(o);
+}
+
+static bool left_empty(const struct left *l)
+{
+	return !l->port[0] && !l->flows && !l->fdb_removed && !l->err[0];
+}
+
+static int record(struct recovery *rc, const struct started *s, struct left *l)
+{
+	struct journal_entry e;
+	char m[MAC_STRLEN];
+	int ret;
+
+	ret = journal_begin(&e);
+	if (ret < 0)
+		return ret;
+	out_u64(&e.o, "time_us", timeutil_real_ns() / NSEC_PER_USEC);
+	out_str(&e.o, "host", rc->a->cfg.name);
+	if (s) {
+		out_u64(&e.o, "id", s->id);
+		out_str(&e.o, "role", s->role);
+		out_str(&e.o, "from", s->from);
+		out_str(&e.o, "to", s->to);
+		out_str(&e.o, "port", s->port);
+	}
+	out_str(&e.o, "mac", mac_format(s ? &s->mac : &l->mac, m));
+	if (l)
+		render_left(l, &e.o);
+	out_str(&e.o, "outcome", s ? "interrupted" : "recovered");
+	out_str(&e.o, "error", s ? "netmoved ended before this relocation did" :
+				   "left by a netmoved that ended");
+	ret = journal_commit(&e, rc->a->cfg.journal);
+	if (ret < 0)
+		agent_log(rc->a, "journal %s: %s", rc->a->cfg.journal, strerror(-ret));
+	agent_log(rc->a, "recovery: %s %s%s%s", m, s ? "relocation interrupted" : "leftovers",
+		  l && l->err[0] ? ": " : "", l && l->err[0] ? l->err : "");
+	return ret < 0 ? 0 : 1;
+}
+
+int recover_run(struct agent *a)
+{
+	struct recovery *rc = calloc(1, sizeof(*rc));
+	int i, j, n = 0;
+
+	if (!rc)
+		return 0;
+	rc->a = a;
+	journal_read(a->cfg.journal, journal_line, rc);
+	recover_ports(rc);
+	recover_ovs(rc);
+	for (i = 0; i < rc->nst; i++) {
+		struct left *l = NULL;
+
+		if (!rc->st[i].open)
+			continue;
+		for (j = 0; j < rc->nleft; j++)
+			if (mac_equal(&rc->left[j].mac, &rc->st[i].mac) && !rc->left[j].told)
+				l = &rc->left[j];
+		if (l)
+			l->told = true;
+		n += record(rc, &rc->st[i], l);
+	}
+	for (j = 0; j < rc->nleft; j++)
+		if (!rc->left[j].told && !left_empty(&rc->left[j]))
+			n += record(rc, NULL, &rc->left[j]);
+	free(rc);
+	return n;
+}

@@ -1,0 +1,212 @@
+#!/bin/bash
+# The fault matrix: an agent dies (SIGKILL) as it enters a phase of a
+# relocation, for either role and every phase.  The agent kills itself at
+# that instant (NETMOVED_FAULT, fault.h): no guessed delay.  The stand-in's
+# migration goes on regardless, as a hypervisor's does: it stops (the
+# blackout hook 20 ms later, as with QEMU's STOP event) and resumes on the
+# destination.  Then the dead agent is started again.  Each cell checks:
+#   - the VM runs on the destination and answers the router's ping within
+#     BOUND_MS of its resume;
+#   - the fabric's FDB holds it on the destination's port, and neither
+#     host keeps a netmove flow or buffer program once the survivor's grace
+#     period is over (the restarted agent removed the dead one's);
+#   - the restarted agent journaled the relocation as "interrupted";
+#   - the probe's losses are printed beside the journals' counts.
+# Then SIGTERM of the source agent (term:PHASE), sent when the agent says it
+# entered the phase (it holds there for a moment, NETMOVED_FAULT hold): in
+# PREPARE the relocation is rolled back on both hosts; in BLACKOUT, with the
+# VM's frames held, it is seen through (committed, 0 lost) before the agent
+# exits.
+# Usage: test_fault_matrix.sh [ROLE:PHASE|term:PHASE...]   (default: all)
+set -u
+. "$(dirname "$0")/migrate.sh"
+mig_init
+
+BOUND_MS=${BOUND_MS:-3000}	# the 1 s lease, the stand-in's announce, this loaded box
+RATE=5000
+CELLS=("$@")
+[ ${#CELLS[@]} -gt 0 ] || CELLS=(
+	source:prepare source:blackout source:switchover source:handoff source:verify
+	destination:prepare destination:blackout destination:switchover destination:handoff
+	destination:verify term:prepare term:blackout)
+AG_GRACE=500
+AG_EXTRA=(--blackout-timeout 3000 --phase-timeout 2000)
+
+step "testbed, agents, stand-in vm1 on host a"
+mig_setup
+
+# netmove's flows on host H (cookie tag "NM").
+nm_flows() { tb_ovs_ofctl "$1" dump-flows "cookie=0x4e4d000000000000/0xffff000000000000" | grep -c cookie=; }
+nm_progs() { ip netns exec "$(tb__host_ns "$1")" tc filter show dev vnet-vm1 egress 2>/dev/null | grep -c bpf; }
+
+# One cell: ROLE:PHASE.  Moves vm1 to the other host.
+cell() {
+	local role=${1%%:*} phase=${1#*:} from to victim pv t0 t1 ms id ok fired r i tc
+	tc=$(($(date +%s%N) / 1000))
+	from=$(vs_host vm1)
+	to=$(mig_other "$from")
+	if [ "$role" = source ]; then victim=$from; else victim=$to; fi
+	step "cell $role:$phase: vm1 $from -> $to, agent $victim dies entering $phase"
+	ag_stop "$victim"
+	NETMOVED_FAULT="$role:$phase:kill" ag_start "$victim" || fail "agent $victim did not start"
+	pv=${AG_PID[$victim]}
+
+	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
+		--timeout 30 --idle 2500 --max-lost 100000000
+	local recv=$T_BG
+	r=$T_TMP/recv.json
+	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
+	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration 3 \
+		>"$T_TMP/send.json" &
+	local send=$!
+	sleep 0.5
+	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
+	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
+		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
+	# Stopped first, hook after (QEMU's order): a dead agent fails the hook,
+	# the VM stays stopped, and the migration goes on.
+	vs_ctl vm1 pause late 20 >/dev/null 2>&1 || echo "the blackout hook failed (its agent is dead)"
+	sleep 0.2
+	vs_ctl vm1 resume dst >/dev/null || fail "resume on $to"
+	t0=$(date +%s%N)
+	VS_HOST[vm1]=$to
+	echo "$to" >"${VS_DIR[vm1]}/vm1.host"
+	# The fault must have fired: the agent died in that phase.  It is
+	# started again at once, as its service manager would.
+	fired=
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pv" 2>/dev/null || { fired=1; break; }
+		sleep 0.02
+	done
+	[ -n "$fired" ] || fail "$role:$phase: agent $victim never reached $phase: $(tail -3 "$TB_DIR/agent-$victim.log")"
+	grep -q "fault: SIGKILL at $phase" "$TB_DIR/agent-$victim.log" ||
+		fail "$role:$phase: agent $victim died, but not of the fault"
+	wait "$pv" 2>/dev/null
+	unset "AG_PID[$victim]"
+	ag_start "$victim" || fail "agent $victim did not start again"
+	ok=
+	for ((i = 0; i < 100; i++)); do
+		if ip netns exec "$TB_ROUTER" ping -n -c 1 -W 0.1 "$VM1_IP" >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+	done
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	wait "$send" || fail "probe send failed"
+	t_wait "$recv" || true
+	# The survivor ends its side (rollback, or the VM runs there).
+	local surv
+	surv=$([ "$victim" = "$from" ] && echo "$to" || echo "$from")
+	id=$(ag_nm "$surv" --json status | jq -r --arg f "host$from" \
+		'[.relocations[] | select(.from == $f and (.phases_us.prepare // 0) > '"$tc"')] | max_by(.phases_us.prepare) | .id // empty')
+	if [ -n "$id" ]; then mig_wait_commit "$surv" "$id" || fail "agent $surv did not end relocation $id"; fi
+	sleep 0.7 # the survivor's grace period (500 ms)
+	mig_cleanup_port "$from"
+	local lost dup reo js jv outcome
+	lost=$(jget "$r" lost) dup=$(jget "$r" duplicated) reo=$(jget "$r" reordered)
+	js=$(ag_last "$surv")
+	jv=$(jq -c "select(.outcome == \"interrupted\" and .time_us > $tc)" "$(ag_journal "$victim")" | tail -1)
+	outcome=$(jq -r .outcome <<<"$js")
+	echo "measured: cell $role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"$js") | restarted $victim: $(jq -c .recovery <<<"$jv")"
+	[ -n "$ok" ] || fail "$role:$phase: vm1 never answered on $to"
+	[ "$ms" -le "$BOUND_MS" ] || fail "$role:$phase: vm1 answered only after $ms ms (bound $BOUND_MS)"
+	[ "$(tb_tor_port_of "$VM1_MAC")" = "tor-$to" ] ||
+		fail "$role:$phase: the fabric holds vm1 on '$(tb_tor_port_of "$VM1_MAC")', not tor-$to"
+	[ "$(nm_flows a)" = 0 ] && [ "$(nm_flows b)" = 0 ] ||
+		fail "$role:$phase: netmove flows left: a $(nm_flows a), b $(nm_flows b)"
+	[ "$(nm_progs "$to")" = 0 ] || fail "$role:$phase: a buffer program is left on vnet-vm1 on $to"
+	[ -n "$jv" ] || fail "$role:$phase: the restarted agent $victim journaled no interrupted relocation"
+	[ "$(jq -r .mac <<<"$jv")" = "$VM1_MAC" ] || fail "$role:$phase: interrupted record of another MAC: $jv"
+	[ "$dup" = 0 ] || fail "$role:$phase: $dup duplicated frames"
+}
+
+# The source's old port goes (its QEMU exits).
+mig_cleanup_port() {
+	tb_ovs_vsctl "$1" --if-exists del-port br-int vnet-vm1 || fail "removing the old port on $1"
+	vs_ctl vm1 release src >/dev/null || fail "releasing the old tap"
+}
+
+# SIGTERM of the source agent as it holds in PHASE (prepare or blackout).
+term_cell() {
+	local phase=$1 from to pv rel pause_pid js jd r recv send i tc
+	tc=$(($(date +%s%N) / 1000))
+	from=$(vs_host vm1)
+	to=$(mig_other "$from")
+	step "cell term:$phase: vm1 $from -> $to, SIGTERM to agent $from in $phase"
+	ag_stop "$from"
+	NETMOVED_FAULT="source:$phase:hold=300" ag_start "$from" || fail "agent $from did not start"
+	pv=${AG_PID[$from]}
+	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
+		--timeout 30 --idle 2500 --max-lost 100000000
+	recv=$T_BG
+	r=$T_TMP/recv.json
+	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
+	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration 3 \
+		>"$T_TMP/send.json" &
+	send=$!
+	sleep 0.5
+	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
+	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
+		>"$T_TMP/relocate.out" 2>&1 &
+	rel=$!
+	if [ "$phase" = blackout ]; then
+		wait "$rel" || fail "relocate: $(cat "$T_TMP/relocate.out")"
+		vs_ctl vm1 pause late 20 >"$T_TMP/pause.out" 2>&1 &
+		pause_pid=$!
+	fi
+	t_wait_match "$TB_DIR/agent-$from.log" "fault: holding at $phase" 5 ||
+		fail "term:$phase: agent $from never held in $phase"
+	kill -TERM "$pv"
+	if [ "$phase" = prepare ]; then
+		wait "$rel"
+		echo "relocate: exit $?: $(cat "$T_TMP/relocate.out")"
+	else
+		wait "$pause_pid" || fail "term:blackout: pause: $(cat "$T_TMP/pause.out")"
+		sleep 0.2
+		vs_ctl vm1 resume dst >/dev/null || fail "resume on $to"
+		VS_HOST[vm1]=$to
+		echo "$to" >"${VS_DIR[vm1]}/vm1.host"
+	fi
+	for ((i = 0; i < 250; i++)); do
+		kill -0 "$pv" 2>/dev/null || break
+		sleep 0.02
+	done
+	kill -0 "$pv" 2>/dev/null && fail "term:$phase: agent $from still runs 5 s after SIGTERM"
+	wait "$pv"
+	local st=$?
+	unset "AG_PID[$from]"
+	wait "$send" || fail "probe send failed"
+	t_wait "$recv" || true
+	js=$(jq -c "select(.outcome != \"in progress\" and .time_us > $tc)" "$(ag_journal "$from")" | tail -1)
+	jd=$(jq -c "select(.outcome != \"in progress\" and .time_us > $tc)" "$(ag_journal "$to")" | tail -1)
+	ag_start "$from" || fail "agent $from did not start again"
+	sleep 0.7
+	[ "$phase" = blackout ] && mig_cleanup_port "$from"
+	echo "measured: cell term:$phase | agent exit status $st | source '$(jq -r .outcome <<<"$js")' ($(jq -r '.error // ""' <<<"$js")) | destination '$(jq -r .outcome <<<"$jd")' | vm1 on $(vs_host vm1) | probe lost $(jget "$r" lost) dup $(jget "$r" duplicated) reordered $(jget "$r" reordered) of $(jget "$T_TMP/send.json" sent)"
+	[ "$st" = 0 ] || fail "term:$phase: netmoved exited with $st"
+	if [ "$phase" = prepare ]; then
+		[ "$(jq -r .outcome <<<"$js")" = "rolled back" ] || fail "term:prepare: source: $js"
+		jq -r .error <<<"$js" | grep -q "stopping" || fail "term:prepare: the reason is not the stop: $js"
+		[ "$(jq -r .outcome <<<"$jd")" = "rolled back" ] || fail "term:prepare: destination: $jd"
+		tb_ovs_vsctl "$to" --if-exists del-port br-int vnet-vm1 || fail "removing the unused port"
+		vs_ctl vm1 release dst >/dev/null || fail "releasing the unused tap"
+	else
+		[ "$(jq -r .outcome <<<"$js")" = committed ] || fail "term:blackout: source: $js"
+		[ "$(jq -r .outcome <<<"$jd")" = committed ] || fail "term:blackout: destination: $jd"
+		[ "$(jget "$r" lost)" = 0 ] || fail "term:blackout: $(jget "$r" lost) frames lost"
+		[ "$(jget "$r" reordered)" = 0 ] || fail "term:blackout: reordered"
+	fi
+	[ "$(jget "$r" duplicated)" = 0 ] || fail "term:$phase: duplicates"
+	[ "$(nm_flows a)" = 0 ] && [ "$(nm_flows b)" = 0 ] ||
+		fail "term:$phase: netmove flows left: a $(nm_flows a), b $(nm_flows b)"
+	[ "$(nm_progs "$(vs_host vm1)")" = 0 ] || fail "term:$phase: a buffer program is left"
+}
+
+for c in "${CELLS[@]}"; do
+	case $c in
+	term:*) term_cell "${c#term:}" ;;
+	*) cell "$c" ;;
+	esac
+done
+echo "PASS"
