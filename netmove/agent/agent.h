@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "lease.h"
 #include "spares.h"
+#include "spill.h"
 #include "taprec.h"
 
 #define AGENT_MAX_PEERS 16
@@ -50,6 +51,8 @@ struct agent_cfg {
 	unsigned phase_timeout_ms;	/* longest wait for the peer in one phase */
 	unsigned blackout_timeout_ms;	/* longest wait for the VM to resume */
 	unsigned ring_mib;		/* buffer ring size per VM port */
+	unsigned spill_mib;		/* most a source moves out of a ring into memory, per
+					 * relocation (0: none) */
 	bool no_tap_recovery;		/* leave frames a stopped VM left in its tap */
 	bool no_port_watch;		/* do not give new taps their clsact qdisc */
 	struct fault fault;		/* a test's injected fault (NETMOVED_FAULT), or none */
@@ -105,6 +108,10 @@ struct reloc {
 	uint64_t received;		/* frames received from the source (dst) */
 	uint64_t replayed;		/* frames replayed into the VM on this host */
 	uint64_t dropped;		/* frames dropped (ring full, DROP mode) */
+	uint64_t spilled;		/* frames moved out of the ring into memory */
+	uint64_t spill_bytes;		/* the memory they took */
+	uint64_t port_dropped;		/* frames the VM's port dropped meanwhile (a tap whose
+					 * reader fell behind) */
 	uint64_t stopped_us;		/* the VM stopped, per the blackout event (src, 0: not said) */
 	int tap_queues;			/* tap queue descriptors held (src; <0: -errno, none) */
 	uint64_t tap_recovered;		/* frames read out of the source tap and shipped (src) */

@@ -586,7 +586,7 @@ static void usage(FILE *f)
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
 		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
-		"                [--ring-mib N] [--no-tap-recovery] [--no-port-watch]\n"
+		"                [--ring-mib N] [--spill-mib N] [--no-tap-recovery] [--no-port-watch]\n"
 		"The netmove agent of one host; see netmoved(8).\n");
 }
 
@@ -640,6 +640,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		{ "phase-timeout", required_argument, NULL, 't' },
 		{ "blackout-timeout", required_argument, NULL, 'O' },
 		{ "ring-mib", required_argument, NULL, 'R' },
+		{ "spill-mib", required_argument, NULL, 'S' },
 		{ "no-tap-recovery", no_argument, NULL, 'Q' },
 		{ "no-port-watch", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
@@ -656,6 +657,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 	cfg->phase_timeout_ms = 5000;
 	cfg->blackout_timeout_ms = 30000;
 	cfg->ring_mib = 16;
+	cfg->spill_mib = SPILL_DEFAULT_MIB;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'N':
@@ -700,6 +702,10 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 			break;
 		case 'R':
 			if (parse_uint(optarg, &cfg->ring_mib) < 0)
+				goto bad;
+			break;
+		case 'S':
+			if (parse_uint(optarg, &cfg->spill_mib) < 0 || cfg->spill_mib > 65536)
 				goto bad;
 			break;
 		case 'Q': cfg->no_tap_recovery = true; break;

@@ -37,6 +37,9 @@
 #define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
 #define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
 #define PORT_WAIT_STEP_MS 10
+#define REPLAY_PACE_EVERY 32		/* replays between looks at the port's backlog */
+#define REPLAY_PACE_STEP_US 100		/* a wait for the reader */
+#define REPLAY_PACE_MAX_US 200000	/* the longest wait at once (a reader that stopped) */
 
 static const char *const phase_names[PH_MAX] = {
 	"prepare", "blackout", "switchover", "handoff", "verify", "commit", "rollback",
@@ -59,6 +62,7 @@ struct work {
 	struct buffer *buf;		/* eBPF buffer on the VM's port */
 	struct buffer *rp;		/* replays shipped frames (dst) */
 	struct taprec tap;		/* what the source tap's reader left (src) */
+	struct spill spill;		/* the ring's frames moved to memory while paused (src) */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */
@@ -68,6 +72,14 @@ struct work {
 	bool vm_paused;			/* source VM stopped (buffering) */
 	bool resumed_local;		/* VM resumed on this host (rollback) */
 	bool stopping;			/* netmoved is stopping (EV_STOP came) */
+	int spill_err;			/* the first spill_take error, logged once */
+	bool spilling;			/* the ring is moved to memory every step: the VM is
+					 * paused (src) or resumed with A's frames to come (dst) */
+	uint64_t port_drop0;		/* the port's tx_dropped when the buffer was attached */
+	uint64_t rp_tx0;		/* its tx_packets when replays began (dst) */
+	uint64_t rp_sent;		/* frames replayed into it since (dst) */
+	uint64_t rp_limit;		/* most of them left unread at once: half its
+					 * txqueuelen (dst, 0: no pacing) */
 	uint64_t resume_real_us;	/* when the resume detector saw the VM */
 	pthread_t fdb_thread;		/* programs the upstream FDB (dst) */
 	bool fdb_running;		/* fdb_thread to join */
@@ -164,6 +176,10 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_u64(o, "received", r->received);
 	out_u64(o, "replayed", r->replayed);
 	out_u64(o, "dropped", r->dropped);
+	out_u64(o, "port_dropped", r->port_dropped);
+	out_u64(o, "lost", r->dropped + r->port_dropped);
+	out_u64(o, "spilled", r->spilled);
+	out_u64(o, "spill_bytes", r->spill_bytes);
 	out_obj_end(o);
 	out_obj_begin(o, "verify");
 	out_bool(o, "answered", r->verified);
@@ -236,11 +252,27 @@ static void grace_wait(struct work *w)
 static void finish(struct work *w, const char *outcome)
 {
 	struct reloc *r = w->r;
-	struct buffer_stats st;
+	struct buffer_stats st = { 0 };
+	uint64_t drops;
 
 	if (w->buf && buffer_stats(w->buf, &r->mac, &st) == 0) {
 		r->buffered = st.c.buffered;
 		r->dropped = st.c.dropped + st.c.ring_full + st.c.errors;
+	}
+	/* What the port itself dropped (a tap whose reader fell behind). */
+	if (w->buf && tapq_stat(r->port, "tx_dropped", &drops) == 0 && drops > w->port_drop0)
+		r->port_dropped = drops - w->port_drop0;
+	/* Never a plain success when this host lost frames. */
+	if ((r->dropped || r->port_dropped) && !strncmp(outcome, "committed", 9)) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%llu frames lost here (ring full %llu, dropped %llu, "
+			 "copy errors %llu, dropped by the port %llu)",
+			 (unsigned long long)(r->dropped + r->port_dropped),
+			 (unsigned long long)st.c.ring_full, (unsigned long long)st.c.dropped,
+			 (unsigned long long)st.c.errors, (unsigned long long)r->port_dropped);
+		set_error(w, "lossy", -ENOBUFS, why);
+		outcome = "committed with loss";
 	}
 	pthread_mutex_lock(&w->a->lock);
 	snprintf(r->outcome, sizeof(r->outcome), "%s", outcome);
@@ -266,6 +298,7 @@ static void cleanup(struct work *w)
 	if (w->rp)
 		buffer_close(w->rp);
 	taprec_close(&w->tap);
+	spill_free(&w->spill);
 	ovsp_close(w->of);
 	ovsp_ctl_close(w->ctl);
 	wire_close(&w->up);
@@ -334,6 +367,7 @@ static int attach_buffer(struct work *w)
 	}
 	/* From now on a dead agent leaves no port holding frames. */
 	buffer_lease(w->buf, lease_deadline());
+	(void)tapq_stat(w->r->port, "tx_dropped", &w->port_drop0);
 	pthread_mutex_lock(&w->a->lock);
 	w->r->lease_buf = w->buf;
 	pthread_mutex_unlock(&w->a->lock);
@@ -474,6 +508,29 @@ static int src_prepare(struct work *w)
 	return 0;
 }
 
+/* While the ring fills with nobody to take it (the source's VM is paused;
+ * the destination's waits for the source's frames first): move what it
+ * holds into memory, so that a long blackout does not fill it (spill.h). */
+static void spill_step(struct work *w)
+{
+	int ret;
+
+	if (!w->spilling || !w->spill.limit)
+		return;
+	ret = spill_take(&w->spill, w->buf);
+	if (ret < 0 && !w->spill_err) {
+		w->spill_err = ret;
+		agent_log(w->a, "relocation %llu: moving the ring into memory: %s",
+			  (unsigned long long)w->r->id, strerror(-ret));
+	}
+	if (ret > 0) {
+		pthread_mutex_lock(&w->a->lock);
+		w->r->spilled = w->spill.frames;
+		w->r->spill_bytes = w->spill.bytes;
+		pthread_mutex_unlock(&w->a->lock);
+	}
+}
+
 static int src_blackout(struct work *w, const struct reloc_event *ev)
 {
 	int ret = buffer_arm(w->buf, &w->r->mac);
@@ -482,7 +539,7 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 		set_error(w, "arming the buffer", ret, NULL);
 		return ret;
 	}
-	w->vm_paused = true;
+	w->vm_paused = w->spilling = true;
 	w->r->stopped_us = ev->stopped_us;
 	/* A blackout that says when the VM stopped comes after the stop: the
 	 * VM no longer reads, but its reader may still take one frame from the
@@ -591,7 +648,12 @@ static int src_handoff(struct work *w)
 		if (s.err)
 			goto ship_failed;
 	}
-	/* Then what is buffered: the VM waits for it. */
+	/* Then what is buffered, oldest first: what was moved into memory, then
+	 * the ring.  The VM waits for it. */
+	spill_step(w);
+	ret = spill_each(&w->spill, ship_one, &s);
+	if (ret < 0 || s.err)
+		goto ship_failed;
 	ret = buffer_export(w->buf, ship_one, &s);
 	if (ret >= 0 && !s.err)
 		ship_flush(&s);
@@ -672,6 +734,18 @@ static void src_undo(struct work *w)
 	free(err);
 }
 
+struct local_replay {
+	struct work *w;
+	struct buffer_replay_stats *st;
+};
+
+static int replay_local(const struct buffer_record *rec, void *arg)
+{
+	struct local_replay *l = arg;
+
+	return buffer_replay(l->w->buf, rec, l->st);
+}
+
 static void src_rollback(struct work *w, const char *why)
 {
 	struct reloc *r = w->r;
@@ -699,6 +773,9 @@ static void src_rollback(struct work *w, const char *why)
 		ret = taprec_give_back(&w->tap, &ds);
 		if (ret < 0)
 			set_error(w, "replaying the frames read out of the tap", ret, NULL);
+		ret = spill_each(&w->spill, replay_local, &(struct local_replay){ w, &ds });
+		if (ret < 0)
+			set_error(w, "replaying the frames moved into memory", ret, NULL);
 		ret = buffer_drain(w->buf, &r->mac, &ds);
 		if (ret < 0)
 			set_error(w, "replaying the buffer locally", ret, NULL);
@@ -726,12 +803,13 @@ static void *src_main(void *arg)
 	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent };
 	struct reloc *r = w.r;
 	struct reloc_event ev;
-	uint64_t verified = 0;
+	uint64_t verified = 0, deadline;
 	int ret, timeout;
 
 	ctl_msg_init(&w.in, 0);
 	ctl_msg_init(&w.out, 0);
 	w.up.fd = -1;
+	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
 	/* A record as it begins: one that never ends was interrupted (recover.h). */
 	journal_write(&w);
 	if (src_prepare(&w) < 0) {
@@ -740,9 +818,18 @@ static void *src_main(void *arg)
 	}
 	agent_reply(r->cli_fd, true, "prepared");
 	r->cli_fd = -1;
+	deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
 	for (;;) {
-		timeout = (int)w.a->cfg.blackout_timeout_ms;
+		/* Paused, the ring is drained into memory every step. */
+		timeout = timeutil_poll_ms(deadline);
+		if (w.spilling && w.spill.limit && timeout > SPILL_STEP_MS)
+			timeout = SPILL_STEP_MS;
 		ret = wait_any(&w, timeout, &ev);
+		spill_step(&w);
+		if (ret == 0 && timeutil_mono_ns() < deadline)
+			continue;
+		if (ret != 0)
+			deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
 		if (ret == 0) {
 			src_rollback(&w, r->phase == PH_PREPARE ? "no blackout before the timeout" :
 								   "the VM did not resume before the timeout");
@@ -957,6 +1044,23 @@ static void upstream_fdb_join(struct work *w)
 		set_error(w, "programming the upstream FDB", w->fdb_ret, w->fdb_err);
 }
 
+/* The port's txqueuelen, or 0 if unknown. */
+static uint64_t port_txqlen(const char *port)
+{
+	char path[96];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tx_queue_len", port);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
 static int dst_switchover(struct work *w, uint64_t resumed_us)
 {
 	struct reloc *r = w->r;
@@ -966,6 +1070,11 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 	int ret;
 
 	r->resume_us = resumed_us;
+	/* The VM reads nothing of ours until A's frames came: what arrives
+	 * meanwhile waits in the ring, and in memory once it would fill it. */
+	w->spilling = true;
+	(void)tapq_stat(r->port, "tx_packets", &w->rp_tx0);
+	w->rp_limit = port_txqlen(r->port) / 2;
 	mark(w, PH_SWITCHOVER);
 	an = calloc(1, sizeof(*an));
 	if (!an)
@@ -998,13 +1107,52 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 	return 0;
 }
 
+/* A tap drops what waits unread once txqueuelen frames do: replays into
+ * it wait (up to REPLAY_PACE_MAX_US at a time) while half of that waits. */
+static void replay_pace(struct work *w)
+{
+	uint64_t tx, waited = 0;
+
+	if (!w->rp_limit || w->rp_sent % REPLAY_PACE_EVERY)
+		return;
+	while (waited < REPLAY_PACE_MAX_US && tapq_stat(w->r->port, "tx_packets", &tx) == 0 &&
+	       w->rp_sent > tx - w->rp_tx0 + w->rp_limit) {
+		usleep(REPLAY_PACE_STEP_US);
+		waited += REPLAY_PACE_STEP_US;
+		/* The live frames keep coming into the ring meanwhile. */
+		spill_step(w);
+	}
+}
+
+/* Replay one record into the VM's port (dst), paced. */
+static int dst_put(struct work *w, const struct buffer_record *rec)
+{
+	int ret;
+
+	replay_pace(w);
+	ret = buffer_replay(w->rp, rec, NULL);
+	if (ret == 0)
+		w->rp_sent++;
+	return ret;
+}
+
+static int dst_replay_spilled(const struct buffer_record *rec, void *arg)
+{
+	struct work *w = arg;
+	int ret = dst_put(w, rec);
+
+	if (ret == 0)
+		w->r->replayed++;
+	return ret;
+}
+
 static int dst_replay_one(const struct buffer_record *rec, void *arg)
 {
 	struct work *w = arg;
 	int ret;
 
 	w->r->received++;
-	ret = buffer_replay(w->rp, rec, NULL);
+	ret = dst_put(w, rec);
 	if (ret < 0)
 		return ret;
 	if (!w->r->replayed++)
@@ -1059,13 +1207,14 @@ static void *dst_main(void *arg)
 	struct reloc *r = w.r;
 	struct buffer_replay_stats ds = { 0 };
 	struct reloc_event ev;
-	uint64_t expected = 0, early_us = 0;
+	uint64_t expected = 0, early_us = 0, deadline;
 	bool early;
-	int ret;
+	int ret, timeout;
 
 	ctl_msg_init(&w.in, 0);
 	ctl_msg_init(&w.out, 0);
 	w.up.fd = -1;
+	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
 	journal_write(&w);
 	if (dst_prepare(&w) < 0) {
 		dst_rollback(&w, "prepare failed");
@@ -1079,8 +1228,17 @@ static void *dst_main(void *arg)
 			  (unsigned long long)r->id);
 		dst_switchover(&w, early_us);
 	}
+	deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
 	for (;;) {
-		ret = wait_any(&w, (int)w.a->cfg.blackout_timeout_ms, &ev);
+		timeout = timeutil_poll_ms(deadline);
+		if (w.spilling && w.spill.limit && timeout > SPILL_STEP_MS)
+			timeout = SPILL_STEP_MS;
+		ret = wait_any(&w, timeout, &ev);
+		spill_step(&w);
+		if (ret == 0 && timeutil_mono_ns() < deadline)
+			continue;
+		if (ret != 0)
+			deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
 		if (ret == 0 || ret < 0) {
 			if (r->phase >= PH_SWITCHOVER)
 				break; /* the VM runs here: keep what we have */
@@ -1146,7 +1304,12 @@ static void *dst_main(void *arg)
 handed_off:
 	if (expected != r->received)
 		set_error(&w, "frames missing", -EPROTO, "fewer frames arrived than were shipped");
-	/* A's frames are in; now B's own, then live traffic. */
+	/* A's frames are in; now B's own (what went to memory first, then the
+	 * ring), then live traffic. */
+	spill_step(&w);
+	ret = spill_each(&w.spill, dst_replay_spilled, &w);
+	if (ret < 0)
+		set_error(&w, "replaying the frames moved into memory", ret, NULL);
 	ret = buffer_drain(w.buf, &r->mac, &ds);
 	if (ret < 0)
 		set_error(&w, "draining the local buffer", ret, NULL);

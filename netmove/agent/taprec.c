@@ -11,18 +11,9 @@
  * if unknown. */
 static uint64_t tap_tx_packets(const char *ifname)
 {
-	char path[96];
-	unsigned long long v = 0;
-	FILE *f;
+	uint64_t v = 0;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_packets", ifname);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
+	return tapq_stat(ifname, "tx_packets", &v) == 0 ? v : 0;
 }
 
 int records_each(const struct ctl_msg *m, buffer_record_fn fn, void *arg)

@@ -327,3 +327,22 @@ void tapq_close(struct tapq *q)
 	free(q->buf);
 	free(q);
 }
+
+int tapq_stat(const char *ifname, const char *counter, uint64_t *v)
+{
+	unsigned long long n;
+	char path[128];
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname, counter);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -EIO;
+	if (fscanf(f, "%llu", &n) == 1)
+		*v = n;
+	else
+		ret = -EIO;
+	fclose(f);
+	return ret;
+}

@@ -36,7 +36,7 @@ for rate in 10000 50000; do
 	echo "journal (destination): $jr" | cut -c1-400
 	pause_ms=$(jq -r .vm_pause_ms <<<"$jr")
 	echo "measured: $rate pps with netmove: lost $lost, dup $dup, reordered $reo, max gap $gap ms, VM paused $pause_ms ms (blackout -> resume)"
-	[ "$lost" = 0 ] || fail "$rate pps with netmove lost $lost frames"
+	[ "$lost" = 0 ] || fail "$rate pps with netmove lost $lost frames: lost runs $(jq -c .lost_ranges "$r"); source: $(ag_last "$(mig_other "$(vs_host vm1)")")"
 	[ "$dup" = 0 ] || fail "$rate pps with netmove: $dup duplicated"
 	[ "$reo" = 0 ] || fail "$rate pps with netmove: $reo reordered"
 	[ "$(jq -r .outcome <<<"$jr")" = committed ] || fail "relocation not committed: $jr"

@@ -61,4 +61,11 @@ int tapq_drain(struct tapq *q, const struct mac *mac, buffer_record_fn fn, void 
 /* Close the duplicates (NULL is a no-op). */
 void tapq_close(struct tapq *q);
 
+/* One counter of ifname's statistics (/sys/class/net/IF/statistics/NAME,
+ * e.g. "tx_packets", "tx_dropped").  On a tap, tx_packets counts only what
+ * its reader took: frames passed to it minus tx_packets wait unread, and
+ * tx_dropped counts those it dropped with txqueuelen waiting.  Returns 0,
+ * -ENOENT or -EIO. */
+int tapq_stat(const char *ifname, const char *counter, uint64_t *v);
+
 #endif
