@@ -104,6 +104,20 @@ $(O)/unit-san/%: tests/unit/%.c $(O)/libnetmove-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(O)/libnetmove-san.a $(LDLIBS) -lcmocka
 
+# netmoved under ThreadSanitizer, for the concurrency tests (tests/net/test_tsan.sh).
+TSAN      := -fsanitize=thread -fno-omit-frame-pointer
+LIB_TSAN  := $(LIB_SRC:%.c=$(O)/tsan/%.o)
+AGENT_TSAN := $(AGENT_SRC:%.c=$(O)/tsan/%.o)
+
+$(O)/tsan/%.o: %.c | $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TSAN) -O1 -MMD -MP -c $< -o $@
+
+$(AGENT_TSAN): CFLAGS += -Iovs-plugin
+
+$(O)/tsan/netmoved: $(AGENT_TSAN) $(LIB_TSAN) $(APP_LIBS)
+	$(CC) $(CFLAGS) $(TSAN) -o $@ $(AGENT_TSAN) $(LIB_TSAN) $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS) -lpthread
+
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Inetmove/include $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
 	-fno-sanitize-recover=all
 
@@ -132,7 +146,7 @@ deps-check: need-root
 	@mk/deps.sh --check || mk/deps.sh
 
 test: deps-check
-	@$(MAKE) --no-print-directory all $(UNITS_SAN) $(FUZZERS)
+	@$(MAKE) --no-print-directory all $(UNITS_SAN) $(FUZZERS) $(O)/tsan/netmoved
 	@tests/run.sh
 
 unit: all $(UNITS_SAN)

@@ -85,20 +85,11 @@ struct reloc_event {
  * moving, finish what has, cut the grace period short. */
 enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED, EV_STOP };
 
-/* One relocation of one VM, as seen by this host. */
-struct reloc {
-	uint64_t id;			/* unique per source agent */
-	bool is_src;			/* source (true) or destination role */
-	struct mac mac;			/* the VM's MAC */
-	struct in_addr ip;		/* the VM's IPv4 address */
-	char port[IF_NAMESIZE];		/* the VM's port on this host */
-	char peer_port[IF_NAMESIZE];	/* the VM's port on the destination (src role) */
-	char from[AGENT_NAME_LEN];	/* source host */
-	char to[AGENT_NAME_LEN];	/* destination host */
-	unsigned uid;			/* who asked (peer uid of the CLI) */
-	int pid;			/* and its pid */
-	enum phase phase;		/* current phase */
-	uint64_t t_us[PH_MAX];		/* CLOCK_REALTIME µs each phase began, 0 if not */
+/* What a relocation's thread measures.  The thread keeps its own copy and
+ * publishes it into its struct reloc under the agent's lock (reloc.c), so
+ * `netmove status` and the journal read a consistent snapshot and no field
+ * is written by one thread while another reads it. */
+struct reloc_progress {
 	uint64_t resume_us;		/* VM resumed on the destination (from dst) */
 	uint64_t announce_us;		/* first announcement left (dst) */
 	uint64_t fdb_moved_us;		/* upstream FDB read back on this host (dst) */
@@ -119,11 +110,29 @@ struct reloc {
 	uint64_t tap_read;		/* frames the tap's reader took, PREPARE..handoff (tx_packets, src) */
 	char reader_kept[176];		/* the frames a keeping reader lost: what became of them (src) */
 	uint64_t tap_reader_lost;	/* how many of them were sent on (src) */
-	struct buffer *lease_buf;	/* its buffer while attached: the lease thread renews
-					 * its lease (under lock) */
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */
+};
+
+/* One relocation of one VM, as seen by this host. */
+struct reloc {
+	uint64_t id;			/* unique per source agent */
+	bool is_src;			/* source (true) or destination role */
+	struct mac mac;			/* the VM's MAC */
+	struct in_addr ip;		/* the VM's IPv4 address */
+	char port[IF_NAMESIZE];		/* the VM's port on this host */
+	char peer_port[IF_NAMESIZE];	/* the VM's port on the destination (src role) */
+	char from[AGENT_NAME_LEN];	/* source host */
+	char to[AGENT_NAME_LEN];	/* destination host */
+	unsigned uid;			/* who asked (peer uid of the CLI) */
+	int pid;			/* and its pid */
+	enum phase phase;		/* current phase */
+	uint64_t t_us[PH_MAX];		/* CLOCK_REALTIME µs each phase began, 0 if not */
+	struct reloc_progress p;	/* what its thread measured, as last published
+					 * (under lock) */
+	struct buffer *lease_buf;	/* its buffer while attached: the lease thread renews
+					 * its lease (under lock) */
 	bool done;			/* outcome known (the thread may still clean up) */
 	bool thread_exited;		/* the thread no longer touches this record */
 	char outcome[32];		/* committed / rolled back / failed */

@@ -59,6 +59,7 @@ static uint64_t now_us(void)
 struct work {
 	struct reloc *r;
 	struct agent *a;
+	struct reloc_progress p;	/* what this thread measured (published into r->p) */
 	struct buffer *buf;		/* eBPF buffer on the VM's port */
 	struct buffer *rp;		/* replays shipped frames (dst) */
 	struct taprec tap;		/* what the source tap's reader left (src) */
@@ -85,15 +86,26 @@ struct work {
 	bool fdb_running;		/* fdb_thread to join */
 	int fdb_ret;			/* its result */
 	char fdb_err[128];		/* and the kernel's message */
+	char fdb_port[IF_NAMESIZE];	/* the port it read back (fdb_thread's, until joined) */
+	uint64_t fdb_moved_us;		/* and when (fdb_thread's, until joined) */
 	struct ctl_msg in;		/* last message received */
 	struct ctl_msg out;		/* message being built */
 };
+
+/* Publish what this thread measured into its record (status, journal). */
+static void publish(struct work *w)
+{
+	pthread_mutex_lock(&w->a->lock);
+	w->r->p = w->p;
+	pthread_mutex_unlock(&w->a->lock);
+}
 
 static void mark(struct work *w, enum phase p)
 {
 	struct reloc *r = w->r;
 
 	pthread_mutex_lock(&w->a->lock);
+	r->p = w->p;
 	r->phase = p;
 	if (!r->t_us[p])
 		r->t_us[p] = now_us();
@@ -139,55 +151,55 @@ void reloc_render(struct reloc *r, struct out *o)
 		if (r->t_us[p])
 			out_u64(o, phase_names[p], r->t_us[p]);
 	out_obj_end(o);
-	if (r->resume_us)
-		out_u64(o, "resumed_us", r->resume_us);
+	if (r->p.resume_us)
+		out_u64(o, "resumed_us", r->p.resume_us);
 	/* The pause runs from the stop when the hypervisor said when it was. */
-	stop_us = r->stopped_us ? r->stopped_us : r->t_us[PH_BLACKOUT];
-	if (stop_us && r->resume_us > stop_us)
-		out_double(o, "vm_pause_ms", (double)(r->resume_us - stop_us) / 1e3, 3);
-	if (r->announce_us && r->resume_us)
-		out_i64(o, "resume_to_announce_us", (int64_t)(r->announce_us - r->resume_us));
-	if (r->fdb_moved_us && r->resume_us)
-		out_i64(o, "resume_to_fdb_us", (int64_t)(r->fdb_moved_us - r->resume_us));
-	if (r->first_replay_us && r->resume_us)
-		out_i64(o, "resume_to_first_replay_us", (int64_t)(r->first_replay_us - r->resume_us));
-	if (r->stopped_us && r->t_us[PH_BLACKOUT])
-		out_i64(o, "blackout_late_us", (int64_t)(r->t_us[PH_BLACKOUT] - r->stopped_us));
+	stop_us = r->p.stopped_us ? r->p.stopped_us : r->t_us[PH_BLACKOUT];
+	if (stop_us && r->p.resume_us > stop_us)
+		out_double(o, "vm_pause_ms", (double)(r->p.resume_us - stop_us) / 1e3, 3);
+	if (r->p.announce_us && r->p.resume_us)
+		out_i64(o, "resume_to_announce_us", (int64_t)(r->p.announce_us - r->p.resume_us));
+	if (r->p.fdb_moved_us && r->p.resume_us)
+		out_i64(o, "resume_to_fdb_us", (int64_t)(r->p.fdb_moved_us - r->p.resume_us));
+	if (r->p.first_replay_us && r->p.resume_us)
+		out_i64(o, "resume_to_first_replay_us", (int64_t)(r->p.first_replay_us - r->p.resume_us));
+	if (r->p.stopped_us && r->t_us[PH_BLACKOUT])
+		out_i64(o, "blackout_late_us", (int64_t)(r->t_us[PH_BLACKOUT] - r->p.stopped_us));
 	if (r->is_src) {
 		out_obj_begin(o, "tap_queue");
-		if (r->tap_queues >= 0) {
-			out_i64(o, "queues", r->tap_queues);
-			out_u64(o, "recovered", r->tap_recovered);
-			out_u64(o, "other", r->tap_other);
-			out_u64(o, "reader_took", r->tap_read);
-			if (r->reader_kept[0]) {
-				out_str(o, "reader_kept", r->reader_kept);
-				out_u64(o, "reader_lost_sent_on", r->tap_reader_lost);
+		if (r->p.tap_queues >= 0) {
+			out_i64(o, "queues", r->p.tap_queues);
+			out_u64(o, "recovered", r->p.tap_recovered);
+			out_u64(o, "other", r->p.tap_other);
+			out_u64(o, "reader_took", r->p.tap_read);
+			if (r->p.reader_kept[0]) {
+				out_str(o, "reader_kept", r->p.reader_kept);
+				out_u64(o, "reader_lost_sent_on", r->p.tap_reader_lost);
 			}
 		} else {
-			out_str(o, "none", r->tap_queues == -ECANCELED ? "recovery off (--no-tap-recovery)" :
-									  strerror(-r->tap_queues));
+			out_str(o, "none", r->p.tap_queues == -ECANCELED ? "recovery off (--no-tap-recovery)" :
+									  strerror(-r->p.tap_queues));
 		}
 		out_obj_end(o);
 	}
 	out_obj_begin(o, "frames");
-	out_u64(o, "buffered", r->buffered);
-	out_u64(o, "shipped", r->shipped);
-	out_u64(o, "received", r->received);
-	out_u64(o, "replayed", r->replayed);
-	out_u64(o, "dropped", r->dropped);
-	out_u64(o, "port_dropped", r->port_dropped);
-	out_u64(o, "lost", r->dropped + r->port_dropped);
-	out_u64(o, "spilled", r->spilled);
-	out_u64(o, "spill_bytes", r->spill_bytes);
+	out_u64(o, "buffered", r->p.buffered);
+	out_u64(o, "shipped", r->p.shipped);
+	out_u64(o, "received", r->p.received);
+	out_u64(o, "replayed", r->p.replayed);
+	out_u64(o, "dropped", r->p.dropped);
+	out_u64(o, "port_dropped", r->p.port_dropped);
+	out_u64(o, "lost", r->p.dropped + r->p.port_dropped);
+	out_u64(o, "spilled", r->p.spilled);
+	out_u64(o, "spill_bytes", r->p.spill_bytes);
 	out_obj_end(o);
 	out_obj_begin(o, "verify");
-	out_bool(o, "answered", r->verified);
-	if (r->verified)
-		out_double(o, "rtt_ms", r->verify_rtt_ms, 3);
+	out_bool(o, "answered", r->p.verified);
+	if (r->p.verified)
+		out_double(o, "rtt_ms", r->p.verify_rtt_ms, 3);
 	out_obj_end(o);
-	if (r->fdb_port[0])
-		out_str(o, "upstream_fdb_port", r->fdb_port);
+	if (r->p.fdb_port[0])
+		out_str(o, "upstream_fdb_port", r->p.fdb_port);
 	out_str(o, "outcome", r->done ? r->outcome : "in progress");
 	if (r->error[0])
 		out_str(o, "error", r->error);
@@ -225,9 +237,10 @@ static void answer_late_events(struct work *w)
 			continue;
 		}
 		if (ev.kind == EV_BLACKOUT && !r->t_us[PH_BLACKOUT]) {
+			w->p.stopped_us = ev.stopped_us;
 			pthread_mutex_lock(&w->a->lock);
 			r->t_us[PH_BLACKOUT] = ev.time_us;
-			r->stopped_us = ev.stopped_us;
+			r->p = w->p;
 			pthread_mutex_unlock(&w->a->lock);
 		}
 		agent_reply(ev.cli_fd, !r->error[0] || !strcmp(r->outcome, "committed"),
@@ -256,25 +269,26 @@ static void finish(struct work *w, const char *outcome)
 	uint64_t drops;
 
 	if (w->buf && buffer_stats(w->buf, &r->mac, &st) == 0) {
-		r->buffered = st.c.buffered;
-		r->dropped = st.c.dropped + st.c.ring_full + st.c.errors;
+		w->p.buffered = st.c.buffered;
+		w->p.dropped = st.c.dropped + st.c.ring_full + st.c.errors;
 	}
 	/* What the port itself dropped (a tap whose reader fell behind). */
 	if (w->buf && tapq_stat(r->port, "tx_dropped", &drops) == 0 && drops > w->port_drop0)
-		r->port_dropped = drops - w->port_drop0;
+		w->p.port_dropped = drops - w->port_drop0;
 	/* Never a plain success when this host lost frames. */
-	if ((r->dropped || r->port_dropped) && !strncmp(outcome, "committed", 9)) {
+	if ((w->p.dropped || w->p.port_dropped) && !strncmp(outcome, "committed", 9)) {
 		char why[160];
 
 		snprintf(why, sizeof(why), "%llu frames lost here (ring full %llu, dropped %llu, "
 			 "copy errors %llu, dropped by the port %llu)",
-			 (unsigned long long)(r->dropped + r->port_dropped),
+			 (unsigned long long)(w->p.dropped + w->p.port_dropped),
 			 (unsigned long long)st.c.ring_full, (unsigned long long)st.c.dropped,
-			 (unsigned long long)st.c.errors, (unsigned long long)r->port_dropped);
+			 (unsigned long long)st.c.errors, (unsigned long long)w->p.port_dropped);
 		set_error(w, "lossy", -ENOBUFS, why);
 		outcome = "committed with loss";
 	}
 	pthread_mutex_lock(&w->a->lock);
+	r->p = w->p;
 	snprintf(r->outcome, sizeof(r->outcome), "%s", outcome);
 	r->done = true;
 	pthread_mutex_unlock(&w->a->lock);
@@ -430,9 +444,8 @@ static void open_tap_queue(struct work *w)
 	int lr, ret;
 
 	ret = taprec_open(&w->tap, r->port, &r->mac, w->buf, w->a->cfg.no_tap_recovery, &lr);
-	pthread_mutex_lock(&w->a->lock);
-	r->tap_queues = ret;
-	pthread_mutex_unlock(&w->a->lock);
+	w->p.tap_queues = ret;
+	publish(w);
 	if (lr < 0)
 		agent_log(w->a, "relocation %llu: not logging what goes into %s: %s",
 			  (unsigned long long)r->id, r->port, strerror(-lr));
@@ -524,10 +537,9 @@ static void spill_step(struct work *w)
 			  (unsigned long long)w->r->id, strerror(-ret));
 	}
 	if (ret > 0) {
-		pthread_mutex_lock(&w->a->lock);
-		w->r->spilled = w->spill.frames;
-		w->r->spill_bytes = w->spill.bytes;
-		pthread_mutex_unlock(&w->a->lock);
+		w->p.spilled = w->spill.frames;
+		w->p.spill_bytes = w->spill.bytes;
+		publish(w);
 	}
 }
 
@@ -540,7 +552,7 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 		return ret;
 	}
 	w->vm_paused = w->spilling = true;
-	w->r->stopped_us = ev->stopped_us;
+	w->p.stopped_us = ev->stopped_us;
 	/* A blackout that says when the VM stopped comes after the stop: the
 	 * VM no longer reads, but its reader may still take one frame from the
 	 * tap and never deliver it (QEMU queues what it reads while the VM is
@@ -560,10 +572,8 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 			agent_log(w->a, "relocation %llu: sending the marker into %s: %s",
 				  (unsigned long long)w->r->id, w->r->port, strerror(-merr));
 		taprec_counts(&w->tap, &c);
-		pthread_mutex_lock(&w->a->lock);
-		w->r->tap_recovered = c.recovered;
-		w->r->tap_other = c.other;
-		pthread_mutex_unlock(&w->a->lock);
+		w->p.tap_recovered = c.recovered;
+		w->p.tap_other = c.other;
 	}
 	mark(w, PH_BLACKOUT);
 	send_simple(w, PROTO_BLACKOUT, NULL, w->r->t_us[PH_BLACKOUT]);
@@ -638,13 +648,12 @@ static int src_handoff(struct work *w)
 		if (rerr < 0)
 			agent_log(w->a, "relocation %llu: reading tap %s: %s",
 				  (unsigned long long)r->id, r->port, strerror(-rerr));
-		pthread_mutex_lock(&w->a->lock);
-		r->tap_recovered = c.recovered;
-		r->tap_other = c.other;
-		r->tap_read = c.reader_took;
-		r->tap_reader_lost = c.reader_lost;
-		snprintf(r->reader_kept, sizeof(r->reader_kept), "%s", c.kept);
-		pthread_mutex_unlock(&w->a->lock);
+		w->p.tap_recovered = c.recovered;
+		w->p.tap_other = c.other;
+		w->p.tap_read = c.reader_took;
+		w->p.tap_reader_lost = c.reader_lost;
+		snprintf(w->p.reader_kept, sizeof(w->p.reader_kept), "%s", c.kept);
+		publish(w);
 		if (s.err)
 			goto ship_failed;
 	}
@@ -705,14 +714,14 @@ static int src_handoff(struct work *w)
 			break;
 		usleep(HANDOFF_DRAIN_STEP_US);
 	}
-	r->shipped = s.count;
+	w->p.shipped = s.count;
 	ctl_msg_reset(&w->out, PROTO_FRAMES_END);
 	ctl_put_u64(&w->out, A_ID, r->id);
 	ctl_put_u64(&w->out, A_COUNT, s.count);
 	ret = send_peer(w);
 	goto out;
 ship_failed:
-	r->shipped = s.count;
+	w->p.shipped = s.count;
 	ret = ret < 0 ? ret : s.err;
 	set_error(w, "shipping buffered frames", ret, NULL);
 out:
@@ -779,7 +788,7 @@ static void src_rollback(struct work *w, const char *why)
 		ret = buffer_drain(w->buf, &r->mac, &ds);
 		if (ret < 0)
 			set_error(w, "replaying the buffer locally", ret, NULL);
-		r->replayed = ds.frames;
+		w->p.replayed = ds.frames;
 	}
 	finish(w, "rolled back");
 }
@@ -871,9 +880,9 @@ static void *src_main(void *arg)
 			goto out;
 		}
 	}
-	ctl_get_u64(&w.in, A_TIME, &r->resume_us);
+	ctl_get_u64(&w.in, A_TIME, &w.p.resume_us);
 	pthread_mutex_lock(&w.a->lock);
-	r->t_us[PH_SWITCHOVER] = r->resume_us;
+	r->t_us[PH_SWITCHOVER] = w.p.resume_us;
 	pthread_mutex_unlock(&w.a->lock);
 	mark(&w, PH_SWITCHOVER);
 	w.vm_paused = false;
@@ -890,7 +899,7 @@ static void *src_main(void *arg)
 		goto leftovers;
 	}
 	ctl_get_u64(&w.in, A_VERIFIED, &verified);
-	r->verified = verified;
+	w.p.verified = verified;
 	mark(&w, PH_VERIFY);
 	mark(&w, PH_COMMIT);
 	finish(&w, "committed");
@@ -1012,8 +1021,8 @@ static int upstream_fdb(struct work *w)
 	if (ret == 0)
 		ret = fdb_check(&spec, &e);
 	if (ret == 0 || ret == -ESTALE)
-		snprintf(w->r->fdb_port, sizeof(w->r->fdb_port), "%s", e.ifname);
-	w->r->fdb_moved_us = now_us();
+		snprintf(w->fdb_port, sizeof(w->fdb_port), "%s", e.ifname);
+	w->fdb_moved_us = now_us();
 	if (setns(self, CLONE_NEWNET) < 0)
 		ret = -errno;
 out:
@@ -1040,6 +1049,9 @@ static void upstream_fdb_join(struct work *w)
 		return;
 	pthread_join(w->fdb_thread, NULL);
 	w->fdb_running = false;
+	snprintf(w->p.fdb_port, sizeof(w->p.fdb_port), "%s", w->fdb_port);
+	w->p.fdb_moved_us = w->fdb_moved_us;
+	publish(w);
 	if (w->fdb_ret < 0)
 		set_error(w, "programming the upstream FDB", w->fdb_ret, w->fdb_err);
 }
@@ -1069,7 +1081,7 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 	pthread_t th;
 	int ret;
 
-	r->resume_us = resumed_us;
+	w->p.resume_us = resumed_us;
 	/* The VM reads nothing of ours until A's frames came: what arrives
 	 * meanwhile waits in the ring, and in memory once it would fill it. */
 	w->spilling = true;
@@ -1086,7 +1098,7 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 	if (ret < 0)
 		set_error(w, "announcing", ret, w->up.err);
 	else
-		r->announce_us = res.first_ns / NSEC_PER_USEC;
+		w->p.announce_us = res.first_ns / NSEC_PER_USEC;
 	/* The later rounds go on in the background on the same handle. */
 	an->up = w->up;
 	w->up.pcap = NULL;
@@ -1142,7 +1154,7 @@ static int dst_replay_spilled(const struct buffer_record *rec, void *arg)
 	int ret = dst_put(w, rec);
 
 	if (ret == 0)
-		w->r->replayed++;
+		w->p.replayed++;
 	return ret;
 }
 
@@ -1151,12 +1163,12 @@ static int dst_replay_one(const struct buffer_record *rec, void *arg)
 	struct work *w = arg;
 	int ret;
 
-	w->r->received++;
+	w->p.received++;
 	ret = dst_put(w, rec);
 	if (ret < 0)
 		return ret;
-	if (!w->r->replayed++)
-		w->r->first_replay_us = now_us();
+	if (!w->p.replayed++)
+		w->p.first_replay_us = now_us();
 	return 0;
 }
 
@@ -1182,8 +1194,8 @@ static void dst_verify(struct work *w)
 		set_error(w, "verify", -EIO, err);
 		return;
 	}
-	r->verified = res.answered;
-	r->verify_rtt_ms = (double)res.rtt_ns / 1e6;
+	w->p.verified = res.answered;
+	w->p.verify_rtt_ms = (double)res.rtt_ns / 1e6;
 	if (!res.answered)
 		set_error(w, "verify", -EHOSTUNREACH, "no ARP reply from the gateway at the new port");
 }
@@ -1281,6 +1293,7 @@ static void *dst_main(void *arg)
 			ret = dst_replay(&w);
 			if (ret < 0)
 				set_error(&w, "replaying the source's frames", ret, NULL);
+			publish(&w);
 			break;
 		case PROTO_FRAMES_END:
 			ctl_get_u64(&w.in, A_COUNT, &expected);
@@ -1302,7 +1315,7 @@ static void *dst_main(void *arg)
 		}
 	}
 handed_off:
-	if (expected != r->received)
+	if (expected != w.p.received)
 		set_error(&w, "frames missing", -EPROTO, "fewer frames arrived than were shipped");
 	/* A's frames are in; now B's own (what went to memory first, then the
 	 * ring), then live traffic. */
@@ -1313,12 +1326,12 @@ handed_off:
 	ret = buffer_drain(w.buf, &r->mac, &ds);
 	if (ret < 0)
 		set_error(&w, "draining the local buffer", ret, NULL);
-	r->replayed += ds.frames;
+	w.p.replayed += ds.frames;
 	upstream_fdb_join(&w);
 	dst_verify(&w);
 	ctl_msg_reset(&w.out, PROTO_DONE);
 	ctl_put_u64(&w.out, A_ID, r->id);
-	ctl_put_u64(&w.out, A_VERIFIED, r->verified);
+	ctl_put_u64(&w.out, A_VERIFIED, w.p.verified);
 	send_peer(&w);
 	mark(&w, PH_COMMIT);
 	finish(&w, r->error[0] ? "committed with errors" : "committed");

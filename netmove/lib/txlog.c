@@ -30,7 +30,7 @@ struct txlog {
 	int stop_fd;			/* eventfd: wakes the thread to stop at once */
 	pthread_t thread;
 	bool running;
-	volatile int stop;
+	int stop;
 	int err;			/* a fatal receive error, negative */
 	uint64_t n;			/* frames logged */
 	struct txlog_entry *ring;	/* TXLOG_KEEP entries, position % TXLOG_KEEP */
@@ -86,7 +86,7 @@ static void *txlog_main(void *arg)
 			       { .fd = l->stop_fd, .events = POLLIN } };
 	int r;
 
-	while (!l->stop && !l->err) {
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE) && !l->err) {
 		r = poll(p, 2, -1);
 		if (r > 0 && (p[0].revents & POLLIN)) {
 			r = txlog_take(l);
@@ -146,10 +146,14 @@ int64_t txlog_stop(struct txlog *l)
 	if (l->running) {
 		uint64_t one = 1;
 
-		l->stop = 1;
+		int werr = 0;
+
+		__atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
 		if (write(l->stop_fd, &one, sizeof(one)) != sizeof(one))
-			l->err = -errno;
+			werr = -errno;
 		pthread_join(l->thread, NULL);
+		if (werr && !l->err)
+			l->err = werr;
 		l->running = false;
 		r = txlog_take(l);
 		if (r < 0 && !l->err)
