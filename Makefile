@@ -89,6 +89,18 @@ $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lcmocka
 
+# Unit tests of netmoved's own modules that need no library beyond
+# libnetmove: built with the module itself.
+$(O)/unit/test_choreo: tests/unit/test_choreo.c netmove/agent/choreo.c $(O)/libnetmove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -Inetmove/agent -o $@ $< netmove/agent/choreo.c \
+		$(O)/libnetmove.a $(LDLIBS) -lcmocka
+
+$(O)/unit-san/test_choreo: tests/unit/test_choreo.c netmove/agent/choreo.c $(O)/libnetmove-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -O1 -Itests/unit -Inetmove/agent -o $@ $< netmove/agent/choreo.c \
+		$(O)/libnetmove-san.a $(LDLIBS) -lcmocka
+
 # The programs' usage errors, where tests/run.sh looks for unit tests (it
 # prints cmocka's result lines); it runs the programs built in $(O)/.
 $(O)/unit/test_cli_usage: tests/unit/test_cli_usage.sh $(O)/unit/sh_cmocka.sh

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "agent.h"
+#include "choreo.h"
 #include "taprec.h"
 #include "netmove/announce.h"
 #include "netmove/buffer.h"
@@ -74,6 +75,9 @@ struct work {
 	bool resumed_local;		/* VM resumed on this host (rollback) */
 	bool stopping;			/* netmoved is stopping (EV_STOP came) */
 	int spill_err;			/* the first spill_take error, logged once */
+	uint64_t deadline;		/* when the waiting state's time runs out (0: not set) */
+	struct reloc_event ev;		/* the last event (a CI_EVENT's detail) */
+	uint64_t expected;		/* frames the source said it shipped (dst) */
 	bool spilling;			/* the ring is moved to memory every step: the VM is
 					 * paused (src) or resumed with A's frames to come (dst) */
 	uint64_t port_drop0;		/* the port's tx_dropped when the buffer was attached */
@@ -807,114 +811,6 @@ static bool superseded(struct work *w)
 	return ret;
 }
 
-static void *src_main(void *arg)
-{
-	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent };
-	struct reloc *r = w.r;
-	struct reloc_event ev;
-	uint64_t verified = 0, deadline;
-	int ret, timeout;
-
-	ctl_msg_init(&w.in, 0);
-	ctl_msg_init(&w.out, 0);
-	w.up.fd = -1;
-	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
-	/* A record as it begins: one that never ends was interrupted (recover.h). */
-	journal_write(&w);
-	if (src_prepare(&w) < 0) {
-		src_rollback(&w, "prepare failed");
-		goto out;
-	}
-	agent_reply(r->cli_fd, true, "prepared");
-	r->cli_fd = -1;
-	deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
-	for (;;) {
-		/* Paused, the ring is drained into memory every step. */
-		timeout = timeutil_poll_ms(deadline);
-		if (w.spilling && w.spill.limit && timeout > SPILL_STEP_MS)
-			timeout = SPILL_STEP_MS;
-		ret = wait_any(&w, timeout, &ev);
-		spill_step(&w);
-		if (ret == 0 && timeutil_mono_ns() < deadline)
-			continue;
-		if (ret != 0)
-			deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
-		if (ret == 0) {
-			src_rollback(&w, r->phase == PH_PREPARE ? "no blackout before the timeout" :
-								   "the VM did not resume before the timeout");
-			goto out;
-		}
-		if (ret < 0) {
-			src_rollback(&w, "lost the destination agent");
-			goto out;
-		}
-		if (ret == 2 && ev.kind == EV_STOP) {
-			/* A paused VM's frames are held here: see it through. */
-			w.stopping = true;
-			if (r->phase == PH_PREPARE) {
-				src_rollback(&w, "netmoved is stopping");
-				goto out;
-			}
-			continue;
-		}
-		if (ret == 2) {
-			if (ev.kind == EV_BLACKOUT && r->phase == PH_PREPARE) {
-				ret = src_blackout(&w, &ev);
-				agent_reply(ev.cli_fd, ret == 0, ret == 0 ? "buffering" : r->error);
-				continue;
-			}
-			agent_reply(ev.cli_fd, true, "rolling back");
-			if (ev.kind == EV_RESUMED)
-				w.resumed_local = true;
-			src_rollback(&w, ev.kind == EV_FAILED ? "the hypervisor reported a failure" :
-								 "the VM resumed on the source");
-			goto out;
-		}
-		if (ret == 1 && w.in.type == PROTO_SWITCHED)
-			break;
-		if (ret == 1) {
-			char text[200] = "unexpected message";
-
-			ctl_get_str(&w.in, A_TEXT, text, sizeof(text));
-			src_rollback(&w, text);
-			goto out;
-		}
-	}
-	ctl_get_u64(&w.in, A_TIME, &w.p.resume_us);
-	pthread_mutex_lock(&w.a->lock);
-	r->t_us[PH_SWITCHOVER] = w.p.resume_us;
-	pthread_mutex_unlock(&w.a->lock);
-	mark(&w, PH_SWITCHOVER);
-	w.vm_paused = false;
-	if (src_handoff(&w) < 0) {
-		/* The VM already runs on B: no way back, report what was lost. */
-		send_simple(&w, PROTO_ERROR, r->error, 0);
-		finish(&w, "failed");
-		goto leftovers;
-	}
-	ret = ctl_recv(&r->peer, &w.in, (int)w.a->cfg.phase_timeout_ms * 2);
-	if (ret < 0 || w.in.type != PROTO_DONE) {
-		set_error(&w, "destination did not confirm the handoff", ret, NULL);
-		finish(&w, "failed");
-		goto leftovers;
-	}
-	ctl_get_u64(&w.in, A_VERIFIED, &verified);
-	w.p.verified = verified;
-	mark(&w, PH_VERIFY);
-	mark(&w, PH_COMMIT);
-	finish(&w, "committed");
-leftovers:
-	/* The VM runs on B whatever happened since the switchover.  Leftovers
-	 * go after the grace period: late frames still follow the VM.  A newer
-	 * relocation of the MAC here owns its flows: leave them alone. */
-	grace_wait(&w);
-	if (!superseded(&w))
-		src_undo(&w);
-out:
-	cleanup(&w);
-	return NULL;
-}
-
 /* ---- destination side ---- */
 
 static int wait_port(struct work *w, uint32_t *ofport)
@@ -1213,144 +1109,341 @@ static void dst_rollback(struct work *w, const char *why)
 	finish(w, "rolled back");
 }
 
+/* ---- the choreography's ops (choreo.h) ---- */
+
+_Static_assert((int)EV_BLACKOUT == (int)CE_BLACKOUT && (int)EV_RESUMED == (int)CE_RESUMED &&
+	       (int)EV_FAILED == (int)CE_FAILED && (int)EV_STOP == (int)CE_STOP,
+	       "choreo.h's events are agent.h's");
+
+static int peer_msg(uint16_t type)
+{
+	switch (type) {
+	case PROTO_BLACKOUT: return CM_BLACKOUT;
+	case PROTO_SWITCHED: return CM_SWITCHED;
+	case PROTO_FRAMES: return CM_FRAMES;
+	case PROTO_FRAMES_END: return CM_FRAMES_END;
+	case PROTO_ROLLBACK: return CM_ROLLBACK;
+	case PROTO_ERROR: return CM_ERROR;
+	case PROTO_DONE: return CM_DONE;
+	default: return CM_OTHER;
+	}
+}
+
+/* The next input of a waiting state: an event, a peer's message, the
+ * resume detector, or the state's time (--blackout-timeout, from the last
+ * input) run out.  While the ring fills with nobody to take it, it is
+ * moved into memory every SPILL_STEP_MS meanwhile. */
+static void op_next(void *ctx, struct choreo_input *in)
+{
+	struct work *w = ctx;
+	int ret, timeout;
+
+	memset(in, 0, sizeof(*in));
+	if (!w->deadline)
+		w->deadline = timeutil_deadline_ms((int)w->a->cfg.blackout_timeout_ms);
+	for (;;) {
+		timeout = timeutil_poll_ms(w->deadline);
+		if (w->spilling && w->spill.limit && timeout > SPILL_STEP_MS)
+			timeout = SPILL_STEP_MS;
+		ret = wait_any(w, timeout, &w->ev);
+		spill_step(w);
+		if (ret != 0 || timeutil_mono_ns() >= w->deadline)
+			break;
+	}
+	w->deadline = 0;
+	if (ret == 0) {
+		in->kind = CI_TIMEOUT;
+	} else if (ret < 0) {
+		in->kind = CI_PEER_LOST;
+	} else if (ret == 2) {
+		in->kind = CI_EVENT;
+		in->event = w->ev.kind;
+		in->time_us = w->ev.time_us;
+		in->detail = &w->ev;
+	} else if (ret == 3) {
+		in->kind = CI_RESUMED_SEEN;
+		in->time_us = w->resume_real_us;
+	} else {
+		in->kind = CI_PEER;
+		in->msg = peer_msg(w->in.type);
+		ctl_get_u64(&w->in, A_TIME, &in->time_us);
+		ctl_get_str(&w->in, A_TEXT, in->text, sizeof(in->text));
+		in->detail = &w->in;
+	}
+}
+
+static void op_reply(void *ctx, const struct choreo_input *in, bool ok, const char *text)
+{
+	struct work *w = ctx;
+	const struct reloc_event *ev = in->detail;
+
+	agent_reply(ev->cli_fd, ok, text ? text : w->r->error);
+}
+
+static void op_error(void *ctx, const char *what, int err, const char *detail)
+{
+	set_error(ctx, what, err < 0 ? -EPROTO : 0, detail);
+}
+
+static void op_commit(void *ctx, const char *outcome)
+{
+	finish(ctx, outcome);
+}
+
+static void op_stopping(void *ctx)
+{
+	((struct work *)ctx)->stopping = true;
+}
+
+static int op_src_prepare(void *ctx)
+{
+	return src_prepare(ctx);
+}
+
+static bool op_src_prepared(void *ctx, uint64_t *resumed_us)
+{
+	struct work *w = ctx;
+
+	(void)resumed_us;
+	agent_reply(w->r->cli_fd, true, "prepared");
+	w->r->cli_fd = -1;
+	return false;
+}
+
+static int op_src_blackout(void *ctx, const struct choreo_input *in)
+{
+	return src_blackout(ctx, in->detail);
+}
+
+static void op_src_switchover(void *ctx, const struct choreo_input *in, uint64_t time_us)
+{
+	struct work *w = ctx;
+
+	(void)in;
+	w->p.resume_us = time_us;
+	pthread_mutex_lock(&w->a->lock);
+	w->r->t_us[PH_SWITCHOVER] = time_us;
+	pthread_mutex_unlock(&w->a->lock);
+	mark(w, PH_SWITCHOVER);
+	w->vm_paused = false;
+}
+
+static int op_src_handoff(void *ctx)
+{
+	struct work *w = ctx;
+	int ret = src_handoff(w);
+
+	/* The VM already runs on B: no way back, tell it what was lost. */
+	if (ret < 0)
+		send_simple(w, PROTO_ERROR, w->r->error, 0);
+	return ret;
+}
+
+/* The destination's DONE. */
+static int op_src_finish(void *ctx)
+{
+	struct work *w = ctx;
+	uint64_t verified = 0;
+	int ret;
+
+	ret = ctl_recv(&w->r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms * 2);
+	if (ret < 0 || w->in.type != PROTO_DONE) {
+		set_error(w, "destination did not confirm the handoff", ret, NULL);
+		return ret < 0 ? ret : -EPROTO;
+	}
+	ctl_get_u64(&w->in, A_VERIFIED, &verified);
+	w->p.verified = verified;
+	mark(w, PH_VERIFY);
+	mark(w, PH_COMMIT);
+	return 0;
+}
+
+/* The VM runs on B whatever happened since the switchover.  Leftovers go
+ * after the grace period: late frames still follow the VM.  A newer
+ * relocation of the MAC here owns its flows: leave them alone. */
+static void op_src_grace(void *ctx)
+{
+	struct work *w = ctx;
+
+	grace_wait(w);
+	if (!superseded(w))
+		src_undo(w);
+}
+
+static void op_src_rollback(void *ctx, const char *why, bool resumed_local)
+{
+	struct work *w = ctx;
+
+	if (resumed_local)
+		w->resumed_local = true;
+	src_rollback(w, why);
+}
+
+static const struct choreo_ops src_ops = {
+	.prepare = op_src_prepare,
+	.prepared = op_src_prepared,
+	.next = op_next,
+	.reply = op_reply,
+	.blackout = op_src_blackout,
+	.switchover = op_src_switchover,
+	.handoff = op_src_handoff,
+	.finish = op_src_finish,
+	.error = op_error,
+	.commit = op_commit,
+	.grace = op_src_grace,
+	.rollback = op_src_rollback,
+	.stopping = op_stopping,
+};
+
+static int op_dst_prepare(void *ctx)
+{
+	return dst_prepare(ctx);
+}
+
+static bool op_dst_prepared(void *ctx, uint64_t *resumed_us)
+{
+	struct work *w = ctx;
+	bool early;
+
+	pthread_mutex_lock(&w->a->lock);
+	early = agent_take_early_resume(w->a, &w->r->mac, resumed_us);
+	pthread_mutex_unlock(&w->a->lock);
+	if (early)
+		agent_log(w->a, "relocation %llu: the VM resumed here before PREPARE",
+			  (unsigned long long)w->r->id);
+	return early;
+}
+
+/* The source says the VM stopped. */
+static int op_dst_blackout(void *ctx, const struct choreo_input *in)
+{
+	struct work *w = ctx;
+
+	pthread_mutex_lock(&w->a->lock);
+	w->r->t_us[PH_BLACKOUT] = in->time_us;
+	pthread_mutex_unlock(&w->a->lock);
+	if (w->r->phase < PH_BLACKOUT)
+		mark(w, PH_BLACKOUT);
+	return 0;
+}
+
+static void op_dst_switchover(void *ctx, const struct choreo_input *in, uint64_t time_us)
+{
+	(void)in;
+	dst_switchover(ctx, time_us);
+}
+
+static int op_dst_frames(void *ctx, const struct choreo_input *in)
+{
+	struct work *w = ctx;
+	int ret;
+
+	if (in->msg == CM_FRAMES_END) {
+		ctl_get_u64(&w->in, A_COUNT, &w->expected);
+		return 0;
+	}
+	ret = dst_replay(w);
+	publish(w);
+	return ret;
+}
+
+/* A's frames are in; now B's own (what went to memory first, then the
+ * ring), then live traffic; verify, and tell the source. */
+static int op_dst_finish(void *ctx)
+{
+	struct work *w = ctx;
+	struct buffer_replay_stats ds = { 0 };
+	int ret;
+
+	if (w->expected != w->p.received)
+		set_error(w, "frames missing", -EPROTO, "fewer frames arrived than were shipped");
+	spill_step(w);
+	ret = spill_each(&w->spill, dst_replay_spilled, w);
+	if (ret < 0)
+		set_error(w, "replaying the frames moved into memory", ret, NULL);
+	ret = buffer_drain(w->buf, &w->r->mac, &ds);
+	if (ret < 0)
+		set_error(w, "draining the local buffer", ret, NULL);
+	w->p.replayed += ds.frames;
+	upstream_fdb_join(w);
+	dst_verify(w);
+	ctl_msg_reset(&w->out, PROTO_DONE);
+	ctl_put_u64(&w->out, A_ID, w->r->id);
+	ctl_put_u64(&w->out, A_VERIFIED, w->p.verified);
+	send_peer(w);
+	mark(w, PH_COMMIT);
+	return w->r->error[0] ? -EPROTO : 0;
+}
+
+/* The VM's flow only had to carry the switchover: after the grace period
+ * the bridge's own learning (the VM has spoken by then; unknown unicast
+ * floods anyway) forwards to it.  A flow left behind would outlive the port
+ * when the VM leaves by other means (shut down, migrated without netmove)
+ * and black-hole its MAC here.  A newer relocation of the MAC owns the
+ * flows. */
+static void op_dst_grace(void *ctx)
+{
+	struct work *w = ctx;
+	char *err = NULL;
+
+	grace_wait(w);
+	if (superseded(w))
+		return;
+	if (ovsp_vm_remove(w->of, w->r->mac.b, &err) < 0)
+		agent_log(w->a, "relocation %llu: removing the VM's flow: %s",
+			  (unsigned long long)w->r->id, err ? err : "failed");
+	free(err);
+}
+
+static void op_dst_rollback(void *ctx, const char *why, bool resumed_local)
+{
+	(void)resumed_local;
+	dst_rollback(ctx, why);
+}
+
+static const struct choreo_ops dst_ops = {
+	.prepare = op_dst_prepare,
+	.prepared = op_dst_prepared,
+	.next = op_next,
+	.reply = op_reply,
+	.blackout = op_dst_blackout,
+	.switchover = op_dst_switchover,
+	.frames = op_dst_frames,
+	.finish = op_dst_finish,
+	.error = op_error,
+	.commit = op_commit,
+	.grace = op_dst_grace,
+	.rollback = op_dst_rollback,
+	.stopping = op_stopping,
+};
+
+static void *src_main(void *arg)
+{
+	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent };
+	struct choreo c;
+
+	ctl_msg_init(&w.in, 0);
+	ctl_msg_init(&w.out, 0);
+	w.up.fd = -1;
+	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
+	/* A record as it begins: one that never ends was interrupted (recover.h). */
+	journal_write(&w);
+	choreo_run(&c, CHOREO_SRC, &src_ops, &w);
+	cleanup(&w);
+	return NULL;
+}
+
 static void *dst_main(void *arg)
 {
 	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent, .peer_up = true };
-	struct reloc *r = w.r;
-	struct buffer_replay_stats ds = { 0 };
-	struct reloc_event ev;
-	uint64_t expected = 0, early_us = 0, deadline;
-	bool early;
-	int ret, timeout;
+	struct choreo c;
 
 	ctl_msg_init(&w.in, 0);
 	ctl_msg_init(&w.out, 0);
 	w.up.fd = -1;
 	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
 	journal_write(&w);
-	if (dst_prepare(&w) < 0) {
-		dst_rollback(&w, "prepare failed");
-		goto out;
-	}
-	pthread_mutex_lock(&w.a->lock);
-	early = agent_take_early_resume(w.a, &r->mac, &early_us);
-	pthread_mutex_unlock(&w.a->lock);
-	if (early) {
-		agent_log(w.a, "relocation %llu: the VM resumed here before PREPARE",
-			  (unsigned long long)r->id);
-		dst_switchover(&w, early_us);
-	}
-	deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
-	for (;;) {
-		timeout = timeutil_poll_ms(deadline);
-		if (w.spilling && w.spill.limit && timeout > SPILL_STEP_MS)
-			timeout = SPILL_STEP_MS;
-		ret = wait_any(&w, timeout, &ev);
-		spill_step(&w);
-		if (ret == 0 && timeutil_mono_ns() < deadline)
-			continue;
-		if (ret != 0)
-			deadline = timeutil_deadline_ms((int)w.a->cfg.blackout_timeout_ms);
-		if (ret == 0 || ret < 0) {
-			if (r->phase >= PH_SWITCHOVER)
-				break; /* the VM runs here: keep what we have */
-			dst_rollback(&w, ret == 0 ? "timed out" : "lost the source agent");
-			goto out;
-		}
-		if (ret == 2 && ev.kind == EV_STOP) {
-			w.stopping = true;
-			if (r->phase < PH_BLACKOUT) {
-				dst_rollback(&w, "netmoved is stopping");
-				goto out;
-			}
-			continue;
-		}
-		if (ret == 2 || ret == 3) {
-			if (ret == 2)
-				agent_reply(ev.cli_fd, ev.kind == EV_RESUMED, ev.kind == EV_RESUMED ?
-					    "switching over" : "rolling back");
-			if (ret == 2 && ev.kind != EV_RESUMED) {
-				dst_rollback(&w, "the hypervisor reported a failure");
-				goto out;
-			}
-			if (r->phase < PH_SWITCHOVER)
-				dst_switchover(&w, ret == 2 ? ev.time_us : w.resume_real_us);
-			continue;
-		}
-		switch (w.in.type) {
-		case PROTO_BLACKOUT: {
-			uint64_t t = 0;
-
-			ctl_get_u64(&w.in, A_TIME, &t);
-			pthread_mutex_lock(&w.a->lock);
-			r->t_us[PH_BLACKOUT] = t;
-			pthread_mutex_unlock(&w.a->lock);
-			if (r->phase < PH_BLACKOUT)
-				mark(&w, PH_BLACKOUT);
-			break;
-		}
-		case PROTO_FRAMES:
-			ret = dst_replay(&w);
-			if (ret < 0)
-				set_error(&w, "replaying the source's frames", ret, NULL);
-			publish(&w);
-			break;
-		case PROTO_FRAMES_END:
-			ctl_get_u64(&w.in, A_COUNT, &expected);
-			goto handed_off;
-		case PROTO_ROLLBACK:
-		case PROTO_ERROR: {
-			char text[200] = "source aborted";
-
-			ctl_get_str(&w.in, A_TEXT, text, sizeof(text));
-			if (r->phase < PH_SWITCHOVER) {
-				dst_rollback(&w, text);
-				goto out;
-			}
-			set_error(&w, "source failed during handoff", -EPROTO, text);
-			goto handed_off;
-		}
-		default:
-			break;
-		}
-	}
-handed_off:
-	if (expected != w.p.received)
-		set_error(&w, "frames missing", -EPROTO, "fewer frames arrived than were shipped");
-	/* A's frames are in; now B's own (what went to memory first, then the
-	 * ring), then live traffic. */
-	spill_step(&w);
-	ret = spill_each(&w.spill, dst_replay_spilled, &w);
-	if (ret < 0)
-		set_error(&w, "replaying the frames moved into memory", ret, NULL);
-	ret = buffer_drain(w.buf, &r->mac, &ds);
-	if (ret < 0)
-		set_error(&w, "draining the local buffer", ret, NULL);
-	w.p.replayed += ds.frames;
-	upstream_fdb_join(&w);
-	dst_verify(&w);
-	ctl_msg_reset(&w.out, PROTO_DONE);
-	ctl_put_u64(&w.out, A_ID, r->id);
-	ctl_put_u64(&w.out, A_VERIFIED, w.p.verified);
-	send_peer(&w);
-	mark(&w, PH_COMMIT);
-	finish(&w, r->error[0] ? "committed with errors" : "committed");
-	/* The VM's flow only had to carry the switchover: after the grace period
-	 * the bridge's own learning (the VM has spoken by then; unknown unicast
-	 * floods anyway) forwards to it.  A flow left behind would outlive the
-	 * port when the VM leaves by other means (shut down, migrated without
-	 * netmove) and black-hole its MAC here.  A newer relocation of the MAC
-	 * owns the flows. */
-	grace_wait(&w);
-	if (!superseded(&w)) {
-		char *err = NULL;
-
-		if (ovsp_vm_remove(w.of, r->mac.b, &err) < 0)
-			agent_log(w.a, "relocation %llu: removing the VM's flow: %s",
-				  (unsigned long long)r->id, err ? err : "failed");
-		free(err);
-	}
-out:
+	choreo_run(&c, CHOREO_DST, &dst_ops, &w);
 	upstream_fdb_join(&w);
 	w.flows = false;
 	cleanup(&w);
