@@ -1,5 +1,7 @@
-/* The relocation choreography: one thread per relocation and role, one
- * function per phase (see ARCHITECTURE.md, "The relocation choreography"). */
+/* The relocation choreography: what both roles share.  One thread per
+ * relocation and role runs choreo.h's state machine through the ops of
+ * reloc_src.c or reloc_dst.c (see ARCHITECTURE.md, "The relocation
+ * choreography"); work.h is the state those threads keep. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include "agent.h"
+#include "work.h"
 #include "choreo.h"
 #include "taprec.h"
 #include "netmove/announce.h"
@@ -28,20 +31,6 @@
 #include "netmove/wire.h"
 #include "ovsp.h"
 
-#define FRAMES_PER_MSG 256
-#define HANDOFF_DRAIN_TRIES 100		/* ring still in use after DROP: retries */
-#define HANDOFF_DRAIN_STEP_US 100	/* between them */
-/* A batch also ends before it passes this many bytes: 256 of the largest
- * frames (BUFFER_MAX_FRAME) would not fit in one message (CTL_MAX_BODY). */
-#define SHIP_MAX_BYTES (4u << 20)
-#define HANDOFF_STEP_US 5000	/* the old port is checked for late frames this often */
-#define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
-#define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
-#define PORT_WAIT_STEP_MS 10
-#define REPLAY_PACE_EVERY 32		/* replays between looks at the port's backlog */
-#define REPLAY_PACE_STEP_US 100		/* a wait for the reader */
-#define REPLAY_PACE_MAX_US 200000	/* the longest wait at once (a reader that stopped) */
-
 static const char *const phase_names[PH_MAX] = {
 	"prepare", "blackout", "switchover", "handoff", "verify", "commit", "rollback",
 };
@@ -51,60 +40,20 @@ const char *reloc_phase_name(enum phase p)
 	return p < PH_MAX ? phase_names[p] : "?";
 }
 
-static uint64_t now_us(void)
+uint64_t work_now_us(void)
 {
 	return timeutil_real_ns() / NSEC_PER_USEC;
 }
 
-/* Per-thread working state that does not need the agent's lock. */
-struct work {
-	struct reloc *r;
-	struct agent *a;
-	struct reloc_progress p;	/* what this thread measured (published into r->p) */
-	struct buffer *buf;		/* eBPF buffer on the VM's port */
-	struct buffer *rp;		/* replays shipped frames (dst) */
-	struct taprec tap;		/* what the source tap's reader left (src) */
-	struct spill spill;		/* the ring's frames moved to memory while paused (src) */
-	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
-	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
-	struct wire up;			/* announcements out of the uplink (dst) */
-	bool flows;			/* VM flows installed by us */
-	bool ovs_fdb;			/* OVS MAC entry moved by us */
-	bool peer_up;			/* peer connection usable */
-	bool vm_paused;			/* source VM stopped (buffering) */
-	bool resumed_local;		/* VM resumed on this host (rollback) */
-	bool stopping;			/* netmoved is stopping (EV_STOP came) */
-	int spill_err;			/* the first spill_take error, logged once */
-	uint64_t deadline;		/* when the waiting state's time runs out (0: not set) */
-	struct reloc_event ev;		/* the last event (a CI_EVENT's detail) */
-	uint64_t expected;		/* frames the source said it shipped (dst) */
-	bool spilling;			/* the ring is moved to memory every step: the VM is
-					 * paused (src) or resumed with A's frames to come (dst) */
-	uint64_t port_drop0;		/* the port's tx_dropped when the buffer was attached */
-	uint64_t rp_tx0;		/* its tx_packets when replays began (dst) */
-	uint64_t rp_sent;		/* frames replayed into it since (dst) */
-	uint64_t rp_limit;		/* most of them left unread at once: half its
-					 * txqueuelen (dst, 0: no pacing) */
-	uint64_t resume_real_us;	/* when the resume detector saw the VM */
-	pthread_t fdb_thread;		/* programs the upstream FDB (dst) */
-	bool fdb_running;		/* fdb_thread to join */
-	int fdb_ret;			/* its result */
-	char fdb_err[128];		/* and the kernel's message */
-	char fdb_port[IF_NAMESIZE];	/* the port it read back (fdb_thread's, until joined) */
-	uint64_t fdb_moved_us;		/* and when (fdb_thread's, until joined) */
-	struct ctl_msg in;		/* last message received */
-	struct ctl_msg out;		/* message being built */
-};
-
 /* Publish what this thread measured into its record (status, journal). */
-static void publish(struct work *w)
+void work_publish(struct work *w)
 {
 	pthread_mutex_lock(&w->a->lock);
 	w->r->p = w->p;
 	pthread_mutex_unlock(&w->a->lock);
 }
 
-static void mark(struct work *w, enum phase p)
+void work_mark(struct work *w, enum phase p)
 {
 	struct reloc *r = w->r;
 
@@ -112,14 +61,14 @@ static void mark(struct work *w, enum phase p)
 	r->p = w->p;
 	r->phase = p;
 	if (!r->t_us[p])
-		r->t_us[p] = now_us();
+		r->t_us[p] = work_now_us();
 	pthread_mutex_unlock(&w->a->lock);
 	agent_log(w->a, "relocation %llu %s: %s", (unsigned long long)r->id,
 		  r->is_src ? "source" : "destination", reloc_phase_name(p));
 	fault_hit(w->a, &w->a->cfg.fault, r->is_src, p);
 }
 
-static void set_error(struct work *w, const char *what, int err, const char *detail)
+void work_error(struct work *w, const char *what, int err, const char *detail)
 {
 	struct reloc *r = w->r;
 
@@ -209,14 +158,14 @@ void reloc_render(struct reloc *r, struct out *o)
 		out_str(o, "error", r->error);
 }
 
-static void journal_write(struct work *w)
+void work_journal(struct work *w)
 {
 	struct journal_entry e;
 	int ret;
 
 	if (journal_begin(&e) < 0)
 		return;
-	out_u64(&e.o, "time_us", now_us());
+	out_u64(&e.o, "time_us", work_now_us());
 	out_str(&e.o, "host", w->a->cfg.name);
 	pthread_mutex_lock(&w->a->lock);
 	reloc_render(w->r, &e.o);
@@ -229,7 +178,7 @@ static void journal_write(struct work *w)
 /* Events that came after the thread stopped listening (a blackout the
  * hypervisor reported after the VM already resumed on the destination):
  * journal a blackout's lateness, answer them with how it went. */
-static void answer_late_events(struct work *w)
+void work_answer_late(struct work *w)
 {
 	struct pollfd p = { .fd = w->r->evfd[0], .events = POLLIN };
 	struct reloc *r = w->r;
@@ -255,7 +204,7 @@ static void answer_late_events(struct work *w)
 
 /* The grace period after COMMIT, cut short when netmoved stops; events
  * that come meanwhile are answered as late ones. */
-static void grace_wait(struct work *w)
+void work_grace_wait(struct work *w)
 {
 	uint64_t end = timeutil_mono_ns() + (uint64_t)w->a->cfg.grace_ms * NSEC_PER_MSEC;
 	struct pollfd p = { .fd = w->r->evfd[0], .events = POLLIN };
@@ -263,10 +212,10 @@ static void grace_wait(struct work *w)
 
 	while (!w->stopping && (now = timeutil_mono_ns()) < end)
 		if (poll(&p, 1, (int)((end - now) / NSEC_PER_MSEC) + 1) > 0)
-			answer_late_events(w);
+			work_answer_late(w);
 }
 
-static void finish(struct work *w, const char *outcome)
+void work_finish(struct work *w, const char *outcome)
 {
 	struct reloc *r = w->r;
 	struct buffer_stats st = { 0 };
@@ -288,7 +237,7 @@ static void finish(struct work *w, const char *outcome)
 			 (unsigned long long)(w->p.dropped + w->p.port_dropped),
 			 (unsigned long long)st.c.ring_full, (unsigned long long)st.c.dropped,
 			 (unsigned long long)st.c.errors, (unsigned long long)w->p.port_dropped);
-		set_error(w, "lossy", -ENOBUFS, why);
+		work_error(w, "lossy", -ENOBUFS, why);
 		outcome = "committed with loss";
 	}
 	pthread_mutex_lock(&w->a->lock);
@@ -296,8 +245,8 @@ static void finish(struct work *w, const char *outcome)
 	snprintf(r->outcome, sizeof(r->outcome), "%s", outcome);
 	r->done = true;
 	pthread_mutex_unlock(&w->a->lock);
-	answer_late_events(w);
-	journal_write(w);
+	work_answer_late(w);
+	work_journal(w);
 	agent_log(w->a, "relocation %llu %s", (unsigned long long)r->id, outcome);
 	if (r->cli_fd >= 0) {
 		agent_reply(r->cli_fd, !strcmp(outcome, "committed"), r->error[0] ? r->error : outcome);
@@ -305,9 +254,9 @@ static void finish(struct work *w, const char *outcome)
 	}
 }
 
-static void cleanup(struct work *w)
+void work_cleanup(struct work *w)
 {
-	answer_late_events(w);
+	work_answer_late(w);
 	pthread_mutex_lock(&w->a->lock);
 	w->r->lease_buf = NULL;
 	pthread_mutex_unlock(&w->a->lock);
@@ -331,7 +280,7 @@ static void cleanup(struct work *w)
 	pthread_mutex_unlock(&w->a->lock);
 }
 
-static int send_peer(struct work *w)
+int work_send(struct work *w)
 {
 	int ret;
 
@@ -343,7 +292,7 @@ static int send_peer(struct work *w)
 	return ret;
 }
 
-static int send_simple(struct work *w, uint16_t type, const char *text, uint64_t time_us)
+int work_send_simple(struct work *w, uint16_t type, const char *text, uint64_t time_us)
 {
 	ctl_msg_reset(&w->out, type);
 	ctl_put_u64(&w->out, A_ID, w->r->id);
@@ -351,36 +300,36 @@ static int send_simple(struct work *w, uint16_t type, const char *text, uint64_t
 		ctl_put_str(&w->out, A_TEXT, text);
 	if (time_us)
 		ctl_put_u64(&w->out, A_TIME, time_us);
-	return send_peer(w);
+	return work_send(w);
 }
 
-static int ovs_open(struct work *w)
+int work_ovs_open(struct work *w)
 {
 	char *err = NULL;
 	int ret;
 
 	ret = ovsp_open(w->a->cfg.ofctl, 0, &w->of, &err);
 	if (ret < 0) {
-		set_error(w, "OpenFlow connection", ret, err);
+		work_error(w, "OpenFlow connection", ret, err);
 		free(err);
 		return ret;
 	}
 	ret = ovsp_ctl_open(w->a->cfg.ovs_ctl, 0, &w->ctl, &err);
 	if (ret < 0) {
-		set_error(w, "ovs-vswitchd control socket", ret, err);
+		work_error(w, "ovs-vswitchd control socket", ret, err);
 		free(err);
 	}
 	return ret;
 }
 
-static int attach_buffer(struct work *w)
+int work_attach_buffer(struct work *w)
 {
 	struct buffer_opts opts = { .ring_bytes = w->a->cfg.ring_mib << 20, .replace = true,
 				    .keep_qdisc = true, .spare = spares_take(&w->a->spares) };
 	int ret = buffer_attach(w->r->port, &opts, &w->buf);
 
 	if (ret < 0) {
-		set_error(w, "attaching the eBPF buffer", ret, w->r->port);
+		work_error(w, "attaching the eBPF buffer", ret, w->r->port);
 		return ret;
 	}
 	/* From now on a dead agent leaves no port holding frames. */
@@ -391,14 +340,14 @@ static int attach_buffer(struct work *w)
 	pthread_mutex_unlock(&w->a->lock);
 	ret = buffer_pretouch(w->buf);
 	if (ret < 0)
-		set_error(w, "pre-touching the ring", ret, NULL);
+		work_error(w, "pre-touching the ring", ret, NULL);
 	return ret;
 }
 
 /* Wait for a message from the peer or an event from the main thread.
  * Returns 1 for a message (w->in), 2 for an event (*ev), 3 when the resume
  * detector fired, 0 on timeout, or a negative errno (peer lost). */
-static int wait_any(struct work *w, int timeout_ms, struct reloc_event *ev)
+int work_wait(struct work *w, int timeout_ms, struct reloc_event *ev)
 {
 	struct pollfd pfd[3] = {
 		{ .fd = w->r->evfd[0], .events = POLLIN },
@@ -437,98 +386,10 @@ static int wait_any(struct work *w, int timeout_ms, struct reloc_event *ev)
 	return 0;
 }
 
-/* ---- source side ---- */
-
-/* Take the source tap's queues from its reader (QEMU, a stand-in), so that
- * what the VM left unread when it stopped can follow it.  A port that is not
- * a tap, or a tap nobody reads, has none: that is no error. */
-static void open_tap_queue(struct work *w)
-{
-	struct reloc *r = w->r;
-	int lr, ret;
-
-	ret = taprec_open(&w->tap, r->port, &r->mac, w->buf, w->a->cfg.no_tap_recovery, &lr);
-	w->p.tap_queues = ret;
-	publish(w);
-	if (lr < 0)
-		agent_log(w->a, "relocation %llu: not logging what goes into %s: %s",
-			  (unsigned long long)r->id, r->port, strerror(-lr));
-	if (ret > 0)
-		agent_log(w->a, "relocation %llu: %d queue(s) of tap %s held by pid %d",
-			  (unsigned long long)r->id, ret, r->port, (int)tapq_holder(w->tap.tq));
-	else
-		agent_log(w->a, "relocation %llu: no tap queue recovery on %s: %s",
-			  (unsigned long long)r->id, r->port, strerror(-ret));
-}
-
-static int src_prepare(struct work *w)
-{
-	struct reloc *r = w->r;
-	const char *addr = NULL;
-	int fd, i, ret;
-
-	mark(w, PH_PREPARE);
-	for (i = 0; i < w->a->cfg.npeers; i++)
-		if (!strcmp(w->a->cfg.peers[i].name, r->to))
-			addr = w->a->cfg.peers[i].addr;
-	if (!addr) {
-		set_error(w, "unknown destination host", -EHOSTUNREACH, r->to);
-		return -EHOSTUNREACH;
-	}
-	fd = ctl_connect_tcp(addr, (int)w->a->cfg.phase_timeout_ms);
-	if (fd < 0) {
-		set_error(w, "connecting to the destination agent", fd, addr);
-		return fd;
-	}
-	/* A failed init leaves the connection unauthenticated: never go on. */
-	ret = ctl_conn_init(&r->peer, fd, w->a->cfg.key, w->a->cfg.keylen, addr);
-	if (ret == 0)
-		ret = ctl_handshake(&r->peer, (int)w->a->cfg.phase_timeout_ms);
-	if (ret < 0) {
-		set_error(w, "authenticating to the destination agent", ret, addr);
-		return ret;
-	}
-	w->peer_up = true;
-	ctl_msg_reset(&w->out, PROTO_PREPARE);
-	ctl_put_u64(&w->out, A_ID, r->id);
-	ctl_put(&w->out, A_MAC, r->mac.b, MAC_LEN);
-	ctl_put(&w->out, A_IP, &r->ip, 4);
-	ctl_put_str(&w->out, A_PORT, r->peer_port);
-	ctl_put_str(&w->out, A_FROM, r->from);
-	ctl_put_str(&w->out, A_TO, r->to);
-	ret = send_peer(w);
-	if (ret < 0) {
-		set_error(w, "destination agent did not take PREPARE", ret, NULL);
-		return ret;
-	}
-	/* This side gets ready while the destination does: a hypervisor's
-	 * migration may not wait for both in turn (a small guest's takes
-	 * ~100 ms). */
-	ret = ovs_open(w);
-	if (ret == 0)
-		ret = attach_buffer(w);
-	if (ret < 0)
-		return ret;
-	open_tap_queue(w);
-	ret = ctl_recv(&r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms);
-	if (ret < 0) {
-		set_error(w, "destination agent did not answer PREPARE", ret, NULL);
-		return ret;
-	}
-	if (w->in.type != PROTO_PREPARED) {
-		char text[200] = "";
-
-		ctl_get_str(&w->in, A_TEXT, text, sizeof(text));
-		set_error(w, "destination refused PREPARE", -EPROTO, text);
-		return -EPROTO;
-	}
-	return 0;
-}
-
 /* While the ring fills with nobody to take it (the source's VM is paused;
  * the destination's waits for the source's frames first): move what it
  * holds into memory, so that a long blackout does not fill it (spill.h). */
-static void spill_step(struct work *w)
+void work_spill(struct work *w)
 {
 	int ret;
 
@@ -543,262 +404,12 @@ static void spill_step(struct work *w)
 	if (ret > 0) {
 		w->p.spilled = w->spill.frames;
 		w->p.spill_bytes = w->spill.bytes;
-		publish(w);
+		work_publish(w);
 	}
-}
-
-static int src_blackout(struct work *w, const struct reloc_event *ev)
-{
-	int ret = buffer_arm(w->buf, &w->r->mac);
-
-	if (ret < 0) {
-		set_error(w, "arming the buffer", ret, NULL);
-		return ret;
-	}
-	w->vm_paused = w->spilling = true;
-	w->p.stopped_us = ev->stopped_us;
-	/* A blackout that says when the VM stopped comes after the stop: the
-	 * VM no longer reads, but its reader may still take one frame from the
-	 * tap and never deliver it (QEMU queues what it reads while the VM is
-	 * not running).  Read the tap out now rather than at the handoff.  A
-	 * blackout before the stop (a pre-stop hook) leaves the tap to the VM,
-	 * which still reads it: taking frames from it would reorder them. */
-	if (ev->stopped_us) {
-		struct taprec_counts c = { 0 };
-		int merr;
-
-		ret = taprec_blackout(&w->tap, ev->reader_keeps, ev->last_rx ? &ev->last : NULL,
-				      &merr);
-		if (ret < 0)
-			agent_log(w->a, "relocation %llu: reading tap %s at the blackout: %s",
-				  (unsigned long long)w->r->id, w->r->port, strerror(-ret));
-		if (merr < 0)
-			agent_log(w->a, "relocation %llu: sending the marker into %s: %s",
-				  (unsigned long long)w->r->id, w->r->port, strerror(-merr));
-		taprec_counts(&w->tap, &c);
-		w->p.tap_recovered = c.recovered;
-		w->p.tap_other = c.other;
-	}
-	mark(w, PH_BLACKOUT);
-	send_simple(w, PROTO_BLACKOUT, NULL, w->r->t_us[PH_BLACKOUT]);
-	return 0;
-}
-
-struct ship {
-	struct work *w;
-	uint8_t *enc;		/* one encoded record */
-	uint64_t count;
-	int err;
-};
-
-static int ship_flush(struct ship *s)
-{
-	struct work *w = s->w;
-
-	if (!w->out.len)
-		return 0;
-	w->out.type = PROTO_FRAMES;
-	s->err = send_peer(w);
-	ctl_msg_reset(&w->out, PROTO_FRAMES);
-	return s->err;
-}
-
-static int ship_one(const struct buffer_record *rec, void *arg)
-{
-	struct ship *s = arg;
-	int len;
-
-	len = buffer_record_encode(rec, s->enc, BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME);
-	if (len < 0)
-		return s->err = len;
-	if (s->w->out.len && s->w->out.len + (size_t)len > SHIP_MAX_BYTES && ship_flush(s) < 0)
-		return s->err;
-	if (ctl_put(&s->w->out, A_RECORD, s->enc, (size_t)len) < 0)
-		return s->err = -ENOMEM;
-	s->count++;
-	if (s->count % FRAMES_PER_MSG == 0)
-		return ship_flush(s);
-	return 0;
-}
-
-static int src_handoff(struct work *w)
-{
-	struct reloc *r = w->r;
-	struct ship s = { .w = w, .enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME) };
-	uint32_t uplink;
-	char *err = NULL;
-	int ret, i, quiet;
-
-	mark(w, PH_HANDOFF);
-	if (!s.enc)
-		return -ENOMEM;
-	/* The VM resumed on B before any blackout came here (the hypervisor's
-	 * stop report is late): keep what arrives from now on. */
-	if (!r->t_us[PH_BLACKOUT]) {
-		ret = buffer_arm(w->buf, &r->mac);
-		agent_log(w->a, "relocation %llu: switched over before the blackout: %s",
-			  (unsigned long long)r->id, ret < 0 ? strerror(-ret) : "buffer armed now");
-	}
-	ctl_msg_reset(&w->out, PROTO_FRAMES);
-	/* First what the VM left unread in its tap when it stopped (read out
-	 * at the blackout, then what reached it since): it came before anything
-	 * the buffer caught.  The VM runs on B now, so its old reader here never
-	 * reads again. */
-	if (w->tap.tq) {
-		struct taprec_counts c;
-		int rerr;
-
-		ret = taprec_handoff(&w->tap, ship_one, &s, &c, &rerr);
-		if (rerr < 0)
-			agent_log(w->a, "relocation %llu: reading tap %s: %s",
-				  (unsigned long long)r->id, r->port, strerror(-rerr));
-		w->p.tap_recovered = c.recovered;
-		w->p.tap_other = c.other;
-		w->p.tap_read = c.reader_took;
-		w->p.tap_reader_lost = c.reader_lost;
-		snprintf(w->p.reader_kept, sizeof(w->p.reader_kept), "%s", c.kept);
-		publish(w);
-		if (s.err)
-			goto ship_failed;
-	}
-	/* Then what is buffered, oldest first: what was moved into memory, then
-	 * the ring.  The VM waits for it. */
-	spill_step(w);
-	ret = spill_each(&w->spill, ship_one, &s);
-	if (ret < 0 || s.err)
-		goto ship_failed;
-	ret = buffer_export(w->buf, ship_one, &s);
-	if (ret >= 0 && !s.err)
-		ship_flush(&s);
-	if (ret < 0 || s.err)
-		goto ship_failed;
-	/* Frames for the VM that still reach this host follow it to B. */
-	ret = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err);
-	if (ret == 0)
-		ret = ovsp_vm_redirect(w->of, r->mac.b, uplink, 0, &err);
-	if (ret < 0) {
-		set_error(w, "redirecting the VM's flows to the uplink", ret, err);
-		goto out;
-	}
-	w->flows = true;
-	ret = ovsp_fdb_move(w->ctl, w->a->cfg.bridge, r->mac.b, w->a->cfg.uplink, 0, &err);
-	if (ret < 0) {
-		set_error(w, "moving the OVS MAC entry to the uplink", ret, err);
-		goto out;
-	}
-	w->ovs_fdb = true;
-	/* The datapath's cached flows, and frames a busy vSwitch took in before
-	 * the fabric moved, may still reach the old port for a while: what they
-	 * delivered is in the ring and follows, until the port has been quiet
-	 * for HANDOFF_QUIET_ROUNDS steps (at most HANDOFF_MAX_ROUNDS). */
-	for (i = 0, quiet = 0; i < HANDOFF_MAX_ROUNDS && quiet < HANDOFF_QUIET_ROUNDS; i++) {
-		usleep(HANDOFF_STEP_US);
-		ret = buffer_export(w->buf, ship_one, &s);
-		if (ret >= 0 && !s.err)
-			ship_flush(&s);
-		if (ret < 0 || s.err)
-			goto ship_failed;
-		quiet = ret == 0 ? quiet + 1 : 0;
-	}
-	/* Anything later was misdirected to the old port: count it, do not
-	 * queue it; what came in before the switch to DROP still follows. */
-	buffer_set_mode(w->buf, &r->mac, BUFFER_MODE_DROP);
-	/* A capture that began before the switch may still be being copied
-	 * on another CPU (reserved, not yet committed): export until the ring
-	 * is empty, so it follows too. */
-	for (i = 0; i < HANDOFF_DRAIN_TRIES; i++) {
-		struct buffer_stats bs;
-
-		ret = buffer_export(w->buf, ship_one, &s);
-		if (ret >= 0 && !s.err)
-			ship_flush(&s);
-		if (ret < 0 || s.err)
-			goto ship_failed;
-		if (buffer_stats(w->buf, NULL, &bs) < 0 || !bs.ring_used)
-			break;
-		usleep(HANDOFF_DRAIN_STEP_US);
-	}
-	w->p.shipped = s.count;
-	ctl_msg_reset(&w->out, PROTO_FRAMES_END);
-	ctl_put_u64(&w->out, A_ID, r->id);
-	ctl_put_u64(&w->out, A_COUNT, s.count);
-	ret = send_peer(w);
-	goto out;
-ship_failed:
-	w->p.shipped = s.count;
-	ret = ret < 0 ? ret : s.err;
-	set_error(w, "shipping buffered frames", ret, NULL);
-out:
-	free(err);
-	free(s.enc);
-	return ret;
-}
-
-static void src_undo(struct work *w)
-{
-	char *err = NULL;
-
-	if (w->flows && ovsp_vm_remove(w->of, w->r->mac.b, &err) == 0)
-		w->flows = false;
-	free(err);
-	err = NULL;
-	if (w->ovs_fdb && ovsp_fdb_del(w->ctl, w->a->cfg.bridge, w->r->mac.b, 0, NULL, &err) == 0)
-		w->ovs_fdb = false;
-	free(err);
-}
-
-struct local_replay {
-	struct work *w;
-	struct buffer_replay_stats *st;
-};
-
-static int replay_local(const struct buffer_record *rec, void *arg)
-{
-	struct local_replay *l = arg;
-
-	return buffer_replay(l->w->buf, rec, l->st);
-}
-
-static void src_rollback(struct work *w, const char *why)
-{
-	struct reloc *r = w->r;
-	struct buffer_replay_stats ds = { 0 };
-	struct reloc_event ev;
-	uint64_t deadline;
-	int ret;
-
-	mark(w, PH_ROLLBACK);
-	set_error(w, "rolled back", 0, why);
-	send_simple(w, PROTO_ROLLBACK, why, 0);
-	src_undo(w);
-	/* The VM comes back here: its frames must wait until it reads again. */
-	deadline = timeutil_mono_ns() + w->a->cfg.blackout_timeout_ms * NSEC_PER_MSEC;
-	while (w->vm_paused && !w->resumed_local && timeutil_mono_ns() < deadline) {
-		ret = wait_any(w, 200, &ev);
-		if (ret == 2) {
-			if (ev.kind == EV_RESUMED)
-				w->resumed_local = true;
-			agent_reply(ev.cli_fd, true, "rolling back");
-		}
-	}
-	if (w->buf) {
-		/* What was read out of the tap at the blackout came first. */
-		ret = taprec_give_back(&w->tap, &ds);
-		if (ret < 0)
-			set_error(w, "replaying the frames read out of the tap", ret, NULL);
-		ret = spill_each(&w->spill, replay_local, &(struct local_replay){ w, &ds });
-		if (ret < 0)
-			set_error(w, "replaying the frames moved into memory", ret, NULL);
-		ret = buffer_drain(w->buf, &r->mac, &ds);
-		if (ret < 0)
-			set_error(w, "replaying the buffer locally", ret, NULL);
-		w->p.replayed = ds.frames;
-	}
-	finish(w, "rolled back");
 }
 
 /* True if a relocation of the same MAC started on this agent after r. */
-static bool superseded(struct work *w)
+bool work_superseded(struct work *w)
 {
 	struct reloc *o;
 	bool ret = false;
@@ -809,304 +420,6 @@ static bool superseded(struct work *w)
 			ret = true;
 	pthread_mutex_unlock(&w->a->lock);
 	return ret;
-}
-
-/* ---- destination side ---- */
-
-static int wait_port(struct work *w, uint32_t *ofport)
-{
-	uint64_t deadline = timeutil_mono_ns() + w->a->cfg.phase_timeout_ms * NSEC_PER_MSEC;
-	char *err = NULL;
-	int ret;
-
-	for (;;) {
-		if (if_nametoindex(w->r->port)) {
-			ret = ovsp_ofport(w->of, w->r->port, ofport, &err);
-			if (ret == 0)
-				return 0;
-			free(err);
-			err = NULL;
-		}
-		if (timeutil_mono_ns() > deadline) {
-			set_error(w, "the VM's port did not appear on the bridge", -ENODEV, w->r->port);
-			return -ENODEV;
-		}
-		usleep(PORT_WAIT_STEP_MS * 1000);
-	}
-}
-
-static int dst_prepare(struct work *w)
-{
-	struct reloc *r = w->r;
-	uint32_t ofport;
-	char *err = NULL;
-	int ret;
-
-	mark(w, PH_PREPARE);
-	ret = ovs_open(w);
-	if (ret < 0)
-		return ret;
-	ret = wait_port(w, &ofport);
-	if (ret < 0)
-		return ret;
-	/* Armed before the flows exist, so nothing reaches the port unbuffered. */
-	ret = attach_buffer(w);
-	if (ret == 0)
-		ret = buffer_arm(w->buf, &r->mac);
-	if (ret == 0)
-		ret = buffer_watch_resume(w->buf, &r->mac);
-	if (ret < 0) {
-		set_error(w, "arming the buffer", ret, NULL);
-		return ret;
-	}
-	ret = ovsp_vm_install(w->of, r->mac.b, ofport, 0, &err);
-	if (ret < 0) {
-		set_error(w, "installing the VM's flows", ret, err);
-		free(err);
-		return ret;
-	}
-	w->flows = true;
-	ret = buffer_replayer_open(r->port, &w->rp);
-	if (ret < 0) {
-		set_error(w, "opening the replay socket", ret, r->port);
-		return ret;
-	}
-	ret = wire_open(&w->up, w->a->cfg.uplink, NULL, true);
-	if (ret < 0) {
-		set_error(w, "opening the uplink", ret, w->up.err);
-		return ret;
-	}
-	ctl_msg_reset(&w->out, PROTO_PREPARED);
-	ctl_put_u64(&w->out, A_ID, r->id);
-	return send_peer(w);
-}
-
-struct announcer {
-	struct wire up;
-	struct announce_cfg cfg;
-};
-
-static void *announce_rest(void *arg)
-{
-	struct announcer *an = arg;
-	struct announce_result res = { 0 };
-
-	announce_rounds(&an->up, &an->cfg, 1, &res);
-	wire_close(&an->up);
-	free(an);
-	return NULL;
-}
-
-/* Move the upstream switch's entry, in its namespace, from this thread only. */
-static int upstream_fdb(struct work *w)
-{
-	struct fdb_spec spec = { .mac = w->r->mac, .dev = w->a->cfg.tor_port,
-				 .vlan = FDB_VLAN_NONE };
-	struct fdb_entry e;
-	char path[256];
-	int self, tor, ret;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", w->a->cfg.tor_netns);
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	tor = open(path, O_RDONLY | O_CLOEXEC);
-	if (self < 0 || tor < 0 || setns(tor, CLONE_NEWNET) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = fdb_replace(&spec);
-	if (ret == 0)
-		ret = fdb_check(&spec, &e);
-	if (ret == 0 || ret == -ESTALE)
-		snprintf(w->fdb_port, sizeof(w->fdb_port), "%s", e.ifname);
-	w->fdb_moved_us = now_us();
-	if (setns(self, CLONE_NEWNET) < 0)
-		ret = -errno;
-out:
-	if (self >= 0)
-		close(self);
-	if (tor >= 0)
-		close(tor);
-	return ret;
-}
-
-static void *upstream_fdb_main(void *arg)
-{
-	struct work *w = arg;
-
-	w->fdb_ret = upstream_fdb(w);
-	if (w->fdb_ret < 0)
-		snprintf(w->fdb_err, sizeof(w->fdb_err), "%s", fdb_errmsg());
-	return NULL;
-}
-
-static void upstream_fdb_join(struct work *w)
-{
-	if (!w->fdb_running)
-		return;
-	pthread_join(w->fdb_thread, NULL);
-	w->fdb_running = false;
-	snprintf(w->p.fdb_port, sizeof(w->p.fdb_port), "%s", w->fdb_port);
-	w->p.fdb_moved_us = w->fdb_moved_us;
-	publish(w);
-	if (w->fdb_ret < 0)
-		set_error(w, "programming the upstream FDB", w->fdb_ret, w->fdb_err);
-}
-
-/* The port's txqueuelen, or 0 if unknown. */
-static uint64_t port_txqlen(const char *port)
-{
-	char path[96];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/tx_queue_len", port);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
-static int dst_switchover(struct work *w, uint64_t resumed_us)
-{
-	struct reloc *r = w->r;
-	struct announce_result res = { 0 };
-	struct announcer *an;
-	pthread_t th;
-	int ret;
-
-	w->p.resume_us = resumed_us;
-	/* The VM reads nothing of ours until A's frames came: what arrives
-	 * meanwhile waits in the ring, and in memory once it would fill it. */
-	w->spilling = true;
-	(void)tapq_stat(r->port, "tx_packets", &w->rp_tx0);
-	w->rp_limit = port_txqlen(r->port) / 2;
-	mark(w, PH_SWITCHOVER);
-	an = calloc(1, sizeof(*an));
-	if (!an)
-		return -ENOMEM;
-	announce_defaults(&an->cfg, &r->mac);
-	an->cfg.garp = an->cfg.has_ip = true;
-	an->cfg.ip = r->ip;
-	ret = announce_round(&w->up, &an->cfg, &res);
-	if (ret < 0)
-		set_error(w, "announcing", ret, w->up.err);
-	else
-		w->p.announce_us = res.first_ns / NSEC_PER_USEC;
-	/* The later rounds go on in the background on the same handle. */
-	an->up = w->up;
-	w->up.pcap = NULL;
-	w->up.fd = -1;
-	if (pthread_create(&th, NULL, announce_rest, an) == 0)
-		pthread_detach(th);
-	else {
-		wire_close(&an->up);
-		free(an);
-	}
-	/* The source starts shipping at once; the announcement has already
-	 * moved a learning fabric, the explicit FDB entry follows on its own
-	 * thread so the replay of the source's frames does not wait for it. */
-	send_simple(w, PROTO_SWITCHED, NULL, resumed_us);
-	if (w->a->cfg.tor_netns && pthread_create(&w->fdb_thread, NULL, upstream_fdb_main, w) == 0)
-		w->fdb_running = true;
-	mark(w, PH_HANDOFF);
-	return 0;
-}
-
-/* A tap drops what waits unread once txqueuelen frames do: replays into
- * it wait (up to REPLAY_PACE_MAX_US at a time) while half of that waits. */
-static void replay_pace(struct work *w)
-{
-	uint64_t tx, waited = 0;
-
-	if (!w->rp_limit || w->rp_sent % REPLAY_PACE_EVERY)
-		return;
-	while (waited < REPLAY_PACE_MAX_US && tapq_stat(w->r->port, "tx_packets", &tx) == 0 &&
-	       w->rp_sent > tx - w->rp_tx0 + w->rp_limit) {
-		usleep(REPLAY_PACE_STEP_US);
-		waited += REPLAY_PACE_STEP_US;
-		/* The live frames keep coming into the ring meanwhile. */
-		spill_step(w);
-	}
-}
-
-/* Replay one record into the VM's port (dst), paced. */
-static int dst_put(struct work *w, const struct buffer_record *rec)
-{
-	int ret;
-
-	replay_pace(w);
-	ret = buffer_replay(w->rp, rec, NULL);
-	if (ret == 0)
-		w->rp_sent++;
-	return ret;
-}
-
-static int dst_replay_spilled(const struct buffer_record *rec, void *arg)
-{
-	struct work *w = arg;
-	int ret = dst_put(w, rec);
-
-	if (ret == 0)
-		w->p.replayed++;
-	return ret;
-}
-
-static int dst_replay_one(const struct buffer_record *rec, void *arg)
-{
-	struct work *w = arg;
-	int ret;
-
-	w->p.received++;
-	ret = dst_put(w, rec);
-	if (ret < 0)
-		return ret;
-	if (!w->p.replayed++)
-		w->p.first_replay_us = now_us();
-	return 0;
-}
-
-static int dst_replay(struct work *w)
-{
-	return records_each(&w->in, dst_replay_one, w);
-}
-
-static void dst_verify(struct work *w)
-{
-	struct reloc *r = w->r;
-	struct verify_cfg cfg;
-	struct verify_result res;
-	char err[WIRE_ERRLEN];
-
-	mark(w, PH_VERIFY);
-	verify_defaults(&cfg);
-	cfg.mac = r->mac;
-	cfg.ip = r->ip;
-	cfg.gateway = w->a->cfg.gateway;
-	cfg.timeout_ms = 500;
-	if (verify_run(w->a->cfg.uplink, r->port, &cfg, &res, err) < 0) {
-		set_error(w, "verify", -EIO, err);
-		return;
-	}
-	w->p.verified = res.answered;
-	w->p.verify_rtt_ms = (double)res.rtt_ns / 1e6;
-	if (!res.answered)
-		set_error(w, "verify", -EHOSTUNREACH, "no ARP reply from the gateway at the new port");
-}
-
-static void dst_rollback(struct work *w, const char *why)
-{
-	char *err = NULL;
-
-	mark(w, PH_ROLLBACK);
-	set_error(w, "rolled back", 0, why);
-	send_simple(w, PROTO_ROLLBACK, why, 0);
-	if (w->flows)
-		ovsp_vm_remove(w->of, w->r->mac.b, &err);
-	free(err);
-	finish(w, "rolled back");
 }
 
 /* ---- the choreography's ops (choreo.h) ---- */
@@ -1133,7 +446,7 @@ static int peer_msg(uint16_t type)
  * resume detector, or the state's time (--blackout-timeout, from the last
  * input) run out.  While the ring fills with nobody to take it, it is
  * moved into memory every SPILL_STEP_MS meanwhile. */
-static void op_next(void *ctx, struct choreo_input *in)
+void work_next(void *ctx, struct choreo_input *in)
 {
 	struct work *w = ctx;
 	int ret, timeout;
@@ -1145,8 +458,8 @@ static void op_next(void *ctx, struct choreo_input *in)
 		timeout = timeutil_poll_ms(w->deadline);
 		if (w->spilling && w->spill.limit && timeout > SPILL_STEP_MS)
 			timeout = SPILL_STEP_MS;
-		ret = wait_any(w, timeout, &w->ev);
-		spill_step(w);
+		ret = work_wait(w, timeout, &w->ev);
+		work_spill(w);
 		if (ret != 0 || timeutil_mono_ns() >= w->deadline)
 			break;
 	}
@@ -1172,7 +485,7 @@ static void op_next(void *ctx, struct choreo_input *in)
 	}
 }
 
-static void op_reply(void *ctx, const struct choreo_input *in, bool ok, const char *text)
+void work_reply(void *ctx, const struct choreo_input *in, bool ok, const char *text)
 {
 	struct work *w = ctx;
 	const struct reloc_event *ev = in->detail;
@@ -1180,274 +493,19 @@ static void op_reply(void *ctx, const struct choreo_input *in, bool ok, const ch
 	agent_reply(ev->cli_fd, ok, text ? text : w->r->error);
 }
 
-static void op_error(void *ctx, const char *what, int err, const char *detail)
+void work_op_error(void *ctx, const char *what, int err, const char *detail)
 {
-	set_error(ctx, what, err < 0 ? -EPROTO : 0, detail);
+	work_error(ctx, what, err < 0 ? -EPROTO : 0, detail);
 }
 
-static void op_commit(void *ctx, const char *outcome)
+void work_commit(void *ctx, const char *outcome)
 {
-	finish(ctx, outcome);
+	work_finish(ctx, outcome);
 }
 
-static void op_stopping(void *ctx)
+void work_stopping(void *ctx)
 {
 	((struct work *)ctx)->stopping = true;
-}
-
-static int op_src_prepare(void *ctx)
-{
-	return src_prepare(ctx);
-}
-
-static bool op_src_prepared(void *ctx, uint64_t *resumed_us)
-{
-	struct work *w = ctx;
-
-	(void)resumed_us;
-	agent_reply(w->r->cli_fd, true, "prepared");
-	w->r->cli_fd = -1;
-	return false;
-}
-
-static int op_src_blackout(void *ctx, const struct choreo_input *in)
-{
-	return src_blackout(ctx, in->detail);
-}
-
-static void op_src_switchover(void *ctx, const struct choreo_input *in, uint64_t time_us)
-{
-	struct work *w = ctx;
-
-	(void)in;
-	w->p.resume_us = time_us;
-	pthread_mutex_lock(&w->a->lock);
-	w->r->t_us[PH_SWITCHOVER] = time_us;
-	pthread_mutex_unlock(&w->a->lock);
-	mark(w, PH_SWITCHOVER);
-	w->vm_paused = false;
-}
-
-static int op_src_handoff(void *ctx)
-{
-	struct work *w = ctx;
-	int ret = src_handoff(w);
-
-	/* The VM already runs on B: no way back, tell it what was lost. */
-	if (ret < 0)
-		send_simple(w, PROTO_ERROR, w->r->error, 0);
-	return ret;
-}
-
-/* The destination's DONE. */
-static int op_src_finish(void *ctx)
-{
-	struct work *w = ctx;
-	uint64_t verified = 0;
-	int ret;
-
-	ret = ctl_recv(&w->r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms * 2);
-	if (ret < 0 || w->in.type != PROTO_DONE) {
-		set_error(w, "destination did not confirm the handoff", ret, NULL);
-		return ret < 0 ? ret : -EPROTO;
-	}
-	ctl_get_u64(&w->in, A_VERIFIED, &verified);
-	w->p.verified = verified;
-	mark(w, PH_VERIFY);
-	mark(w, PH_COMMIT);
-	return 0;
-}
-
-/* The VM runs on B whatever happened since the switchover.  Leftovers go
- * after the grace period: late frames still follow the VM.  A newer
- * relocation of the MAC here owns its flows: leave them alone. */
-static void op_src_grace(void *ctx)
-{
-	struct work *w = ctx;
-
-	grace_wait(w);
-	if (!superseded(w))
-		src_undo(w);
-}
-
-static void op_src_rollback(void *ctx, const char *why, bool resumed_local)
-{
-	struct work *w = ctx;
-
-	if (resumed_local)
-		w->resumed_local = true;
-	src_rollback(w, why);
-}
-
-static const struct choreo_ops src_ops = {
-	.prepare = op_src_prepare,
-	.prepared = op_src_prepared,
-	.next = op_next,
-	.reply = op_reply,
-	.blackout = op_src_blackout,
-	.switchover = op_src_switchover,
-	.handoff = op_src_handoff,
-	.finish = op_src_finish,
-	.error = op_error,
-	.commit = op_commit,
-	.grace = op_src_grace,
-	.rollback = op_src_rollback,
-	.stopping = op_stopping,
-};
-
-static int op_dst_prepare(void *ctx)
-{
-	return dst_prepare(ctx);
-}
-
-static bool op_dst_prepared(void *ctx, uint64_t *resumed_us)
-{
-	struct work *w = ctx;
-	bool early;
-
-	pthread_mutex_lock(&w->a->lock);
-	early = agent_take_early_resume(w->a, &w->r->mac, resumed_us);
-	pthread_mutex_unlock(&w->a->lock);
-	if (early)
-		agent_log(w->a, "relocation %llu: the VM resumed here before PREPARE",
-			  (unsigned long long)w->r->id);
-	return early;
-}
-
-/* The source says the VM stopped. */
-static int op_dst_blackout(void *ctx, const struct choreo_input *in)
-{
-	struct work *w = ctx;
-
-	pthread_mutex_lock(&w->a->lock);
-	w->r->t_us[PH_BLACKOUT] = in->time_us;
-	pthread_mutex_unlock(&w->a->lock);
-	if (w->r->phase < PH_BLACKOUT)
-		mark(w, PH_BLACKOUT);
-	return 0;
-}
-
-static void op_dst_switchover(void *ctx, const struct choreo_input *in, uint64_t time_us)
-{
-	(void)in;
-	dst_switchover(ctx, time_us);
-}
-
-static int op_dst_frames(void *ctx, const struct choreo_input *in)
-{
-	struct work *w = ctx;
-	int ret;
-
-	if (in->msg == CM_FRAMES_END) {
-		ctl_get_u64(&w->in, A_COUNT, &w->expected);
-		return 0;
-	}
-	ret = dst_replay(w);
-	publish(w);
-	return ret;
-}
-
-/* A's frames are in; now B's own (what went to memory first, then the
- * ring), then live traffic; verify, and tell the source. */
-static int op_dst_finish(void *ctx)
-{
-	struct work *w = ctx;
-	struct buffer_replay_stats ds = { 0 };
-	int ret;
-
-	if (w->expected != w->p.received)
-		set_error(w, "frames missing", -EPROTO, "fewer frames arrived than were shipped");
-	spill_step(w);
-	ret = spill_each(&w->spill, dst_replay_spilled, w);
-	if (ret < 0)
-		set_error(w, "replaying the frames moved into memory", ret, NULL);
-	ret = buffer_drain(w->buf, &w->r->mac, &ds);
-	if (ret < 0)
-		set_error(w, "draining the local buffer", ret, NULL);
-	w->p.replayed += ds.frames;
-	upstream_fdb_join(w);
-	dst_verify(w);
-	ctl_msg_reset(&w->out, PROTO_DONE);
-	ctl_put_u64(&w->out, A_ID, w->r->id);
-	ctl_put_u64(&w->out, A_VERIFIED, w->p.verified);
-	send_peer(w);
-	mark(w, PH_COMMIT);
-	return w->r->error[0] ? -EPROTO : 0;
-}
-
-/* The VM's flow only had to carry the switchover: after the grace period
- * the bridge's own learning (the VM has spoken by then; unknown unicast
- * floods anyway) forwards to it.  A flow left behind would outlive the port
- * when the VM leaves by other means (shut down, migrated without netmove)
- * and black-hole its MAC here.  A newer relocation of the MAC owns the
- * flows. */
-static void op_dst_grace(void *ctx)
-{
-	struct work *w = ctx;
-	char *err = NULL;
-
-	grace_wait(w);
-	if (superseded(w))
-		return;
-	if (ovsp_vm_remove(w->of, w->r->mac.b, &err) < 0)
-		agent_log(w->a, "relocation %llu: removing the VM's flow: %s",
-			  (unsigned long long)w->r->id, err ? err : "failed");
-	free(err);
-}
-
-static void op_dst_rollback(void *ctx, const char *why, bool resumed_local)
-{
-	(void)resumed_local;
-	dst_rollback(ctx, why);
-}
-
-static const struct choreo_ops dst_ops = {
-	.prepare = op_dst_prepare,
-	.prepared = op_dst_prepared,
-	.next = op_next,
-	.reply = op_reply,
-	.blackout = op_dst_blackout,
-	.switchover = op_dst_switchover,
-	.frames = op_dst_frames,
-	.finish = op_dst_finish,
-	.error = op_error,
-	.commit = op_commit,
-	.grace = op_dst_grace,
-	.rollback = op_dst_rollback,
-	.stopping = op_stopping,
-};
-
-static void *src_main(void *arg)
-{
-	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent };
-	struct choreo c;
-
-	ctl_msg_init(&w.in, 0);
-	ctl_msg_init(&w.out, 0);
-	w.up.fd = -1;
-	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
-	/* A record as it begins: one that never ends was interrupted (recover.h). */
-	journal_write(&w);
-	choreo_run(&c, CHOREO_SRC, &src_ops, &w);
-	cleanup(&w);
-	return NULL;
-}
-
-static void *dst_main(void *arg)
-{
-	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent, .peer_up = true };
-	struct choreo c;
-
-	ctl_msg_init(&w.in, 0);
-	ctl_msg_init(&w.out, 0);
-	w.up.fd = -1;
-	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
-	journal_write(&w);
-	choreo_run(&c, CHOREO_DST, &dst_ops, &w);
-	upstream_fdb_join(&w);
-	w.flows = false;
-	cleanup(&w);
-	return NULL;
 }
 
 static int start(struct reloc *r, void *(*fn)(void *))
@@ -1466,7 +524,7 @@ static int start(struct reloc *r, void *(*fn)(void *))
 int reloc_start_src(struct agent *a, struct reloc *r)
 {
 	(void)a;
-	return start(r, src_main);
+	return start(r, reloc_src_main);
 }
 
 int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
@@ -1519,7 +577,7 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 	a->relocs = r;
 	agent_prune(a);
 	pthread_mutex_unlock(&a->lock);
-	ret = start(r, dst_main);
+	ret = start(r, reloc_dst_main);
 	if (ret < 0) {
 		pthread_mutex_lock(&a->lock);
 		r->done = r->thread_exited = true;

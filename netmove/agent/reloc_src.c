@@ -1,0 +1,495 @@
+/* The relocation's source side: get ready, buffer while the VM is paused,
+ * hand the held frames to the destination, roll back (choreo.h's source
+ * ops). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "agent.h"
+#include "work.h"
+#include "choreo.h"
+#include "taprec.h"
+#include "netmove/announce.h"
+#include "netmove/buffer.h"
+#include "netmove/fdb.h"
+#include "netmove/frame.h"
+#include "netmove/journal.h"
+#include "netmove/out.h"
+#include "netmove/proto.h"
+#include "netmove/tapq.h"
+#include "netmove/timeutil.h"
+#include "netmove/verify.h"
+#include "netmove/wire.h"
+#include "ovsp.h"
+
+#define FRAMES_PER_MSG 256
+#define HANDOFF_DRAIN_TRIES 100		/* ring still in use after DROP: retries */
+#define HANDOFF_DRAIN_STEP_US 100	/* between them */
+/* A batch also ends before it passes this many bytes: 256 of the largest
+ * frames (BUFFER_MAX_FRAME) would not fit in one message (CTL_MAX_BODY). */
+#define SHIP_MAX_BYTES (4u << 20)
+#define HANDOFF_STEP_US 5000	/* the old port is checked for late frames this often */
+#define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
+#define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
+
+/* Take the source tap's queues from its reader (QEMU, a stand-in), so that
+ * what the VM left unread when it stopped can follow it.  A port that is not
+ * a tap, or a tap nobody reads, has none: that is no error. */
+static void open_tap_queue(struct work *w)
+{
+	struct reloc *r = w->r;
+	int lr, ret;
+
+	ret = taprec_open(&w->tap, r->port, &r->mac, w->buf, w->a->cfg.no_tap_recovery, &lr);
+	w->p.tap_queues = ret;
+	work_publish(w);
+	if (lr < 0)
+		agent_log(w->a, "relocation %llu: not logging what goes into %s: %s",
+			  (unsigned long long)r->id, r->port, strerror(-lr));
+	if (ret > 0)
+		agent_log(w->a, "relocation %llu: %d queue(s) of tap %s held by pid %d",
+			  (unsigned long long)r->id, ret, r->port, (int)tapq_holder(w->tap.tq));
+	else
+		agent_log(w->a, "relocation %llu: no tap queue recovery on %s: %s",
+			  (unsigned long long)r->id, r->port, strerror(-ret));
+}
+
+static int src_prepare(struct work *w)
+{
+	struct reloc *r = w->r;
+	const char *addr = NULL;
+	int fd, i, ret;
+
+	work_mark(w, PH_PREPARE);
+	for (i = 0; i < w->a->cfg.npeers; i++)
+		if (!strcmp(w->a->cfg.peers[i].name, r->to))
+			addr = w->a->cfg.peers[i].addr;
+	if (!addr) {
+		work_error(w, "unknown destination host", -EHOSTUNREACH, r->to);
+		return -EHOSTUNREACH;
+	}
+	fd = ctl_connect_tcp(addr, (int)w->a->cfg.phase_timeout_ms);
+	if (fd < 0) {
+		work_error(w, "connecting to the destination agent", fd, addr);
+		return fd;
+	}
+	/* A failed init leaves the connection unauthenticated: never go on. */
+	ret = ctl_conn_init(&r->peer, fd, w->a->cfg.key, w->a->cfg.keylen, addr);
+	if (ret == 0)
+		ret = ctl_handshake(&r->peer, (int)w->a->cfg.phase_timeout_ms);
+	if (ret < 0) {
+		work_error(w, "authenticating to the destination agent", ret, addr);
+		return ret;
+	}
+	w->peer_up = true;
+	ctl_msg_reset(&w->out, PROTO_PREPARE);
+	ctl_put_u64(&w->out, A_ID, r->id);
+	ctl_put(&w->out, A_MAC, r->mac.b, MAC_LEN);
+	ctl_put(&w->out, A_IP, &r->ip, 4);
+	ctl_put_str(&w->out, A_PORT, r->peer_port);
+	ctl_put_str(&w->out, A_FROM, r->from);
+	ctl_put_str(&w->out, A_TO, r->to);
+	ret = work_send(w);
+	if (ret < 0) {
+		work_error(w, "destination agent did not take PREPARE", ret, NULL);
+		return ret;
+	}
+	/* This side gets ready while the destination does: a hypervisor's
+	 * migration may not wait for both in turn (a small guest's takes
+	 * ~100 ms). */
+	ret = work_ovs_open(w);
+	if (ret == 0)
+		ret = work_attach_buffer(w);
+	if (ret < 0)
+		return ret;
+	open_tap_queue(w);
+	ret = ctl_recv(&r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms);
+	if (ret < 0) {
+		work_error(w, "destination agent did not answer PREPARE", ret, NULL);
+		return ret;
+	}
+	if (w->in.type != PROTO_PREPARED) {
+		char text[200] = "";
+
+		ctl_get_str(&w->in, A_TEXT, text, sizeof(text));
+		work_error(w, "destination refused PREPARE", -EPROTO, text);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+
+static int src_blackout(struct work *w, const struct reloc_event *ev)
+{
+	int ret = buffer_arm(w->buf, &w->r->mac);
+
+	if (ret < 0) {
+		work_error(w, "arming the buffer", ret, NULL);
+		return ret;
+	}
+	w->vm_paused = w->spilling = true;
+	w->p.stopped_us = ev->stopped_us;
+	/* A blackout that says when the VM stopped comes after the stop: the
+	 * VM no longer reads, but its reader may still take one frame from the
+	 * tap and never deliver it (QEMU queues what it reads while the VM is
+	 * not running).  Read the tap out now rather than at the handoff.  A
+	 * blackout before the stop (a pre-stop hook) leaves the tap to the VM,
+	 * which still reads it: taking frames from it would reorder them. */
+	if (ev->stopped_us) {
+		struct taprec_counts c = { 0 };
+		int merr;
+
+		ret = taprec_blackout(&w->tap, ev->reader_keeps, ev->last_rx ? &ev->last : NULL,
+				      &merr);
+		if (ret < 0)
+			agent_log(w->a, "relocation %llu: reading tap %s at the blackout: %s",
+				  (unsigned long long)w->r->id, w->r->port, strerror(-ret));
+		if (merr < 0)
+			agent_log(w->a, "relocation %llu: sending the marker into %s: %s",
+				  (unsigned long long)w->r->id, w->r->port, strerror(-merr));
+		taprec_counts(&w->tap, &c);
+		w->p.tap_recovered = c.recovered;
+		w->p.tap_other = c.other;
+	}
+	work_mark(w, PH_BLACKOUT);
+	work_send_simple(w, PROTO_BLACKOUT, NULL, w->r->t_us[PH_BLACKOUT]);
+	return 0;
+}
+
+struct ship {
+	struct work *w;
+	uint8_t *enc;		/* one encoded record */
+	uint64_t count;
+	int err;
+};
+
+static int ship_flush(struct ship *s)
+{
+	struct work *w = s->w;
+
+	if (!w->out.len)
+		return 0;
+	w->out.type = PROTO_FRAMES;
+	s->err = work_send(w);
+	ctl_msg_reset(&w->out, PROTO_FRAMES);
+	return s->err;
+}
+
+static int ship_one(const struct buffer_record *rec, void *arg)
+{
+	struct ship *s = arg;
+	int len;
+
+	len = buffer_record_encode(rec, s->enc, BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME);
+	if (len < 0)
+		return s->err = len;
+	if (s->w->out.len && s->w->out.len + (size_t)len > SHIP_MAX_BYTES && ship_flush(s) < 0)
+		return s->err;
+	if (ctl_put(&s->w->out, A_RECORD, s->enc, (size_t)len) < 0)
+		return s->err = -ENOMEM;
+	s->count++;
+	if (s->count % FRAMES_PER_MSG == 0)
+		return ship_flush(s);
+	return 0;
+}
+
+static int src_handoff(struct work *w)
+{
+	struct reloc *r = w->r;
+	struct ship s = { .w = w, .enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME) };
+	uint32_t uplink;
+	char *err = NULL;
+	int ret, i, quiet;
+
+	work_mark(w, PH_HANDOFF);
+	if (!s.enc)
+		return -ENOMEM;
+	/* The VM resumed on B before any blackout came here (the hypervisor's
+	 * stop report is late): keep what arrives from now on. */
+	if (!r->t_us[PH_BLACKOUT]) {
+		ret = buffer_arm(w->buf, &r->mac);
+		agent_log(w->a, "relocation %llu: switched over before the blackout: %s",
+			  (unsigned long long)r->id, ret < 0 ? strerror(-ret) : "buffer armed now");
+	}
+	ctl_msg_reset(&w->out, PROTO_FRAMES);
+	/* First what the VM left unread in its tap when it stopped (read out
+	 * at the blackout, then what reached it since): it came before anything
+	 * the buffer caught.  The VM runs on B now, so its old reader here never
+	 * reads again. */
+	if (w->tap.tq) {
+		struct taprec_counts c;
+		int rerr;
+
+		ret = taprec_handoff(&w->tap, ship_one, &s, &c, &rerr);
+		if (rerr < 0)
+			agent_log(w->a, "relocation %llu: reading tap %s: %s",
+				  (unsigned long long)r->id, r->port, strerror(-rerr));
+		w->p.tap_recovered = c.recovered;
+		w->p.tap_other = c.other;
+		w->p.tap_read = c.reader_took;
+		w->p.tap_reader_lost = c.reader_lost;
+		snprintf(w->p.reader_kept, sizeof(w->p.reader_kept), "%s", c.kept);
+		work_publish(w);
+		if (s.err)
+			goto ship_failed;
+	}
+	/* Then what is buffered, oldest first: what was moved into memory, then
+	 * the ring.  The VM waits for it. */
+	work_spill(w);
+	ret = spill_each(&w->spill, ship_one, &s);
+	if (ret < 0 || s.err)
+		goto ship_failed;
+	ret = buffer_export(w->buf, ship_one, &s);
+	if (ret >= 0 && !s.err)
+		ship_flush(&s);
+	if (ret < 0 || s.err)
+		goto ship_failed;
+	/* Frames for the VM that still reach this host follow it to B. */
+	ret = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err);
+	if (ret == 0)
+		ret = ovsp_vm_redirect(w->of, r->mac.b, uplink, 0, &err);
+	if (ret < 0) {
+		work_error(w, "redirecting the VM's flows to the uplink", ret, err);
+		goto out;
+	}
+	w->flows = true;
+	ret = ovsp_fdb_move(w->ctl, w->a->cfg.bridge, r->mac.b, w->a->cfg.uplink, 0, &err);
+	if (ret < 0) {
+		work_error(w, "moving the OVS MAC entry to the uplink", ret, err);
+		goto out;
+	}
+	w->ovs_fdb = true;
+	/* The datapath's cached flows, and frames a busy vSwitch took in before
+	 * the fabric moved, may still reach the old port for a while: what they
+	 * delivered is in the ring and follows, until the port has been quiet
+	 * for HANDOFF_QUIET_ROUNDS steps (at most HANDOFF_MAX_ROUNDS). */
+	for (i = 0, quiet = 0; i < HANDOFF_MAX_ROUNDS && quiet < HANDOFF_QUIET_ROUNDS; i++) {
+		usleep(HANDOFF_STEP_US);
+		ret = buffer_export(w->buf, ship_one, &s);
+		if (ret >= 0 && !s.err)
+			ship_flush(&s);
+		if (ret < 0 || s.err)
+			goto ship_failed;
+		quiet = ret == 0 ? quiet + 1 : 0;
+	}
+	/* Anything later was misdirected to the old port: count it, do not
+	 * queue it; what came in before the switch to DROP still follows. */
+	buffer_set_mode(w->buf, &r->mac, BUFFER_MODE_DROP);
+	/* A capture that began before the switch may still be being copied
+	 * on another CPU (reserved, not yet committed): export until the ring
+	 * is empty, so it follows too. */
+	for (i = 0; i < HANDOFF_DRAIN_TRIES; i++) {
+		struct buffer_stats bs;
+
+		ret = buffer_export(w->buf, ship_one, &s);
+		if (ret >= 0 && !s.err)
+			ship_flush(&s);
+		if (ret < 0 || s.err)
+			goto ship_failed;
+		if (buffer_stats(w->buf, NULL, &bs) < 0 || !bs.ring_used)
+			break;
+		usleep(HANDOFF_DRAIN_STEP_US);
+	}
+	w->p.shipped = s.count;
+	ctl_msg_reset(&w->out, PROTO_FRAMES_END);
+	ctl_put_u64(&w->out, A_ID, r->id);
+	ctl_put_u64(&w->out, A_COUNT, s.count);
+	ret = work_send(w);
+	goto out;
+ship_failed:
+	w->p.shipped = s.count;
+	ret = ret < 0 ? ret : s.err;
+	work_error(w, "shipping buffered frames", ret, NULL);
+out:
+	free(err);
+	free(s.enc);
+	return ret;
+}
+
+static void src_undo(struct work *w)
+{
+	char *err = NULL;
+
+	if (w->flows && ovsp_vm_remove(w->of, w->r->mac.b, &err) == 0)
+		w->flows = false;
+	free(err);
+	err = NULL;
+	if (w->ovs_fdb && ovsp_fdb_del(w->ctl, w->a->cfg.bridge, w->r->mac.b, 0, NULL, &err) == 0)
+		w->ovs_fdb = false;
+	free(err);
+}
+
+struct local_replay {
+	struct work *w;
+	struct buffer_replay_stats *st;
+};
+
+static int replay_local(const struct buffer_record *rec, void *arg)
+{
+	struct local_replay *l = arg;
+
+	return buffer_replay(l->w->buf, rec, l->st);
+}
+
+static void src_rollback(struct work *w, const char *why)
+{
+	struct reloc *r = w->r;
+	struct buffer_replay_stats ds = { 0 };
+	struct reloc_event ev;
+	uint64_t deadline;
+	int ret;
+
+	work_mark(w, PH_ROLLBACK);
+	work_error(w, "rolled back", 0, why);
+	work_send_simple(w, PROTO_ROLLBACK, why, 0);
+	src_undo(w);
+	/* The VM comes back here: its frames must wait until it reads again. */
+	deadline = timeutil_mono_ns() + w->a->cfg.blackout_timeout_ms * NSEC_PER_MSEC;
+	while (w->vm_paused && !w->resumed_local && timeutil_mono_ns() < deadline) {
+		ret = work_wait(w, 200, &ev);
+		if (ret == 2) {
+			if (ev.kind == EV_RESUMED)
+				w->resumed_local = true;
+			agent_reply(ev.cli_fd, true, "rolling back");
+		}
+	}
+	if (w->buf) {
+		/* What was read out of the tap at the blackout came first. */
+		ret = taprec_give_back(&w->tap, &ds);
+		if (ret < 0)
+			work_error(w, "replaying the frames read out of the tap", ret, NULL);
+		ret = spill_each(&w->spill, replay_local, &(struct local_replay){ w, &ds });
+		if (ret < 0)
+			work_error(w, "replaying the frames moved into memory", ret, NULL);
+		ret = buffer_drain(w->buf, &r->mac, &ds);
+		if (ret < 0)
+			work_error(w, "replaying the buffer locally", ret, NULL);
+		w->p.replayed = ds.frames;
+	}
+	work_finish(w, "rolled back");
+}
+
+
+static int op_src_prepare(void *ctx)
+{
+	return src_prepare(ctx);
+}
+
+static bool op_src_prepared(void *ctx, uint64_t *resumed_us)
+{
+	struct work *w = ctx;
+
+	(void)resumed_us;
+	agent_reply(w->r->cli_fd, true, "prepared");
+	w->r->cli_fd = -1;
+	return false;
+}
+
+static int op_src_blackout(void *ctx, const struct choreo_input *in)
+{
+	return src_blackout(ctx, in->detail);
+}
+
+static void op_src_switchover(void *ctx, const struct choreo_input *in, uint64_t time_us)
+{
+	struct work *w = ctx;
+
+	(void)in;
+	w->p.resume_us = time_us;
+	pthread_mutex_lock(&w->a->lock);
+	w->r->t_us[PH_SWITCHOVER] = time_us;
+	pthread_mutex_unlock(&w->a->lock);
+	work_mark(w, PH_SWITCHOVER);
+	w->vm_paused = false;
+}
+
+static int op_src_handoff(void *ctx)
+{
+	struct work *w = ctx;
+	int ret = src_handoff(w);
+
+	/* The VM already runs on B: no way back, tell it what was lost. */
+	if (ret < 0)
+		work_send_simple(w, PROTO_ERROR, w->r->error, 0);
+	return ret;
+}
+
+/* The destination's DONE. */
+static int op_src_finish(void *ctx)
+{
+	struct work *w = ctx;
+	uint64_t verified = 0;
+	int ret;
+
+	ret = ctl_recv(&w->r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms * 2);
+	if (ret < 0 || w->in.type != PROTO_DONE) {
+		work_error(w, "destination did not confirm the handoff", ret, NULL);
+		return ret < 0 ? ret : -EPROTO;
+	}
+	ctl_get_u64(&w->in, A_VERIFIED, &verified);
+	w->p.verified = verified;
+	work_mark(w, PH_VERIFY);
+	work_mark(w, PH_COMMIT);
+	return 0;
+}
+
+/* The VM runs on B whatever happened since the switchover.  Leftovers go
+ * after the grace period: late frames still follow the VM.  A newer
+ * relocation of the MAC here owns its flows: leave them alone. */
+static void op_src_grace(void *ctx)
+{
+	struct work *w = ctx;
+
+	work_grace_wait(w);
+	if (!work_superseded(w))
+		src_undo(w);
+}
+
+static void op_src_rollback(void *ctx, const char *why, bool resumed_local)
+{
+	struct work *w = ctx;
+
+	if (resumed_local)
+		w->resumed_local = true;
+	src_rollback(w, why);
+}
+
+static const struct choreo_ops src_ops = {
+	.prepare = op_src_prepare,
+	.prepared = op_src_prepared,
+	.next = work_next,
+	.reply = work_reply,
+	.blackout = op_src_blackout,
+	.switchover = op_src_switchover,
+	.handoff = op_src_handoff,
+	.finish = op_src_finish,
+	.error = work_op_error,
+	.commit = work_commit,
+	.grace = op_src_grace,
+	.rollback = op_src_rollback,
+	.stopping = work_stopping,
+};
+
+void *reloc_src_main(void *arg)
+{
+	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent };
+	struct choreo c;
+
+	ctl_msg_init(&w.in, 0);
+	ctl_msg_init(&w.out, 0);
+	w.up.fd = -1;
+	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
+	/* A record as it begins: one that never ends was interrupted (recover.h). */
+	work_journal(&w);
+	choreo_run(&c, CHOREO_SRC, &src_ops, &w);
+	work_cleanup(&w);
+	return NULL;
+}
