@@ -50,6 +50,8 @@ struct agent_cfg {
 	unsigned grace_ms;		/* leftovers removed this long after COMMIT */
 	unsigned phase_timeout_ms;	/* longest wait for the peer in one phase */
 	unsigned blackout_timeout_ms;	/* longest wait for the VM to resume */
+	unsigned handoff_idle_ms;	/* a destination waits this long for the source's
+					 * next frames before it lets the VM's own through */
 	unsigned ring_mib;		/* buffer ring size per VM port */
 	unsigned spill_mib;		/* most a source moves out of a ring into memory, per
 					 * relocation (0: none) */

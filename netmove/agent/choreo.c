@@ -252,6 +252,10 @@ static enum choreo_state dst_handoff(struct choreo *c, const struct choreo_input
 			return CS_HANDOFF;
 		}
 	case CI_TIMEOUT:
+		/* The VM runs here and its own frames wait behind the source's: no
+		 * longer once those stopped coming. */
+		c->ops->error(c->ctx, "handoff", -1, "the source's frames stopped coming");
+		return CS_FINISH;
 	case CI_PEER_LOST:
 		/* The VM runs here: keep what came. */
 		return CS_FINISH;
@@ -314,7 +318,7 @@ void choreo_run(struct choreo *c, enum choreo_role role, const struct choreo_ops
 			break;
 		}
 		if (st->waits)
-			ops->next(ctx, &in);
+			ops->next(ctx, c->state, &in);
 		c->state = st->fn(c, st->waits ? &in : NULL);
 	}
 }

@@ -73,8 +73,10 @@ struct choreo_ops {
 	/* Prepared: src answers its CLI; dst: true (with *resumed_us) if the VM
 	 * resumed here before PREPARE came. */
 	bool (*prepared)(void *ctx, uint64_t *resumed_us);
-	/* The next input of a waiting state (the ops keep the state's time). */
-	void (*next)(void *ctx, struct choreo_input *in);
+	/* The next input of waiting state s (the ops keep the state's time:
+	 * a destination's HANDOFF waits only as long as the source's frames
+	 * keep coming). */
+	void (*next)(void *ctx, enum choreo_state s, struct choreo_input *in);
 	/* Answer a CI_EVENT's client. */
 	void (*reply)(void *ctx, const struct choreo_input *in, bool ok, const char *text);
 	/* The VM stopped (src: arm and read the tap out; dst: the source

@@ -586,6 +586,7 @@ static void usage(FILE *f)
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
 		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
+		"                [--handoff-idle MS]\n"
 		"                [--ring-mib N] [--spill-mib N] [--no-tap-recovery] [--no-port-watch]\n"
 		"The netmove agent of one host; see netmoved(8).\n");
 }
@@ -639,6 +640,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		{ "grace", required_argument, NULL, 'G' },
 		{ "phase-timeout", required_argument, NULL, 't' },
 		{ "blackout-timeout", required_argument, NULL, 'O' },
+		{ "handoff-idle", required_argument, NULL, 'I' },
 		{ "ring-mib", required_argument, NULL, 'R' },
 		{ "spill-mib", required_argument, NULL, 'S' },
 		{ "no-tap-recovery", no_argument, NULL, 'Q' },
@@ -656,6 +658,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 	cfg->grace_ms = 2000;
 	cfg->phase_timeout_ms = 5000;
 	cfg->blackout_timeout_ms = 30000;
+	cfg->handoff_idle_ms = 500;
 	cfg->ring_mib = 16;
 	cfg->spill_mib = SPILL_DEFAULT_MIB;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -702,6 +705,10 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 			break;
 		case 'R':
 			if (parse_uint(optarg, &cfg->ring_mib) < 0)
+				goto bad;
+			break;
+		case 'I':
+			if (parse_uint(optarg, &cfg->handoff_idle_ms) < 0 || !cfg->handoff_idle_ms)
 				goto bad;
 			break;
 		case 'S':

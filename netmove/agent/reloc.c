@@ -446,14 +446,19 @@ static int peer_msg(uint16_t type)
  * resume detector, or the state's time (--blackout-timeout, from the last
  * input) run out.  While the ring fills with nobody to take it, it is
  * moved into memory every SPILL_STEP_MS meanwhile. */
-void work_next(void *ctx, struct choreo_input *in)
+void work_next(void *ctx, enum choreo_state s, struct choreo_input *in)
 {
 	struct work *w = ctx;
 	int ret, timeout;
 
 	memset(in, 0, sizeof(*in));
+	/* A destination holding the VM's live frames behind the source's waits
+	 * only while those keep coming: a cut link or a stalled source must
+	 * not keep the VM unreachable. */
 	if (!w->deadline)
-		w->deadline = timeutil_deadline_ms((int)w->a->cfg.blackout_timeout_ms);
+		w->deadline = timeutil_deadline_ms((int)(!w->r->is_src && s == CS_HANDOFF ?
+							  w->a->cfg.handoff_idle_ms :
+							  w->a->cfg.blackout_timeout_ms));
 	for (;;) {
 		timeout = timeutil_poll_ms(w->deadline);
 		if (w->spilling && w->spill.limit && timeout > SPILL_STEP_MS)

@@ -92,7 +92,7 @@ void work_spill(struct work *w);
 bool work_superseded(struct work *w);
 
 /* The ops both roles share (choreo.h). */
-void work_next(void *ctx, struct choreo_input *in);
+void work_next(void *ctx, enum choreo_state s, struct choreo_input *in);
 void work_reply(void *ctx, const struct choreo_input *in, bool ok, const char *text);
 void work_op_error(void *ctx, const char *what, int err, const char *detail);
 void work_commit(void *ctx, const char *outcome);

@@ -17,7 +17,16 @@
 # PREPARE the relocation is rolled back on both hosts; in BLACKOUT, with the
 # VM's frames held, it is seen through (committed, 0 lost) before the agent
 # exits.
-# Usage: test_fault_matrix.sh [ROLE:PHASE|term:PHASE...]   (default: all)
+# Then the management link cut for 2 s (iptables drops everything on it, both
+# ways) as an agent enters a phase (cut:ROLE:PHASE; the agent's own log line
+# of the phase is the trigger): the relocation ends, committed or rolled
+# back, the VM answers where it runs, nothing is left behind.  And a peer
+# that stops (stall: the source holds 8 s as the VM resumes on the
+# destination, neither reading nor shipping): the destination lets the VM's
+# own frames through once the source's stop coming (--handoff-idle), and the
+# source, back, finds the relocation over rather than hang.
+# Usage: test_fault_matrix.sh [ROLE:PHASE|term:PHASE|cut:ROLE:PHASE|stall...]
+# (default: all)
 set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
@@ -28,9 +37,11 @@ CELLS=("$@")
 [ ${#CELLS[@]} -gt 0 ] || CELLS=(
 	source:prepare source:blackout source:switchover source:handoff source:verify
 	destination:prepare destination:blackout destination:switchover destination:handoff
-	destination:verify term:prepare term:blackout)
+	destination:verify term:prepare term:blackout
+	cut:source:prepare cut:source:blackout cut:source:switchover cut:source:handoff
+	cut:destination:verify stall)
 AG_GRACE=500
-AG_EXTRA=(--blackout-timeout 3000 --phase-timeout 2000)
+AG_EXTRA=(--blackout-timeout 5000 --phase-timeout 2000)
 
 step "testbed, agents, stand-in vm1 on host a"
 mig_setup
@@ -203,9 +214,115 @@ term_cell() {
 	[ "$(nm_progs "$(vs_host vm1)")" = 0 ] || fail "term:$phase: a buffer program is left"
 }
 
+# Drop everything on the management link, both ways, for SECS.
+cut_link() { # SECS
+	local h
+	for h in a b; do
+		ip netns exec "$(tb__host_ns "$h")" iptables -I INPUT -i mgmt -j DROP
+		ip netns exec "$(tb__host_ns "$h")" iptables -I OUTPUT -o mgmt -j DROP
+	done
+	sleep "$1"
+	for h in a b; do
+		ip netns exec "$(tb__host_ns "$h")" iptables -D INPUT -i mgmt -j DROP
+		ip netns exec "$(tb__host_ns "$h")" iptables -D OUTPUT -o mgmt -j DROP
+	done
+}
+
+# A fault that does not kill: the link cut as ROLE's agent enters PHASE
+# (cut:ROLE:PHASE), or a destination that stops reading in HANDOFF (stall).
+# The agents live on; the relocation must end, and the VM answer where it
+# runs.
+live_cell() { # cut ROLE PHASE | stall
+	local kind=$1 role=${2:-destination} phase=${3:-handoff} from to h watcher r recv send i ms t0 id js jd tc
+	tc=$(($(date +%s%N) / 1000))
+	from=$(vs_host vm1)
+	to=$(mig_other "$from")
+	if [ "$role" = source ]; then h=$from; else h=$to; fi
+	step "cell $kind${2:+:$role:$phase}: vm1 $from -> $to"
+	if [ "$kind" = stall ]; then
+		ag_stop "$from"
+		NETMOVED_FAULT="source:switchover:hold=8000" ag_start "$from" || fail "agent $from did not start"
+	fi
+	if [ "$kind" = cut ]; then
+		# The agent's own line for the phase (a new one) is the trigger.
+		local n0 log=$TB_DIR/agent-$h.log
+		n0=$(wc -l <"$log")
+		(for ((i = 0; i < 1000; i++)); do
+			if tail -n "+$((n0 + 1))" "$log" | grep -qE "relocation [0-9]+ $role: $phase\$"; then
+				echo "cut at $(date +%s%N)" >"$T_TMP/cut.at"
+				cut_link 2
+				break
+			fi
+			sleep 0.01
+		done) &
+		watcher=$!
+		T_PIDS+=("$watcher")
+	fi
+	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
+		--timeout 40 --idle 4000 --max-lost 100000000
+	recv=$T_BG
+	r=$T_TMP/recv.json
+	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
+	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration 4 \
+		>"$T_TMP/send.json" &
+	send=$!
+	sleep 0.5
+	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
+	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
+		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
+	vs_ctl vm1 pause late 20 >/dev/null 2>&1 || echo "the blackout hook failed"
+	sleep 0.2
+	vs_ctl vm1 resume dst >/dev/null || fail "resume on $to"
+	t0=$(date +%s%N)
+	VS_HOST[vm1]=$to
+	echo "$to" >"${VS_DIR[vm1]}/vm1.host"
+	ok=
+	for ((i = 0; i < 100; i++)); do
+		if ip netns exec "$TB_ROUTER" ping -n -c 1 -W 0.1 "$VM1_IP" >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if [ "$kind" = cut ]; then
+		wait "$watcher"
+		[ -s "$T_TMP/cut.at" ] || fail "cut:$role:$phase: agent $h never logged $phase"
+		rm -f "$T_TMP/cut.at"
+	fi
+	# Both sides end their relocation (the stall's source within its send
+	# deadline, the destination after its hold).
+	for i in $(seq 300); do
+		js=$(jq -c "select(.outcome != \"in progress\" and .time_us > $tc)" "$(ag_journal "$from")" | tail -1)
+		jd=$(jq -c "select(.outcome != \"in progress\" and .time_us > $tc)" "$(ag_journal "$to")" | tail -1)
+		[ -n "$js" ] && [ -n "$jd" ] && break
+		sleep 0.05
+	done
+	wait "$send" || fail "probe send failed"
+	t_wait "$recv" || true
+	sleep 0.7 # the grace period (500 ms)
+	mig_cleanup_port "$from"
+	echo "measured: cell $kind${2:+:$role:$phase} | vm1 on $to | answered ${ms} ms after resume | probe lost $(jget "$r" lost) dup $(jget "$r" duplicated) reordered $(jget "$r" reordered) of $(jget "$T_TMP/send.json" sent) | source '$(jq -r .outcome <<<"$js")' ($(jq -r '.error // ""' <<<"$js" | cut -c1-80)) lost $(jq -r .frames.lost <<<"$js") | destination '$(jq -r .outcome <<<"$jd")' lost $(jq -r .frames.lost <<<"$jd")"
+	[ -n "$js" ] || fail "$kind: the source's relocation never ended"
+	[ -n "$jd" ] || fail "$kind: the destination's relocation never ended"
+	[ -n "$ok" ] || fail "$kind: vm1 never answered on $to"
+	[ "$ms" -le "$BOUND_MS" ] || fail "$kind: vm1 answered only after $ms ms (bound $BOUND_MS)"
+	[ "$(tb_tor_port_of "$VM1_MAC")" = "tor-$to" ] ||
+		fail "$kind: the fabric holds vm1 on '$(tb_tor_port_of "$VM1_MAC")', not tor-$to"
+	[ "$(nm_flows a)" = 0 ] && [ "$(nm_flows b)" = 0 ] ||
+		fail "$kind: netmove flows left: a $(nm_flows a), b $(nm_flows b)"
+	[ "$(nm_progs "$to")" = 0 ] || fail "$kind: a buffer program is left on vnet-vm1 on $to"
+	[ "$(jget "$r" duplicated)" = 0 ] || fail "$kind: duplicates"
+	if [ "$kind" = stall ]; then
+		ag_stop "$from"
+		ag_start "$from" || fail "agent $from did not start again"
+	fi
+}
+
 for c in "${CELLS[@]}"; do
 	case $c in
 	term:*) term_cell "${c#term:}" ;;
+	cut:*) c=${c#cut:}; live_cell cut "${c%%:*}" "${c#*:}" ;;
+	stall) live_cell stall ;;
 	*) cell "$c" ;;
 	esac
 done

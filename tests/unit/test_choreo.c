@@ -57,8 +57,9 @@ static bool f_prepared(void *ctx, uint64_t *resumed_us)
 }
 
 /* Past the script the world goes quiet: the state's time runs out. */
-static void f_next(void *ctx, struct choreo_input *in)
+static void f_next(void *ctx, enum choreo_state s, struct choreo_input *in)
 {
+	(void)s;
 	struct fake *f = ctx;
 
 	if (f->next < f->nscript) {
@@ -457,7 +458,8 @@ static void dst_handoff_faults(void **state)
 	other(&b, CI_TIMEOUT, 0);
 	run(&b, CHOREO_DST);
 	assert_string_equal(b.log, "prepare prepared reply(ok,switching over) switchover(1) "
-				   "reply(no,the VM runs on this host already) stopping finish "
+				   "reply(no,the VM runs on this host already) stopping "
+				   "error(handoff: the source's frames stopped coming) finish "
 				   "commit(committed) grace");
 	ev(&c, CE_RESUMED, 1);
 	msg(&c, CM_ERROR, 0, "tap gone");
