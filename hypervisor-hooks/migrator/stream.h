@@ -123,7 +123,7 @@ int stream_tx_send(struct stream_tx *tx, struct ctl_msg *m);
 /* Bytes a message takes on the wire. */
 static inline uint64_t stream_wire_len(const struct ctl_msg *m)
 {
-	return CTL_HDR_LEN + CTL_TAG_LEN + m->len;
+	return CTL_HDR_LEN + m->len;
 }
 
 /* Best effort: tell the peer why we give up (an ABORT carrying why). */

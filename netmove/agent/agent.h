@@ -31,8 +31,7 @@ struct agent_cfg {
 	char name[AGENT_NAME_LEN];	/* this host's name */
 	const char *listen;		/* "IPv4:port" for peers, NULL: none */
 	const char *socket;		/* local unix socket */
-	uint8_t key[CTL_MAX_KEY];	/* pre-shared key */
-	size_t keylen;			/* its length */
+	struct ctl_tls *tls;		/* TLS of every peer connection (PSK or certificates) */
 	struct agent_peer peers[AGENT_MAX_PEERS]; /* known peers */
 	int npeers;			/* how many */
 	const char *ofctl;		/* OpenFlow target, e.g. unix:/run/.../br-int.mgmt */
