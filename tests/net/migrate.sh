@@ -26,6 +26,7 @@
 #   mig_probe NAME RATE SECS HOLD_MS MODE
 #                          a probe stream from the router to NAME during a
 #                          mig_move after 0.5 s; results in $T_TMP/probe-MODE.json
+#                          (MIG_PROBE_SIZE: datagram size, default the probe's)
 #   mig_wait_commit H ID   wait for relocation ID on agent H to end (10 s)
 
 MIG_DIR=$(dirname "${BASH_SOURCE[0]}")
@@ -128,6 +129,7 @@ mig_probe() {
 	recv=$T_BG
 	t_wait_ready "$T_TMP/probe-$mode.err" || fail "probe recv did not start in $ns"
 	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$rate" --duration "$secs" \
+		${MIG_PROBE_SIZE:+--size "$MIG_PROBE_SIZE"} \
 		>"$T_TMP/send-$mode.json" &
 	send=$!
 	sleep 0.5
