@@ -421,8 +421,8 @@ static int src_prepare(struct work *w)
 	if (ret < 0) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "%s (%s, expected %s)%s%s", addr, ctl_strerror(ret),
-			 r->to, r->peer.why[0] ? ": " : "", r->peer.why);
+		snprintf(why, sizeof(why), "%s, expected %s%s%s", addr, r->to,
+			 r->peer.why[0] ? ": " : "", r->peer.why);
 		set_error(w, ret == -EACCES ? "the destination agent is not authenticated as the "
 					      "destination host" :
 					      "authenticating to the destination agent",
