@@ -153,12 +153,12 @@ $(O)/guest/udp-reflect: tests/guest/udp_reflect.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -static -Wall -Wextra -Werror -o $@ $<
 
-$(O)/bench_gmac: tests/bench_gmac.c
+$(O)/bench_tls: tests/bench_tls.c $(O)/libnetmove.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< -lcrypto
+	$(CC) $(CFLAGS) -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lpthread
 
 bench: deps-check
-	@$(MAKE) --no-print-directory all $(O)/bench_gmac
+	@$(MAKE) --no-print-directory all $(O)/bench_tls
 	@tests/bench.sh
 
 demo: deps-check
