@@ -1,6 +1,5 @@
-/* stream: the migration stream.  One authenticated ctl connection (an
- * AES-GMAC tag per message under per-connection keys, sequence numbers: see
- * netmove/ctl.h) carries typed messages whose bodies are TLV sections; page
+/* stream: the migration stream.  One ctl connection inside TLS 1.3
+ * (authenticated and encrypted, sequence numbers: see netmove/ctl.h) carries typed messages whose bodies are TLV sections; page
  * sections carry 4 KiB pages or runs of zero pages.  The record parsers here
  * take untrusted input (see fuzz_stream.c). */
 #ifndef NM_STREAM_H

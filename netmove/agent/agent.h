@@ -126,7 +126,7 @@ struct reloc {
 
 #define AGENT_EARLY_MAX 16		/* resumes kept before their PREPARE */
 #define AGENT_MAX_UNAUTH 256		/* peer connections not authenticated yet, at once */
-#define AGENT_HANDSHAKE_MS 2000		/* a peer's HELLO must come within this */
+#define AGENT_HANDSHAKE_MS 2000		/* a peer's TLS handshake must end within this */
 #define AGENT_CONN_STACK (256u << 10)	/* stack of a connection's thread */
 #define AGENT_EARLY_MS 5000		/* and for how long */
 

@@ -541,8 +541,8 @@ static void start_local(struct agent *a, int fd)
 }
 
 /* A peer is let in while fewer than AGENT_MAX_UNAUTH are in their handshake
- * (each bounded by AGENT_HANDSHAKE_MS, and reading no more than a HELLO): a
- * flood of connections that never authenticate cannot pile up threads and
+ * (each bounded by AGENT_HANDSHAKE_MS; TLS holds at most a 16 KiB record and
+ * a 16 KiB certificate chain of it): a flood of connections that never authenticate cannot pile up threads and
  * buffers, and a real peer still gets in beside a few hundred of them.  Refusals are logged at
  * the first and then every 1000th. */
 static bool admit_peer(struct agent *a, const char *from)
