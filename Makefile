@@ -15,7 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Inetmove/include $(PKG_CFLAGS)
-LDLIBS   := $(PKG_LIBS) -lcrypto -lm
+LDLIBS   := $(PKG_LIBS) -lssl -lcrypto -lm
 
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -179,12 +179,12 @@ $(O)/guest/udp-reflect: tests/guest/udp_reflect.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -static -Wall -Wextra -Werror -o $@ $<
 
-$(O)/bench_gmac: tests/bench_gmac.c
+$(O)/bench_tls: tests/bench_tls.c $(O)/libnetmove.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< -lcrypto
+	$(CC) $(CFLAGS) -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lpthread
 
 bench: deps-check
-	@$(MAKE) --no-print-directory all $(O)/bench_gmac
+	@$(MAKE) --no-print-directory all $(O)/bench_tls
 	@tests/bench.sh
 
 demo: deps-check

@@ -3,6 +3,8 @@
 #   1. relocation on the testbed: frames lost with and without netmove at 10
 #      and 50 kpps, largest gap / pause, resume -> first announcement, resume
 #      -> upstream FDB moved and read back (from the agents' journals);
+#   1b. the control channel (build/bench_tls): TLS 1.3 handshake (PSK and
+#      certificates), 64-byte round trip, 1 MiB one-way throughput;
 #   2. the eBPF buffer: BUFFER overhead per frame, replay rate;
 #   3. OVS: one VM's flows in-process vs ovs-ofctl, 1000 VMs in one bundle;
 #   4. the compact migrator (tests/bench_migrate.sh): downtime and total time
@@ -12,6 +14,13 @@ set -u
 cd "$(dirname "$0")/.."
 . tests/net/migrate.sh
 t_need_root
+
+echo "== control channel: TLS 1.3 handshake, round trip, throughput (build/bench_tls)"
+pki=$(mktemp -d /tmp/nm-bench-pki.XXXXXX)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
+	-addext subjectAltName=DNS:bench -keyout "$pki/key.pem" -out "$pki/cert.pem" 2>/dev/null &&
+	cp "$pki/cert.pem" "$pki/ca-cert.pem" && build/bench_tls --pki-dir "$pki"
+rm -rf "$pki"
 
 echo "== eBPF buffer (tests/unit/test_buffer, private namespace)"
 build/unit/test_buffer 2>&1 | grep -E '^measured' | sed 's/^/bench: buffer /'

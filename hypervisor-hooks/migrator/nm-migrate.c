@@ -30,7 +30,7 @@ enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3, EX_NOTCONV = 4, EX_
 enum fault_action { FA_NONE, FA_STOP, FA_KILL, FA_CUT };
 
 struct opts {
-	const char *cmd, *to, *listen, *key_file, *cpu, *serial, *nm_socket, *tap, *netns;
+	const char *cmd, *to, *listen, *cpu, *serial, *nm_socket, *tap, *netns;
 	const char *nm_to;	/* destination host for netmove's PREPARE, or NULL */
 	const char *nm_port;	/* the VM's port for netmove (default: --tap) */
 	uint64_t ram_mib, max_ram_mib;
@@ -46,8 +46,10 @@ struct opts {
 	enum precopy_event fault_ev;
 	int64_t fault_round;	/* -1: any round */
 	const struct cpu_ops *ops;	/* --cpu (NULL on receive: the source's) */
-	uint8_t key[CTL_MAX_KEY];
-	int keylen;
+	struct ctl_tls_opts tls_opts;	/* --key-file, --pki-dir, --tls-* */
+	struct ctl_tls *tls;	/* built from them (selftest: a built-in key) */
+	const char *name;	/* --name: this side's host name (default: gethostname) */
+	const char *peer_name;	/* --peer-name: the peer must authenticate as it */
 };
 
 static volatile sig_atomic_t cli_stop, cli_resume;
@@ -64,8 +66,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: nm-migrate run      [VM options] [--run-ms N]\n"
-"       nm-migrate send     --to IP:PORT --key-file F [VM options] [migration options]\n"
-"       nm-migrate receive  --listen IP:PORT --key-file F [--max-ram MIB] [--cpu B] [--run-ms N]\n"
+"       nm-migrate send     --to IP:PORT TLS [VM options] [migration options]\n"
+"       nm-migrate receive  --listen IP:PORT TLS [--max-ram MIB] [--cpu B] [--run-ms N]\n"
 "                           [--prealloc]  (allocate the guest's RAM before accepting it)\n"
 "       nm-migrate selftest [VM options] [migration options] [--lockstep]\n"
 "       nm-migrate backends [--json]\n"
@@ -85,7 +87,10 @@ static void usage(FILE *f)
 "netmove:    --netmove --mac MAC [--netmove-socket PATH]\n"
 "            send: [--netmove-to HOST [--netmove-port IF]] starts the relocation\n"
 "            (PREPARE) through the local agent before copying\n"
-"output:     --json --quiet\n");
+"output:     --json --quiet\n"
+"TLS:        " CTL_TLS_USAGE "\n"
+"            [--name HOST] (this side, default: the host name) [--peer-name HOST]\n"
+"            (the peer must authenticate as HOST)\n");
 }
 
 static void cli_progress(const struct precopy_stats *st, void *arg)
@@ -348,11 +353,12 @@ static int cmd_send(struct opts *o)
 		return EX_FAIL;
 	}
 	o->mig_fd = fd;
-	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, o->to);
+	ret = ctl_conn_init(&c, fd, o->tls, o->to);
 	if (!ret)
-		ret = ctl_handshake(&c, 5000);
+		ret = ctl_handshake_client(&c, o->peer_name, 5000);
 	if (ret) {
-		snprintf(st.why, sizeof(st.why), "authentication: %s", stream_strerror(ret));
+		snprintf(st.why, sizeof(st.why), "authentication: %s%s%s", stream_strerror(ret),
+			 c.why[0] ? ": " : "", c.why);
 		cli_event(PC_EV_FAILED, 0, o);
 	} else {
 		ret = precopy_send(&vm, &c, &o->pc, &st);
@@ -398,11 +404,17 @@ static int cmd_receive(struct opts *o)
 	}
 	o->mig_fd = fd;
 	vm_cfg(o, &vc, o->serial_fd);
-	ret = ctl_conn_init(&c, fd, o->key, (size_t)o->keylen, "source");
+	ret = ctl_conn_init(&c, fd, o->tls, "source");
 	if (!ret)
-		ret = ctl_handshake(&c, 5000);
+		ret = ctl_handshake_server(&c, 5000);
+	if (!ret && o->peer_name && !ctl_peer_is(&c, o->peer_name)) {
+		snprintf(c.why, sizeof(c.why), "the source is %.80s, not --peer-name %.40s", c.peer_id,
+			 o->peer_name);
+		ret = -EACCES;
+	}
 	if (ret)
-		snprintf(st.why, sizeof(st.why), "authentication: %s", stream_strerror(ret));
+		snprintf(st.why, sizeof(st.why), "authentication: %s%s%s", stream_strerror(ret),
+			 c.why[0] ? ": " : "", c.why);
 	else
 		ret = precopy_recv(&vm, &vc, &c, &o->pc, &st);
 	ctl_conn_close(&c);
@@ -437,9 +449,9 @@ static void *self_dst_main(void *arg)
 	struct ctl_conn c;
 
 	vm_cfg(d->o, &vc, -1);
-	d->ret = ctl_conn_init(&c, d->fd, d->o->key, (size_t)d->o->keylen, "source");
+	d->ret = ctl_conn_init(&c, d->fd, d->o->tls, "source");
 	if (!d->ret)
-		d->ret = ctl_handshake(&c, 5000);
+		d->ret = ctl_handshake_server(&c, 5000);
 	if (!d->ret)
 		d->ret = precopy_recv(&d->vm, &vc, &c, &d->o->pc, &d->st);
 	ctl_conn_close(&c);
@@ -455,10 +467,6 @@ static int cmd_selftest(struct opts *o)
 	struct vm vm;
 	int sp[2], ret;
 
-	if (o->keylen <= 0) {
-		memcpy(o->key, "nm-migrate-selftest-key", 23);
-		o->keylen = 23;
-	}
 	ret = start_vm(o, &vm);
 	if (ret)
 		return EX_FAIL;
@@ -470,9 +478,9 @@ static int cmd_selftest(struct opts *o)
 	}
 	d.fd = sp[1];
 	pthread_create(&t, NULL, self_dst_main, &d);
-	ret = ctl_conn_init(&c, sp[0], o->key, (size_t)o->keylen, "destination");
+	ret = ctl_conn_init(&c, sp[0], o->tls, "destination");
 	if (!ret)
-		ret = ctl_handshake(&c, 5000);
+		ret = ctl_handshake_client(&c, NULL, 5000);
 	if (!ret)
 		ret = precopy_send(&vm, &c, &o->pc, &st);
 	ctl_conn_close(&c);
@@ -582,10 +590,6 @@ static int cmd_check(const struct opts *o)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (!o->key_file) {
-		fprintf(stderr, "nm-migrate: %s needs --key-file (the agents' pre-shared key)\n", o->cmd);
-		return EX_USAGE;
-	}
 	if (!strcmp(o->cmd, "send") && (!o->to || ctl_addr_parse(o->to, NULL) < 0)) {
 		fprintf(stderr, "nm-migrate: send needs --to IP:PORT (port 1..65535)%s%s\n",
 			o->to ? ", not " : "", o->to ? o->to : "");
@@ -599,10 +603,40 @@ static int cmd_check(const struct opts *o)
 	return EX_OK;
 }
 
+/* The process's TLS context: from the options for send and receive, and
+ * for selftest if given (else a built-in key: both ends are this process). */
+static int cli_tls(struct opts *o)
+{
+	static const uint8_t self_key[] = "nm-migrate-selftest-key";
+	const struct ctl_tls_opts *t = &o->tls_opts;
+	char host[CTL_NAME_MAX] = "", err[512] = "";
+	int ret;
+
+	if (strcmp(o->cmd, "send") && strcmp(o->cmd, "receive") && strcmp(o->cmd, "selftest"))
+		return EX_OK;
+	if (!o->name) {
+		if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+			snprintf(host, sizeof(host), "localhost");
+		o->name = host;
+	}
+	if (!strcmp(o->cmd, "selftest") && !t->key_file && !t->pki_dir && !t->ca && !t->cert &&
+	    !t->key)
+		ret = ctl_tls_new_psk(self_key, sizeof(self_key) - 1, o->name, &o->tls);
+	else
+		ret = ctl_tls_new(t, o->name, &o->tls, err, sizeof(err));
+	o->name = NULL;	/* host[] ends here; only the context keeps it */
+	if (ret < 0) {
+		fprintf(stderr, "nm-migrate: %s: %s\n", o->cmd, err[0] ? err : strerror(-ret));
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "to", 1, 0, 't' }, { "listen", 1, 0, 'l' }, { "key-file", 1, 0, 'k' },
+		{ "to", 1, 0, 't' }, { "listen", 1, 0, 'l' }, CTL_TLS_LONGOPTS,
+		{ "name", 1, 0, 'E' }, { "peer-name", 1, 0, 'K' },
 		{ "ram", 1, 0, 'm' }, { "max-ram", 1, 0, 'M' }, { "cpu", 1, 0, 'c' },
 		{ "ws", 1, 0, 'w' }, { "rate", 1, 0, 'r' }, { "tick-us", 1, 0, 'T' },
 		{ "serial", 1, 0, 'S' }, { "downtime-ms", 1, 0, 'd' }, { "max-rounds", 1, 0, 'R' },
@@ -638,7 +672,8 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 't': o.to = a; break;
 		case 'l': o.listen = a; break;
-		case 'k': o.key_file = a; break;
+		case 'E': o.name = a; break;
+		case 'K': o.peer_name = a; break;
 		case 'c': o.cpu = a; break;
 		case 'S': o.serial = a; break;
 		case 'N': o.nm_socket = a; break;
@@ -674,6 +709,8 @@ int main(int argc, char **argv)
 		case 'h': usage(stdout); return EX_OK;
 		case '?': return EX_USAGE;
 		default:
+			if (ctl_tls_opt(&o.tls_opts, ch, a))
+				break;
 			if (parse_u32(a, &v)) {
 				fprintf(stderr, "nm-migrate: --%s: not a number: %s\n",
 					lo[li].name, a);
@@ -735,14 +772,6 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	o.pc.max_ram = o.max_ram_mib << 20;
-	if (o.key_file) {
-		o.keylen = ctl_key_load(o.key_file, o.key, sizeof(o.key));
-		if (o.keylen < 0) {
-			fprintf(stderr, "nm-migrate: key file %s: %s\n", o.key_file,
-				o.keylen == -EINVAL ? "too short (16 bytes minimum)" : strerror(-o.keylen));
-			return EX_USAGE;
-		}
-	}
 	if (o.netns && !o.tap) {
 		fprintf(stderr, "nm-migrate: --netns needs --tap\n");
 		return EX_USAGE;
@@ -752,6 +781,9 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	ret = cmd_check(&o);
+	if (ret != EX_OK)
+		return ret;
+	ret = cli_tls(&o);
 	if (ret != EX_OK)
 		return ret;
 	o.serial_fd = open_serial(&o);
@@ -788,5 +820,6 @@ int main(int argc, char **argv)
 		close(o.tap_fd);
 	if (o.serial_fd > STDERR_FILENO)
 		close(o.serial_fd);
+	ctl_tls_free(o.tls);
 	return ret;
 }

@@ -369,7 +369,7 @@ const char *stream_strerror(int err)
 	case -EPIPE:
 		return "stream truncated: the peer closed the connection";
 	case -EBADMSG:
-		return "corrupted or foreign stream: bad header, record or authentication tag";
+		return "corrupted or foreign stream: bad header or record";
 	case -EPROTO:
 		return "stream out of sequence: replayed or reordered message";
 	case -EPROTONOSUPPORT:
@@ -377,6 +377,6 @@ const char *stream_strerror(int err)
 	case -ETIMEDOUT:
 		return "the peer did not answer in time";
 	default:
-		return strerror(-err);
+		return ctl_strerror(err);
 	}
 }

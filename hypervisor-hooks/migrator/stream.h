@@ -1,6 +1,5 @@
-/* stream: the migration stream.  One authenticated ctl connection (an
- * AES-GMAC tag per message under per-connection keys, sequence numbers: see
- * netmove/ctl.h) carries typed messages whose bodies are TLV sections; page
+/* stream: the migration stream.  One ctl connection inside TLS 1.3
+ * (authenticated and encrypted, sequence numbers: see netmove/ctl.h) carries typed messages whose bodies are TLV sections; page
  * sections carry 4 KiB pages or runs of zero pages.  The record parsers here
  * take untrusted input (see fuzz_stream.c). */
 #ifndef NM_STREAM_H
@@ -123,7 +122,7 @@ int stream_tx_send(struct stream_tx *tx, struct ctl_msg *m);
 /* Bytes a message takes on the wire. */
 static inline uint64_t stream_wire_len(const struct ctl_msg *m)
 {
-	return CTL_HDR_LEN + CTL_TAG_LEN + m->len;
+	return CTL_HDR_LEN + m->len;
 }
 
 /* Best effort: tell the peer why we give up (an ABORT carrying why). */

@@ -33,8 +33,7 @@ struct agent_cfg {
 	char name[AGENT_NAME_LEN];	/* this host's name */
 	const char *listen;		/* "IPv4:port" for peers, NULL: none */
 	const char *socket;		/* local unix socket */
-	uint8_t key[CTL_MAX_KEY];	/* pre-shared key */
-	size_t keylen;			/* its length */
+	struct ctl_tls *tls;		/* TLS of every peer connection (PSK or certificates) */
 	struct agent_peer peers[AGENT_MAX_PEERS]; /* known peers */
 	int npeers;			/* how many */
 	const char *ofctl;		/* OpenFlow target, e.g. unix:/run/.../br-int.mgmt */
@@ -149,7 +148,7 @@ struct reloc {
 
 #define AGENT_EARLY_MAX 16		/* resumes kept before their PREPARE */
 #define AGENT_MAX_UNAUTH 256		/* peer connections not authenticated yet, at once */
-#define AGENT_HANDSHAKE_MS 2000		/* a peer's HELLO must come within this */
+#define AGENT_HANDSHAKE_MS 2000		/* a peer's TLS handshake must end within this */
 #define AGENT_CONN_STACK (256u << 10)	/* stack of a connection's thread */
 #define AGENT_EARLY_MS 5000		/* and for how long */
 

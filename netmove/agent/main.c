@@ -75,7 +75,7 @@ void agent_reply(int fd, bool ok, const char *text)
 
 	if (fd < 0)
 		return;
-	ctl_conn_init(&c, fd, NULL, 0, "cli");
+	ctl_conn_init(&c, fd, NULL, "cli");
 	ctl_msg_init(&m, ok ? PROTO_REP_OK : PROTO_REP_ERROR);
 	if (text)
 		ctl_put_str(&m, A_TEXT, text);
@@ -264,7 +264,7 @@ static void handle_journal(struct agent *a, int fd, struct ctl_msg *req)
 		agent_reply(fd, false, strerror(-ret));
 		goto out;
 	}
-	ctl_conn_init(&c, fd, NULL, 0, "cli");
+	ctl_conn_init(&c, fd, NULL, "cli");
 	ctl_msg_init(&m, PROTO_REP_OK);
 	for (i = l.n > limit ? l.n - limit : 0; i < l.n; i++)
 		ctl_put_str(&m, A_TEXT, l.v[i]);
@@ -422,7 +422,7 @@ static void handle_local(struct agent *a, int fd)
 		agent_reply(fd, false, "netmoved accepts requests from root only");
 		return;
 	}
-	ctl_conn_init(&c, fd, NULL, 0, "cli");
+	ctl_conn_init(&c, fd, NULL, "cli");
 	ctl_msg_init(&m, 0);
 	if (ctl_recv(&c, &m, CLI_TIMEOUT_MS) < 0) {
 		close(fd);
@@ -454,6 +454,31 @@ out:
 	ctl_msg_free(&m);
 }
 
+/* A PREPARE's source host (A_FROM) or a PULL's asker (A_TO) must be what
+ * the peer authenticated as: with certificates, a host cannot speak for
+ * another.  Refused (logged, answered with PROTO_ERROR) if not. */
+static bool peer_claim_ok(struct agent *a, struct ctl_conn *c, const struct ctl_msg *m)
+{
+	const char *what = m->type == PROTO_PULL ? "asking host" : "source host";
+	char host[AGENT_NAME_LEN], why[sizeof(c->peer_id) + 128];
+	struct ctl_msg no;
+
+	if (ctl_get_name(m, m->type == PROTO_PULL ? A_TO : A_FROM, what, host, sizeof(host), why,
+			 sizeof(why)) == 0) {
+		if (ctl_peer_is(c, host))
+			return true;
+		snprintf(why, sizeof(why), "%s %s is not the peer's authenticated identity %s", what,
+			 host, c->peer_id);
+	}
+	agent_log(a, "refused %s from %s: %s", m->type == PROTO_PULL ? "PULL" : "PREPARE",
+		  c->peer, why);
+	ctl_msg_init(&no, PROTO_ERROR);
+	if (ctl_put_str(&no, A_TEXT, why) == 0)
+		(void)ctl_send(c, &no);
+	ctl_msg_free(&no);
+	return false;
+}
+
 /* A peer connected: authenticate, then it must open with PREPARE or PULL. */
 static void handle_peer(struct agent *a, int fd, const char *from)
 {
@@ -461,9 +486,9 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 	struct ctl_msg m;
 	int ret;
 
-	ret = ctl_conn_init(&c, fd, a->cfg.key, a->cfg.keylen, from);
+	ret = ctl_conn_init(&c, fd, a->cfg.tls, from);
 	if (ret == 0)
-		ret = ctl_handshake(&c, a->cfg.phase_timeout_ms < AGENT_HANDSHAKE_MS ?
+		ret = ctl_handshake_server(&c, a->cfg.phase_timeout_ms < AGENT_HANDSHAKE_MS ?
 					   (int)a->cfg.phase_timeout_ms : AGENT_HANDSHAKE_MS);
 	pthread_mutex_lock(&a->lock);
 	a->unauth--;
@@ -472,7 +497,12 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 	if (ret == 0)
 		ret = ctl_recv(&c, &m, a->cfg.phase_timeout_ms);
 	if (ret < 0) {
-		agent_log(a, "rejected peer %s: %s", from, ctl_strerror(ret));
+		agent_log(a, "rejected peer %s: %s%s%s", from, ctl_strerror(ret),
+			  c.why[0] ? ": " : "", c.why);
+		ctl_conn_close(&c);
+		goto out;
+	}
+	if ((m.type == PROTO_PULL || m.type == PROTO_PREPARE) && !peer_claim_ok(a, &c, &m)) {
 		ctl_conn_close(&c);
 		goto out;
 	}
@@ -489,7 +519,7 @@ static void handle_peer(struct agent *a, int fd, const char *from)
 	if (reloc_start_dst(a, &c, &m) < 0)
 		ctl_conn_close(&c);
 	else
-		explicit_bzero(&c, sizeof(c));	/* moved to the relocation: no key left here */
+		explicit_bzero(&c, sizeof(c));	/* moved to the relocation */
 out:
 	ctl_msg_free(&m);
 }
@@ -544,8 +574,8 @@ static void start_local(struct agent *a, int fd)
 }
 
 /* A peer is let in while fewer than AGENT_MAX_UNAUTH are in their handshake
- * (each bounded by AGENT_HANDSHAKE_MS, and reading no more than a HELLO): a
- * flood of connections that never authenticate cannot pile up threads and
+ * (each bounded by AGENT_HANDSHAKE_MS; TLS holds at most a 16 KiB record and
+ * a 16 KiB certificate chain of it): a flood of connections that never authenticate cannot pile up threads and
  * buffers, and a real peer still gets in beside a few hundred of them.  Refusals are logged at
  * the first and then every 1000th. */
 static bool admit_peer(struct agent *a, const char *from)
@@ -580,7 +610,8 @@ static void *peer_main(void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: netmoved --name HOST --key-file FILE --ofctl TARGET --ovs-ctl PATH\n"
+		"usage: netmoved --name HOST " CTL_TLS_USAGE "\n"
+		"                --ofctl TARGET --ovs-ctl PATH\n"
 		"                [--ovsdb unix:PATH]\n"
 		"                --uplink IF --gateway IP [--listen IP:PORT] [--peer NAME=IP:PORT]...\n"
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
@@ -625,7 +656,7 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		{ "name", required_argument, NULL, 'N' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "socket", required_argument, NULL, 's' },
-		{ "key-file", required_argument, NULL, 'k' },
+		CTL_TLS_LONGOPTS,
 		{ "peer", required_argument, NULL, 'p' },
 		{ "ofctl", required_argument, NULL, 'o' },
 		{ "ovs-ctl", required_argument, NULL, 'c' },
@@ -648,7 +679,8 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *keyfile = NULL;
+	struct ctl_tls_opts tls = { 0 };
+	char err[512];
 	int c, ret;
 
 	cfg->socket = PROTO_DEFAULT_SOCKET;
@@ -670,7 +702,6 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 			break;
 		case 'l': cfg->listen = optarg; break;
 		case 's': cfg->socket = optarg; break;
-		case 'k': keyfile = optarg; break;
 		case 'p':
 			if (parse_peer(cfg, optarg) < 0) {
 				fprintf(stderr, "netmoved: --peer: '%s' is not NAME=IP:PORT (port 1..65535)\n",
@@ -721,14 +752,16 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		default:
+			if (ctl_tls_opt(&tls, c, optarg))
+				break;
 			usage(stderr);
 			return -EINVAL;
 		}
 	}
-	if (optind < argc || !cfg->name[0] || !keyfile || !cfg->ofctl || !cfg->ovs_ctl ||
+	if (optind < argc || !cfg->name[0] || !cfg->ofctl || !cfg->ovs_ctl ||
 	    !cfg->uplink || !cfg->gateway.s_addr) {
-		fprintf(stderr, "netmoved: --name, --key-file, --ofctl, --ovs-ctl, --uplink and "
-				"--gateway are required\n");
+		fprintf(stderr, "netmoved: --name, --ofctl, --ovs-ctl, --uplink and --gateway are "
+				"required\n");
 		usage(stderr);
 		return -EINVAL;
 	}
@@ -749,13 +782,12 @@ static int parse_args(struct agent_cfg *cfg, int argc, char **argv)
 		fprintf(stderr, "netmoved: --tor-netns, --tor-bridge and --tor-port go together\n");
 		return -EINVAL;
 	}
-	ret = ctl_key_load(keyfile, cfg->key, sizeof(cfg->key));
+	/* Last: the only check that allocates. */
+	ret = ctl_tls_new(&tls, cfg->name, &cfg->tls, err, sizeof(err));
 	if (ret < 0) {
-		fprintf(stderr, "netmoved: --key-file %s: %s\n", keyfile,
-			ret == -EINVAL ? "key must be 16..256 bytes (raw or hex)" : strerror(-ret));
+		fprintf(stderr, "netmoved: %s\n", err);
 		return ret;
 	}
-	cfg->keylen = (size_t)ret;
 	return 0;
 bad:
 	fprintf(stderr, "netmoved: invalid value '%s'\n", optarg);
@@ -896,5 +928,6 @@ int main(int argc, char **argv)
 	lease_stop(&a);
 	spares_stop(&a.spares);
 	unlink(a.cfg.socket);
+	ctl_tls_free(a.cfg.tls);
 	return 0;
 }

@@ -70,9 +70,17 @@ static int ask_peer(struct pull *p, const struct agent_peer *peer, char *text, s
 		return fd;
 	}
 	ctl_msg_init(&m, PROTO_PULL);
-	ret = ctl_conn_init(&c, fd, a->cfg.key, a->cfg.keylen, peer->addr);
+	ret = ctl_conn_init(&c, fd, a->cfg.tls, peer->addr);
+	/* The peer must be the host we ask, as its certificate or key says. */
 	if (ret == 0)
-		ret = ctl_handshake(&c, (int)a->cfg.phase_timeout_ms);
+		ret = ctl_handshake_client(&c, peer->name, (int)a->cfg.phase_timeout_ms);
+	if (ret < 0) {
+		snprintf(text, textlen, "%s: TLS: %s%s%s", peer->name, ctl_strerror(ret),
+			 c.why[0] ? ": " : "", c.why);
+		ctl_msg_free(&m);
+		ctl_conn_close(&c);
+		return ret;
+	}
 	if (ret == 0)
 		ret = ctl_put(&m, A_MAC, p->mac.b, MAC_LEN);
 	if (ret == 0)
@@ -201,7 +209,7 @@ void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 		goto answer;
 	}
 	agent_relocate(a, sv[0], &req, 0, 0);
-	ctl_conn_init(&lc, sv[1], NULL, 0, "pull");
+	ctl_conn_init(&lc, sv[1], NULL, "pull");
 	ret = ctl_recv(&lc, &rep, 3 * (int)a->cfg.phase_timeout_ms);
 	ctl_conn_close(&lc);
 	if (ret < 0) {

@@ -81,12 +81,23 @@ static int src_prepare(struct work *w)
 		work_error(w, "connecting to the destination agent", fd, addr);
 		return fd;
 	}
-	/* A failed init leaves the connection unauthenticated: never go on. */
-	ret = ctl_conn_init(&r->peer, fd, w->a->cfg.key, w->a->cfg.keylen, addr);
+	/* A failed init leaves the connection unauthenticated: never go on.
+	 * The agent at addr must prove it is r->to (its certificate names it,
+	 * or in PSK mode it accepts an identity addressed to r->to). */
+	ret = ctl_conn_init(&r->peer, fd, w->a->cfg.tls, addr);
 	if (ret == 0)
-		ret = ctl_handshake(&r->peer, (int)w->a->cfg.phase_timeout_ms);
+		ret = ctl_handshake_client(&r->peer, r->to, (int)w->a->cfg.phase_timeout_ms);
+	if (ret == 0 && !ctl_peer_is(&r->peer, r->to))
+		ret = -EACCES;
 	if (ret < 0) {
-		work_error(w, "authenticating to the destination agent", ret, addr);
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s, expected %s%s%s", addr, r->to,
+			 r->peer.why[0] ? ": " : "", r->peer.why);
+		work_error(w, ret == -EACCES ? "the destination agent is not authenticated as the "
+					       "destination host" :
+					       "authenticating to the destination agent",
+			   ret, why);
 		return ret;
 	}
 	w->peer_up = true;

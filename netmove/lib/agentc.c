@@ -28,7 +28,7 @@ int agentc_transact(const char *path, struct ctl_msg *req, struct ctl_msg *rep,
 	fd = ctl_connect_unix(path);
 	if (fd < 0)
 		return fd;
-	ctl_conn_init(&c, fd, NULL, 0, path);
+	ctl_conn_init(&c, fd, NULL, path);
 	ret = ctl_send(&c, req);
 	if (ret == 0)
 		ret = ctl_recv(&c, rep, timeout_ms);

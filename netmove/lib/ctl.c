@@ -3,17 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/tcp.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -21,8 +15,8 @@
 
 #include "netmove/ctl.h"
 #include "netmove/timeutil.h"
+#include "ctl_tls.h"
 
-#define CTL_TYPE_HELLO 0xffff
 #define ATTR_HDR 6
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -192,14 +186,20 @@ const char *ctl_strerror(int err)
 {
 	switch (err) {
 	case -EBADMSG:
-		return "bad authentication tag or malformed message (another key, or a message "
-		       "from another session)";
+		return "malformed message";
 	case -EPROTO:
 		return "bad sequence number (a message replayed or reordered)";
 	case -EMSGSIZE:
 		return "declared length over the limit";
 	case -EPROTONOSUPPORT:
-		return "not the netmove protocol, or another version of it";
+		return "not the netmove protocol over TLS 1.3, or another version of it";
+	case -EACCES:
+		return "TLS authentication failed (certificate or key not accepted, or not the "
+		       "host expected)";
+	case -ENOTCONN:
+		return "no TLS session";
+	case -EIO:
+		return "TLS error";
 	default:
 		return strerror(-err);
 	}
@@ -232,148 +232,22 @@ int ctl_get_name(const struct ctl_msg *m, uint16_t tag, const char *what, char *
 	return 0;
 }
 
-int ctl_conn_init(struct ctl_conn *c, int fd, const uint8_t *key, size_t keylen,
-		  const char *peer)
+int ctl_conn_init(struct ctl_conn *c, int fd, struct ctl_tls *tls, const char *peer)
 {
+	int fl;
+
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->tls = tls;
 	c->send_timeout_ms = CTL_SEND_TIMEOUT_MS;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "?");
-	if (!key)
+	if (!tls)
 		return 0;
-	if (keylen < CTL_MIN_KEY || keylen > CTL_MAX_KEY)
-		return -EINVAL;
-	c->auth = true;
-	memcpy(c->key, key, keylen);
-	c->keylen = keylen;
-	if (getrandom(c->my_nonce, sizeof(c->my_nonce), 0) != sizeof(c->my_nonce))
-		return -EIO;
-	return 0;
-}
-
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-/* The provider lookup is costly next to hashing a small message: once. */
-static void hmac_fetch(void)
-{
-	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
-
-/* HELLO's tag: HMAC-SHA256 under the pre-shared key.  Not GMAC: with no
- * session key yet, a GMAC would need the long-lived key and a fixed IV. */
-static int hello_tag(const struct ctl_conn *c, const uint8_t *hdr, const uint8_t *body,
-		     size_t len, uint8_t *out)
-{
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_MAC_CTX *h;
-	size_t outlen = 0;
-	int ok;
-
-	pthread_once(&hmac_once, hmac_fetch);
-	h = hmac_alg ? EVP_MAC_CTX_new(hmac_alg) : NULL;
-	ok = h && EVP_MAC_init(h, c->key, c->keylen, params) &&
-	     EVP_MAC_update(h, hdr, CTL_HDR_LEN) && (!len || EVP_MAC_update(h, body, len)) &&
-	     EVP_MAC_final(h, out, &outlen, CTL_HELLO_TAG_LEN) && outlen == CTL_HELLO_TAG_LEN;
-	EVP_MAC_CTX_free(h);
-	return ok ? 0 : -EIO;
-}
-
-/* One direction's AES-256-GCM context, keyed with HKDF-SHA256(ikm = the
- * pre-shared key, salt = sender's nonce || receiver's nonce): each direction
- * and each connection its own key.  The sender's nonce is its own fresh one,
- * so a key it sends under is never reused and neither is any (key, IV). */
-static int gmac_key(const struct ctl_conn *c, const uint8_t *from, const uint8_t *to,
-		    bool enc, EVP_CIPHER_CTX **out)
-{
-	static const char info[] = CTL_KDF_INFO;
-	uint8_t salt[2 * CTL_NONCE_LEN], k[32];
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-		OSSL_PARAM_construct_octet_string("key", (void *)c->key, c->keylen),
-		OSSL_PARAM_construct_octet_string("salt", salt, sizeof(salt)),
-		OSSL_PARAM_construct_octet_string("info", (void *)info, sizeof(info) - 1),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	EVP_CIPHER_CTX *x = NULL;
-	int ret = -EIO;
-
-	memcpy(salt, from, CTL_NONCE_LEN);
-	memcpy(salt + CTL_NONCE_LEN, to, CTL_NONCE_LEN);
-	if (!kc || EVP_KDF_derive(kc, k, sizeof(k), params) <= 0)
-		goto out;
-	x = EVP_CIPHER_CTX_new();
-	if (!x) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	/* Keyed once here; each message then sets only its IV. */
-	if (EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) <= 0 ||
-	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, CTL_IV_LEN, NULL) <= 0 ||
-	    EVP_CipherInit_ex(x, NULL, NULL, k, NULL, enc) <= 0)
-		goto out;
-	*out = x;
-	x = NULL;
-	ret = 0;
-out:
-	EVP_CIPHER_CTX_free(x);
-	EVP_KDF_CTX_free(kc);
-	EVP_KDF_free(kdf);
-	OPENSSL_cleanse(k, sizeof(k));
-	return ret;
-}
-
-static void gmac_free(struct ctl_conn *c)
-{
-	EVP_CIPHER_CTX_free(c->tx_gmac);
-	EVP_CIPHER_CTX_free(c->rx_gmac);
-	c->tx_gmac = c->rx_gmac = NULL;
-}
-
-/* IV = 4 zero bytes || sequence number, big-endian: unique per message
- * under a key since sequence numbers only grow. */
-static void gmac_iv(uint8_t *iv, uint64_t seq)
-{
-	memset(iv, 0, 4);
-	put64(iv + 4, seq);
-}
-
-/* Header and body go in as AAD only: GMAC, nothing is encrypted. */
-static int gmac_aad(EVP_CIPHER_CTX *x, const uint8_t *hdr, const uint8_t *body, size_t len)
-{
-	int outl;
-
-	if (EVP_CipherUpdate(x, NULL, &outl, hdr, CTL_HDR_LEN) <= 0 ||
-	    (len && EVP_CipherUpdate(x, NULL, &outl, body, (int)len) <= 0))
-		return -EIO;
-	return 0;
-}
-
-/* seal: compute the GMAC of seq, hdr and body into tag under our key;
- * else check tag under the peer's: 0, -EBADMSG (no match) or -EIO. */
-static int gmac_run(EVP_CIPHER_CTX *x, bool seal, uint64_t seq, const uint8_t *hdr,
-		    const uint8_t *body, size_t len, uint8_t *tag)
-{
-	uint8_t iv[CTL_IV_LEN], none[16];
-	int outl, ret;
-
-	gmac_iv(iv, seq);
-	if (EVP_CipherInit_ex(x, NULL, NULL, NULL, iv, -1) <= 0)
-		return -EIO;
-	ret = gmac_aad(x, hdr, body, len);
-	if (ret < 0)
-		return ret;
-	if (!seal && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, CTL_TAG_LEN, tag) <= 0)
-		return -EIO;
-	if (EVP_CipherFinal_ex(x, none, &outl) <= 0)
-		return seal ? -EIO : -EBADMSG;
-	if (seal && EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, CTL_TAG_LEN, tag) <= 0)
-		return -EIO;
+	/* OpenSSL reads and writes as it needs: only a nonblocking socket
+	 * keeps every one of them under a deadline. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -443,136 +317,98 @@ static int writev_all(int fd, struct iovec *iov, int n, uint64_t deadline)
 	return 0;
 }
 
-/* On authenticated connections our HELLO carries an HMAC tag, anything else
- * a GMAC tag (so ctl_send never makes a tag under the pre-shared key). */
+/* Largest message copied into one TLS write with its header; bigger ones go
+ * as header then body, without a copy. */
+#define ONE_WRITE (16u << 10)
+
 static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8_t *body,
-		    size_t len, bool hello)
+		    size_t len)
 {
-	uint8_t hdr[CTL_HDR_LEN] = { 0 }, tag[CTL_HELLO_TAG_LEN];
-	struct iovec iov[3];
+	uint64_t deadline = timeutil_deadline_ms(c->send_timeout_ms);
+	uint8_t hdr[CTL_HDR_LEN] = { 0 };
+	struct iovec iov[2];
 	int n = 0, ret;
 
+	if (len > CTL_MAX_BODY)
+		return -EMSGSIZE;
 	put32(hdr, CTL_MAGIC);
 	hdr[4] = CTL_VERSION;
 	put16(hdr + 6, type);
 	put64(hdr + 8, seq);
 	put32(hdr + 16, (uint32_t)len);
-	iov[n++] = (struct iovec){ hdr, sizeof(hdr) };
-	if (len)
-		iov[n++] = (struct iovec){ (void *)body, len };
-	if (c->auth) {
-		ret = hello ? hello_tag(c, hdr, body, len, tag) :
-			      gmac_run(c->tx_gmac, true, seq, hdr, body, len, tag);
-		if (ret < 0)
-			return ret;
-		iov[n++] = (struct iovec){ tag, hello ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN };
+	if (!c->tls) {
+		iov[n++] = (struct iovec){ hdr, sizeof(hdr) };
+		if (len)
+			iov[n++] = (struct iovec){ (void *)body, len };
+		return writev_all(c->fd, iov, n, deadline);
 	}
-	return writev_all(c->fd, iov, n, timeutil_deadline_ms(c->send_timeout_ms));
+	if (len <= ONE_WRITE - CTL_HDR_LEN) {
+		uint8_t *one = malloc(CTL_HDR_LEN + len);
+
+		if (!one)
+			return -ENOMEM;
+		memcpy(one, hdr, CTL_HDR_LEN);
+		if (len)
+			memcpy(one + CTL_HDR_LEN, body, len);
+		ret = ctl_tls_write(c, one, CTL_HDR_LEN + len, deadline);
+		free(one);
+		return ret;
+	}
+	ret = ctl_tls_write(c, hdr, sizeof(hdr), deadline);
+	return ret < 0 ? ret : ctl_tls_write(c, body, len, deadline);
 }
 
-/* Receive one frame; on authenticated connections it must be a HELLO if
- * hello is set, anything else if not, and its tag must verify. */
-static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms, bool hello)
+static int read_some(struct ctl_conn *c, void *buf, size_t len, uint64_t deadline)
+{
+	return c->tls ? ctl_tls_read(c, buf, len, deadline) : read_all(c->fd, buf, len, deadline);
+}
+
+static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms)
 {
 	uint64_t deadline = timeutil_deadline_ms(timeout_ms);
-	uint8_t hdr[CTL_HDR_LEN], tag[CTL_HELLO_TAG_LEN], want[CTL_HELLO_TAG_LEN];
-	size_t taglen = hello ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN;
+	uint8_t hdr[CTL_HDR_LEN];
 	uint32_t len;
 	int ret;
 
-	ret = read_all(c->fd, hdr, sizeof(hdr), deadline);
+	ret = read_some(c, hdr, sizeof(hdr), deadline);
 	if (ret < 0)
 		return ret;
 	len = get32(hdr + 16);
 	if (get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION)
 		return -EPROTONOSUPPORT;
-	if (len > (hello && c->auth ? CTL_HELLO_MAX_BODY : CTL_MAX_BODY))
+	/* Refused on the header: a peer cannot make us allocate or read more. */
+	if (len > CTL_MAX_BODY)
 		return -EMSGSIZE;
 	ctl_msg_reset(m, get16(hdr + 6));
-	/* Its tag could not verify under the other kind's key. */
-	if (c->auth && hello != (m->type == CTL_TYPE_HELLO))
-		return -EBADMSG;
 	ret = reserve(m, len);
 	if (ret < 0)
 		return ret;
-	ret = read_all(c->fd, m->body, len, deadline);
-	if (!ret && c->auth)
-		ret = read_all(c->fd, tag, taglen, deadline);
+	ret = read_some(c, m->body, len, deadline);
 	if (ret < 0)
 		return ret;
 	m->len = len;
 	m->seq = get64(hdr + 8);
-	if (c->auth && hello) {
-		if (hello_tag(c, hdr, m->body, len, want) < 0 ||
-		    CRYPTO_memcmp(tag, want, CTL_HELLO_TAG_LEN) != 0)
-			return -EBADMSG;
-	} else if (c->auth) {
-		ret = gmac_run(c->rx_gmac, false, m->seq, hdr, m->body, len, tag);
-		if (ret < 0)
-			return ret;
-	}
 	return ctl_body_check(m->body, m->len);
-}
-
-int ctl_handshake(struct ctl_conn *c, int timeout_ms)
-{
-	struct ctl_msg m;
-	const void *v;
-	size_t len;
-	uint8_t body[ATTR_HDR + CTL_NONCE_LEN];
-	int ret;
-
-	if (!c->auth)
-		return 0;
-	if (c->tx_gmac)
-		return -EALREADY;
-	put16(body, 1);
-	put32(body + 2, CTL_NONCE_LEN);
-	memcpy(body + ATTR_HDR, c->my_nonce, CTL_NONCE_LEN);
-	ret = send_raw(c, CTL_TYPE_HELLO, 0, body, sizeof(body), true);
-	if (ret < 0)
-		return ret;
-	ctl_msg_init(&m, 0);
-	ret = recv_raw(c, &m, timeout_ms, true);
-	if (ret < 0)
-		goto out;
-	if (m.seq != 0 || ctl_get(&m, 1, &v, &len) < 0 || len != CTL_NONCE_LEN) {
-		ret = -EBADMSG;
-		goto out;
-	}
-	memcpy(c->peer_nonce, v, CTL_NONCE_LEN);
-	if (!memcmp(c->peer_nonce, c->my_nonce, CTL_NONCE_LEN)) {
-		ret = -EPROTO; /* our own HELLO reflected back */
-		goto out;
-	}
-	ret = gmac_key(c, c->my_nonce, c->peer_nonce, true, &c->tx_gmac);
-	if (ret == 0)
-		ret = gmac_key(c, c->peer_nonce, c->my_nonce, false, &c->rx_gmac);
-	if (ret < 0)
-		gmac_free(c);
-out:
-	ctl_msg_free(&m);
-	return ret;
 }
 
 int ctl_send(struct ctl_conn *c, struct ctl_msg *m)
 {
-	if (c->auth && !c->tx_gmac)
+	if (c->tls && !c->ssl)
 		return -ENOTCONN;
 	m->seq = ++c->tx_seq;
-	return send_raw(c, m->type, m->seq, m->body, m->len, false);
+	return send_raw(c, m->type, m->seq, m->body, m->len);
 }
 
 int ctl_recv(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms)
 {
 	int ret;
 
-	if (c->auth && !c->rx_gmac)
+	if (c->tls && !c->ssl)
 		return -ENOTCONN;
-	ret = recv_raw(c, m, timeout_ms, false);
+	ret = recv_raw(c, m, timeout_ms);
 	if (ret < 0)
 		return ret;
-	if (m->type == CTL_TYPE_HELLO || m->seq != c->rx_seq + 1)
+	if (m->seq != c->rx_seq + 1)
 		return -EPROTO;
 	c->rx_seq = m->seq;
 	return 0;
@@ -580,11 +416,10 @@ int ctl_recv(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms)
 
 void ctl_conn_close(struct ctl_conn *c)
 {
+	ctl_tls_close(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	gmac_free(c);	/* frees wipe the key schedules */
-	OPENSSL_cleanse(c->key, sizeof(c->key));
 }
 
 int ctl_key_load(const char *path, uint8_t *key, size_t cap)
@@ -630,7 +465,7 @@ int ctl_key_load(const char *path, uint8_t *key, size_t cap)
 		memcpy(key, raw, n);
 		k = n;
 	}
-	OPENSSL_cleanse(raw, sizeof(raw));
+	explicit_bzero(raw, sizeof(raw));
 	return k < CTL_MIN_KEY ? -EINVAL : (int)k;
 }
 

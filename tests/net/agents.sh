@@ -3,8 +3,10 @@
 # common.sh.
 #
 #   ag_start [a|b]...     start the agents of hosts a and b (default both),
-#                         sharing the key $TB_DIR/agent.key; waits for their
-#                         sockets.  Agent X: socket $(ag_sock X), journal
+#                         sharing the key $TB_DIR/agent.key (TLS PSK mode);
+#                         with AG_PKI set, in certificate mode instead:
+#                         --pki-dir $AG_PKI/hostX, or AG_PKI_X for host X;
+#                         waits for their sockets.  Agent X: socket $(ag_sock X), journal
 #                         $(ag_journal X), log $TB_DIR/agent-X.log
 #   ag_stop X [SIGNAL]    stop agent X by its PID (default TERM)
 #   ag_nm X args...       run the netmove CLI against agent X
@@ -27,7 +29,7 @@ ag_journal() { echo "$TB_DIR/journal-$1.jsonl"; }
 ag_last() { grep -v '"outcome":"in progress"' "$(ag_journal "$1")" | tail -1; }
 
 ag_start() {
-	local h hosts=("$@") ns ip peer peerip tor i
+	local h hosts=("$@") ns ip peer peerip tor i pki tls
 	[ ${#hosts[@]} -eq 0 ] && hosts=(a b)
 	[ -f "$TB_DIR/agent.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
 		>"$TB_DIR/agent.key"
@@ -35,9 +37,13 @@ ag_start() {
 		ns=$(tb__host_ns "$h") || return
 		if [ "$h" = a ]; then ip=$TB_HOSTA_MGMT_IP peer=b peerip=$TB_HOSTB_MGMT_IP; else
 			ip=$TB_HOSTB_MGMT_IP peer=a peerip=$TB_HOSTA_MGMT_IP; fi
+		pki=AG_PKI_$h
+		pki=${!pki:-${AG_PKI:+$AG_PKI/host$h}}
+		if [ -n "$pki" ]; then tls=(--pki-dir "$pki"); else
+			tls=(--key-file "${AG_KEY:-$TB_DIR/agent.key}"); fi
 		ip netns exec "$ns" "$NETMOVED" --name "host$h" --listen "$ip:7870" \
 			--peer "host$peer=$peerip:7870" --socket "$(ag_sock "$h")" \
-			--key-file "${AG_KEY:-$TB_DIR/agent.key}" \
+			"${tls[@]}" \
 			--ofctl "unix:$TB_DIR/host$h/br-int.mgmt" \
 			--ovs-ctl "$TB_DIR/host$h/ovs-vswitchd.ctl" --ovsdb "unix:$TB_DIR/host$h/db.sock" \
 			--uplink uplink --gateway "$TB_ROUTER_IP" --journal "$(ag_journal "$h")" \

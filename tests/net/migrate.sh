@@ -26,7 +26,7 @@
 #   mig_probe NAME RATE SECS HOLD_MS MODE
 #                          a probe stream from the router to NAME during a
 #                          mig_move after 0.5 s; results in $T_TMP/probe-MODE.json
-#                          (UDP payload $MIG_PROBE_SIZE bytes, default 64)
+#                          (MIG_PROBE_SIZE: datagram size, default the probe's)
 #   mig_wait_commit H ID   wait for relocation ID on agent H to end (10 s)
 
 MIG_DIR=$(dirname "${BASH_SOURCE[0]}")
@@ -129,7 +129,8 @@ mig_probe() {
 	recv=$T_BG
 	t_wait_ready "$T_TMP/probe-$mode.err" || fail "probe recv did not start in $ns"
 	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$rate" --duration "$secs" \
-		--size "${MIG_PROBE_SIZE:-64}" >"$T_TMP/send-$mode.json" &
+		${MIG_PROBE_SIZE:+--size "$MIG_PROBE_SIZE"} \
+		>"$T_TMP/send-$mode.json" &
 	send=$!
 	sleep 0.5
 	MIG_DEFER_CLEANUP=1

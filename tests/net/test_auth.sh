@@ -1,7 +1,8 @@
 #!/bin/bash
-# A peer with the wrong key is rejected and logged, and nothing changes on the
-# destination; a replayed/garbled stream is rejected the same way; a
-# relocation addressed to another host is refused by the host that gets it.
+# A peer with the wrong key (TLS PSK) is rejected and logged, and nothing
+# changes on the destination; garbage and an old (version 2) HELLO are
+# rejected the same way; a relocation addressed to another host is refused by
+# the host that gets it.
 set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
@@ -25,7 +26,7 @@ echo "host b logged: $(grep 'rejected peer' "$TB_DIR/agent-b.log" | tail -1)"
 n=$(tb_ovs_ofctl b dump-flows | grep -c 'cookie=0x4e4d' || true)
 [ "$n" = 0 ] || fail "host b has $n netmove flows"
 
-step "garbage and a replayed HELLO to host b's port"
+step "garbage (an old NMC1 HELLO) to host b's port"
 ip netns exec "$TB_HOSTA" python3 -c '
 import socket, os, sys
 s = socket.create_connection((sys.argv[1], 7870), timeout=2)
@@ -41,7 +42,7 @@ sleep 0.2
 [ "$(grep -c 'rejected peer' "$TB_DIR/agent-b.log")" -ge 2 ] || fail "garbage was not rejected"
 [ "$(ag_nm b --json status | jq '.relocations | length')" = 0 ] || fail "host b started a relocation"
 
-step "a relocation addressed to another host is refused by the one that gets it"
+step "a relocation addressed to another host is refused by the one that gets it (at the TLS handshake: the PSK identity names hostc)"
 ag_stop a
 AG_EXTRA=(--peer "hostc=$TB_HOSTB_MGMT_IP:7870")
 ag_start a || fail "agent a did not restart"
@@ -51,9 +52,11 @@ ag_nm a relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to hostc --port vnet-vm1 \
 	>"$T_TMP/out" 2>&1 || st=$?
 echo "relocate to hostc, which is host b: exit $st: $(cat "$T_TMP/out")"
 [ $st -eq 1 ] || fail "a relocation for hostc sent to host b: exit $st, expected 1"
-grep -q 'addressed to hostc, this is hostb' "$T_TMP/out" ||
+grep -q 'not authenticated as the destination host.*expected hostc' "$T_TMP/out" ||
 	fail "the refusal does not say why: $(cat "$T_TMP/out")"
-grep -q 'refused PREPARE' "$TB_DIR/agent-b.log" || fail "host b did not log the refusal"
+grep -q 'rejected peer.*peer means to reach hostc, this is hostb' "$TB_DIR/agent-b.log" ||
+	fail "host b did not log the refusal: $(tail -3 "$TB_DIR/agent-b.log")"
+echo "host b logged: $(grep 'rejected peer' "$TB_DIR/agent-b.log" | tail -1)"
 [ "$(ag_nm b --json status | jq '.relocations | length')" = 0 ] || fail "host b started a relocation"
 
 step "with the right key the same relocation is accepted"

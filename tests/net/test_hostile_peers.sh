@@ -1,8 +1,8 @@
 #!/bin/bash
 # 200 hostile connections to an agent's peer port, held open while a real
-# relocation runs through it: HELLO headers that declare 64 MiB bodies,
-# senders that stop after one byte, garbage.  Nothing longer than a HELLO
-# is read before a peer is authenticated and at most 32 connections may be
+# relocation runs through it: old (pre-TLS) HELLO headers that declare 64 MiB
+# bodies, senders that stop after one byte, garbage.  No more than a TLS
+# record is read before a peer is authenticated and at most 256 may be
 # in their handshake at once (netmoved(8), SECURITY): the connections cost
 # the agent little memory (measured while they are held, before the
 # relocation, whose ring alone maps 2 x --ring-mib, 4 here), its peak RSS stays under

@@ -59,6 +59,27 @@ usage netmoved_listen_port_0 "--listen: '198.18.0.1:0' is not IP:PORT" "${AGENT[
 usage netmoved_uplink_missing "no interface 'nmnosuch0'" \
 	netmoved --name a --key-file "$t/key" --ofctl unix:/x --ovs-ctl /x --uplink nmnosuch0 \
 	--gateway 198.18.0.1 --socket "$t/a.sock" --journal "$t/j"
+# TLS options (netmoved and nm-migrate share them): one mode, every part,
+# files that load, a key that matches its certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=a \
+	-keyout "$t/a.key" -out "$t/a.crt" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=b \
+	-keyout "$t/b.key" -out "$t/b.crt" 2>/dev/null
+NOTLS=(netmoved --name a --ofctl unix:/x --ovs-ctl /x --uplink lo --gateway 198.18.0.1
+	--socket "$t/a.sock" --journal "$t/j")
+usage netmoved_tls_none "needs --key-file, --pki-dir or --tls-ca" "${NOTLS[@]}"
+usage netmoved_tls_both "exclude each other" "${NOTLS[@]}" --key-file "$t/key" --pki-dir "$t"
+usage netmoved_tls_part "missing --tls-key" "${NOTLS[@]}" --tls-ca "$t/a.crt" --tls-cert "$t/a.crt"
+usage netmoved_tls_missing "--tls-cert $t/nope.pem: No such file" "${NOTLS[@]}" \
+	--tls-ca "$t/a.crt" --tls-cert "$t/nope.pem" --tls-key "$t/a.key"
+usage netmoved_tls_mismatch "--tls-key $t/b.key does not match --tls-cert $t/a.crt" \
+	"${NOTLS[@]}" --tls-ca "$t/a.crt" --tls-cert "$t/a.crt" --tls-key "$t/b.key"
+usage netmoved_tls_other_ca "does not verify under --tls-ca" \
+	"${NOTLS[@]}" --tls-ca "$t/b.crt" --tls-cert "$t/a.crt" --tls-key "$t/a.key"
+usage netmoved_psk_short "key must be 16..256 bytes" "${NOTLS[@]}" --key-file "$t/binary.flows"
+usage nm_migrate_tls_none "needs --key-file, --pki-dir" nm-migrate send --to 127.0.0.1:7999
+usage nm_migrate_tls_mismatch "does not match" nm-migrate receive --listen 127.0.0.1:7999 \
+	--tls-ca "$t/a.crt" --tls-cert "$t/a.crt" --tls-key "$t/b.key"
 usage netmove_netns_path "'../../etc' is not a namespace name" netmove -n ../../etc status
 usage netmove_netns_dotdot "'..' is not a namespace name" netmove -n .. status
 usage netmove_netns_missing "nmnosuchns: no such network namespace" netmove -n nmnosuchns status

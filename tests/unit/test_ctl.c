@@ -1,3 +1,6 @@
+/* ctl over TLS 1.3 (PSK and certificates made at test time with the
+ * openssl command), the frame decoder behind it, plain local connections,
+ * options and key files. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,450 +10,626 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <cmocka.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "netmove/ctl.h"
+#include "netmove/timeutil.h"
 
 static const uint8_t key[] = "0123456789abcdef-shared-secret";
 static const uint8_t other[] = "fedcba9876543210-not-the-secret";
 
-/* A HELLO on the wire: header, nonce attribute, HMAC-SHA256. */
-#define HELLO_LEN (CTL_HDR_LEN + 6 + CTL_NONCE_LEN + CTL_HELLO_TAG_LEN)
+static char dir[64];			/* certificates of this run */
+static struct ctl_tls *psk_a, *psk_b;	/* PSK contexts of hosta and hostb */
+static struct ctl_tls *cert_a, *cert_b;	/* CA 1: hosta (+ hosta.mgmt), hostb */
+static struct ctl_tls *cert_cn;		/* CA 1: CN "cnonly", no subjectAltName */
+static struct ctl_tls *evil_b;		/* CA 2 (trusts CA 2), names hostb */
+
+/* A CA and host certificates, made with the openssl command. */
+static const char gen_sh[] =
+	"set -e; cd \"$1\"\n"
+	"ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+	"-subj /CN=$1 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign "
+	"-keyout $1-key.pem -out $1-cert.pem 2>/dev/null; }\n"
+	"host() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	"-subj /CN=$2 -keyout $2-key.pem -out $2.csr 2>/dev/null\n"
+	"  { [ -n \"$3\" ] && echo \"subjectAltName=$3\"; "
+	"echo extendedKeyUsage=serverAuth,clientAuth; } >$2.ext\n"
+	"  openssl x509 -req -in $2.csr -CA $1-cert.pem -CAkey $1-key.pem -CAcreateserial "
+	"-days 2 -extfile $2.ext -out $2-cert.pem 2>/dev/null; }\n"
+	"ca ca1; ca ca2\n"
+	"host ca1 hosta DNS:hosta,DNS:hosta.mgmt; host ca1 hostb DNS:hostb; host ca1 cnonly ''\n"
+	"host ca2 evilb DNS:hostb\n"
+	"mkdir pki; cp ca1-cert.pem pki/ca-cert.pem; cp hosta-cert.pem pki/cert.pem; "
+	"cp hosta-key.pem pki/key.pem\n";
+
+static char *path(const char *name)
+{
+	static char p[4][128];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
+	return p[i];
+}
+
+static struct ctl_tls *cert_ctx(const char *ca, const char *host)
+{
+	char c[32], k[32], e[512];
+	struct ctl_tls_opts o = { 0 };
+	struct ctl_tls *t = NULL;
+
+	snprintf(c, sizeof(c), "%s-cert.pem", host);
+	snprintf(k, sizeof(k), "%s-key.pem", host);
+	o.ca = path(ca);
+	o.cert = path(c);
+	o.key = path(k);
+	if (ctl_tls_new(&o, host, &t, e, sizeof(e)) < 0)
+		fprintf(stderr, "ctl_tls_new %s: %s\n", host, e);
+	return t;
+}
+
+static int setup(void **state)
+{
+	char cmd[256], *sh;
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/nm-test-ctl.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	sh = path("gen.sh");
+	f = fopen(sh, "w");
+	if (!f)
+		return -1;
+	fputs(gen_sh, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "sh %s %s", sh, dir);
+	if (system(cmd) != 0)
+		return -1;
+	if (ctl_tls_new_psk(key, sizeof(key) - 1, "hosta", &psk_a) < 0 ||
+	    ctl_tls_new_psk(key, sizeof(key) - 1, "hostb", &psk_b) < 0)
+		return -1;
+	cert_a = cert_ctx("ca1-cert.pem", "hosta");
+	cert_b = cert_ctx("ca1-cert.pem", "hostb");
+	cert_cn = cert_ctx("ca1-cert.pem", "cnonly");
+	evil_b = cert_ctx("ca2-cert.pem", "evilb");
+	return cert_a && cert_b && cert_cn && evil_b ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	ctl_tls_free(psk_a);
+	ctl_tls_free(psk_b);
+	ctl_tls_free(cert_a);
+	ctl_tls_free(cert_b);
+	ctl_tls_free(cert_cn);
+	ctl_tls_free(evil_b);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
 
 struct hs {
 	struct ctl_conn *c;
 	int ret;
 };
 
-static void *hs_main(void *arg)
+static void *server_main(void *arg)
 {
 	struct hs *h = arg;
 
-	h->ret = ctl_handshake(h->c, 2000);
+	h->ret = ctl_handshake_server(h->c, 2000);
 	return NULL;
 }
 
-/* Connect a (key ka) and b (key kb) over a socketpair, run both handshakes. */
-static void pair_keys(struct ctl_conn *a, const uint8_t *ka, struct ctl_conn *b,
-		      const uint8_t *kb, int *ra, int *rb)
+/* Client a (context ta, expecting host expect) meets server b (tb) over
+ * fds fa, fb; both handshakes run, their results in *ra, *rb. */
+static void meet_fds(struct ctl_conn *a, struct ctl_tls *ta, int fa, const char *expect,
+		     struct ctl_conn *b, struct ctl_tls *tb, int fb, int *ra, int *rb)
 {
-	int sv[2];
-	pthread_t th;
 	struct hs h = { .c = b };
+	pthread_t th;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ctl_conn_init(a, sv[0], ka, sizeof(key) - 1, "a"), 0);
-	assert_int_equal(ctl_conn_init(b, sv[1], kb, kb ? sizeof(key) - 1 : 0, "b"), 0);
-	pthread_create(&th, NULL, hs_main, &h);
-	*ra = ctl_handshake(a, 2000);
+	assert_int_equal(ctl_conn_init(a, fa, ta, "b"), 0);
+	assert_int_equal(ctl_conn_init(b, fb, tb, "a"), 0);
+	pthread_create(&th, NULL, server_main, &h);
+	*ra = ctl_handshake_client(a, expect, 2000);
+	/* A failed client closes: the server must not wait for its deadline. */
+	if (*ra < 0)
+		shutdown(fa, SHUT_RDWR);
 	pthread_join(th, NULL);
 	*rb = h.ret;
 }
 
-static void pair(struct ctl_conn *a, struct ctl_conn *b, const uint8_t *kb, int *ra, int *rb)
+static void meet(struct ctl_conn *a, struct ctl_tls *ta, const char *expect, struct ctl_conn *b,
+		 struct ctl_tls *tb, int *ra, int *rb)
 {
-	pair_keys(a, key, b, kb, ra, rb);
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	meet_fds(a, ta, sv[0], expect, b, tb, sv[1], ra, rb);
 }
 
-/* A handshaken pair with the right key on both sides. */
-static void good_pair(struct ctl_conn *a, struct ctl_conn *b)
+static void good_pair(struct ctl_conn *a, struct ctl_tls *ta, const char *expect,
+		      struct ctl_conn *b, struct ctl_tls *tb)
 {
 	int ra, rb;
 
-	pair(a, b, key, &ra, &rb);
+	meet(a, ta, expect, b, tb, &ra, &rb);
+	if (ra || rb)
+		printf("client %d (%s), server %d (%s)\n", ra, a->why, rb, b->why);
 	assert_int_equal(ra, 0);
 	assert_int_equal(rb, 0);
 }
 
-/* Read exactly len bytes off fd (what the peer sent, before ctl_recv). */
-static void capture(int fd, uint8_t *buf, size_t len)
+static void close_both(struct ctl_conn *a, struct ctl_conn *b)
 {
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, buf + got, len - got, 0);
-
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
+	ctl_conn_close(a);
+	ctl_conn_close(b);
 }
 
-/* Send m from a and take its bytes off b's socket.  Returns the length. */
-static size_t send_capture(struct ctl_conn *a, struct ctl_conn *b, struct ctl_msg *m,
-			   uint8_t *wire, size_t cap)
+/* Messages both ways, sequence numbers, an empty body, the end. */
+static void exchange(struct ctl_conn *a, struct ctl_conn *b)
 {
-	size_t len = CTL_HDR_LEN + m->len + CTL_TAG_LEN;
-
-	assert_true(len <= cap);
-	assert_int_equal(ctl_send(a, m), 0);
-	capture(b->fd, wire, len);
-	return len;
-}
-
-/* Bytes written to from's socket arrive at its peer. */
-static void inject(const struct ctl_conn *from, const uint8_t *wire, size_t len)
-{
-	assert_int_equal(write(from->fd, wire, len), (ssize_t)len);
-}
-
-/* A connected pair, and the bytes of a's first message (text) as b would
- * have received them, taken off b's socket. */
-static size_t pair_and_capture(struct ctl_conn *a, struct ctl_conn *b, struct ctl_msg *m,
-			       struct ctl_msg *r, const char *text, uint8_t *wire, size_t cap)
-{
-	good_pair(a, b);
-	ctl_msg_init(m, 3);
-	ctl_msg_init(r, 0);
-	ctl_put_str(m, 1, text);
-	return send_capture(a, b, m, wire, cap);
-}
-
-static void roundtrip(void **state)
-{
-	struct ctl_conn a, b;
 	struct ctl_msg m, r;
 	char s[32];
 	uint64_t v;
 
-	(void)state;
-	good_pair(&a, &b);
-	assert_int_equal(ctl_handshake(&a, 100), -EALREADY);
 	ctl_msg_init(&m, 7);
 	ctl_msg_init(&r, 0);
 	assert_int_equal(ctl_put_u64(&m, 1, 0x1122334455667788ULL), 0);
 	assert_int_equal(ctl_put_str(&m, 2, "hostb"), 0);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(ctl_send(&a, &m), 0);
-		assert_int_equal(ctl_recv(&b, &r, 1000), 0);
+		assert_int_equal(ctl_send(a, &m), 0);
+		assert_int_equal(ctl_recv(b, &r, 1000), 0);
 		assert_int_equal(r.type, 7);
 		assert_int_equal(r.seq, i + 1);
 		assert_int_equal(ctl_get_u64(&r, 1, &v), 0);
 		assert_true(v == 0x1122334455667788ULL);
 		assert_int_equal(ctl_get_str(&r, 2, s, sizeof(s)), 0);
 		assert_string_equal(s, "hostb");
-		assert_int_equal(ctl_get_str(&r, 2, s, 3), -EBADMSG);
-		assert_int_equal(ctl_get_u64(&r, 2, &v), -EBADMSG);
-		assert_int_equal(ctl_get_u64(&r, 9, &v), -ENOENT);
 	}
-	/* And the other direction; an empty body too. */
-	assert_int_equal(ctl_send(&b, &m), 0);
-	assert_int_equal(ctl_recv(&a, &r, 1000), 0);
+	assert_int_equal(ctl_send(b, &m), 0);
+	assert_int_equal(ctl_recv(a, &r, 1000), 0);
 	ctl_msg_reset(&m, 8);
-	assert_int_equal(ctl_send(&b, &m), 0);
-	assert_int_equal(ctl_recv(&a, &r, 1000), 0);
+	assert_int_equal(ctl_send(b, &m), 0);
+	assert_int_equal(ctl_recv(a, &r, 1000), 0);
 	assert_int_equal(r.type, 8);
 	assert_int_equal(r.len, 0);
-	ctl_conn_close(&b);
-	assert_int_equal(ctl_recv(&a, &r, 1000), -ECONNRESET);
+	/* A large body (many TLS records) arrives whole. */
+	ctl_msg_reset(&m, 9);
+	memset(ctl_put_reserve(&m, 3, 120000), 0xa5, 120000);	/* fits the socket buffer */
+	assert_int_equal(ctl_send(a, &m), 0);
+	assert_int_equal(ctl_recv(b, &r, 2000), 0);
+	assert_int_equal(r.len, m.len);
+	assert_memory_equal(r.body, m.body, m.len);
+	/* Nothing of it waits inside TLS: polling the socket stays valid. */
+	assert_int_equal(SSL_pending(b->ssl), 0);
+	ctl_conn_close(b);
+	assert_int_equal(ctl_recv(a, &r, 1000), -ECONNRESET);
+	ctl_msg_free(&m);
+	ctl_msg_free(&r);
+}
+
+static void psk_roundtrip(void **state)
+{
+	struct ctl_conn a, b;
+
+	(void)state;
+	good_pair(&a, psk_a, "hostb", &b, psk_b);
+	assert_string_equal(b.peer_id, "psk:hosta");
+	assert_true(ctl_peer_is(&b, "hosta"));
+	assert_true(ctl_peer_is(&b, "HOSTA"));
+	assert_false(ctl_peer_is(&b, "hostb"));
+	assert_true(ctl_peer_is(&a, "hostb"));
+	assert_false(ctl_peer_is(&a, "hosta"));
+	assert_string_equal(SSL_get_cipher_name(a.ssl), "TLS_AES_256_GCM_SHA384");
+	assert_string_equal(SSL_get_version(a.ssl), "TLSv1.3");
+	assert_int_equal(ctl_handshake_client(&a, "hostb", 100), -EALREADY);
+	exchange(&a, &b);
 	ctl_conn_close(&a);
 	ctl_conn_close(&a);	/* twice: harmless */
-	ctl_msg_free(&m);
-	ctl_msg_free(&r);
 }
 
-/* ctl_send never tags under the pre-shared key: a message of HELLO's type
- * gets a GMAC, and the peer refuses a HELLO after the handshake. */
-static void late_hello_refused(void **state)
+static void psk_wrong_key(void **state)
 {
-	struct ctl_conn a, b;
-	struct ctl_msg m, r;
-
-	(void)state;
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 0xffff);
-	ctl_msg_init(&r, 0);
-	assert_int_equal(ctl_send(&a, &m), 0);
-	assert_int_equal(ctl_recv(&b, &r, 1000), -EBADMSG);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_msg_free(&m);
-	ctl_msg_free(&r);
-}
-
-/* Version 2 on the wire: header byte 4, a 16-byte tag after the body. */
-static void wire_format(void **state)
-{
+	struct ctl_tls *wrong;
 	struct ctl_conn a, b;
 	struct ctl_msg m;
-	uint8_t wire[256];
-	size_t n;
-
-	(void)state;
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 3);
-	ctl_put_str(&m, 1, "x");
-	n = send_capture(&a, &b, &m, wire, sizeof(wire));
-	assert_int_equal(n, CTL_HDR_LEN + 7 + 16);
-	assert_memory_equal(wire, "NMC1", 4);
-	assert_int_equal(wire[4], 2);
-	/* Nothing else was sent: the next read would block. */
-	assert_int_equal(recv(b.fd, wire, sizeof(wire), MSG_DONTWAIT), -1);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_msg_free(&m);
-}
-
-/* The tag is recomputed here from the spec alone: key = HKDF-SHA256(ikm =
- * the pre-shared key, salt = sender's nonce || receiver's nonce, info =
- * CTL_KDF_INFO), tag = AES-256-GCM with IV 0000 || seq (big-endian), header
- * and body as AAD, no plaintext. */
-static void tag_matches_spec(void **state)
-{
-	struct ctl_conn a, b;
-	struct ctl_msg m;
-	uint8_t wire[256], salt[2 * CTL_NONCE_LEN], k[32], iv[12] = { 0 }, tag[16], none[16];
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-		OSSL_PARAM_construct_octet_string("key", (void *)key, sizeof(key) - 1),
-		OSSL_PARAM_construct_octet_string("salt", salt, sizeof(salt)),
-		OSSL_PARAM_construct_octet_string("info", (void *)CTL_KDF_INFO,
-						  sizeof(CTL_KDF_INFO) - 1),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
-	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-	size_t n;
-	int outl;
-
-	(void)state;
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 3);
-	ctl_put_str(&m, 1, "resume");
-	memcpy(salt, a.my_nonce, CTL_NONCE_LEN);
-	memcpy(salt + CTL_NONCE_LEN, b.my_nonce, CTL_NONCE_LEN);
-	assert_true(EVP_KDF_derive(kc, k, sizeof(k), params) > 0);
-	for (uint8_t seq = 1; seq <= 2; seq++) {
-		n = send_capture(&a, &b, &m, wire, sizeof(wire));
-		iv[11] = seq;
-		assert_true(EVP_EncryptInit_ex(x, EVP_aes_256_gcm(), NULL, k, iv) > 0);
-		assert_true(EVP_EncryptUpdate(x, NULL, &outl, wire, (int)(n - CTL_TAG_LEN)) > 0);
-		assert_true(EVP_EncryptFinal_ex(x, none, &outl) > 0);
-		assert_true(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, 16, tag) > 0);
-		assert_memory_equal(wire + n - CTL_TAG_LEN, tag, 16);
-	}
-	EVP_CIPHER_CTX_free(x);
-	EVP_KDF_CTX_free(kc);
-	EVP_KDF_free(kdf);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_msg_free(&m);
-}
-
-static void wrong_key_rejected(void **state)
-{
-	struct ctl_conn a, b, e, f;
-	struct ctl_msg m, r;
-	uint8_t wire[256];
-	size_t n;
 	int ra, rb;
 
 	(void)state;
-	pair(&a, &b, other, &ra, &rb);
-	/* HELLOs are tagged too: a stranger fails at the handshake. */
-	assert_int_equal(ra, -EBADMSG);
-	assert_int_equal(rb, -EBADMSG);
-	/* And a side that ignored that has no session key to use. */
-	ctl_msg_init(&m, 3);
-	ctl_msg_init(&r, 0);
-	ctl_put_str(&m, 1, "prepare");
+	assert_int_equal(ctl_tls_new_psk(other, sizeof(other) - 1, "hosta", &wrong), 0);
+	meet(&a, wrong, "hostb", &b, psk_b, &ra, &rb);
+	printf("client: %s; server: %s\n", a.why, b.why);
+	assert_int_equal(ra, -EACCES);
+	assert_true(rb < 0);
+	assert_false(ctl_peer_is(&b, "hosta"));
+	ctl_msg_init(&m, 1);
 	assert_int_equal(ctl_send(&a, &m), -ENOTCONN);
-	assert_int_equal(ctl_recv(&b, &r, 100), -ENOTCONN);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-
-	/* A well-formed first message (seq 1) tagged under another key, from
-	 * a complete conversation between two holders of that key. */
-	pair_keys(&e, other, &f, other, &ra, &rb);
-	assert_int_equal(ra, 0);
-	assert_int_equal(rb, 0);
-	n = send_capture(&e, &f, &m, wire, sizeof(wire));
-	good_pair(&a, &b);
-	inject(&a, wire, n);
-	assert_int_equal(ctl_recv(&b, &r, 1000), -EBADMSG);
-	ctl_conn_close(&e);
-	ctl_conn_close(&f);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
+	assert_int_equal(ctl_recv(&b, &m, 10), -ENOTCONN);
 	ctl_msg_free(&m);
-	ctl_msg_free(&r);
+	close_both(&a, &b);
+	ctl_tls_free(wrong);
 }
 
-/* One bit flipped at off of a captured message: the receiver's verdict. */
-static int tampered(size_t off)
+/* A PSK client that means to reach hostc is refused by hostb. */
+static void psk_misaddressed(void **state)
 {
 	struct ctl_conn a, b;
-	struct ctl_msg m, r;
-	uint8_t wire[256];
-	size_t n;
-	int ret;
-
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 3);
-	ctl_msg_init(&r, 0);
-	ctl_put_str(&m, 1, "switchover");
-	n = send_capture(&a, &b, &m, wire, sizeof(wire));
-	if (off < n)
-		wire[off] ^= 0x10;
-	inject(&a, wire, n);
-	ret = ctl_recv(&b, &r, 1000);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_msg_free(&m);
-	ctl_msg_free(&r);
-	return ret;
-}
-
-static void tamper_rejected(void **state)
-{
-	const size_t body = CTL_HDR_LEN, tag = CTL_HDR_LEN + 6 + 10;
+	int ra, rb;
 
 	(void)state;
-	assert_int_equal(tampered((size_t)-1), 0);		/* untouched: accepted */
-	assert_int_equal(tampered(7), -EBADMSG);		/* header: type */
-	assert_int_equal(tampered(15), -EBADMSG);		/* header: sequence number */
-	assert_int_equal(tampered(body + 1), -EBADMSG);		/* attribute tag */
-	assert_int_equal(tampered(body + 6 + 3), -EBADMSG);	/* attribute value */
-	assert_int_equal(tampered(tag), -EBADMSG);		/* tag: first byte */
-	assert_int_equal(tampered(tag + CTL_TAG_LEN - 1), -EBADMSG);	/* tag: last byte */
+	meet(&a, psk_a, "hostc", &b, psk_b, &ra, &rb);
+	printf("client: %s; server: %s\n", a.why, b.why);
+	assert_int_equal(ra, -EACCES);
+	assert_true(rb < 0);
+	assert_non_null(strstr(b.why, "hostc"));
+	close_both(&a, &b);
 }
 
-/* Capture what a sends to b, then play it again or out of order. */
-static void replay_rejected(void **state)
-{
-	struct ctl_conn a, b, a2, b2;
-	struct ctl_msg m, r;
-	uint8_t w1[256], w2[256], old[256];
-	size_t n0, n1, n2;
-
-	(void)state;
-	good_pair(&a, &b);
-	ctl_msg_init(&m, 3);
-	ctl_msg_init(&r, 0);
-	ctl_put_str(&m, 1, "commit");
-	n0 = send_capture(&a, &b, &m, old, sizeof(old));
-	memcpy(w1, old, n0);
-	n1 = n0;
-	/* Delivered once: accepted. */
-	inject(&a, w1, n1);
-	assert_int_equal(ctl_recv(&b, &r, 1000), 0);
-	assert_int_equal(r.seq, 1);
-	/* Delivered again: same sequence number, rejected. */
-	inject(&a, w1, n1);
-	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTO);
-
-	/* Reordered: 3 before 2 is rejected, 2 then 3 still pass. */
-	n1 = send_capture(&a, &b, &m, w1, sizeof(w1));
-	n2 = send_capture(&a, &b, &m, w2, sizeof(w2));
-	inject(&a, w2, n2);
-	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTO);
-	inject(&a, w1, n1);
-	assert_int_equal(ctl_recv(&b, &r, 1000), 0);
-	assert_int_equal(r.seq, 2);
-	inject(&a, w2, n2);
-	assert_int_equal(ctl_recv(&b, &r, 1000), 0);
-	assert_int_equal(r.seq, 3);
-
-	/* Into a new connection with the same key, where seq 1 is due: other
-	 * nonces, other session key, bad tag. */
-	good_pair(&a2, &b2);
-	inject(&a2, old, n0);
-	assert_int_equal(ctl_recv(&b2, &r, 1000), -EBADMSG);
-
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_conn_close(&a2);
-	ctl_conn_close(&b2);
-	ctl_msg_free(&m);
-	ctl_msg_free(&r);
-}
-
-/* Each direction has its own key: what a sent to b, sent back to a (where
- * seq 1 is due too), does not verify. */
-static void directions_differ(void **state)
+static void cert_roundtrip(void **state)
 {
 	struct ctl_conn a, b;
-	struct ctl_msg m, r;
-	uint8_t wire[256];
-	size_t n;
 
 	(void)state;
-	n = pair_and_capture(&a, &b, &m, &r, "handoff", wire, sizeof(wire));
-	inject(&b, wire, n);
-	assert_int_equal(ctl_recv(&a, &r, 1000), -EBADMSG);
-	/* b's own seq 1 is accepted by a. */
-	assert_int_equal(ctl_send(&b, &m), 0);
-	assert_int_equal(ctl_recv(&a, &r, 1000), 0);
-	assert_int_equal(r.seq, 1);
+	good_pair(&a, cert_a, "hostb", &b, cert_b);
+	assert_string_equal(b.peer_id, "cert:hosta,hosta.mgmt");
+	assert_true(ctl_peer_is(&b, "hosta"));
+	assert_true(ctl_peer_is(&b, "hosta.mgmt"));
+	assert_false(ctl_peer_is(&b, "hostb"));
+	assert_false(ctl_peer_is(&b, "hosta.mgm"));
+	assert_string_equal(a.peer_id, "cert:hostb");
+	assert_true(ctl_peer_is(&a, "hostb"));
+	assert_string_equal(SSL_get_version(a.ssl), "TLSv1.3");
+	exchange(&a, &b);
 	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_msg_free(&m);
-	ctl_msg_free(&r);
 }
 
-/* a's handshake (in a thread) answered with its own HELLO: the first n
- * bytes of it, changed by edit (may be NULL).  The peer's end of the socket
- * goes to *peer.  Returns the handshake's result. */
-static int answer_own_hello(struct ctl_conn *a, int *peer, size_t n, void (*edit)(uint8_t *))
+/* Without a subjectAltName the CN names the peer. */
+static void cert_cn_fallback(void **state)
 {
-	struct hs h = { .c = a };
-	uint8_t hello[HELLO_LEN];
+	struct ctl_conn a, b;
+
+	(void)state;
+	good_pair(&a, cert_cn, "hostb", &b, cert_b);
+	assert_string_equal(b.peer_id, "cert:cnonly");
+	assert_true(ctl_peer_is(&b, "cnonly"));
+	close_both(&a, &b);
+}
+
+/* The client reaches hostb's agent but meant hostc: its certificate does
+ * not name hostc. */
+static void cert_wrong_host(void **state)
+{
+	struct ctl_conn a, b;
+	int ra, rb;
+
+	(void)state;
+	meet(&a, cert_a, "hostc", &b, cert_b, &ra, &rb);
+	printf("client: %s\n", a.why);
+	assert_int_equal(ra, -EACCES);
+	assert_non_null(strstr(a.why, "mismatch"));
+	close_both(&a, &b);
+}
+
+/* A certificate from another CA is refused both ways. */
+static void cert_other_ca(void **state)
+{
+	struct ctl_conn a, b;
+	int ra, rb;
+
+	(void)state;
+	meet(&a, evil_b, "hostb", &b, cert_b, &ra, &rb);
+	printf("evil client: %s; server: %s\n", a.why, b.why);
+	assert_int_equal(rb, -EACCES);
+	assert_true(ra < 0);
+	assert_false(ctl_peer_is(&b, "hostb"));
+	close_both(&a, &b);
+	meet(&a, cert_a, "hostb", &b, evil_b, &ra, &rb);
+	printf("client: %s; evil server: %s\n", a.why, b.why);
+	assert_int_equal(ra, -EACCES);
+	assert_true(rb < 0);
+	close_both(&a, &b);
+	/* A PSK client to a certificate server, and the other way round. */
+	meet(&a, psk_a, "hostb", &b, cert_b, &ra, &rb);
+	assert_true(ra < 0 && rb < 0);
+	close_both(&a, &b);
+	meet(&a, cert_a, "hostb", &b, psk_b, &ra, &rb);
+	assert_true(ra < 0 && rb < 0);
+	close_both(&a, &b);
+}
+
+/* A TLS 1.3 client that trusts the CA but shows no certificate. */
+static void *bare_client(void *arg)
+{
+	int fd = *(int *)arg;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *s;
+
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_load_verify_locations(ctx, path("ca1-cert.pem"), NULL);
+	s = SSL_new(ctx);
+	SSL_set_fd(s, fd);
+	if (SSL_connect(s) == 1) {
+		char c;
+
+		SSL_read(s, &c, 1);	/* the server's verdict comes after ours */
+	}
+	SSL_free(s);
+	SSL_CTX_free(ctx);
+	shutdown(fd, SHUT_RDWR);
+	return NULL;
+}
+
+static void client_without_cert(void **state)
+{
+	struct ctl_conn b;
 	pthread_t th;
 	int sv[2];
 
-	assert_true(n <= sizeof(hello));
+	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ctl_conn_init(a, sv[0], key, sizeof(key) - 1, "a"), 0);
-	pthread_create(&th, NULL, hs_main, &h);
-	capture(sv[1], hello, n);
-	if (edit)
-		edit(hello);
-	assert_int_equal(write(sv[1], hello, n), (ssize_t)n);
+	assert_int_equal(ctl_conn_init(&b, sv[1], cert_b, "bare"), 0);
+	pthread_create(&th, NULL, bare_client, &sv[0]);
+	assert_int_equal(ctl_handshake_server(&b, 2000), -EACCES);
+	printf("server: %s\n", b.why);
 	pthread_join(th, NULL);
-	*peer = sv[1];
-	return h.ret;
+	ctl_conn_close(&b);
+	close(sv[0]);
 }
 
-/* Our own HELLO sent back to us is not a peer. */
-static void reflected_hello_rejected(void **state)
+/* A peer that says nothing: the handshake gives up at its deadline. */
+static void handshake_deadline(void **state)
 {
 	struct ctl_conn a;
-	struct ctl_msg m;
-	int peer;
+	uint64_t t0;
+	int sv[2];
 
 	(void)state;
-	assert_int_equal(answer_own_hello(&a, &peer, HELLO_LEN, NULL), -EPROTO);
+	for (int server = 0; server < 2; server++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		assert_int_equal(ctl_conn_init(&a, sv[0], server ? cert_b : psk_a, "silent"), 0);
+		t0 = timeutil_mono_ns();
+		assert_int_equal(server ? ctl_handshake_server(&a, 200) :
+					  ctl_handshake_client(&a, "hostb", 200), -ETIMEDOUT);
+		assert_true(timeutil_mono_ns() - t0 >= 190 * NSEC_PER_MSEC);
+		assert_true(timeutil_mono_ns() - t0 < 1000 * NSEC_PER_MSEC);
+		ctl_conn_close(&a);
+		close(sv[1]);
+	}
+}
+
+/* Not TLS: an old (version 2) netmove HELLO or plain text. */
+static void not_tls_refused(void **state)
+{
+	static const uint8_t v2[] = { 'N', 'M', 'C', '1', 2, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0,
+				      0, 0, 0, 0, 22, 0, 1, 0, 0, 0, 16 };
+	struct ctl_conn b;
+	int sv[2], ret;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctl_conn_init(&b, sv[1], psk_b, "v2"), 0);
+	assert_int_equal(write(sv[0], v2, sizeof(v2)), (ssize_t)sizeof(v2));
+	ret = ctl_handshake_server(&b, 2000);
+	printf("server: %d %s\n", ret, b.why);
+	assert_true(ret == -EPROTONOSUPPORT || ret == -EMSGSIZE);
+	ctl_conn_close(&b);
+	close(sv[0]);
+}
+
+/* Write raw application data into a's TLS session: what a peer holding
+ * the key could send (a forged header) is still checked. */
+static void ssl_inject(struct ctl_conn *a, const uint8_t *buf, size_t len)
+{
+	assert_int_equal(SSL_write(a->ssl, buf, (int)len), (int)len);
+}
+
+static void hdr(uint8_t *h, uint8_t version, uint64_t seq, uint32_t len)
+{
+	memset(h, 0, CTL_HDR_LEN);
+	memcpy(h, "NMC1", 4);
+	h[4] = version;
+	h[7] = 3;
+	for (int i = 0; i < 8; i++)
+		h[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		h[16 + i] = (uint8_t)(len >> (24 - 8 * i));
+}
+
+/* A declared length over CTL_MAX_BODY is refused on the header alone, with
+ * nothing reserved for it; so are another version and a replayed or
+ * skipped sequence number. */
+static void decoder_checks(void **state)
+{
+	uint8_t h[CTL_HDR_LEN];
+	struct ctl_conn a, b;
+	struct ctl_msg m, r;
+
+	(void)state;
 	ctl_msg_init(&m, 3);
-	assert_int_equal(ctl_send(&a, &m), -ENOTCONN);
-	ctl_conn_close(&a);
-	close(peer);
+	ctl_msg_init(&r, 0);
+	good_pair(&a, psk_a, "hostb", &b, psk_b);
+	hdr(h, CTL_VERSION, 1, CTL_MAX_BODY + 1);
+	ssl_inject(&a, h, sizeof(h));
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EMSGSIZE);
+	assert_true(r.cap < 1u << 20);
+	close_both(&a, &b);
+
+	good_pair(&a, psk_a, "hostb", &b, psk_b);
+	hdr(h, 2, 1, 0);
+	ssl_inject(&a, h, sizeof(h));
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTONOSUPPORT);
+	close_both(&a, &b);
+
+	good_pair(&a, psk_a, "hostb", &b, psk_b);
+	assert_int_equal(ctl_send(&a, &m), 0);
+	assert_int_equal(ctl_recv(&b, &r, 1000), 0);
+	hdr(h, CTL_VERSION, 1, 0);	/* sequence number 1 again */
+	ssl_inject(&a, h, sizeof(h));
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTO);
+	hdr(h, CTL_VERSION, 5, 0);	/* 2..4 skipped */
+	ssl_inject(&a, h, sizeof(h));
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTO);
+	close_both(&a, &b);
 	ctl_msg_free(&m);
+	ctl_msg_free(&r);
 }
 
-static void declare_1mib(uint8_t *hdr)
+/* A relay between two socketpairs that keeps every byte it forwards and
+ * may flip one byte of the n-th chunk it forwards from a to b. */
+struct relay {
+	int a, b;
+	uint8_t *seen;
+	size_t len, cap;
+	int flip_chunk;		/* 0: none */
+};
+
+static void *relay_main(void *arg)
 {
-	hdr[16] = 0;
-	hdr[17] = 0x10;
-	hdr[18] = hdr[19] = 0;
+	struct relay *r = arg;
+	uint8_t buf[65536];
+	int chunks = 0;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = r->a, .events = POLLIN },
+				       { .fd = r->b, .events = POLLIN } };
+		int i;
+
+		if (poll(p, 2, 5000) <= 0)
+			break;
+		for (i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (!p[i].revents)
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0)
+				goto out;
+			if (i == 0 && ++chunks == r->flip_chunk)
+				buf[n - 1] ^= 0x20;
+			if (r->len + (size_t)n <= r->cap) {
+				memcpy(r->seen + r->len, buf, (size_t)n);
+				r->len += (size_t)n;
+			}
+			if (write(p[!i].fd, buf, (size_t)n) != n)
+				goto out;
+		}
+	}
+out:
+	shutdown(r->a, SHUT_RDWR);
+	shutdown(r->b, SHUT_RDWR);
+	return NULL;
 }
 
-/* Before authentication nothing bigger than a HELLO is read: a declared
- * HELLO body over CTL_HELLO_MAX_BODY is refused on its header. */
-static void big_hello_refused(void **state)
+/* Send a message with a 64-byte pattern both ways through a relay; return
+ * whether the relay saw the pattern. */
+static bool pattern_seen(struct ctl_tls *ta, struct ctl_tls *tb)
 {
-	struct ctl_conn a;
-	int peer;
+	struct relay r = { .cap = 1 << 20 };
+	uint8_t pat[64];
+	int s1[2], s2[2], ra = 0, rb = 0;
+	struct ctl_conn a, b;
+	struct ctl_msg m, in;
+	pthread_t th;
+	bool seen = false;
+	size_t i;
+
+	for (i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)("netmove-frame-payload-"[i % 22] ^ (i / 22));
+	r.seen = malloc(r.cap);
+	assert_non_null(r.seen);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s1), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s2), 0);
+	r.a = s1[1];
+	r.b = s2[0];
+	pthread_create(&th, NULL, relay_main, &r);
+	if (ta) {
+		meet_fds(&a, ta, s1[0], "hostb", &b, tb, s2[1], &ra, &rb);
+	} else {
+		ctl_conn_init(&a, s1[0], NULL, "a");
+		ctl_conn_init(&b, s2[1], NULL, "b");
+	}
+	assert_int_equal(ra, 0);
+	assert_int_equal(rb, 0);
+	ctl_msg_init(&m, 4);
+	ctl_msg_init(&in, 0);
+	assert_int_equal(ctl_put(&m, 1, pat, sizeof(pat)), 0);
+	assert_int_equal(ctl_send(&a, &m), 0);
+	assert_int_equal(ctl_recv(&b, &in, 1000), 0);
+	assert_int_equal(ctl_send(&b, &m), 0);
+	assert_int_equal(ctl_recv(&a, &in, 1000), 0);
+	close_both(&a, &b);
+	pthread_join(th, NULL);
+	assert_true(r.len > 2 * sizeof(pat));
+	for (i = 0; i + sizeof(pat) <= r.len && !seen; i++)
+		seen = !memcmp(r.seen + i, pat, sizeof(pat));
+	/* Not even a quarter of it. */
+	for (i = 0; i + 16 <= r.len && !seen; i++)
+		seen = !memcmp(r.seen + i, pat + 24, 16);
+	close(s1[1]);
+	close(s2[0]);
+	free(r.seen);
+	ctl_msg_free(&m);
+	ctl_msg_free(&in);
+	return seen;
+}
+
+/* What crosses the wire is encrypted: the payload pattern is not in it
+ * (while on a plain connection it is, so the check can fail). */
+static void wire_encrypted(void **state)
+{
+	(void)state;
+	assert_true(pattern_seen(NULL, NULL));
+	assert_false(pattern_seen(psk_a, psk_b));
+	assert_false(pattern_seen(cert_a, cert_b));
+}
+
+/* A byte altered in transit: the record does not decrypt, the message is
+ * refused as corrupted. */
+static void tampered_record(void **state)
+{
+	struct relay r = { .cap = 1 << 20, .flip_chunk = 0 };
+	int s1[2], s2[2], ra, rb, ret;
+	struct ctl_conn a, b;
+	struct ctl_msg m, in;
+	pthread_t th;
 
 	(void)state;
-	assert_int_equal(answer_own_hello(&a, &peer, CTL_HDR_LEN, declare_1mib), -EMSGSIZE);
-	ctl_conn_close(&a);
-	close(peer);
+	r.seen = malloc(r.cap);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s1), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s2), 0);
+	r.a = s1[1];
+	r.b = s2[0];
+	pthread_create(&th, NULL, relay_main, &r);
+	meet_fds(&a, psk_a, s1[0], "hostb", &b, psk_b, s2[1], &ra, &rb);
+	assert_int_equal(ra, 0);
+	assert_int_equal(rb, 0);
+	usleep(20000);
+	r.flip_chunk = 3;	/* ClientHello, Finished, then this message */
+	ctl_msg_init(&m, 4);
+	ctl_msg_init(&in, 0);
+	assert_int_equal(ctl_put_str(&m, 1, "reprogram the uplink"), 0);
+	assert_int_equal(ctl_send(&a, &m), 0);
+	ret = ctl_recv(&b, &in, 1000);
+	printf("server: %s\n", b.why);
+	assert_int_equal(ret, -EBADMSG);
+	close_both(&a, &b);
+	pthread_join(th, NULL);
+	close(s1[1]);
+	close(s2[0]);
+	free(r.seen);
+	ctl_msg_free(&m);
+	ctl_msg_free(&in);
 }
 
 /* A peer that stops reading cannot hold a sender past its deadline. */
@@ -462,17 +641,59 @@ static void send_deadline(void **state)
 	int ret = 0, i;
 
 	(void)state;
-	good_pair(&a, &b);
+	good_pair(&a, psk_a, "hostb", &b, psk_b);
 	a.send_timeout_ms = 200;
 	ctl_msg_init(&m, 3);
 	assert_int_equal(ctl_put(&m, 1, big, sizeof(big)), 0);
-	/* b reads nothing: the socket buffers fill, then the send gives up. */
 	for (i = 0; i < 64 && ret == 0; i++)
 		ret = ctl_send(&a, &m);
 	assert_int_equal(ret, -ETIMEDOUT);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
+	close_both(&a, &b);
 	ctl_msg_free(&m);
+}
+
+/* The options: one mode, every part, files that load and match. */
+static void tls_options(void **state)
+{
+	struct ctl_tls_opts o;
+	struct ctl_tls *t = NULL;
+	char e[512];
+
+	(void)state;
+#define TRY(want, ...)								\
+	do {									\
+		o = (struct ctl_tls_opts){ __VA_ARGS__ };			\
+		assert_int_equal(ctl_tls_new(&o, "hosta", &t, e, sizeof(e)), want); \
+		printf("%s\n", e);						\
+		if (!want)							\
+			ctl_tls_free(t);					\
+		else								\
+			assert_null(t);						\
+	} while (0)
+	TRY(-EINVAL, 0);
+	assert_non_null(strstr(e, "needs --key-file"));
+	TRY(-EINVAL, .key_file = path("k"), .pki_dir = path("pki"));
+	assert_non_null(strstr(e, "exclude each other"));
+	TRY(-EINVAL, .ca = path("ca1-cert.pem"), .cert = path("hosta-cert.pem"));
+	assert_non_null(strstr(e, "missing --tls-key"));
+	TRY(-ENOENT, .ca = path("nope.pem"), .cert = path("hosta-cert.pem"),
+	    .key = path("hosta-key.pem"));
+	assert_non_null(strstr(e, "--tls-ca"));
+	TRY(-ENOENT, .key_file = path("nope.key"));
+	TRY(-EINVAL, .ca = path("ca1-cert.pem"), .cert = path("hosta-cert.pem"),
+	    .key = path("hostb-key.pem"));
+	assert_non_null(strstr(e, "does not match"));
+	TRY(-EINVAL, .ca = path("ca1-cert.pem"), .cert = path("evilb-cert.pem"),
+	    .key = path("evilb-key.pem"));
+	assert_non_null(strstr(e, "does not verify"));
+	TRY(-EIO, .ca = path("ca1-cert.pem"), .cert = path("hosta.ext"),
+	    .key = path("hosta-key.pem"));
+	TRY(0, .pki_dir = path("pki"));
+	TRY(-ENOENT, .pki_dir = path("nope"));
+	assert_int_equal(ctl_tls_opt(&o, CTL_OPT_TLS_CA, "x"), 1);
+	assert_string_equal(o.ca, "x");
+	assert_int_equal(ctl_tls_opt(&o, 'k', "x"), 0);
+#undef TRY
 }
 
 /* A name that is too long, empty or holds a NUL says so, not "missing". */
@@ -504,109 +725,21 @@ static void name_attributes(void **state)
 	ctl_msg_free(&m);
 }
 
-/* A declared length over CTL_MAX_BODY is refused on the header alone, as
- * such (not as a bad tag), with nothing reserved for it. */
-static void oversized_length_refused(void **state)
-{
-	struct ctl_conn a, b;
-	struct ctl_msg m, r;
-	uint8_t wire[256];
-	size_t n;
-
-	(void)state;
-	n = pair_and_capture(&a, &b, &m, &r, "handoff", wire, sizeof(wire));
-	assert_true(n >= CTL_HDR_LEN);
-	wire[16] = 0x04;	/* 64 MiB + the message's own length */
-	inject(&a, wire, CTL_HDR_LEN);
-	assert_int_equal(ctl_recv(&b, &r, 1000), -EMSGSIZE);
-	assert_true(r.cap < 1u << 20);
-	assert_string_equal(ctl_strerror(-EMSGSIZE), "declared length over the limit");
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_msg_free(&m);
-	ctl_msg_free(&r);
-}
-
-/* A version 1 peer with the right key: its HELLO (HMAC-SHA256 over 16 zero
- * bytes, header and body) is refused, and so is a version 1 header later. */
-static void version1_rejected(void **state)
-{
-	static const uint8_t zero[CTL_NONCE_LEN];
-	uint8_t hello[CTL_HDR_LEN + 6 + CTL_NONCE_LEN + 32] = { 0 }, mac[64], wire[256];
-	struct ctl_conn a, b;
-	struct ctl_msg m, r;
-	struct hs h = { .c = &a };
-	uint8_t *hb = hello + CTL_HDR_LEN;
-	pthread_t th;
-	size_t n;
-	int sv[2];
-	EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *hm = EVP_MAC_CTX_new(alg);
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	size_t outl = 0;
-
-	(void)state;
-	memcpy(hello, "NMC1", 4);
-	hello[4] = 1;
-	hello[6] = hello[7] = 0xff;
-	hello[19] = 6 + CTL_NONCE_LEN;
-	hb[1] = 1;
-	hb[5] = CTL_NONCE_LEN;
-	memset(hb + 6, 0x5a, CTL_NONCE_LEN);
-	assert_true(EVP_MAC_init(hm, key, sizeof(key) - 1, params));
-	assert_true(EVP_MAC_update(hm, zero, sizeof(zero)));
-	assert_true(EVP_MAC_update(hm, hello, CTL_HDR_LEN + 6 + CTL_NONCE_LEN));
-	assert_true(EVP_MAC_final(hm, mac, &outl, sizeof(mac)));
-	assert_int_equal(outl, 32);
-	memcpy(hb + 6 + CTL_NONCE_LEN, mac, 32);
-	EVP_MAC_CTX_free(hm);
-	EVP_MAC_free(alg);
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
-	pthread_create(&th, NULL, hs_main, &h);
-	assert_int_equal(write(sv[1], hello, sizeof(hello)), (ssize_t)sizeof(hello));
-	pthread_join(th, NULL);
-	assert_int_equal(h.ret, -EPROTONOSUPPORT);
-	ctl_conn_close(&a);
-	close(sv[1]);
-
-	/* Refused on its header alone, not after waiting for body and tag. */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ctl_conn_init(&a, sv[0], key, sizeof(key) - 1, "a"), 0);
-	pthread_create(&th, NULL, hs_main, &h);
-	assert_int_equal(write(sv[1], hello, CTL_HDR_LEN), CTL_HDR_LEN);
-	pthread_join(th, NULL);
-	assert_int_equal(h.ret, -EPROTONOSUPPORT);
-	ctl_conn_close(&a);
-	close(sv[1]);
-
-	/* Mid-connection: a valid message with its version byte set to 1. */
-	n = pair_and_capture(&a, &b, &m, &r, "verify", wire, sizeof(wire));
-	wire[4] = 1;
-	inject(&a, wire, n);
-	assert_int_equal(ctl_recv(&b, &r, 1000), -EPROTONOSUPPORT);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
-	ctl_msg_free(&m);
-	ctl_msg_free(&r);
-}
-
+/* The local socket stays plain; its decoder checks the same. */
 static void unauthenticated_local(void **state)
 {
 	struct ctl_conn a, b;
 	struct ctl_msg m, r;
+	uint8_t h[CTL_HDR_LEN];
 	int sv[2];
 	uint64_t v;
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ctl_conn_init(&a, sv[0], NULL, 0, "cli");
-	ctl_conn_init(&b, sv[1], NULL, 0, "agent");
-	assert_int_equal(ctl_handshake(&a, 100), 0);
+	ctl_conn_init(&a, sv[0], NULL, "cli");
+	ctl_conn_init(&b, sv[1], NULL, "agent");
+	assert_int_equal(ctl_handshake_client(&a, NULL, 100), 0);
+	assert_false(ctl_peer_is(&a, "hosta"));
 	ctl_msg_init(&m, 9);
 	ctl_msg_init(&r, 0);
 	ctl_put_u64(&m, 4, 42);
@@ -615,8 +748,10 @@ static void unauthenticated_local(void **state)
 	assert_int_equal(ctl_get_u64(&r, 4, &v), 0);
 	assert_int_equal(v, 42);
 	assert_int_equal(ctl_recv(&b, &r, 50), -ETIMEDOUT);
-	ctl_conn_close(&a);
-	ctl_conn_close(&b);
+	hdr(h, CTL_VERSION, 2, CTL_MAX_BODY + 1);
+	assert_int_equal(write(sv[0], h, sizeof(h)), (ssize_t)sizeof(h));
+	assert_int_equal(ctl_recv(&b, &r, 1000), -EMSGSIZE);
+	close_both(&a, &b);
 	ctl_msg_free(&m);
 	ctl_msg_free(&r);
 }
@@ -645,51 +780,53 @@ static void tlv_checks(void **state)
 
 static void key_files(void **state)
 {
-	char path[] = "/tmp/nmkeyXXXXXX";
+	char p[] = "/tmp/nmkeyXXXXXX";
 	uint8_t k[CTL_MAX_KEY];
 	int fd;
 
 	(void)state;
-	fd = mkstemp(path);
+	fd = mkstemp(p);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "00112233445566778899aabbccddeeff\n", 33), 33);
 	close(fd);
-	assert_int_equal(ctl_key_load(path, k, sizeof(k)), 16);
+	assert_int_equal(ctl_key_load(p, k, sizeof(k)), 16);
 	assert_int_equal(k[0], 0x00);
 	assert_int_equal(k[15], 0xff);
-	fd = open(path, O_WRONLY | O_TRUNC);
+	fd = open(p, O_WRONLY | O_TRUNC);
 	assert_int_equal(write(fd, "short", 5), 5);
 	close(fd);
-	assert_int_equal(ctl_key_load(path, k, sizeof(k)), -EINVAL);
-	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(ctl_key_load(p, k, sizeof(k)), -EINVAL);
+	fd = open(p, O_WRONLY | O_TRUNC);
 	assert_int_equal(write(fd, "a raw passphrase of some length", 31), 31);
 	close(fd);
-	assert_int_equal(ctl_key_load(path, k, sizeof(k)), 31);
-	unlink(path);
+	assert_int_equal(ctl_key_load(p, k, sizeof(k)), 31);
+	unlink(p);
 	assert_int_equal(ctl_key_load("/nonexistent/key", k, sizeof(k)), -ENOENT);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(roundtrip),
-		cmocka_unit_test(wire_format),
-		cmocka_unit_test(late_hello_refused),
-		cmocka_unit_test(tag_matches_spec),
-		cmocka_unit_test(wrong_key_rejected),
-		cmocka_unit_test(tamper_rejected),
-		cmocka_unit_test(replay_rejected),
-		cmocka_unit_test(directions_differ),
-		cmocka_unit_test(reflected_hello_rejected),
-		cmocka_unit_test(version1_rejected),
-		cmocka_unit_test(oversized_length_refused),
-		cmocka_unit_test(name_attributes),
-		cmocka_unit_test(big_hello_refused),
+		cmocka_unit_test(psk_roundtrip),
+		cmocka_unit_test(psk_wrong_key),
+		cmocka_unit_test(psk_misaddressed),
+		cmocka_unit_test(cert_roundtrip),
+		cmocka_unit_test(cert_cn_fallback),
+		cmocka_unit_test(cert_wrong_host),
+		cmocka_unit_test(cert_other_ca),
+		cmocka_unit_test(client_without_cert),
+		cmocka_unit_test(handshake_deadline),
+		cmocka_unit_test(not_tls_refused),
+		cmocka_unit_test(decoder_checks),
+		cmocka_unit_test(wire_encrypted),
+		cmocka_unit_test(tampered_record),
 		cmocka_unit_test(send_deadline),
+		cmocka_unit_test(tls_options),
+		cmocka_unit_test(name_attributes),
 		cmocka_unit_test(unauthenticated_local),
 		cmocka_unit_test(tlv_checks),
 		cmocka_unit_test(key_files),
 	};
 
-	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

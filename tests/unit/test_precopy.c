@@ -31,9 +31,9 @@
 #define RAM (16u << 20)
 #define WARMUP 500
 #define AFTER 3000
-#define HELLO_TYPE 0xffff
 
 static const uint8_t key[32] = "netmove-precopy-test-key-0123456";
+static struct ctl_tls *tls;	/* the stream's TLS (PSK), built in main */
 
 /* What the relay does to one message (source -> destination unless
  * dir_back), matched by type and by how many ROUND_ENDs passed before it. */
@@ -41,9 +41,11 @@ enum fault { F_NONE, F_CORRUPT, F_TRUNCATE, F_DROP };
 
 struct relay {
 	int a, b;		/* source side, destination side */
+	bool plain;		/* no TLS: faults can pick a message by its type */
 	enum fault fault;
 	uint16_t type;		/* message type to act on */
-	uint32_t after_rounds;	/* ... the first one after this many ROUND_ENDs */
+	uint32_t after_rounds;	/* ... the first one after this many ROUND_ENDs; under
+				 * TLS: F_CORRUPT's TLS record, counted from 1 */
 	bool back;		/* destination -> source direction */
 	bool done;		/* acted */
 };
@@ -60,6 +62,7 @@ struct cut {
 
 struct dst {
 	int fd;
+	struct ctl_tls *tls;	/* the stream's TLS, or NULL: plain */
 	struct vm vm;
 	struct vm_config tmpl;
 	struct precopy_config cfg;
@@ -72,13 +75,17 @@ struct dst {
 static size_t msg_size(const uint8_t *p, size_t n)
 {
 	uint32_t len;
-	uint16_t type;
 
 	if (n < CTL_HDR_LEN)
 		return 0;
-	type = (uint16_t)(p[6] << 8 | p[7]);
 	len = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
-	return CTL_HDR_LEN + len + (type == HELLO_TYPE ? CTL_HELLO_TAG_LEN : CTL_TAG_LEN);
+	return CTL_HDR_LEN + len;
+}
+
+/* The same for a TLS record (5-byte header: type, version, length). */
+static size_t record_size(const uint8_t *p, size_t n)
+{
+	return n < 5 ? 0 : 5 + (size_t)(p[3] << 8 | p[4]);
 }
 
 /* Forwards whole messages one way; returns false when the relay must stop. */
@@ -102,7 +109,18 @@ static bool relay_pump(struct relay *r, int from, int to, struct pipe_state *ps,
 	if (n <= 0)
 		return false;
 	ps->len += (size_t)n;
-	while ((m = msg_size(ps->buf, ps->len)) && m <= ps->len) {
+	while (!r->plain && (m = record_size(ps->buf, ps->len)) && m <= ps->len) {
+		/* Under TLS only a record can be picked, by its number. */
+		if (!r->done && r->fault == F_CORRUPT && !back && ++ps->rounds == r->after_rounds) {
+			r->done = true;
+			ps->buf[m / 2] ^= 0x40;
+		}
+		if (write(to, ps->buf, m) != (ssize_t)m)
+			return false;
+		memmove(ps->buf, ps->buf + m, ps->len - m);
+		ps->len -= m;
+	}
+	while (r->plain && (m = msg_size(ps->buf, ps->len)) && m <= ps->len) {
 		uint16_t type = (uint16_t)(ps->buf[6] << 8 | ps->buf[7]);
 
 		if (!r->done && r->fault != F_NONE && r->back == back && type == r->type &&
@@ -166,9 +184,9 @@ static void *dst_main(void *arg)
 	struct dst *d = arg;
 	struct ctl_conn c;
 
-	d->ret = ctl_conn_init(&c, d->fd, key, sizeof(key), "src");
+	d->ret = ctl_conn_init(&c, d->fd, d->tls, "src");
 	if (!d->ret)
-		d->ret = ctl_handshake(&c, 5000);
+		d->ret = ctl_handshake_server(&c, 5000);
 	if (!d->ret)
 		d->ret = precopy_recv(&d->vm, &d->tmpl, &c, &d->cfg, &d->st);
 	else
@@ -248,6 +266,7 @@ static int migrate(struct vm *src, struct dst *d, struct precopy_config *cfg,
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp), 0);
 	d->fd = dp[1];
+	d->tls = r->plain ? NULL : tls;
 	d->cfg = *cfg;
 	d->cfg.event = on_event;
 	d->cfg.arg = cut_dst;
@@ -273,8 +292,8 @@ static int migrate(struct vm *src, struct dst *d, struct precopy_config *cfg,
 		close(dp[0]);
 		return d->ret;
 	}
-	assert_int_equal(ctl_conn_init(&c, sp[0], key, sizeof(key), "dst"), 0);
-	assert_int_equal(ctl_handshake(&c, 5000), 0);
+	assert_int_equal(ctl_conn_init(&c, sp[0], d->tls, "dst"), 0);
+	assert_int_equal(ctl_handshake_client(&c, NULL, 5000), 0);
 	cfg->event = on_event;
 	cfg->arg = cut_src;
 	ret = precopy_send(src, &c, cfg, st);
@@ -529,21 +548,22 @@ static void destination_lost_after_final_state(void **state)
 
 static void truncated_in_record(void **state)
 {
-	struct relay r = { .fault = F_TRUNCATE, .type = STREAM_PAGES, .after_rounds = 1 };
+	struct relay r = { .plain = true, .fault = F_TRUNCATE, .type = STREAM_PAGES,
+			    .after_rounds = 1 };
 
 	fault_case(state, &r, NULL, NULL, "truncated");
 }
 
 static void truncated_in_final_state(void **state)
 {
-	struct relay r = { .fault = F_TRUNCATE, .type = STREAM_STATE };
+	struct relay r = { .plain = true, .fault = F_TRUNCATE, .type = STREAM_STATE };
 
 	fault_case(state, &r, NULL, NULL, "truncated");
 }
 
 static void corrupted_in_record(void **state)
 {
-	struct relay r = { .fault = F_CORRUPT, .type = STREAM_PAGES, .after_rounds = 1 };
+	struct relay r = { .fault = F_CORRUPT, .after_rounds = 40 }	/* in round 0's pages */;
 
 	fault_case(state, &r, NULL, NULL, "corrupted");
 }
@@ -554,7 +574,7 @@ static void corrupted_in_record(void **state)
 static void commit_lost(void **state)
 {
 	const struct cpu_ops *ops = backend(state);
-	struct relay r = { .fault = F_DROP, .type = STREAM_COMMIT };
+	struct relay r = { .plain = true, .fault = F_DROP, .type = STREAM_COMMIT };
 	struct precopy_config cfg;
 	struct precopy_stats st;
 	struct dst d = { 0 };
@@ -581,7 +601,8 @@ static void commit_lost(void **state)
 static void resumed_lost(void **state)
 {
 	const struct cpu_ops *ops = backend(state);
-	struct relay r = { .fault = F_DROP, .type = STREAM_RESUMED, .back = true };
+	struct relay r = { .plain = true, .fault = F_DROP, .type = STREAM_RESUMED,
+			    .back = true };
 	struct precopy_config cfg;
 	struct precopy_stats st;
 	struct dst d = { 0 };
@@ -756,6 +777,12 @@ int main(void)
 		{ "kvm_matches_emulator", kvm_matches_emulator, NULL, NULL, (void *)&cpu_kvm_ops },
 	};
 
+	int ret;
+
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (ctl_tls_new_psk(key, sizeof(key), "precopy-test", &tls) < 0)
+		return 1;
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	ctl_tls_free(tls);
+	return ret;
 }

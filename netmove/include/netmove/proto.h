@@ -1,5 +1,5 @@
 /* proto: message types and attribute tags spoken over ctl connections:
- * CLI -> local agent (unix socket) and agent <-> agent (TCP, GMAC). */
+ * CLI -> local agent (unix socket) and agent <-> agent (TCP, TLS 1.3). */
 #ifndef NETMOVE_PROTO_H
 #define NETMOVE_PROTO_H
 
