@@ -143,7 +143,10 @@ $(O)/libnetmove-fuzz.a: $(LIB_SRC:%.c=$(O)/fuzzlib/%.o)
 $(O)/fuzz/%: tests/fuzz/%.c $(O)/libnetmove-fuzz.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(O)/libnetmove-fuzz.a $(LDLIBS)
+		$(O)/libnetmove-fuzz.a $(LDLIBS) $(FUZZ_LDFLAGS)
+
+# fuzz_guestrx checks every pread of the guest's memory against its regions.
+$(O)/fuzz/fuzz_guestrx: FUZZ_LDFLAGS := -Wl,--wrap=pread
 
 deps: need-root
 	@mk/deps.sh --update

@@ -67,29 +67,6 @@ static void left_fail(struct left *l, const char *what, int err, const char *det
 
 /* ---- the journal's relocations that began and never ended ---- */
 
-/* A top-level field of one of our own journal lines (compact JSON, no key
- * repeated in a nested object): a string's text or a number's digits. */
-static bool field(const char *line, const char *key, char *buf, size_t size)
-{
-	char pat[32];
-	const char *p;
-	size_t n = 0;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(line, pat);
-	if (!p || !size)
-		return false;
-	p += strlen(pat);
-	if (*p == '"')
-		for (p++; *p && *p != '"' && n + 1 < size; p++)
-			buf[n++] = *p == '\\' && p[1] ? *++p : *p;
-	else
-		for (; *p >= '0' && *p <= '9' && n + 1 < size; p++)
-			buf[n++] = *p;
-	buf[n] = 0;
-	return n > 0;
-}
-
 static int journal_line(const char *line, void *arg)
 {
 	struct recovery *rc = arg;
@@ -97,10 +74,11 @@ static int journal_line(const char *line, void *arg)
 	char host[AGENT_NAME_LEN], id[24], outcome[32], mac[MAC_STRLEN];
 	int i;
 
-	if (!field(line, "host", host, sizeof(host)) || strcmp(host, rc->a->cfg.name) ||
-	    !field(line, "id", id, sizeof(id)) || !field(line, "role", s.role, sizeof(s.role)) ||
-	    !field(line, "from", s.from, sizeof(s.from)) ||
-	    !field(line, "outcome", outcome, sizeof(outcome)))
+	if (journal_field(line, "host", host, sizeof(host)) <= 0 || strcmp(host, rc->a->cfg.name) ||
+	    journal_field(line, "id", id, sizeof(id)) <= 0 ||
+	    journal_field(line, "role", s.role, sizeof(s.role)) <= 0 ||
+	    journal_field(line, "from", s.from, sizeof(s.from)) <= 0 ||
+	    journal_field(line, "outcome", outcome, sizeof(outcome)) <= 0)
 		return 0;
 	s.id = strtoull(id, NULL, 10);
 	/* Relocation ids go on from the last this host gave, across restarts. */
@@ -115,11 +93,11 @@ static int journal_line(const char *line, void *arg)
 			rc->st[i].open = false;
 		return 0;
 	}
-	if (i < rc->nst || rc->nst == RECOVER_MAX || !field(line, "mac", mac, sizeof(mac)) ||
-	    mac_parse(mac, &s.mac) < 0)
+	if (i < rc->nst || rc->nst == RECOVER_MAX ||
+	    journal_field(line, "mac", mac, sizeof(mac)) <= 0 || mac_parse(mac, &s.mac) < 0)
 		return 0;
-	field(line, "to", s.to, sizeof(s.to));
-	field(line, "port", s.port, sizeof(s.port));
+	journal_field(line, "to", s.to, sizeof(s.to));
+	journal_field(line, "port", s.port, sizeof(s.port));
 	rc->st[rc->nst++] = s;
 	return 0;
 }

@@ -124,6 +124,7 @@ static int read_chain(const struct guestrx *g, uint32_t id, struct filled *f)
 	uint64_t table = g->desc;
 	uint32_t i = id, size = g->num;
 	uint16_t flags, next;
+	bool indirect = false;
 	struct seg s;
 	int ret;
 
@@ -136,8 +137,11 @@ static int read_chain(const struct guestrx *g, uint32_t id, struct filled *f)
 		if (ret < 0)
 			return ret;
 		if (flags & DESC_F_INDIRECT) {
-			if (table != g->desc || f->nseg || s.len % DESC_SIZE || !s.len)
+			/* One level only, told by a flag: an indirect table at the
+			 * ring's own address must not send us round it forever. */
+			if (indirect || f->nseg || s.len % DESC_SIZE || !s.len)
 				return -EPROTO;
+			indirect = true;
 			table = s.addr;
 			size = s.len / DESC_SIZE;
 			i = 0;

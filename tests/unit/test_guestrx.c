@@ -387,6 +387,28 @@ static void across_regions(void **state)
 	guestrx_close(&g);
 }
 
+/* An indirect descriptor whose table is the ring's own descriptor table
+ * (the guest writes both): one level only, not a walk round it forever. */
+static void indirect_into_ring(void **state)
+{
+	uint8_t out[64];
+	struct guestrx g;
+	uint32_t e[2] = { htole32(0), htole32(112) };
+
+	(void)state;
+	open_ring(&g, false);
+	put_desc(DESC, 0, GPA_BASE + DESC, NUM * 16, 4, 0);
+	memcpy(ram + USED + 4, e, 8);
+	set_used_idx(1);
+	expect_lengths(&g, 1, 112);
+	/* Nor the same table through another indirect entry of it. */
+	put_desc(DESC, 1, GPA_BASE + DESC, NUM * 16, 4, 0);
+	put_desc(DESC, 0, GPA_BASE + DESC + 16, 16, 4, 0);
+	expect_lengths(&g, 1, 112);
+	assert_int_equal(tail_of(&g, out, sizeof(out)), 0);
+	guestrx_close(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(index_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(chains_and_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_rings, setup, teardown),
+		cmocka_unit_test_setup_teardown(indirect_into_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(reposted_buffers, setup, teardown),
 		cmocka_unit_test(regions),
 		cmocka_unit_test_setup_teardown(across_regions, setup, teardown),

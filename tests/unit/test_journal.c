@@ -50,10 +50,98 @@ static void append_and_read(void **state)
 	assert_int_equal(journal_commit(&e, "/nonexistent/dir/journal"), -ENOENT);
 }
 
+static void field_of_own_lines(void **state)
+{
+	const char *line = "{\"host\":\"a\",\"id\":17,\"outcome\":\"rollback \\\"peer lost\\\"\","
+			   "\"delta\":-3,\"ok\":true,\"to\":\"\"}";
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(journal_field(line, "host", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "a");
+	assert_int_equal(journal_field(line, "id", buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "17");
+	assert_int_equal(journal_field(line, "outcome", buf, sizeof(buf)), 20);
+	assert_string_equal(buf, "rollback \"peer lost\"");
+	assert_int_equal(journal_field(line, "delta", buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "-3");
+	assert_int_equal(journal_field(line, "to", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(journal_field(line, "ok", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(journal_field(line, "port", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(journal_field(line, "hos", buf, sizeof(buf)), -ENOENT);
+	/* Too long for buf: nothing, not a prefix that might compare equal. */
+	assert_int_equal(journal_field(line, "outcome", buf, 20), -ENAMETOOLONG);
+	assert_string_equal(buf, "");
+	assert_int_equal(journal_field(line, "outcome", buf, 21), 20);
+	assert_int_equal(journal_field(line, "id", buf, 0), -ENAMETOOLONG);
+}
+
+/* Only the top level counts: a key inside a nested object or an array (the
+ * strstr parser recover.c had took those), or written in a string, is not
+ * the field. */
+static void field_top_level_only(void **state)
+{
+	const char *line = "{\"err\":\"peer says \\\"host\\\":\\\"b\\\"\",\"peer\":{\"host\":\"c\"},"
+			   "\"list\":[{\"host\":\"d\"},\"host\",1],\"host\":\"a\"}";
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(journal_field(line, "host", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "a");
+	assert_int_equal(journal_field("{\"peer\":{\"host\":\"c\"}}", "host", buf, sizeof(buf)),
+			 -ENOENT);
+}
+
+static void field_escapes(void **state)
+{
+	struct journal_entry e;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(journal_begin(&e), 0);
+	out_str(&e.o, "k\"ey", "a\nb\tc\\d\x01" "e\xc3\xa9");
+	out_u64(&e.o, "n", 18446744073709551615ull);
+	out_finish(&e.o);
+	fflush(e.stream);
+	assert_int_equal(journal_field(e.buf, "k\"ey", buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "a\nb\tc\\d\x01" "e\xc3\xa9");
+	assert_int_equal(journal_field(e.buf, "n", buf, sizeof(buf)), 20);
+	assert_string_equal(buf, "18446744073709551615");
+	journal_abort(&e);
+	assert_int_equal(journal_field("{\"a\":\"\\u00e9\\u20ac\"}", "a", buf, sizeof(buf)), 5);
+	assert_string_equal(buf, "\xc3\xa9\xe2\x82\xac");
+}
+
+static void field_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"", "x", "[\"a\",1]", "{\"a\"", "{\"a\":", "{\"a\":\"b", "{\"a\":\"\\q\"}",
+		"{\"a\":\"\\u12\"}", "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}",
+		"{\"x\":1 \"a\":2}", "{\"x\":{\"y\":1}", "{\"x\":\"\t\",\"a\":1}", "{a:1}",
+	};
+	char buf[16];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(journal_field(bad[i], "a", buf, sizeof(buf)), -EBADMSG);
+		assert_string_equal(buf, "");
+	}
+	assert_int_equal(journal_field("{}", "a", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(journal_field(" { \"a\" : 5 } ", "a", buf, sizeof(buf)), 1);
+	assert_int_equal(journal_field("{\"a\":null}", "a", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(journal_field("{\"a\":{}}", "a", buf, sizeof(buf)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(append_and_read),
+		cmocka_unit_test(field_of_own_lines),
+		cmocka_unit_test(field_top_level_only),
+		cmocka_unit_test(field_escapes),
+		cmocka_unit_test(field_malformed),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

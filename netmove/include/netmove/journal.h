@@ -27,4 +27,14 @@ void journal_abort(struct journal_entry *e);
  * returns non-zero.  A missing file has no lines. */
 int journal_read(const char *path, int (*fn)(const char *line, void *arg), void *arg);
 
+/* Top-level field key of line, one of our own journal lines (a compact JSON
+ * object as journal_begin writes it; nested objects and text inside strings
+ * are skipped, the first of repeated keys counts): a string's decoded text
+ * or a number's characters, NUL-terminated into buf (size bytes; "" on
+ * error if size > 0).  Returns the value's length, -ENOENT (no such field),
+ * -EINVAL (its value is not a string or a number), -ENAMETOOLONG (size
+ * bytes or more) or -EBADMSG (the line is not such an object, up to that
+ * field). */
+int journal_field(const char *line, const char *key, char *buf, size_t size);
+
 #endif
