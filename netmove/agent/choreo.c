@@ -167,6 +167,26 @@ static enum choreo_state dst_prepare(struct choreo *c, const struct choreo_input
 	return CS_READY;
 }
 
+/* What the source tells in READY and HANDOFF alike: the VM stopped, frames,
+ * their end.  Stays in state, or FINISH at the end. */
+static enum choreo_state dst_source_says(struct choreo *c, const struct choreo_input *in,
+					 enum choreo_state state)
+{
+	switch (in->msg) {
+	case CM_BLACKOUT:
+		c->blackout_seen = true;
+		c->ops->blackout(c->ctx, in);
+		return state;
+	case CM_FRAMES:
+		if (c->ops->frames(c->ctx, in) < 0)
+			c->ops->error(c->ctx, "replaying the source's frames", -1, NULL);
+		return state;
+	default:	/* CM_FRAMES_END */
+		c->ops->frames(c->ctx, in);
+		return CS_FINISH;
+	}
+}
+
 static enum choreo_state dst_ready(struct choreo *c, const struct choreo_input *in)
 {
 	switch (in->kind) {
@@ -193,16 +213,9 @@ static enum choreo_state dst_ready(struct choreo *c, const struct choreo_input *
 	case CI_PEER:
 		switch (in->msg) {
 		case CM_BLACKOUT:
-			c->blackout_seen = true;
-			c->ops->blackout(c->ctx, in);
-			return CS_READY;
 		case CM_FRAMES:
-			if (c->ops->frames(c->ctx, in) < 0)
-				c->ops->error(c->ctx, "replaying the source's frames", -1, NULL);
-			return CS_READY;
 		case CM_FRAMES_END:
-			c->ops->frames(c->ctx, in);
-			return CS_FINISH;
+			return dst_source_says(c, in, CS_READY);
 		case CM_ROLLBACK:
 		case CM_ERROR:
 			return rollback(c, peer_text(in, "source aborted"), false);
@@ -234,15 +247,9 @@ static enum choreo_state dst_handoff(struct choreo *c, const struct choreo_input
 	case CI_PEER:
 		switch (in->msg) {
 		case CM_BLACKOUT:
-			c->ops->blackout(c->ctx, in);
-			return CS_HANDOFF;
 		case CM_FRAMES:
-			if (c->ops->frames(c->ctx, in) < 0)
-				c->ops->error(c->ctx, "replaying the source's frames", -1, NULL);
-			return CS_HANDOFF;
 		case CM_FRAMES_END:
-			c->ops->frames(c->ctx, in);
-			return CS_FINISH;
+			return dst_source_says(c, in, CS_HANDOFF);
 		case CM_ROLLBACK:
 		case CM_ERROR:
 			c->ops->error(c->ctx, "source failed during handoff", -1,

@@ -513,6 +513,22 @@ void work_stopping(void *ctx)
 	((struct work *)ctx)->stopping = true;
 }
 
+void work_run(struct reloc *r, enum choreo_role role, const struct choreo_ops *ops)
+{
+	/* The destination's peer connection came with its PREPARE. */
+	struct work w = { .r = r, .a = r->agent, .peer_up = role == CHOREO_DST };
+	struct choreo c;
+
+	ctl_msg_init(&w.in, 0);
+	ctl_msg_init(&w.out, 0);
+	w.up.fd = -1;
+	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
+	/* A record as it begins: one that never ends was interrupted (recover.h). */
+	work_journal(&w);
+	choreo_run(&c, role, ops, &w);
+	work_cleanup(&w);
+}
+
 static int start(struct reloc *r, void *(*fn)(void *))
 {
 	if (pipe2(r->evfd, O_CLOEXEC) < 0)

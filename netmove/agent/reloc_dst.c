@@ -455,17 +455,6 @@ static const struct choreo_ops dst_ops = {
 
 void *reloc_dst_main(void *arg)
 {
-	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent, .peer_up = true };
-	struct choreo c;
-
-	ctl_msg_init(&w.in, 0);
-	ctl_msg_init(&w.out, 0);
-	w.up.fd = -1;
-	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
-	work_journal(&w);
-	choreo_run(&c, CHOREO_DST, &dst_ops, &w);
-	upstream_fdb_join(&w);
-	w.flows = false;
-	work_cleanup(&w);
+	work_run(arg, CHOREO_DST, &dst_ops);
 	return NULL;
 }

@@ -491,16 +491,6 @@ static const struct choreo_ops src_ops = {
 
 void *reloc_src_main(void *arg)
 {
-	struct work w = { .r = arg, .a = ((struct reloc *)arg)->agent };
-	struct choreo c;
-
-	ctl_msg_init(&w.in, 0);
-	ctl_msg_init(&w.out, 0);
-	w.up.fd = -1;
-	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
-	/* A record as it begins: one that never ends was interrupted (recover.h). */
-	work_journal(&w);
-	choreo_run(&c, CHOREO_SRC, &src_ops, &w);
-	work_cleanup(&w);
+	work_run(arg, CHOREO_SRC, &src_ops);
 	return NULL;
 }

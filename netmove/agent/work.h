@@ -98,6 +98,9 @@ void work_op_error(void *ctx, const char *what, int err, const char *detail);
 void work_commit(void *ctx, const char *outcome);
 void work_stopping(void *ctx);
 
+/* A relocation's thread: its state set up, its first journal record, the
+ * choreography run through the role's ops, everything released. */
+void work_run(struct reloc *r, enum choreo_role role, const struct choreo_ops *ops);
 /* The threads of the two roles (reloc_src.c, reloc_dst.c). */
 void *reloc_src_main(void *arg);
 void *reloc_dst_main(void *arg);

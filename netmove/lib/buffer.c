@@ -1422,23 +1422,33 @@ static int adopt_maps(struct buffer *b, int prog_fd)
 	return 0;
 }
 
-int buffer_adopt(const char *ifname, struct buffer **out)
+/* A new handle on an existing interface: 0, -ENODEV or -ENOMEM. */
+static int handle_open(const char *ifname, struct buffer **out)
 {
-	struct buffer *b = NULL;
 	int ifindex, ret;
 
 	*out = NULL;
 	ret = check_ifname(ifname, &ifindex);
 	if (ret < 0)
 		return ret;
-	b = handle_new(ifname, ifindex);
-	if (!b)
-		return -ENOMEM;
-	ret = attached_prog(ifindex, BPF_TC_EGRESS);
+	*out = handle_new(ifname, ifindex);
+	return *out ? 0 : -ENOMEM;
+}
+
+int buffer_adopt(const char *ifname, struct buffer **out)
+{
+	struct buffer *b = NULL;
+	int ret;
+
+	*out = NULL;
+	ret = handle_open(ifname, &b);
+	if (ret < 0)
+		return ret;
+	ret = attached_prog(b->ifindex, BPF_TC_EGRESS);
 	if (ret < 0)
 		goto out;
 	b->fd_egress = ret;
-	ret = attached_prog(ifindex, BPF_TC_INGRESS);
+	ret = attached_prog(b->ifindex, BPF_TC_INGRESS);
 	if (ret < 0 && ret != -ENOENT)
 		goto out;
 	b->fd_ingress = ret < 0 ? -1 : ret;
@@ -1451,7 +1461,7 @@ int buffer_adopt(const char *ifname, struct buffer **out)
 		ret = -EPROTO;
 	if (ret == 0)
 		ret = map_all(b);
-	if (ret == 0 && b->port->ifindex != (uint32_t)ifindex)
+	if (ret == 0 && b->port->ifindex != (uint32_t)b->ifindex)
 		ret = -ESTALE;
 	if (ret < 0)
 		goto out;
@@ -1465,17 +1475,12 @@ out:
 int buffer_replayer_open(const char *ifname, struct buffer **out)
 {
 	struct buffer *b = NULL;
-	int ifindex, ret;
+	int ret;
 
 	*out = NULL;
-	ret = check_ifname(ifname, &ifindex);
+	ret = handle_open(ifname, &b);
 	if (ret < 0)
 		goto out;
-	b = handle_new(ifname, ifindex);
-	if (!b) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	b->replay_only = true;
 	ret = tx_open(b);
 	if (ret < 0)

@@ -50,6 +50,34 @@ mig_setup
 nm_flows() { tb_ovs_ofctl "$1" dump-flows "cookie=0x4e4d000000000000/0xffff000000000000" | grep -c cookie=; }
 nm_progs() { ip netns exec "$(tb__host_ns "$1")" tc filter show dev vnet-vm1 egress 2>/dev/null | grep -c bpf; }
 
+# A probe stream from the router to vm1 for SECS, its receiver in the
+# guest: PROBE_RECV, PROBE_SEND (PIDs); results in $T_TMP/recv.json and
+# $T_TMP/send.json.
+probe_start() { # SECS
+	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
+		--timeout 40 --idle 4000 --max-lost 100000000
+	PROBE_RECV=$T_BG
+	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
+	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration "$1" \
+		>"$T_TMP/send.json" &
+	PROBE_SEND=$!
+	sleep 0.5
+}
+
+# Ping vm1 from the router until it answers (0.1 s a try, at most 100):
+# ANSWER_MS is the time since T0 (date +%s%N), empty if it never did.
+wait_answer() { # T0
+	local i
+	ANSWER_MS=
+	for ((i = 0; i < 100; i++)); do
+		if ip netns exec "$TB_ROUTER" ping -n -c 1 -W 0.1 "$VM1_IP" >/dev/null 2>&1; then
+			ANSWER_MS=$((($(date +%s%N) - $1) / 1000000))
+			return 0
+		fi
+	done
+	return 1
+}
+
 # One cell: ROLE:PHASE.  Moves vm1 to the other host.
 cell() {
 	local role=${1%%:*} phase=${1#*:} from to victim pv t0 t1 ms id ok fired r i tc
@@ -62,15 +90,8 @@ cell() {
 	NETMOVED_FAULT="$role:$phase:kill" ag_start "$victim" || fail "agent $victim did not start"
 	pv=${AG_PID[$victim]}
 
-	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
-		--timeout 30 --idle 2500 --max-lost 100000000
-	local recv=$T_BG
-	r=$T_TMP/recv.json
-	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
-	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration 3 \
-		>"$T_TMP/send.json" &
-	local send=$!
-	sleep 0.5
+	probe_start 3
+	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
 	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
 	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
 		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
@@ -96,14 +117,8 @@ cell() {
 	unset "AG_PID[$victim]"
 	ag_start "$victim" || fail "agent $victim did not start again"
 	ok=
-	for ((i = 0; i < 100; i++)); do
-		if ip netns exec "$TB_ROUTER" ping -n -c 1 -W 0.1 "$VM1_IP" >/dev/null 2>&1; then
-			ok=1
-			break
-		fi
-	done
-	t1=$(date +%s%N)
-	ms=$(((t1 - t0) / 1000000))
+	wait_answer "$t0" && ok=1
+	ms=${ANSWER_MS:-never}
 	wait "$send" || fail "probe send failed"
 	t_wait "$recv" || true
 	# The survivor ends its side (rollback, or the VM runs there).
@@ -148,15 +163,8 @@ term_cell() {
 	ag_stop "$from"
 	NETMOVED_FAULT="source:$phase:hold=300" ag_start "$from" || fail "agent $from did not start"
 	pv=${AG_PID[$from]}
-	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
-		--timeout 30 --idle 2500 --max-lost 100000000
-	recv=$T_BG
-	r=$T_TMP/recv.json
-	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
-	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration 3 \
-		>"$T_TMP/send.json" &
-	send=$!
-	sleep 0.5
+	probe_start 3
+	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
 	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
 	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
 		>"$T_TMP/relocate.out" 2>&1 &
@@ -258,15 +266,8 @@ live_cell() { # cut ROLE PHASE | stall
 		watcher=$!
 		T_PIDS+=("$watcher")
 	fi
-	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
-		--timeout 40 --idle 4000 --max-lost 100000000
-	recv=$T_BG
-	r=$T_TMP/recv.json
-	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
-	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration 4 \
-		>"$T_TMP/send.json" &
-	send=$!
-	sleep 0.5
+	probe_start 4
+	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
 	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
 	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
 		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
@@ -277,13 +278,8 @@ live_cell() { # cut ROLE PHASE | stall
 	VS_HOST[vm1]=$to
 	echo "$to" >"${VS_DIR[vm1]}/vm1.host"
 	ok=
-	for ((i = 0; i < 100; i++)); do
-		if ip netns exec "$TB_ROUTER" ping -n -c 1 -W 0.1 "$VM1_IP" >/dev/null 2>&1; then
-			ok=1
-			break
-		fi
-	done
-	ms=$((($(date +%s%N) - t0) / 1000000))
+	wait_answer "$t0" && ok=1
+	ms=${ANSWER_MS:-never}
 	if [ "$kind" = cut ]; then
 		wait "$watcher"
 		[ -s "$T_TMP/cut.at" ] || fail "cut:$role:$phase: agent $h never logged $phase"

@@ -56,6 +56,12 @@ AGENT=(netmoved --name a --key-file "$t/key" --ofctl unix:/x --ovs-ctl /x --upli
 usage netmoved_peer_port_0 "'hostb=198.18.0.2:0' is not NAME=IP:PORT" "${AGENT[@]}" --peer hostb=198.18.0.2:0
 usage netmoved_peer_no_port "'hostb=198.18.0.2' is not NAME=IP:PORT" "${AGENT[@]}" --peer hostb=198.18.0.2
 usage netmoved_listen_port_0 "--listen: '198.18.0.1:0' is not IP:PORT" "${AGENT[@]}" --listen 198.18.0.1:0
+usage netmoved_spill_huge "invalid value '70000'" "${AGENT[@]}" --spill-mib 70000
+usage netmoved_handoff_idle_0 "invalid value '0'" "${AGENT[@]}" --handoff-idle 0
+tests+=(netmoved_fault_bad)
+test_netmoved_fault_bad() {
+	NETMOVED_FAULT=source:nosuch:kill run_usage "NETMOVED_FAULT: 'source:nosuch:kill' is not" "${AGENT[@]}"
+}
 usage netmoved_uplink_missing "no interface 'nmnosuch0'" \
 	netmoved --name a --key-file "$t/key" --ofctl unix:/x --ovs-ctl /x --uplink nmnosuch0 \
 	--gateway 198.18.0.1 --socket "$t/a.sock" --journal "$t/j"
