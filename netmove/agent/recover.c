@@ -28,12 +28,12 @@ struct left {
 	bool told;			/* journaled with an interrupted relocation */
 };
 
-/* A relocation the journal says began and never ended. */
+/* A relocation the journal says began and (so far in the journal) never
+ * ended. */
 struct started {
 	uint64_t id;
 	char role[16], from[AGENT_NAME_LEN], to[AGENT_NAME_LEN], port[IF_NAMESIZE];
 	struct mac mac;
-	bool open;			/* no later record ended it */
 };
 
 struct recovery {
@@ -70,7 +70,7 @@ static void left_fail(struct left *l, const char *what, int err, const char *det
 static int journal_line(const char *line, void *arg)
 {
 	struct recovery *rc = arg;
-	struct started s = { .open = true };
+	struct started s = { 0 };
 	char host[AGENT_NAME_LEN], id[24], outcome[32], mac[MAC_STRLEN];
 	int i;
 
@@ -88,9 +88,11 @@ static int journal_line(const char *line, void *arg)
 		if (rc->st[i].id == s.id && !strcmp(rc->st[i].role, s.role) &&
 		    !strcmp(rc->st[i].from, s.from))
 			break;
+	/* Ended: forget it (only the open ones are kept, however long the
+	 * journal). */
 	if (strcmp(outcome, "in progress")) {
 		if (i < rc->nst)
-			rc->st[i].open = false;
+			rc->st[i] = rc->st[--rc->nst];
 		return 0;
 	}
 	if (i < rc->nst || rc->nst == RECOVER_MAX ||
@@ -204,8 +206,7 @@ static void recover_ovs(struct recovery *rc)
 	/* The interrupted relocations' MACs too: a source that died after
 	 * removing the flows may have left the MAC entry. */
 	for (i = 0; i < rc->nst; i++)
-		if (rc->st[i].open)
-			left_get(rc, &rc->st[i].mac);
+		left_get(rc, &rc->st[i].mac);
 	for (i = 0; i < rc->nleft; i++) {
 		struct left *l = &rc->left[i];
 		struct ovsp_fdb_entry e;
@@ -301,8 +302,6 @@ int recover_run(struct agent *a)
 	for (i = 0; i < rc->nst; i++) {
 		struct left *l = NULL;
 
-		if (!rc->st[i].open)
-			continue;
 		for (j = 0; j < rc->nleft; j++)
 			if (mac_equal(&rc->left[j].mac, &rc->st[i].mac) && !rc->left[j].told)
 				l = &rc->left[j];
