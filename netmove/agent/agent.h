@@ -3,6 +3,7 @@
 #define NETMOVE_AGENT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <net/if.h>
@@ -190,7 +191,8 @@ bool agent_is_peer(const struct agent *a, const char *name);
 /* Find an unfinished relocation of mac (caller holds a->lock). */
 struct reloc *agent_find(struct agent *a, const struct mac *mac);
 
-/* Log a line to stderr with a timestamp. */
+/* Log a line to stderr with a timestamp (agent_vlog: from a va_list). */
+void agent_vlog(const struct agent *a, const char *fmt, va_list ap);
 void agent_log(const struct agent *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

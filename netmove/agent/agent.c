@@ -1,0 +1,134 @@
+/* netmoved's shared helpers: the log, answers to the CLI, the relocation
+ * list and the resumes noted before their PREPARE (agent.h). */
+#include <errno.h>
+#include <malloc.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "recover.h"
+#include "netmove/agentc.h"
+#include "netmove/buffer.h"
+#include "netmove/journal.h"
+#include "netmove/log.h"
+#include "netmove/out.h"
+#include "netmove/portwatch.h"
+#include "netmove/proto.h"
+#include "netmove/timeutil.h"
+
+void agent_vlog(const struct agent *a, const char *fmt, va_list ap)
+{
+	char who[AGENT_NAME_LEN + 16];
+
+	snprintf(who, sizeof(who), "netmoved[%s]", a->cfg.name);
+	log_vline(who, fmt, ap);
+}
+
+void agent_log(const struct agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	agent_vlog(a, fmt, ap);
+	va_end(ap);
+}
+
+bool agent_is_peer(const struct agent *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < a->cfg.npeers; i++)
+		if (!strcmp(a->cfg.peers[i].name, name))
+			return true;
+	return false;
+}
+
+void agent_reply(int fd, bool ok, const char *text)
+{
+	struct ctl_conn c;
+	struct ctl_msg m;
+
+	if (fd < 0)
+		return;
+	ctl_conn_init(&c, fd, NULL, "cli");
+	ctl_msg_init(&m, ok ? PROTO_REP_OK : PROTO_REP_ERROR);
+	if (text)
+		ctl_put_str(&m, A_TEXT, text);
+	ctl_send(&c, &m);
+	ctl_msg_free(&m);
+	ctl_conn_close(&c);
+}
+
+void agent_prune(struct agent *a)
+{
+	struct reloc **pp = &a->relocs, *r;
+	int done = 0;
+
+	while ((r = *pp)) {
+		/* A finished source may still sleep out its grace period: only
+		 * records whose thread has exited (thread_exited) are freed. */
+		if (r->done && r->thread_exited && ++done > AGENT_KEEP_DONE) {
+			*pp = r->next;
+			free(r);
+			continue;
+		}
+		pp = &r->next;
+	}
+}
+
+struct reloc *agent_find(struct agent *a, const struct mac *mac)
+{
+	struct reloc *r;
+
+	for (r = a->relocs; r; r = r->next)
+		if (!r->done && mac_equal(&r->mac, mac))
+			return r;
+	return NULL;
+}
+
+void agent_note_early_resume(struct agent *a, const struct mac *mac, uint64_t time_us)
+{
+	struct early_resume *e, *slot = &a->early[0];
+
+	for (e = a->early; e < a->early + AGENT_EARLY_MAX; e++) {
+		if (mac_equal(&e->mac, mac) || !e->mono_ns) {
+			slot = e;
+			break;
+		}
+		if (e->mono_ns < slot->mono_ns)
+			slot = e;	/* else the oldest goes */
+	}
+	slot->mac = *mac;
+	slot->time_us = time_us;
+	slot->mono_ns = timeutil_mono_ns();
+}
+
+bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *time_us)
+{
+	uint64_t now = timeutil_mono_ns();
+	struct early_resume *e;
+
+	for (e = a->early; e < a->early + AGENT_EARLY_MAX; e++) {
+		bool fresh;
+
+		if (!e->mono_ns || !mac_equal(&e->mac, mac))
+			continue;
+		fresh = now - e->mono_ns <= AGENT_EARLY_MS * NSEC_PER_MSEC;
+		e->mono_ns = 0;	/* taken, or too old to apply */
+		*time_us = e->time_us;
+		return fresh;
+	}
+	return false;
+}
