@@ -147,6 +147,11 @@ $(O)/fuzz/%: tests/fuzz/%.c $(O)/libnetmove-fuzz.a
 
 # fuzz_guestrx checks every pread of the guest's memory against its regions.
 $(O)/fuzz/fuzz_guestrx: FUZZ_LDFLAGS := -Wl,--wrap=pread
+# The state machine is netmoved's own module: built with it.
+$(O)/fuzz/fuzz_choreo: tests/fuzz/fuzz_choreo.c netmove/agent/choreo.c $(O)/libnetmove-fuzz.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -Inetmove/agent -fsanitize=fuzzer,address,undefined -o $@ $< \
+		netmove/agent/choreo.c $(O)/libnetmove-fuzz.a $(LDLIBS)
 
 deps: need-root
 	@mk/deps.sh --update

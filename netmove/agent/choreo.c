@@ -213,9 +213,11 @@ static enum choreo_state dst_ready(struct choreo *c, const struct choreo_input *
 	case CI_PEER:
 		switch (in->msg) {
 		case CM_BLACKOUT:
+			return dst_source_says(c, in, CS_READY);
 		case CM_FRAMES:
 		case CM_FRAMES_END:
-			return dst_source_says(c, in, CS_READY);
+			/* A source ships only after our SWITCHED: out of turn. */
+			return rollback(c, "the source sent frames before the switchover", false);
 		case CM_ROLLBACK:
 		case CM_ERROR:
 			return rollback(c, peer_text(in, "source aborted"), false);

@@ -430,6 +430,15 @@ static void dst_ready_aborts(void **state)
 	assert_string_equal(e.outcome, "rolled back: lost the source agent");
 	run(&g, CHOREO_DST);
 	assert_string_equal(g.log, "prepare rollback(prepare failed)");
+	/* Frames before our SWITCHED are out of turn: the VM is not here. */
+	{
+		struct fake x = { 0 };
+
+		msg(&x, CM_FRAMES_END, 0, NULL);
+		run(&x, CHOREO_DST);
+		assert_string_equal(x.log, "prepare prepared "
+					   "rollback(the source sent frames before the switchover)");
+	}
 	/* And quiet: the state's time runs out. */
 	{
 		struct fake t = { 0 };
