@@ -4,7 +4,10 @@
 #      and 50 kpps, largest gap / pause, resume -> first announcement, resume
 #      -> upstream FDB moved and read back (from the agents' journals);
 #   1b. the control channel (build/bench_tls): TLS 1.3 handshake (PSK and
-#      certificates), 64-byte round trip, 1 MiB one-way throughput;
+#      certificates), 64-byte round trip, 1 MiB one-way throughput; and a
+#      relocation's latency over it, PSK vs certificates: relocate ->
+#      "prepared" (connect, TLS handshake, PREPARE both ways) and the
+#      destination's resume -> commit;
 #   2. the eBPF buffer: BUFFER overhead per frame, replay rate;
 #   3. OVS: one VM's flows in-process vs ovs-ofctl, 1000 VMs in one bundle;
 #   4. the compact migrator (tests/bench_migrate.sh): downtime and total time
@@ -13,6 +16,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/net/migrate.sh
+. tests/net/pki.sh
 t_need_root
 
 echo "== control channel: TLS 1.3 handshake, round trip, throughput (build/bench_tls)"
@@ -30,6 +34,28 @@ bash tests/bench_ovs.sh 2>&1 | grep -E '^bench'
 
 echo "== compact migrator (every back-end that runs here)"
 bash tests/bench_migrate.sh
+
+echo "== a relocation's latency over TLS: PSK vs certificates (5 relocations each, alternating)"
+(
+	trap 'ag_stop_all; vs_stop_all; t_cleanup; tb__down_all' EXIT
+	AG_GRACE=300
+	mig_setup >/dev/null
+	pki_make "$T_TMP/pki" || { echo "bench: no certificates"; exit 0; }
+	for mode in psk certs; do
+		ag_stop_all
+		if [ "$mode" = certs ]; then AG_PKI=$T_TMP/pki; else unset AG_PKI; fi
+		ag_start >/dev/null || { echo "bench: agents ($mode) did not start"; continue; }
+		prep=() commit=()
+		for i in 1 2 3 4 5; do
+			from=$(vs_host vm1)
+			mig_probe vm1 1000 1 50 netmove
+			js=$(ag_last "$from") jd=$(ag_last "$(vs_host vm1)")
+			prep+=("$(jq -rn --argjson s "$js" --argjson d "$jd" '($d.phases_us.prepare - $s.phases_us.prepare) / 1000')")
+			commit+=("$(jq -r '(.phases_us.commit - .resumed_us) / 1000' <<<"$jd")")
+		done
+		echo "bench: relocation over TLS ($mode): source PREPARE -> destination has it (connect, handshake, message) ${prep[*]} ms; destination resume -> commit ${commit[*]} ms"
+	done
+)
 
 echo "== relocation on the testbed (VM paused 200 ms, 2 s streams)"
 (
