@@ -266,7 +266,8 @@ static enum choreo_state dst_handoff(struct choreo *c, const struct choreo_input
 		c->ops->error(c->ctx, "handoff", -1, "the source's frames stopped coming");
 		return CS_FINISH;
 	case CI_PEER_LOST:
-		/* The VM runs here: keep what came. */
+		/* The VM runs here: keep what came, and say that more may not have. */
+		c->ops->error(c->ctx, "handoff", -1, "lost the source agent before its last frames");
 		return CS_FINISH;
 	}
 	return CS_HANDOFF;

@@ -11,7 +11,8 @@
 #     host keeps a netmove flow or buffer program once the survivor's grace
 #     period is over (the restarted agent removed the dead one's);
 #   - the restarted agent journaled the relocation as "interrupted";
-#   - the probe's losses are printed beside the journals' counts.
+#   - the probe's losses are printed beside the journals' counts, and a cell
+#     that lost frames has no journal saying a plain "committed".
 # Then SIGTERM of the source agent (term:PHASE), sent when the agent says it
 # entered the phase (it holds there for a moment, NETMOVED_FAULT hold): in
 # PREPARE the relocation is rolled back on both hosts; in BLACKOUT, with the
@@ -145,6 +146,9 @@ cell() {
 	[ -n "$jv" ] || fail "$role:$phase: the restarted agent $victim journaled no interrupted relocation"
 	[ "$(jq -r .mac <<<"$jv")" = "$VM1_MAC" ] || fail "$role:$phase: interrupted record of another MAC: $jv"
 	[ "$dup" = 0 ] || fail "$role:$phase: $dup duplicated frames"
+	# Never silent: frames lost, and no journal says a plain "committed".
+	[ "$lost" = 0 ] || [ "$outcome" != committed ] ||
+		fail "$role:$phase: the probe lost $lost frames, the survivor says committed"
 }
 
 # The source's old port goes (its QEMU exits).
@@ -308,6 +312,10 @@ live_cell() { # cut ROLE PHASE | stall
 		fail "$kind: netmove flows left: a $(nm_flows a), b $(nm_flows b)"
 	[ "$(nm_progs "$to")" = 0 ] || fail "$kind: a buffer program is left on vnet-vm1 on $to"
 	[ "$(jget "$r" duplicated)" = 0 ] || fail "$kind: duplicates"
+	if [ "$(jget "$r" lost)" != 0 ] && { [ "$(jq -r .outcome <<<"$js")" = committed ] ||
+		[ "$(jq -r .outcome <<<"$jd")" = committed ]; }; then
+		fail "$kind: the probe lost $(jget "$r" lost) frames, a journal says committed"
+	fi
 	if [ "$kind" = stall ]; then
 		ag_stop "$from"
 		ag_start "$from" || fail "agent $from did not start again"
