@@ -79,6 +79,23 @@ wait_answer() { # T0
 	return 1
 }
 
+# The migration, as a hypervisor runs it whatever the agents do: vm1's port
+# made on TO, `netmove relocate` asked on FROM, the VM stopped (the blackout
+# hook 20 ms later, QEMU's order: a dead agent fails the hook, the VM stays
+# stopped, the migration goes on), resumed on TO.  MOVE_T0: the resume
+# (date +%s%N).
+move_vm() { # FROM TO
+	vs_prepare vm1 "$2" || fail "preparing vm1's port on $2"
+	ag_nm "$1" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$2" --port vnet-vm1 \
+		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
+	vs_ctl vm1 pause late 20 >/dev/null 2>&1 || echo "the blackout hook failed"
+	sleep 0.2
+	vs_ctl vm1 resume dst >/dev/null || fail "resume on $2"
+	MOVE_T0=$(date +%s%N)
+	VS_HOST[vm1]=$2
+	echo "$2" >"${VS_DIR[vm1]}/vm1.host"
+}
+
 # One cell: ROLE:PHASE.  Moves vm1 to the other host.
 cell() {
 	local role=${1%%:*} phase=${1#*:} from to victim pv t0 t1 ms id ok fired r i tc
@@ -93,17 +110,8 @@ cell() {
 
 	probe_start 3
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
-	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
-	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
-		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
-	# Stopped first, hook after (QEMU's order): a dead agent fails the hook,
-	# the VM stays stopped, and the migration goes on.
-	vs_ctl vm1 pause late 20 >/dev/null 2>&1 || echo "the blackout hook failed (its agent is dead)"
-	sleep 0.2
-	vs_ctl vm1 resume dst >/dev/null || fail "resume on $to"
-	t0=$(date +%s%N)
-	VS_HOST[vm1]=$to
-	echo "$to" >"${VS_DIR[vm1]}/vm1.host"
+	move_vm "$from" "$to"
+	t0=$MOVE_T0
 	# The fault must have fired: the agent died in that phase.  It is
 	# started again at once, as its service manager would.
 	fired=
@@ -272,15 +280,8 @@ live_cell() { # cut ROLE PHASE | stall
 	fi
 	probe_start 4
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
-	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
-	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
-		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
-	vs_ctl vm1 pause late 20 >/dev/null 2>&1 || echo "the blackout hook failed"
-	sleep 0.2
-	vs_ctl vm1 resume dst >/dev/null || fail "resume on $to"
-	t0=$(date +%s%N)
-	VS_HOST[vm1]=$to
-	echo "$to" >"${VS_DIR[vm1]}/vm1.host"
+	move_vm "$from" "$to"
+	t0=$MOVE_T0
 	ok=
 	wait_answer "$t0" && ok=1
 	ms=${ANSWER_MS:-never}
