@@ -107,8 +107,18 @@ static enum choreo_state src_ready(struct choreo *c, const struct choreo_input *
 
 static enum choreo_state src_paused(struct choreo *c, const struct choreo_input *in)
 {
-	enum choreo_state next = src_abort(c, in, "the VM did not resume before the timeout");
+	enum choreo_state next;
 
+	/* The VM's frames are held here and may belong elsewhere by now. */
+	if (in->kind == CI_PEER_LOST) {
+		if (!c->ops->peer_lost(c->ctx))
+			return rollback(c, "lost the destination agent", false);
+		c->ops->switchover(c->ctx, in, 0);
+		c->ops->forward(c->ctx);
+		c->ops->commit(c->ctx, "failed");
+		return CS_GRACE;
+	}
+	next = src_abort(c, in, "the VM did not resume before the timeout");
 	if (next != CS_MAX)
 		return next;
 	if (in->kind == CI_EVENT && in->event == CE_STOP) {

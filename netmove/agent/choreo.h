@@ -16,7 +16,9 @@
  *                -FRAMES_END-> FINISH (drain, verify, DONE) -> GRACE -> END
  *   before the VM runs on the destination, a failure leads to ROLLBACK ->
  *   END; after it, nothing is rolled back: the relocation ends committed,
- *   committed with errors, or failed. */
+ *   committed with errors, or failed.  A paused source that loses the
+ *   destination agent waits to see where the VM comes up: here, it rolls
+ *   back; elsewhere, it forwards what it held there and ends failed. */
 #ifndef NETMOVE_AGENT_CHOREO_H
 #define NETMOVE_AGENT_CHOREO_H
 
@@ -87,6 +89,14 @@ struct choreo_ops {
 	void (*switchover)(void *ctx, const struct choreo_input *in, uint64_t time_us);
 	/* src: ship what was held to the destination. */
 	int (*handoff)(void *ctx);
+	/* src, the destination agent gone while the VM is paused: true once
+	 * the VM showed up elsewhere (the fabric learned it on the uplink),
+	 * false if it resumed here, the hypervisor gave up, or time ran out. */
+	bool (*peer_lost)(void *ctx);
+	/* src: the VM runs elsewhere, its agent is gone: send what was held
+	 * out of the uplink after it, oldest first, and point this bridge
+	 * there. */
+	int (*forward)(void *ctx);
 	/* dst: replay a FRAMES message; note the FRAMES_END count. */
 	int (*frames)(void *ctx, const struct choreo_input *in);
 	/* src: wait for DONE; dst: drain, verify, send DONE. */

@@ -212,12 +212,37 @@ static int ship_one(const struct buffer_record *rec, void *arg)
 	return 0;
 }
 
+/* Point the VM's MAC at the uplink on this bridge: a flow and the OVS MAC
+ * entry, so that frames for it that still reach this host follow it. */
+static int src_redirect(struct work *w)
+{
+	uint32_t uplink;
+	char *err = NULL;
+	int ret;
+
+	ret = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err);
+	if (ret == 0)
+		ret = ovsp_vm_redirect(w->of, w->r->mac.b, uplink, 0, &err);
+	if (ret < 0) {
+		work_error(w, "redirecting the VM's flows to the uplink", ret, err);
+		goto out;
+	}
+	w->flows = true;
+	ret = ovsp_fdb_move(w->ctl, w->a->cfg.bridge, w->r->mac.b, w->a->cfg.uplink, 0, &err);
+	if (ret < 0) {
+		work_error(w, "moving the OVS MAC entry to the uplink", ret, err);
+		goto out;
+	}
+	w->ovs_fdb = true;
+out:
+	free(err);
+	return ret;
+}
+
 static int src_handoff(struct work *w)
 {
 	struct reloc *r = w->r;
 	struct ship s = { .w = w, .enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME) };
-	uint32_t uplink;
-	char *err = NULL;
 	int ret, i, quiet;
 
 	work_mark(w, PH_HANDOFF);
@@ -264,20 +289,9 @@ static int src_handoff(struct work *w)
 	if (ret < 0 || s.err)
 		goto ship_failed;
 	/* Frames for the VM that still reach this host follow it to B. */
-	ret = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err);
-	if (ret == 0)
-		ret = ovsp_vm_redirect(w->of, r->mac.b, uplink, 0, &err);
-	if (ret < 0) {
-		work_error(w, "redirecting the VM's flows to the uplink", ret, err);
+	ret = src_redirect(w);
+	if (ret < 0)
 		goto out;
-	}
-	w->flows = true;
-	ret = ovsp_fdb_move(w->ctl, w->a->cfg.bridge, r->mac.b, w->a->cfg.uplink, 0, &err);
-	if (ret < 0) {
-		work_error(w, "moving the OVS MAC entry to the uplink", ret, err);
-		goto out;
-	}
-	w->ovs_fdb = true;
 	/* The datapath's cached flows, and frames a busy vSwitch took in before
 	 * the fabric moved, may still reach the old port for a while: what they
 	 * delivered is in the ring and follows, until the port has been quiet
@@ -320,7 +334,6 @@ ship_failed:
 	ret = ret < 0 ? ret : s.err;
 	work_error(w, "shipping buffered frames", ret, NULL);
 out:
-	free(err);
 	free(s.enc);
 	return ret;
 }
@@ -473,6 +486,95 @@ static void op_src_rollback(void *ctx, const char *why, bool resumed_local)
 	src_rollback(w, why);
 }
 
+/* True if this bridge learned the VM's MAC on the uplink: the VM announced
+ * itself from elsewhere (a learned entry, not our static one). */
+static bool vm_seen_on_uplink(struct work *w)
+{
+	struct ovsp_fdb_entry e;
+	uint32_t uplink;
+	char *err = NULL;
+	bool seen;
+
+	seen = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err) == 0 &&
+	       ovsp_fdb_lookup(w->ctl, w->a->cfg.bridge, w->r->mac.b, 0, &e, &err) == 0 &&
+	       e.ofport == uplink && !e.is_static;
+	free(err);
+	return seen;
+}
+
+#define PEER_LOST_STEP_MS 10	/* the bridge's MAC table is looked at this often */
+
+static bool op_src_peer_lost(void *ctx)
+{
+	struct work *w = ctx;
+	uint64_t deadline = timeutil_deadline_ms((int)w->a->cfg.blackout_timeout_ms);
+	struct reloc_event ev;
+	int ret;
+
+	agent_log(w->a, "relocation %llu: lost the destination agent with the VM paused: "
+		  "where does it come up?", (unsigned long long)w->r->id);
+	while (timeutil_mono_ns() < deadline) {
+		if (vm_seen_on_uplink(w))
+			return true;
+		ret = work_wait(w, PEER_LOST_STEP_MS, &ev);
+		work_spill(w);
+		if (ret != 2)
+			continue;
+		agent_reply(ev.cli_fd, ev.kind != EV_BLACKOUT, ev.kind == EV_BLACKOUT ?
+			    "buffering already" : "rolling back");
+		if (ev.kind == EV_RESUMED) {
+			w->resumed_local = true;
+			return false;
+		}
+		if (ev.kind == EV_FAILED)
+			return false;
+	}
+	return false;
+}
+
+/* Send one held frame out of the uplink, after the VM. */
+static int forward_one(const struct buffer_record *rec, void *arg)
+{
+	struct work *w = arg;
+	int ret = buffer_replay(w->rp, rec, NULL);
+
+	if (ret == 0)
+		w->p.shipped++;
+	return ret;
+}
+
+static int op_src_forward(void *ctx)
+{
+	struct work *w = ctx;
+	struct taprec_counts c;
+	int ret, rerr;
+
+	ret = buffer_replayer_open(w->a->cfg.uplink, &w->rp);
+	if (ret < 0) {
+		work_error(w, "opening the uplink to forward the held frames", ret, NULL);
+		return ret;
+	}
+	/* The VM is gone from here: frames for it that still come follow it. */
+	ret = src_redirect(w);
+	/* Oldest first: what the tap held, what went to memory, the ring. */
+	if (ret == 0 && w->tap.tq)
+		ret = taprec_handoff(&w->tap, forward_one, w, &c, &rerr);
+	if (ret >= 0)
+		ret = spill_each(&w->spill, forward_one, w);
+	if (ret >= 0)
+		ret = buffer_export(w->buf, forward_one, w);
+	buffer_set_mode(w->buf, &w->r->mac, BUFFER_MODE_DROP);
+	if (ret >= 0)
+		ret = buffer_export(w->buf, forward_one, w);
+	work_error(w, "lost the destination agent", -ENOTCONN,
+		   ret < 0 ? "the VM came up elsewhere; forwarding what was held failed" :
+			     "the VM came up elsewhere; what was held was sent out of the uplink");
+	agent_log(w->a, "relocation %llu: the VM came up elsewhere: %llu held frames sent out of %s",
+		  (unsigned long long)w->r->id, (unsigned long long)w->p.shipped, w->a->cfg.uplink);
+	work_publish(w);
+	return ret < 0 ? ret : 0;
+}
+
 static const struct choreo_ops src_ops = {
 	.prepare = op_src_prepare,
 	.prepared = op_src_prepared,
@@ -481,6 +583,8 @@ static const struct choreo_ops src_ops = {
 	.blackout = op_src_blackout,
 	.switchover = op_src_switchover,
 	.handoff = op_src_handoff,
+	.peer_lost = op_src_peer_lost,
+	.forward = op_src_forward,
 	.finish = op_src_finish,
 	.error = work_op_error,
 	.commit = work_commit,

@@ -128,6 +128,24 @@ static int f_handoff(void *ctx)
 	return result(f);
 }
 
+static bool f_peer_lost(void *ctx)
+{
+	struct fuzz *f = ctx;
+
+	if (f->role != CHOREO_SRC || f->switchovers)
+		abort();
+	return take(f) & 1;
+}
+
+static int f_forward(void *ctx)
+{
+	struct fuzz *f = ctx;
+
+	if (f->role != CHOREO_SRC || f->switchovers != 1)
+		abort();	/* forwarding only once the VM is known elsewhere */
+	return result(f);
+}
+
 static int f_frames(void *ctx, const struct choreo_input *in)
 {
 	struct fuzz *f = ctx;
@@ -197,6 +215,8 @@ static const struct choreo_ops ops = {
 	.blackout = f_blackout,
 	.switchover = f_switchover,
 	.handoff = f_handoff,
+	.peer_lost = f_peer_lost,
+	.forward = f_forward,
 	.frames = f_frames,
 	.finish = f_finish,
 	.error = f_error,

@@ -85,7 +85,7 @@ wait_answer() { # T0
 # stopped, the migration goes on), resumed on TO.  MOVE_T0: the resume
 # (date +%s%N).
 move_vm() { # FROM TO
-	vs_prepare vm1 "$2" || fail "preparing vm1's port on $2"
+	vs_prepare vm1 "$2" 2>"$T_TMP/prepare.err" || fail "preparing vm1's port on $2: $(cat "$T_TMP/prepare.err")"
 	ag_nm "$1" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$2" --port vnet-vm1 \
 		>"$T_TMP/relocate.out" 2>&1 || echo "relocate: $(cat "$T_TMP/relocate.out")"
 	vs_ctl vm1 pause late 20 >/dev/null 2>&1 || echo "the blackout hook failed"
@@ -177,7 +177,7 @@ term_cell() {
 	pv=${AG_PID[$from]}
 	probe_start 3
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
-	vs_prepare vm1 "$to" || fail "preparing vm1's port on $to"
+	vs_prepare vm1 "$to" 2>"$T_TMP/prepare.err" || fail "preparing vm1 port on $to: $(cat "$T_TMP/prepare.err") $(vs_ctl vm1 prepare "$(tb__host_ns "$to")" vnet-vm1 2>&1) $(vs_ctl vm1 stats 2>&1 | head -c 400)"
 	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
 		>"$T_TMP/relocate.out" 2>&1 &
 	rel=$!

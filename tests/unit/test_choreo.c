@@ -19,6 +19,7 @@ struct fake {
 	int nscript, next;
 	int prepare_ret, blackout_ret, handoff_ret, finish_ret, frames_ret;
 	bool early;			/* dst: resumed before PREPARE */
+	bool elsewhere;			/* src: the VM came up elsewhere after the peer was lost */
 	char log[2048];
 	int switchovers, rollbacks, commits, stops;
 	bool resumed_local;
@@ -103,6 +104,20 @@ static int f_handoff(void *ctx)
 	return f->handoff_ret;
 }
 
+static bool f_peer_lost(void *ctx)
+{
+	struct fake *f = ctx;
+
+	logf_(f, "peer_lost");
+	return f->elsewhere;
+}
+
+static int f_forward(void *ctx)
+{
+	logf_(ctx, "forward");
+	return 0;
+}
+
 static int f_frames(void *ctx, const struct choreo_input *in)
 {
 	struct fake *f = ctx;
@@ -165,6 +180,8 @@ static const struct choreo_ops fake_ops = {
 	.blackout = f_blackout,
 	.switchover = f_switchover,
 	.handoff = f_handoff,
+	.peer_lost = f_peer_lost,
+	.forward = f_forward,
 	.frames = f_frames,
 	.finish = f_finish,
 	.error = f_error,
@@ -313,7 +330,7 @@ static void src_paused_inputs(void **state)
 		{ CI_EVENT, CE_RESUMED, "reply(ok,rolling back) rollback(the VM resumed on the source,here)" },
 		{ CI_EVENT, CE_FAILED, "reply(ok,rolling back) rollback(the hypervisor reported a failure)" },
 		{ CI_TIMEOUT, 0, "rollback(the VM did not resume before the timeout)" },
-		{ CI_PEER_LOST, 0, "rollback(lost the destination agent)" },
+		{ CI_PEER_LOST, 0, "peer_lost rollback(lost the destination agent)" },
 	};
 	size_t i;
 
@@ -332,6 +349,20 @@ static void src_paused_inputs(void **state)
 			 cases[i].log);
 		assert_string_equal(f.log, want);
 	}
+}
+
+/* The destination agent lost while the VM is paused, and the VM comes up
+ * there anyway: what is held follows it, nothing is rolled back. */
+static void src_paused_peer_lost_elsewhere(void **state)
+{
+	struct fake f = { .elsewhere = true };
+
+	(void)state;
+	ev(&f, CE_BLACKOUT, 1);
+	other(&f, CI_PEER_LOST, 0);
+	run(&f, CHOREO_SRC);
+	assert_string_equal(f.log, "prepare prepared blackout reply(ok,buffering) peer_lost "
+				   "switchover(0) forward commit(failed) grace");
 }
 
 /* SIGTERM while the VM's frames are held: seen through, not rolled back;
@@ -523,6 +554,7 @@ int main(void)
 		cmocka_unit_test(src_blackout_fails),
 		cmocka_unit_test(src_switched_before_blackout),
 		cmocka_unit_test(src_paused_inputs),
+		cmocka_unit_test(src_paused_peer_lost_elsewhere),
 		cmocka_unit_test(src_paused_stop_and_repeat),
 		cmocka_unit_test(src_after_switchover_fails),
 		cmocka_unit_test(dst_commits),
