@@ -189,7 +189,7 @@ static enum choreo_state dst_source_says(struct choreo *c, const struct choreo_i
 		return state;
 	case CM_FRAMES:
 		if (c->ops->frames(c->ctx, in) < 0)
-			c->ops->error(c->ctx, "replaying the source's frames", -1, NULL);
+			c->ops->error(c->ctx, "replaying the source's frames", NULL);
 		return state;
 	default:	/* CM_FRAMES_END */
 		c->ops->frames(c->ctx, in);
@@ -264,7 +264,7 @@ static enum choreo_state dst_handoff(struct choreo *c, const struct choreo_input
 			return dst_source_says(c, in, CS_HANDOFF);
 		case CM_ROLLBACK:
 		case CM_ERROR:
-			c->ops->error(c->ctx, "source failed during handoff", -1,
+			c->ops->error(c->ctx, "source failed during handoff",
 				      peer_text(in, "source aborted"));
 			return CS_FINISH;
 		default:
@@ -273,11 +273,11 @@ static enum choreo_state dst_handoff(struct choreo *c, const struct choreo_input
 	case CI_TIMEOUT:
 		/* The VM runs here and its own frames wait behind the source's: no
 		 * longer once those stopped coming. */
-		c->ops->error(c->ctx, "handoff", -1, "the source's frames stopped coming");
+		c->ops->error(c->ctx, "handoff", "the source's frames stopped coming");
 		return CS_FINISH;
 	case CI_PEER_LOST:
 		/* The VM runs here: keep what came, and say that more may not have. */
-		c->ops->error(c->ctx, "handoff", -1, "lost the source agent before its last frames");
+		c->ops->error(c->ctx, "handoff", "lost the source agent before its last frames");
 		return CS_FINISH;
 	}
 	return CS_HANDOFF;

@@ -101,8 +101,9 @@ struct choreo_ops {
 	int (*frames)(void *ctx, const struct choreo_input *in);
 	/* src: wait for DONE; dst: drain, verify, send DONE. */
 	int (*finish)(void *ctx);
-	/* Set the relocation's error, if none yet. */
-	void (*error)(void *ctx, const char *what, int err, const char *detail);
+	/* Set the relocation's error, if none yet (a protocol error: what,
+	 * and detail or NULL). */
+	void (*error)(void *ctx, const char *what, const char *detail);
 	/* The outcome is known: record and announce it. */
 	void (*commit)(void *ctx, const char *outcome);
 	/* Wait out the grace period and remove what is left. */

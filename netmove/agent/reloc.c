@@ -498,9 +498,9 @@ void work_reply(void *ctx, const struct choreo_input *in, bool ok, const char *t
 	agent_reply(ev->cli_fd, ok, text ? text : w->r->error);
 }
 
-void work_op_error(void *ctx, const char *what, int err, const char *detail)
+void work_op_error(void *ctx, const char *what, const char *detail)
 {
-	work_error(ctx, what, err < 0 ? -EPROTO : 0, detail);
+	work_error(ctx, what, -EPROTO, detail);
 }
 
 void work_commit(void *ctx, const char *outcome)

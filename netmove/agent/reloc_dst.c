@@ -174,23 +174,6 @@ static void upstream_fdb_join(struct work *w)
 		work_error(w, "programming the upstream FDB", w->fdb_ret, w->fdb_err);
 }
 
-/* The port's txqueuelen, or 0 if unknown. */
-static uint64_t port_txqlen(const char *port)
-{
-	char path[96];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/tx_queue_len", port);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
 static int dst_switchover(struct work *w, uint64_t resumed_us)
 {
 	struct reloc *r = w->r;
@@ -204,7 +187,8 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 	 * meanwhile waits in the ring, and in memory once it would fill it. */
 	w->spilling = true;
 	(void)tapq_stat(r->port, "tx_packets", &w->rp_tx0);
-	w->rp_limit = port_txqlen(r->port) / 2;
+	if (tapq_txqlen(r->port, &w->rp_limit) == 0)
+		w->rp_limit /= 2;
 	work_mark(w, PH_SWITCHOVER);
 	an = calloc(1, sizeof(*an));
 	if (!an)

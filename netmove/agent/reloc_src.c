@@ -486,17 +486,16 @@ static void op_src_rollback(void *ctx, const char *why, bool resumed_local)
 	src_rollback(w, why);
 }
 
-/* True if this bridge learned the VM's MAC on the uplink: the VM announced
- * itself from elsewhere (a learned entry, not our static one). */
-static bool vm_seen_on_uplink(struct work *w)
+/* True if this bridge learned the VM's MAC on the uplink (OpenFlow port
+ * uplink): the VM announced itself from elsewhere (a learned entry, not our
+ * static one). */
+static bool vm_seen_on_uplink(struct work *w, uint32_t uplink)
 {
 	struct ovsp_fdb_entry e;
-	uint32_t uplink;
 	char *err = NULL;
 	bool seen;
 
-	seen = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err) == 0 &&
-	       ovsp_fdb_lookup(w->ctl, w->a->cfg.bridge, w->r->mac.b, 0, &e, &err) == 0 &&
+	seen = ovsp_fdb_lookup(w->ctl, w->a->cfg.bridge, w->r->mac.b, 0, &e, &err) == 0 &&
 	       e.ofport == uplink && !e.is_static;
 	free(err);
 	return seen;
@@ -509,12 +508,18 @@ static bool op_src_peer_lost(void *ctx)
 	struct work *w = ctx;
 	uint64_t deadline = timeutil_deadline_ms((int)w->a->cfg.blackout_timeout_ms);
 	struct reloc_event ev;
+	uint32_t uplink;
+	char *err = NULL;
 	int ret;
 
 	agent_log(w->a, "relocation %llu: lost the destination agent with the VM paused: "
 		  "where does it come up?", (unsigned long long)w->r->id);
+	ret = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err);
+	free(err);
+	if (ret < 0)
+		return false;
 	while (timeutil_mono_ns() < deadline) {
-		if (vm_seen_on_uplink(w))
+		if (vm_seen_on_uplink(w, uplink))
 			return true;
 		ret = work_wait(w, PEER_LOST_STEP_MS, &ev);
 		work_spill(w);

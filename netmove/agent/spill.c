@@ -37,7 +37,7 @@ static struct ctl_msg *chunk_for(struct spill *s, size_t len)
 static int take_one(const struct buffer_record *rec, void *arg)
 {
 	struct spill *s = arg;
-	size_t len = buffer_record_wire_len(rec) + 6;	/* and its TLV header */
+	size_t len = buffer_record_wire_len(rec) + CTL_ATTR_HDR_LEN;
 	struct ctl_msg *c;
 	uint8_t *p;
 	int ret;
@@ -47,10 +47,10 @@ static int take_one(const struct buffer_record *rec, void *arg)
 		return -ENOSPC;
 	}
 	c = chunk_for(s, len);
-	p = c ? ctl_put_reserve(c, A_RECORD, len - 6) : NULL;
+	p = c ? ctl_put_reserve(c, A_RECORD, len - CTL_ATTR_HDR_LEN) : NULL;
 	if (!p)
 		return -ENOMEM;
-	ret = buffer_record_encode(rec, p, len - 6);
+	ret = buffer_record_encode(rec, p, len - CTL_ATTR_HDR_LEN);
 	if (ret < 0)
 		return ret;
 	s->bytes += len;

@@ -94,7 +94,7 @@ bool work_superseded(struct work *w);
 /* The ops both roles share (choreo.h). */
 void work_next(void *ctx, enum choreo_state s, struct choreo_input *in);
 void work_reply(void *ctx, const struct choreo_input *in, bool ok, const char *text);
-void work_op_error(void *ctx, const char *what, int err, const char *detail);
+void work_op_error(void *ctx, const char *what, const char *detail);
 void work_commit(void *ctx, const char *outcome);
 void work_stopping(void *ctx);
 

@@ -17,7 +17,6 @@
 #include "netmove/timeutil.h"
 #include "ctl_tls.h"
 
-#define ATTR_HDR 6
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
@@ -71,13 +70,13 @@ static int attr_add(struct ctl_msg *m, uint16_t tag, size_t len, uint8_t **val)
 
 	if (len > CTL_MAX_BODY)
 		return -EMSGSIZE;
-	ret = reserve(m, ATTR_HDR + len);
+	ret = reserve(m, CTL_ATTR_HDR_LEN + len);
 	if (ret < 0)
 		return ret;
 	put16(m->body + m->len, tag);
 	put32(m->body + m->len + 2, (uint32_t)len);
-	*val = m->body + m->len + ATTR_HDR;
-	m->len += ATTR_HDR + len;
+	*val = m->body + m->len + CTL_ATTR_HDR_LEN;
+	m->len += CTL_ATTR_HDR_LEN + len;
 	return 0;
 }
 
@@ -118,15 +117,15 @@ int ctl_next(const struct ctl_msg *m, size_t *off, uint16_t *tag, const void **v
 {
 	uint32_t l;
 
-	if (*off + ATTR_HDR > m->len)
+	if (*off + CTL_ATTR_HDR_LEN > m->len)
 		return 0;
 	l = get32(m->body + *off + 2);
-	if (l > m->len - *off - ATTR_HDR)
+	if (l > m->len - *off - CTL_ATTR_HDR_LEN)
 		return 0;
 	*tag = get16(m->body + *off);
-	*v = m->body + *off + ATTR_HDR;
+	*v = m->body + *off + CTL_ATTR_HDR_LEN;
 	*len = l;
-	*off += ATTR_HDR + l;
+	*off += CTL_ATTR_HDR_LEN + l;
 	return 1;
 }
 
@@ -135,9 +134,9 @@ int ctl_body_check(const uint8_t *body, size_t len)
 	size_t off = 0;
 
 	while (off < len) {
-		if (len - off < ATTR_HDR || get32(body + off + 2) > len - off - ATTR_HDR)
+		if (len - off < CTL_ATTR_HDR_LEN || get32(body + off + 2) > len - off - CTL_ATTR_HDR_LEN)
 			return -EBADMSG;
-		off += ATTR_HDR + get32(body + off + 2);
+		off += CTL_ATTR_HDR_LEN + get32(body + off + 2);
 	}
 	return 0;
 }

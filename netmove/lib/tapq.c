@@ -328,14 +328,15 @@ void tapq_close(struct tapq *q)
 	free(q);
 }
 
-int tapq_stat(const char *ifname, const char *counter, uint64_t *v)
+/* A number in /sys/class/net/IF/ATTR. */
+static int sysfs_u64(const char *ifname, const char *attr, uint64_t *v)
 {
 	unsigned long long n;
 	char path[128];
 	FILE *f;
 	int ret = 0;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname, counter);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ENOENT : -EIO;
@@ -345,4 +346,17 @@ int tapq_stat(const char *ifname, const char *counter, uint64_t *v)
 		ret = -EIO;
 	fclose(f);
 	return ret;
+}
+
+int tapq_stat(const char *ifname, const char *counter, uint64_t *v)
+{
+	char attr[64];
+
+	snprintf(attr, sizeof(attr), "statistics/%s", counter);
+	return sysfs_u64(ifname, attr, v);
+}
+
+int tapq_txqlen(const char *ifname, uint64_t *v)
+{
+	return sysfs_u64(ifname, "tx_queue_len", v);
 }

@@ -164,10 +164,9 @@ static int f_finish(void *ctx)
 	return result(f);
 }
 
-static void f_error(void *ctx, const char *what, int err, const char *detail)
+static void f_error(void *ctx, const char *what, const char *detail)
 {
 	(void)what;
-	(void)err;
 	(void)detail;
 	after_end(ctx);
 }

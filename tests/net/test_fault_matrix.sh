@@ -56,7 +56,7 @@ nm_progs() { ip netns exec "$(tb__host_ns "$1")" tc filter show dev vnet-vm1 egr
 # $T_TMP/send.json.
 probe_start() { # SECS
 	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
-		--timeout 40 --idle 4000 --max-lost 100000000
+		--timeout 40 --idle 4000 --max-lost 100000000 --lost-ranges 4
 	PROBE_RECV=$T_BG
 	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
 	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration "$1" \
@@ -96,6 +96,23 @@ move_vm() { # FROM TO
 	echo "$2" >"${VS_DIR[vm1]}/vm1.host"
 }
 
+# Start host H's agent again with the fault SPEC (NETMOVED_FAULT): FAULT_PID.
+restart_with_fault() { # H SPEC
+	ag_stop "$1"
+	NETMOVED_FAULT=$2 ag_start "$1" || fail "agent $1 did not start"
+	FAULT_PID=${AG_PID[$1]}
+}
+
+# Wait up to TRIES x 20 ms for PID to be gone: 0 if it is.
+wait_gone() { # PID TRIES
+	local i
+	for ((i = 0; i < $2; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.02
+	done
+	return 1
+}
+
 # One cell: ROLE:PHASE.  Moves vm1 to the other host.
 cell() {
 	local role=${1%%:*} phase=${1#*:} from to victim pv t0 t1 ms id ok fired r i tc
@@ -104,9 +121,8 @@ cell() {
 	to=$(mig_other "$from")
 	if [ "$role" = source ]; then victim=$from; else victim=$to; fi
 	step "cell $role:$phase: vm1 $from -> $to, agent $victim dies entering $phase"
-	ag_stop "$victim"
-	NETMOVED_FAULT="$role:$phase:kill" ag_start "$victim" || fail "agent $victim did not start"
-	pv=${AG_PID[$victim]}
+	restart_with_fault "$victim" "$role:$phase:kill"
+	pv=$FAULT_PID
 
 	probe_start 3
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
@@ -115,10 +131,7 @@ cell() {
 	# The fault must have fired: the agent died in that phase.  It is
 	# started again at once, as its service manager would.
 	fired=
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pv" 2>/dev/null || { fired=1; break; }
-		sleep 0.02
-	done
+	wait_gone "$pv" 100 && fired=1
 	[ -n "$fired" ] || fail "$role:$phase: agent $victim never reached $phase: $(tail -3 "$TB_DIR/agent-$victim.log")"
 	grep -q "fault: SIGKILL at $phase" "$TB_DIR/agent-$victim.log" ||
 		fail "$role:$phase: agent $victim died, but not of the fault"
@@ -172,12 +185,11 @@ term_cell() {
 	from=$(vs_host vm1)
 	to=$(mig_other "$from")
 	step "cell term:$phase: vm1 $from -> $to, SIGTERM to agent $from in $phase"
-	ag_stop "$from"
-	NETMOVED_FAULT="source:$phase:hold=300" ag_start "$from" || fail "agent $from did not start"
-	pv=${AG_PID[$from]}
+	restart_with_fault "$from" "source:$phase:hold=300"
+	pv=$FAULT_PID
 	probe_start 3
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
-	vs_prepare vm1 "$to" 2>"$T_TMP/prepare.err" || fail "preparing vm1 port on $to: $(cat "$T_TMP/prepare.err") $(vs_ctl vm1 prepare "$(tb__host_ns "$to")" vnet-vm1 2>&1) $(vs_ctl vm1 stats 2>&1 | head -c 400)"
+	vs_prepare vm1 "$to" 2>"$T_TMP/prepare.err" || fail "preparing vm1's port on $to: $(cat "$T_TMP/prepare.err")"
 	ag_nm "$from" relocate --mac "$VM1_MAC" --ip "$VM1_IP" --to "host$to" --port vnet-vm1 \
 		>"$T_TMP/relocate.out" 2>&1 &
 	rel=$!
@@ -199,11 +211,7 @@ term_cell() {
 		VS_HOST[vm1]=$to
 		echo "$to" >"${VS_DIR[vm1]}/vm1.host"
 	fi
-	for ((i = 0; i < 250; i++)); do
-		kill -0 "$pv" 2>/dev/null || break
-		sleep 0.02
-	done
-	kill -0 "$pv" 2>/dev/null && fail "term:$phase: agent $from still runs 5 s after SIGTERM"
+	wait_gone "$pv" 250 || fail "term:$phase: agent $from still runs 5 s after SIGTERM"
 	wait "$pv"
 	local st=$?
 	unset "AG_PID[$from]"
@@ -260,8 +268,7 @@ live_cell() { # cut ROLE PHASE | stall
 	if [ "$role" = source ]; then h=$from; else h=$to; fi
 	step "cell $kind${2:+:$role:$phase}: vm1 $from -> $to"
 	if [ "$kind" = stall ]; then
-		ag_stop "$from"
-		NETMOVED_FAULT="source:switchover:hold=8000" ag_start "$from" || fail "agent $from did not start"
+		restart_with_fault "$from" "source:switchover:hold=8000"
 	fi
 	if [ "$kind" = cut ]; then
 		# The agent's own line for the phase (a new one) is the trigger.
@@ -302,6 +309,7 @@ live_cell() { # cut ROLE PHASE | stall
 	t_wait "$recv" || true
 	sleep 0.7 # the grace period (500 ms)
 	mig_cleanup_port "$from"
+	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
 	echo "measured: cell $kind${2:+:$role:$phase} | vm1 on $to | answered ${ms} ms after resume | probe lost $(jget "$r" lost) dup $(jget "$r" duplicated) reordered $(jget "$r" reordered) of $(jget "$T_TMP/send.json" sent) | source '$(jq -r .outcome <<<"$js")' ($(jq -r '.error // ""' <<<"$js" | cut -c1-80)) lost $(jq -r .frames.lost <<<"$js") | destination '$(jq -r .outcome <<<"$jd")' lost $(jq -r .frames.lost <<<"$jd")"
 	[ -n "$js" ] || fail "$kind: the source's relocation never ended"
 	[ -n "$jd" ] || fail "$kind: the destination's relocation never ended"

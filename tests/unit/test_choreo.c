@@ -134,9 +134,8 @@ static int f_finish(void *ctx)
 	return f->finish_ret;
 }
 
-static void f_error(void *ctx, const char *what, int err, const char *detail)
+static void f_error(void *ctx, const char *what, const char *detail)
 {
-	(void)err;
 	logf_(ctx, "error(%s%s%s)", what, detail ? ": " : "", detail ? detail : "");
 }
 

@@ -28,6 +28,7 @@
 #define CTL_MAGIC 0x4e4d4331u		/* "NMC1" */
 #define CTL_VERSION 3			/* 3: inside TLS 1.3, no tags of its own */
 #define CTL_HDR_LEN 24			/* header bytes */
+#define CTL_ATTR_HDR_LEN 6		/* an attribute's header: tag u16, length u32 */
 #define CTL_MAX_BODY (64u << 20)	/* largest body accepted or sent */
 #define CTL_SEND_TIMEOUT_MS 5000	/* default deadline of one ctl_send */
 #define CTL_MAX_KEY 256			/* longest pre-shared key */

@@ -68,4 +68,7 @@ void tapq_close(struct tapq *q);
  * -ENOENT or -EIO. */
 int tapq_stat(const char *ifname, const char *counter, uint64_t *v);
 
+/* ifname's txqueuelen (/sys/class/net/IF/tx_queue_len): 0, -ENOENT or -EIO. */
+int tapq_txqlen(const char *ifname, uint64_t *v);
+
 #endif
