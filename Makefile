@@ -90,16 +90,21 @@ $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lcmocka
 
 # Unit tests of netmoved's own modules that need no library beyond
-# libnetmove: built with the module itself.
-$(O)/unit/test_choreo: tests/unit/test_choreo.c netmove/agent/choreo.c $(O)/libnetmove.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -Inetmove/agent -o $@ $< netmove/agent/choreo.c \
-		$(O)/libnetmove.a $(LDLIBS) -lcmocka
+# libnetmove: built with the modules they test.
+UNIT_AGENT_test_choreo := netmove/agent/choreo.c
+UNIT_AGENT_test_shipq := netmove/agent/shipq.c netmove/agent/taprec.c
+define agent_unit
+$(O)/unit/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -Itests/unit -Inetmove/agent -o $$@ $$< $$(UNIT_AGENT_$(1)) \
+		$(O)/libnetmove.a $$(LDLIBS) -lcmocka
 
-$(O)/unit-san/test_choreo: tests/unit/test_choreo.c netmove/agent/choreo.c $(O)/libnetmove-san.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -O1 -Itests/unit -Inetmove/agent -o $@ $< netmove/agent/choreo.c \
-		$(O)/libnetmove-san.a $(LDLIBS) -lcmocka
+$(O)/unit-san/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove-san.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(SAN) -O1 -Itests/unit -Inetmove/agent -o $$@ $$< $$(UNIT_AGENT_$(1)) \
+		$(O)/libnetmove-san.a $$(LDLIBS) -lcmocka
+endef
+$(foreach t,test_choreo test_shipq,$(eval $(call agent_unit,$(t))))
 
 # The programs' usage errors, where tests/run.sh looks for unit tests (it
 # prints cmocka's result lines); it runs the programs built in $(O)/.

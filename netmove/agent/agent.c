@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "ovsp.h"
 #include "recover.h"
 #include "netmove/agentc.h"
 #include "netmove/buffer.h"
@@ -113,6 +114,19 @@ void agent_note_early_resume(struct agent *a, const struct mac *mac, uint64_t ti
 	slot->mac = *mac;
 	slot->time_us = time_us;
 	slot->mono_ns = timeutil_mono_ns();
+}
+
+bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct mac *mac,
+			uint32_t uplink)
+{
+	struct ovsp_fdb_entry e;
+	char *err = NULL;
+	bool seen;
+
+	seen = ovsp_fdb_lookup(ctl, bridge, mac->b, 0, &e, &err) == 0 && e.ofport == uplink &&
+	       !e.is_static;
+	free(err);
+	return seen;
 }
 
 bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *time_us)

@@ -98,6 +98,11 @@ struct reloc_progress {
 	uint64_t first_replay_us;	/* first shipped frame replayed into the VM (dst) */
 	uint64_t buffered;		/* frames captured on this host */
 	uint64_t shipped;		/* frames sent to the destination (src) */
+	uint64_t confirmed;		/* of which the destination confirmed (src) */
+	uint64_t forwarded;		/* held frames sent out of the uplink after the VM,
+					 * its destination agent gone (src) */
+	uint64_t unconfirmed;		/* shipped into a destination that never confirmed
+					 * them and was not seen to die: they may be lost (src) */
 	uint64_t received;		/* frames received from the source (dst) */
 	uint64_t replayed;		/* frames replayed into the VM on this host */
 	uint64_t dropped;		/* frames dropped (ring full, DROP mode) */
@@ -181,6 +186,12 @@ struct agent {
  * resumed within AGENT_EARLY_MS. */
 void agent_note_early_resume(struct agent *a, const struct mac *mac, uint64_t time_us);
 bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *time_us);
+
+/* True if bridge learned mac on OpenFlow port uplink (a learned entry, not
+ * netmove's static one): the VM announced itself from elsewhere. */
+struct ovsp_ctl;
+bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct mac *mac,
+			uint32_t uplink);
 
 /* Free finished relocations beyond AGENT_KEEP_DONE (caller holds a->lock). */
 void agent_prune(struct agent *a);

@@ -46,11 +46,27 @@ static enum choreo_state rolled_back(struct choreo *c, const struct choreo_input
 
 static enum choreo_state src_prepare(struct choreo *c, const struct choreo_input *in)
 {
+	int ret;
+
 	(void)in;
-	if (c->ops->prepare(c->ctx) < 0)
+	ret = c->ops->prepare(c->ctx);
+	if (ret < 0)
 		return rollback(c, "prepare failed", false);
+	c->peer_gone = ret > 0;
 	c->ops->prepared(c->ctx, NULL);
 	return CS_READY;
+}
+
+/* The destination agent is gone, the VM paused and its frames held here:
+ * where does it come up? */
+static enum choreo_state src_lost_paused(struct choreo *c, const struct choreo_input *in)
+{
+	if (!c->ops->peer_lost(c->ctx))
+		return rollback(c, "lost the destination agent", false);
+	c->ops->switchover(c->ctx, in, 0);
+	c->ops->forward(c->ctx);
+	c->ops->commit(c->ctx, "failed");
+	return CS_GRACE;
 }
 
 /* What READY and PAUSED share: the hypervisor gave up, the peer did, time
@@ -82,9 +98,16 @@ static enum choreo_state src_abort(struct choreo *c, const struct choreo_input *
 
 static enum choreo_state src_ready(struct choreo *c, const struct choreo_input *in)
 {
-	enum choreo_state next = src_abort(c, in, "no blackout before the timeout");
+	enum choreo_state next;
 	int ret;
 
+	/* Nothing is held yet, but the hypervisor may migrate the VM without
+	 * the agents: hold its frames when it stops, and see where it goes. */
+	if (in->kind == CI_PEER_LOST) {
+		c->peer_gone = true;
+		return CS_READY;
+	}
+	next = src_abort(c, in, "no blackout before the timeout");
 	if (next != CS_MAX)
 		return next;
 	if (in->kind == CI_EVENT && in->event == CE_STOP) {
@@ -94,6 +117,8 @@ static enum choreo_state src_ready(struct choreo *c, const struct choreo_input *
 	if (in->kind == CI_EVENT && in->event == CE_BLACKOUT) {
 		ret = c->ops->blackout(c->ctx, in);
 		c->ops->reply(c->ctx, in, ret == 0, ret == 0 ? "buffering" : NULL);
+		if (ret == 0 && c->peer_gone)
+			return src_lost_paused(c, in);
 		return ret == 0 ? CS_PAUSED : CS_READY;
 	}
 	if (in->kind == CI_PEER && in->msg == CM_SWITCHED) {
@@ -110,14 +135,8 @@ static enum choreo_state src_paused(struct choreo *c, const struct choreo_input 
 	enum choreo_state next;
 
 	/* The VM's frames are held here and may belong elsewhere by now. */
-	if (in->kind == CI_PEER_LOST) {
-		if (!c->ops->peer_lost(c->ctx))
-			return rollback(c, "lost the destination agent", false);
-		c->ops->switchover(c->ctx, in, 0);
-		c->ops->forward(c->ctx);
-		c->ops->commit(c->ctx, "failed");
-		return CS_GRACE;
-	}
+	if (in->kind == CI_PEER_LOST)
+		return src_lost_paused(c, in);
 	next = src_abort(c, in, "the VM did not resume before the timeout");
 	if (next != CS_MAX)
 		return next;
@@ -326,6 +345,7 @@ void choreo_run(struct choreo *c, enum choreo_role role, const struct choreo_ops
 	c->ctx = ctx;
 	c->state = CS_PREPARE;
 	c->blackout_seen = false;
+	c->peer_gone = false;
 	c->ntrace = 0;
 	while (c->state != CS_END) {
 		const struct choreo_step *st = &tables[role][c->state];

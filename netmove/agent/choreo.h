@@ -18,7 +18,10 @@
  *   END; after it, nothing is rolled back: the relocation ends committed,
  *   committed with errors, or failed.  A paused source that loses the
  *   destination agent waits to see where the VM comes up: here, it rolls
- *   back; elsewhere, it forwards what it held there and ends failed. */
+ *   back; elsewhere, it forwards what it held there and ends failed.  One
+ *   that lost it before the VM stopped still holds the VM's frames when it
+ *   does (the hypervisor's migration may go on without the agents), and
+ *   does the same. */
 #ifndef NETMOVE_AGENT_CHOREO_H
 #define NETMOVE_AGENT_CHOREO_H
 
@@ -70,7 +73,9 @@ struct choreo_input {
 /* The world, as the choreography sees it.  ctx is the ops' own.  Calls
  * return 0 or a negative errno unless said otherwise. */
 struct choreo_ops {
-	/* Get ready (src: connect, PREPARE, attach; dst: flows, buffer). */
+	/* Get ready (src: connect, PREPARE, attach; dst: flows, buffer).
+	 * src: 1 if this side is ready but the destination agent was lost
+	 * before it answered. */
 	int (*prepare)(void *ctx);
 	/* Prepared: src answers its CLI; dst: true (with *resumed_us) if the VM
 	 * resumed here before PREPARE came. */
@@ -122,6 +127,8 @@ struct choreo {
 	const struct choreo_ops *ops;
 	void *ctx;
 	bool blackout_seen;		/* dst: the source said the VM stopped */
+	bool peer_gone;			/* src: the destination agent was lost before the
+					 * VM stopped */
 	enum choreo_state trace[32];	/* the states passed through, for tests and logs */
 	int ntrace;			/* how many (at most 32 kept) */
 };

@@ -1,8 +1,10 @@
 /* recover: resolve what a netmoved that died left behind (see recover.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <net/if.h>
 
 #include "agent.h"
@@ -14,12 +16,16 @@
 #include "ovsp.h"
 
 #define RECOVER_MAX 256			/* MACs and interrupted relocations per start */
+#define RECOVER_STEP_MS 10		/* the bridge's MAC table is looked at this often */
 
 /* What was found, and done, for one MAC. */
 struct left {
 	struct mac mac;
 	char port[IF_NAMESIZE];		/* port whose buffer program held its frames, or "" */
 	uint64_t handed;		/* frames of that ring handed to the port */
+	uint64_t forwarded;		/* or sent out of the uplink, after the VM */
+	struct buffer *held;		/* that port's program, its frames still held for a
+					 * source's VM that may have come up elsewhere */
 	uint64_t passed;		/* frames the program let through past its lease */
 	bool flows;			/* netmove flows were on the bridge */
 	bool flows_removed;		/* and are gone */
@@ -106,6 +112,17 @@ static int journal_line(const char *line, void *arg)
 
 /* ---- buffer programs ---- */
 
+/* The interrupted relocation of mac in which this host was the source. */
+static const struct started *source_of(const struct recovery *rc, const struct mac *mac)
+{
+	int i;
+
+	for (i = 0; i < rc->nst; i++)
+		if (mac_equal(&rc->st[i].mac, mac) && !strcmp(rc->st[i].role, "source"))
+			return &rc->st[i];
+	return NULL;
+}
+
 static void recover_port(struct recovery *rc, const char *ifname)
 {
 	struct mac macs[BUFFER_MAX_MACS];
@@ -136,6 +153,12 @@ static void recover_port(struct recovery *rc, const char *ifname)
 			break;
 		snprintf(l->port, sizeof(l->port), "%s", ifname);
 		l->passed = ps.lease_passed;
+		/* A source that died with the VM paused: the VM may come up
+		 * elsewhere, and its frames should follow it (held_main). */
+		if (n == 1 && ps.ring_used && source_of(rc, &macs[i])) {
+			l->held = b;
+			return;
+		}
 		if (buffer_stats(b, &macs[i], &ms) == 0 && ms.mode != BUFFER_MODE_PASS) {
 			ret = buffer_drain(b, &macs[i], &ds);
 			if (ret < 0)
@@ -241,6 +264,7 @@ static void render_left(const struct left *l, struct out *o)
 	if (l->port[0]) {
 		out_str(o, "buffer_port", l->port);
 		out_u64(o, "frames_handed_to_port", l->handed);
+		out_u64(o, "frames_forwarded", l->forwarded);
 		out_u64(o, "frames_passed_after_lease", l->passed);
 	}
 	out_bool(o, "flows_found", l->flows);
@@ -256,7 +280,7 @@ static bool left_empty(const struct left *l)
 	return !l->port[0] && !l->flows && !l->fdb_removed && !l->err[0];
 }
 
-static int record(struct recovery *rc, const struct started *s, struct left *l)
+static int record(struct agent *a, const struct started *s, struct left *l)
 {
 	struct journal_entry e;
 	char m[MAC_STRLEN];
@@ -266,7 +290,7 @@ static int record(struct recovery *rc, const struct started *s, struct left *l)
 	if (ret < 0)
 		return ret;
 	out_u64(&e.o, "time_us", timeutil_real_ns() / NSEC_PER_USEC);
-	out_str(&e.o, "host", rc->a->cfg.name);
+	out_str(&e.o, "host", a->cfg.name);
 	if (s) {
 		out_u64(&e.o, "id", s->id);
 		out_str(&e.o, "role", s->role);
@@ -280,12 +304,110 @@ static int record(struct recovery *rc, const struct started *s, struct left *l)
 	out_str(&e.o, "outcome", s ? "interrupted" : "recovered");
 	out_str(&e.o, "error", s ? "netmoved ended before this relocation did" :
 				   "left by a netmoved that ended");
-	ret = journal_commit(&e, rc->a->cfg.journal);
+	ret = journal_commit(&e, a->cfg.journal);
 	if (ret < 0)
-		agent_log(rc->a, "journal %s: %s", rc->a->cfg.journal, strerror(-ret));
-	agent_log(rc->a, "recovery: %s %s%s%s", m, s ? "relocation interrupted" : "leftovers",
+		agent_log(a, "journal %s: %s", a->cfg.journal, strerror(-ret));
+	agent_log(a, "recovery: %s %s%s%s", m, s ? "relocation interrupted" : "leftovers",
 		  l && l->err[0] ? ": " : "", l && l->err[0] ? l->err : "");
 	return ret < 0 ? 0 : 1;
+}
+
+/* ---- a dead source's held frames ---- */
+
+struct held {
+	struct agent *a;
+	struct started st;
+	struct left l;
+};
+
+static int forward_one(const struct buffer_record *rec, void *arg)
+{
+	return buffer_replay(arg, rec, NULL);
+}
+
+/* Watch for the VM to come up elsewhere (the bridge learns its MAC on the
+ * uplink: the destination announced it) for at most the blackout timeout:
+ * then its held frames go out of the uplink after it, oldest first; else
+ * (it stayed, or time ran out) they go to its port.  Then the program goes,
+ * and the relocation is journaled. */
+static void *held_main(void *arg)
+{
+	struct held *h = arg;
+	const struct agent_cfg *cfg = &h->a->cfg;
+	uint64_t deadline = timeutil_deadline_ms((int)cfg->blackout_timeout_ms);
+	struct buffer *b = h->l.held, *rp = NULL;
+	struct ovsp_conn *of = NULL;
+	struct ovsp_ctl *ctl = NULL;
+	uint32_t uplink = 0;
+	char *err = NULL;
+	bool elsewhere = false;
+	int ret;
+
+	ret = ovsp_open(cfg->ofctl, 0, &of, &err);
+	if (ret == 0)
+		ret = ovsp_ofport(of, cfg->uplink, &uplink, &err);
+	if (ret == 0)
+		ret = ovsp_ctl_open(cfg->ovs_ctl, 0, &ctl, &err);
+	if (ret < 0)
+		left_fail(&h->l, "watching where the VM comes up", ret, err);
+	while (ret == 0 && !__atomic_load_n(&h->a->stop, __ATOMIC_RELAXED) && timeutil_mono_ns() < deadline &&
+	       !(elsewhere = agent_vm_on_uplink(ctl, cfg->bridge, &h->l.mac, uplink)))
+		usleep(RECOVER_STEP_MS * 1000);
+	if (elsewhere) {
+		ret = buffer_replayer_open(cfg->uplink, &rp);
+		if (ret == 0) {
+			ret = buffer_set_mode(b, &h->l.mac, BUFFER_MODE_DROP);
+			if (ret == 0)
+				ret = buffer_export(b, forward_one, rp);
+			if (ret > 0)
+				h->l.forwarded = (uint64_t)ret;
+			buffer_close(rp);
+		}
+		if (ret < 0)
+			left_fail(&h->l, "sending the held frames out of the uplink", ret, cfg->uplink);
+	} else {
+		struct buffer_replay_stats ds = { 0 };
+
+		ret = buffer_drain(b, &h->l.mac, &ds);
+		if (ret < 0)
+			left_fail(&h->l, "handing the held frames to the port", ret, h->l.port);
+		h->l.handed = ds.frames;
+	}
+	agent_log(h->a, "recovery: %llu frames a dead source held %s", elsewhere ?
+		  (unsigned long long)h->l.forwarded : (unsigned long long)h->l.handed,
+		  elsewhere ? "followed the VM out of the uplink" : "handed to its port");
+	ret = buffer_detach(b);
+	if (ret < 0)
+		agent_log(h->a, "recovery: removing the program on %s: %s", h->l.port, strerror(-ret));
+	h->l.held = NULL;
+	record(h->a, &h->st, &h->l);
+	free(err);
+	ovsp_ctl_close(ctl);
+	ovsp_close(of);
+	free(h);
+	return NULL;
+}
+
+/* Run held_main for l (its journal record is then held_main's). */
+static bool hold_on(struct agent *a, const struct started *s, struct left *l)
+{
+	struct held *h = malloc(sizeof(*h));
+	pthread_attr_t at;
+	pthread_t t;
+	bool ok;
+
+	if (!h)
+		return false;
+	h->a = a;
+	h->st = *s;
+	h->l = *l;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	ok = pthread_create(&t, &at, held_main, h) == 0;
+	pthread_attr_destroy(&at);
+	if (!ok)
+		free(h);
+	return ok;
 }
 
 int recover_run(struct agent *a)
@@ -307,11 +429,17 @@ int recover_run(struct agent *a)
 				l = &rc->left[j];
 		if (l)
 			l->told = true;
-		n += record(rc, &rc->st[i], l);
+		if (l && l->held && hold_on(a, &rc->st[i], l))
+			continue;
+		if (l && l->held) {
+			buffer_drain(l->held, &l->mac, NULL);
+			buffer_detach(l->held);
+		}
+		n += record(a, &rc->st[i], l);
 	}
 	for (j = 0; j < rc->nleft; j++)
 		if (!rc->left[j].told && !left_empty(&rc->left[j]))
-			n += record(rc, NULL, &rc->left[j]);
+			n += record(a, NULL, &rc->left[j]);
 	free(rc);
 	return n;
 }

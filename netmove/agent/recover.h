@@ -13,7 +13,12 @@
  *     process holds pinned (`netmove buffer attach --pin` owns those): hands
  *     every frame its ring holds to the port, in order (they were the VM's;
  *     a VM that runs here gets them late rather than never), and removes
- *     exactly that program;
+ *     exactly that program.  Where this host was the source of the
+ *     interrupted relocation, the VM may be coming up elsewhere: a thread
+ *     watches the bridge for its MAC on the uplink (the destination
+ *     announced it) for up to the blackout timeout, and sends the frames
+ *     out of the uplink after it if it shows there; the lease meanwhile
+ *     lets new frames through, so the port fails open as before;
  *   - for every MAC with netmove flows on the bridge: removes them, and a
  *     static MAC entry on the uplink, as the grace period would have;
  *   - journals each interrupted relocation as "interrupted", with what was

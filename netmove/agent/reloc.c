@@ -138,6 +138,9 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_obj_begin(o, "frames");
 	out_u64(o, "buffered", r->p.buffered);
 	out_u64(o, "shipped", r->p.shipped);
+	out_u64(o, "confirmed", r->p.confirmed);
+	out_u64(o, "forwarded", r->p.forwarded);
+	out_u64(o, "unconfirmed", r->p.unconfirmed);
 	out_u64(o, "received", r->p.received);
 	out_u64(o, "replayed", r->p.replayed);
 	out_u64(o, "dropped", r->p.dropped);
@@ -266,6 +269,7 @@ void work_cleanup(struct work *w)
 		buffer_close(w->rp);
 	taprec_close(&w->tap);
 	spill_free(&w->spill);
+	shipq_free(&w->sent);
 	ovsp_close(w->of);
 	ovsp_ctl_close(w->ctl);
 	wire_close(&w->up);
@@ -391,9 +395,15 @@ int work_wait(struct work *w, int timeout_ms, struct reloc_event *ev)
  * holds into memory, so that a long blackout does not fill it (spill.h). */
 void work_spill(struct work *w)
 {
+	struct buffer_stats bs;
 	int ret;
 
 	if (!w->spilling || !w->spill.limit)
+		return;
+	/* Frames stay in the kernel's ring while it has room: the ring outlives
+	 * an agent that dies, and the restarted one finds them (recover.h);
+	 * this process's memory does not. */
+	if (buffer_stats(w->buf, NULL, &bs) == 0 && bs.ring_used < bs.ring_size / SPILL_FROM)
 		return;
 	ret = spill_take(&w->spill, w->buf);
 	if (ret < 0 && !w->spill_err) {

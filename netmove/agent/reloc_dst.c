@@ -364,6 +364,11 @@ static int op_dst_frames(void *ctx, const struct choreo_input *in)
 	}
 	ret = dst_replay(w);
 	work_publish(w);
+	/* The source keeps what it shipped until told it is here (shipq.h). */
+	ctl_msg_reset(&w->out, PROTO_FRAMES_ACK);
+	ctl_put_u64(&w->out, A_ID, w->r->id);
+	ctl_put_u64(&w->out, A_COUNT, w->p.received);
+	work_send(w);
 	return ret;
 }
 

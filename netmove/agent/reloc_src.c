@@ -124,8 +124,11 @@ static int src_prepare(struct work *w)
 	open_tap_queue(w);
 	ret = ctl_recv(&r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms);
 	if (ret < 0) {
+		/* This side is ready: if the VM stops anyway, its frames are held
+		 * and follow it (choreo.h). */
 		work_error(w, "destination agent did not answer PREPARE", ret, NULL);
-		return ret;
+		w->peer_up = false;
+		return 1;
 	}
 	if (w->in.type != PROTO_PREPARED) {
 		char text[200] = "";
@@ -175,23 +178,127 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	return 0;
 }
 
+/* The destination agent is gone: its end reset or closed the connection
+ * (it died, or ended its side), as against one that is slow or a link that
+ * is cut, which may still take what it was sent. */
+static bool peer_died(int err)
+{
+	return err == -ECONNRESET || err == -EPIPE || err == -ECONNABORTED;
+}
+
+/* Take the destination's messages that came, waiting up to timeout_ms for
+ * the first: FRAMES_ACK confirms shipped frames, DONE ends the handoff.
+ * Returns 0, or a negative errno: the connection failed, or the
+ * destination gave up (-EPROTO, its text in the relocation's error). */
+static int take_acks(struct work *w, int timeout_ms)
+{
+	struct pollfd p = { .fd = w->r->peer.fd, .events = POLLIN };
+	uint64_t n;
+	int ret;
+
+	while (w->peer_up && !w->done && poll(&p, 1, timeout_ms) > 0) {
+		timeout_ms = 0;
+		ret = ctl_recv(&w->r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms);
+		if (ret < 0) {
+			w->peer_up = false;
+			return ret;
+		}
+		if (w->in.type == PROTO_FRAMES_ACK && ctl_get_u64(&w->in, A_COUNT, &n) == 0) {
+			shipq_confirm(&w->sent, n);
+		} else if (w->in.type == PROTO_DONE) {
+			w->done = true;
+			ctl_get_u64(&w->in, A_VERIFIED, &n);
+			w->p.verified = n;
+			shipq_confirm(&w->sent, w->sent.shipped);
+		} else if (w->in.type != PROTO_FRAMES_ACK) {
+			char text[200] = "";
+
+			ctl_get_str(&w->in, A_TEXT, text, sizeof(text));
+			work_error(w, "the destination gave up during the handoff", -EPROTO, text);
+			return -EPROTO;
+		}
+	}
+	w->p.confirmed = w->sent.confirmed;
+	return w->peer_up || w->done ? 0 : -ENOTCONN;
+}
+
+/* Send one held frame out of the uplink, after the VM. */
+static int forward_one(const struct buffer_record *rec, void *arg)
+{
+	struct work *w = arg;
+	int ret = buffer_replay(w->rp, rec, NULL);
+
+	if (ret == 0)
+		w->p.forwarded++;
+	return ret;
+}
+
+static int forward_open(struct work *w)
+{
+	int ret = w->rp ? 0 : buffer_replayer_open(w->a->cfg.uplink, &w->rp);
+
+	if (ret < 0)
+		work_error(w, "opening the uplink to forward the held frames", ret, NULL);
+	return ret;
+}
+
+/* The destination agent cannot take what it was shipped (err): if it is
+ * gone, send what it never confirmed out of the uplink after the VM, oldest
+ * first; if it may still take them (slow, a cut link), count them as
+ * unconfirmed.  Later frames go out of the uplink too (ship_one). */
+static int forward_unconfirmed(struct work *w, int err)
+{
+	int ret = 0;
+
+	take_acks(w, 0);
+	if (peer_died(err) || err == -ENOTCONN) {
+		ret = forward_open(w);
+		if (ret == 0)
+			ret = shipq_each_unconfirmed(&w->sent, forward_one, w);
+	} else {
+		w->p.unconfirmed = shipq_unconfirmed(&w->sent);
+	}
+	shipq_free(&w->sent);
+	agent_log(w->a, "relocation %llu: the destination cannot take the frames (%s): %llu sent "
+		  "out of %s, %llu left unconfirmed", (unsigned long long)w->r->id, strerror(-err),
+		  (unsigned long long)w->p.forwarded, w->a->cfg.uplink,
+		  (unsigned long long)w->p.unconfirmed);
+	work_publish(w);
+	return ret;
+}
+
 struct ship {
 	struct work *w;
 	uint8_t *enc;		/* one encoded record */
-	uint64_t count;
-	int err;
+	uint64_t in_msg;	/* records in w->out */
+	bool forwarding;	/* the destination cannot take them: out of the uplink */
+	int err;		/* why not (the first shipping error) */
+	int ferr;		/* the first forwarding error */
 };
 
+/* Ship w->out, kept until confirmed; on failure, go on out of the uplink. */
 static int ship_flush(struct ship *s)
 {
 	struct work *w = s->w;
+	int ret;
 
-	if (!w->out.len)
+	if (!w->out.len || s->forwarding)
 		return 0;
 	w->out.type = PROTO_FRAMES;
-	s->err = work_send(w);
+	ret = work_send(w);
+	if (shipq_push(&w->sent, &w->out, s->in_msg) < 0 && ret == 0)
+		ret = -ENOMEM;
+	w->p.shipped = w->sent.shipped;
+	s->in_msg = 0;
 	ctl_msg_reset(&w->out, PROTO_FRAMES);
-	return s->err;
+	if (ret == 0)
+		ret = take_acks(w, 0);
+	if (ret < 0) {
+		s->err = ret;
+		s->forwarding = true;
+		s->ferr = forward_unconfirmed(w, ret);
+	}
+	return 0;
 }
 
 static int ship_one(const struct buffer_record *rec, void *arg)
@@ -199,16 +306,24 @@ static int ship_one(const struct buffer_record *rec, void *arg)
 	struct ship *s = arg;
 	int len;
 
+	if (s->forwarding) {
+		int ret = s->ferr ? s->ferr : forward_one(rec, s->w);
+
+		if (ret < 0 && !s->ferr)
+			s->ferr = ret;
+		return 0;
+	}
 	len = buffer_record_encode(rec, s->enc, BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME);
 	if (len < 0)
 		return s->err = len;
-	if (s->w->out.len && s->w->out.len + (size_t)len > SHIP_MAX_BYTES && ship_flush(s) < 0)
-		return s->err;
+	if (s->w->out.len && s->w->out.len + (size_t)len > SHIP_MAX_BYTES)
+		ship_flush(s);
+	if (s->forwarding)
+		return ship_one(rec, arg);
 	if (ctl_put(&s->w->out, A_RECORD, s->enc, (size_t)len) < 0)
 		return s->err = -ENOMEM;
-	s->count++;
-	if (s->count % FRAMES_PER_MSG == 0)
-		return ship_flush(s);
+	if (++s->in_msg == FRAMES_PER_MSG)
+		ship_flush(s);
 	return 0;
 }
 
@@ -239,11 +354,22 @@ out:
 	return ret;
 }
 
+/* Export what the ring holds and ship it (or forward it): the records
+ * exported, or a negative errno. */
+static int ship_ring(struct ship *s)
+{
+	int ret = buffer_export(s->w->buf, ship_one, s);
+
+	if (ret >= 0)
+		ship_flush(s);
+	return ret < 0 ? ret : s->err && !s->forwarding ? s->err : ret;
+}
+
 static int src_handoff(struct work *w)
 {
 	struct reloc *r = w->r;
 	struct ship s = { .w = w, .enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME) };
-	int ret, i, quiet;
+	int ret = 0, i, quiet;
 
 	work_mark(w, PH_HANDOFF);
 	if (!s.enc)
@@ -274,20 +400,18 @@ static int src_handoff(struct work *w)
 		w->p.tap_reader_lost = c.reader_lost;
 		snprintf(w->p.reader_kept, sizeof(w->p.reader_kept), "%s", c.kept);
 		work_publish(w);
-		if (s.err)
-			goto ship_failed;
+		if (ret < 0)
+			goto out;
 	}
 	/* Then what is buffered, oldest first: what was moved into memory, then
-	 * the ring.  The VM waits for it. */
+	 * the ring.  The VM waits for it.  A destination that cannot take it
+	 * (ship_flush) gets none of the rest: it goes out of the uplink. */
 	work_spill(w);
 	ret = spill_each(&w->spill, ship_one, &s);
-	if (ret < 0 || s.err)
-		goto ship_failed;
-	ret = buffer_export(w->buf, ship_one, &s);
-	if (ret >= 0 && !s.err)
-		ship_flush(&s);
-	if (ret < 0 || s.err)
-		goto ship_failed;
+	if (ret >= 0)
+		ret = ship_ring(&s);
+	if (ret < 0)
+		goto out;
 	/* Frames for the VM that still reach this host follow it to B. */
 	ret = src_redirect(w);
 	if (ret < 0)
@@ -298,11 +422,9 @@ static int src_handoff(struct work *w)
 	 * for HANDOFF_QUIET_ROUNDS steps (at most HANDOFF_MAX_ROUNDS). */
 	for (i = 0, quiet = 0; i < HANDOFF_MAX_ROUNDS && quiet < HANDOFF_QUIET_ROUNDS; i++) {
 		usleep(HANDOFF_STEP_US);
-		ret = buffer_export(w->buf, ship_one, &s);
-		if (ret >= 0 && !s.err)
-			ship_flush(&s);
-		if (ret < 0 || s.err)
-			goto ship_failed;
+		ret = ship_ring(&s);
+		if (ret < 0)
+			goto out;
 		quiet = ret == 0 ? quiet + 1 : 0;
 	}
 	/* Anything later was misdirected to the old port: count it, do not
@@ -314,26 +436,35 @@ static int src_handoff(struct work *w)
 	for (i = 0; i < HANDOFF_DRAIN_TRIES; i++) {
 		struct buffer_stats bs;
 
-		ret = buffer_export(w->buf, ship_one, &s);
-		if (ret >= 0 && !s.err)
-			ship_flush(&s);
-		if (ret < 0 || s.err)
-			goto ship_failed;
+		ret = ship_ring(&s);
+		if (ret < 0)
+			goto out;
 		if (buffer_stats(w->buf, NULL, &bs) < 0 || !bs.ring_used)
 			break;
 		usleep(HANDOFF_DRAIN_STEP_US);
 	}
-	w->p.shipped = s.count;
-	ctl_msg_reset(&w->out, PROTO_FRAMES_END);
-	ctl_put_u64(&w->out, A_ID, r->id);
-	ctl_put_u64(&w->out, A_COUNT, s.count);
-	ret = work_send(w);
-	goto out;
-ship_failed:
-	w->p.shipped = s.count;
-	ret = ret < 0 ? ret : s.err;
-	work_error(w, "shipping buffered frames", ret, NULL);
+	ret = 0;
+	if (!s.forwarding) {
+		ctl_msg_reset(&w->out, PROTO_FRAMES_END);
+		ctl_put_u64(&w->out, A_ID, r->id);
+		ctl_put_u64(&w->out, A_COUNT, w->sent.shipped);
+		ret = work_send(w);
+		if (ret < 0)
+			forward_unconfirmed(w, ret);
+	}
 out:
+	if (s.forwarding || ret < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "%llu frames sent out of the uplink after the VM%s%s",
+			 (unsigned long long)w->p.forwarded,
+			 s.ferr ? ", forwarding failed: " : "", s.ferr ? strerror(-s.ferr) : "");
+		work_error(w, "the destination did not take the held frames", s.err ? s.err : ret,
+			   why);
+		if (!ret)
+			ret = s.err ? s.err : -EIO;
+	}
+	work_publish(w);
 	free(s.enc);
 	return ret;
 }
@@ -412,7 +543,9 @@ static bool op_src_prepared(void *ctx, uint64_t *resumed_us)
 	struct work *w = ctx;
 
 	(void)resumed_us;
-	agent_reply(w->r->cli_fd, true, "prepared");
+	/* Lost the destination: the relocation failed, but this host still
+	 * holds the VM's frames if it stops, for wherever it comes up. */
+	agent_reply(w->r->cli_fd, w->peer_up, w->peer_up ? "prepared" : w->r->error);
 	w->r->cli_fd = -1;
 	return false;
 }
@@ -446,20 +579,22 @@ static int op_src_handoff(void *ctx)
 	return ret;
 }
 
-/* The destination's DONE. */
+/* The destination's DONE (its confirmations may come first).  If it dies
+ * before, what it never confirmed goes out of the uplink after the VM. */
 static int op_src_finish(void *ctx)
 {
 	struct work *w = ctx;
-	uint64_t verified = 0;
-	int ret;
+	uint64_t deadline = timeutil_deadline_ms((int)w->a->cfg.phase_timeout_ms * 2);
+	int ret = 0;
 
-	ret = ctl_recv(&w->r->peer, &w->in, (int)w->a->cfg.phase_timeout_ms * 2);
-	if (ret < 0 || w->in.type != PROTO_DONE) {
+	while (!w->done && ret == 0 && timeutil_mono_ns() < deadline)
+		ret = take_acks(w, (int)((deadline - timeutil_mono_ns()) / NSEC_PER_MSEC) + 1);
+	if (!w->done) {
+		ret = ret < 0 ? ret : -ETIMEDOUT;
 		work_error(w, "destination did not confirm the handoff", ret, NULL);
-		return ret < 0 ? ret : -EPROTO;
+		forward_unconfirmed(w, ret);
+		return ret;
 	}
-	ctl_get_u64(&w->in, A_VERIFIED, &verified);
-	w->p.verified = verified;
 	work_mark(w, PH_VERIFY);
 	work_mark(w, PH_COMMIT);
 	return 0;
@@ -486,21 +621,6 @@ static void op_src_rollback(void *ctx, const char *why, bool resumed_local)
 	src_rollback(w, why);
 }
 
-/* True if this bridge learned the VM's MAC on the uplink (OpenFlow port
- * uplink): the VM announced itself from elsewhere (a learned entry, not our
- * static one). */
-static bool vm_seen_on_uplink(struct work *w, uint32_t uplink)
-{
-	struct ovsp_fdb_entry e;
-	char *err = NULL;
-	bool seen;
-
-	seen = ovsp_fdb_lookup(w->ctl, w->a->cfg.bridge, w->r->mac.b, 0, &e, &err) == 0 &&
-	       e.ofport == uplink && !e.is_static;
-	free(err);
-	return seen;
-}
-
 #define PEER_LOST_STEP_MS 10	/* the bridge's MAC table is looked at this often */
 
 static bool op_src_peer_lost(void *ctx)
@@ -519,7 +639,7 @@ static bool op_src_peer_lost(void *ctx)
 	if (ret < 0)
 		return false;
 	while (timeutil_mono_ns() < deadline) {
-		if (vm_seen_on_uplink(w, uplink))
+		if (agent_vm_on_uplink(w->ctl, w->a->cfg.bridge, &w->r->mac, uplink))
 			return true;
 		ret = work_wait(w, PEER_LOST_STEP_MS, &ev);
 		work_spill(w);
@@ -537,28 +657,15 @@ static bool op_src_peer_lost(void *ctx)
 	return false;
 }
 
-/* Send one held frame out of the uplink, after the VM. */
-static int forward_one(const struct buffer_record *rec, void *arg)
-{
-	struct work *w = arg;
-	int ret = buffer_replay(w->rp, rec, NULL);
-
-	if (ret == 0)
-		w->p.shipped++;
-	return ret;
-}
-
 static int op_src_forward(void *ctx)
 {
 	struct work *w = ctx;
 	struct taprec_counts c;
 	int ret, rerr;
 
-	ret = buffer_replayer_open(w->a->cfg.uplink, &w->rp);
-	if (ret < 0) {
-		work_error(w, "opening the uplink to forward the held frames", ret, NULL);
+	ret = forward_open(w);
+	if (ret < 0)
 		return ret;
-	}
 	/* The VM is gone from here: frames for it that still come follow it. */
 	ret = src_redirect(w);
 	/* Oldest first: what the tap held, what went to memory, the ring. */
@@ -575,7 +682,7 @@ static int op_src_forward(void *ctx)
 		   ret < 0 ? "the VM came up elsewhere; forwarding what was held failed" :
 			     "the VM came up elsewhere; what was held was sent out of the uplink");
 	agent_log(w->a, "relocation %llu: the VM came up elsewhere: %llu held frames sent out of %s",
-		  (unsigned long long)w->r->id, (unsigned long long)w->p.shipped, w->a->cfg.uplink);
+		  (unsigned long long)w->r->id, (unsigned long long)w->p.forwarded, w->a->cfg.uplink);
 	work_publish(w);
 	return ret < 0 ? ret : 0;
 }

@@ -3,8 +3,10 @@
  *
  * The buffer program's ring is a fixed size (--ring-mib): at 50 kpps of
  * 1500-byte frames 16 MiB fill in about 0.2 s, and a full ring drops what
- * comes next.  While the VM is paused the source agent moves what the ring
- * holds into memory every SPILL_STEP_MS, so the ring never fills; the
+ * comes next.  While the VM is paused the source agent looks at the ring
+ * every SPILL_STEP_MS and, once a quarter of it is used, moves what it
+ * holds into memory, so the ring never fills.  Below that the frames stay
+ * in the ring, which outlives an agent that dies (recover.h).  The
  * spilled frames keep their order and go first, before what the ring still
  * holds, at the handoff (shipped) or at a rollback (replayed locally).
  * Memory is bounded by the limit (--spill-mib per relocation): past it the
@@ -19,7 +21,8 @@
 #include "netmove/buffer.h"
 #include "netmove/ctl.h"
 
-#define SPILL_STEP_MS 5			/* the ring is drained this often while paused */
+#define SPILL_STEP_MS 5			/* the ring is looked at this often while paused */
+#define SPILL_FROM 4			/* and drained once 1/SPILL_FROM of it is used */
 #define SPILL_CHUNK (4u << 20)		/* bytes of encoded records per chunk */
 #define SPILL_DEFAULT_MIB 256		/* default limit per relocation */
 

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "choreo.h"
+#include "shipq.h"
 #include "spill.h"
 #include "taprec.h"
 #include "netmove/wire.h"
@@ -25,6 +26,8 @@ struct work {
 	struct buffer *rp;		/* replays shipped frames (dst), forwards held ones (src) */
 	struct taprec tap;		/* what the source tap's reader left (src) */
 	struct spill spill;		/* the ring's frames moved to memory while paused (src) */
+	struct shipq sent;		/* shipped, not yet confirmed (src) */
+	bool done;			/* the destination's DONE came (src) */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */

@@ -12,7 +12,12 @@
 #     period is over (the restarted agent removed the dead one's);
 #   - the restarted agent journaled the relocation as "interrupted";
 #   - the probe's losses are printed beside the journals' counts, and a cell
-#     that lost frames has no journal saying a plain "committed".
+#     that lost frames has no journal saying a plain "committed";
+#   - 0 lost where a surviving side held the frames: a dead destination's
+#     source forwards what it never confirmed, or what it held while the VM
+#     was paused, out of the uplink after the VM; a dead source's restarted
+#     agent sends its ring's frames after the VM (recover.h);
+#   - 0 lost in every cell where both agents live (cut, stall).
 # Then SIGTERM of the source agent (term:PHASE), sent when the agent says it
 # entered the phase (it holds there for a moment, NETMOVED_FAULT hold): in
 # PREPARE the relocation is rolled back on both hosts; in BLACKOUT, with the
@@ -22,7 +27,7 @@
 # ways) as an agent enters a phase (cut:ROLE:PHASE; the agent's own log line
 # of the phase is the trigger): the relocation ends, committed or rolled
 # back, the VM answers where it runs, nothing is left behind.  And a peer
-# that stops (stall: the source holds 8 s as the VM resumes on the
+# that stops (stall: the source holds 3 s as the VM resumes on the
 # destination, neither reading nor shipping): the destination lets the VM's
 # own frames through once the source's stop coming (--handoff-idle), and the
 # source, back, finds the relocation over rather than hang.
@@ -170,6 +175,17 @@ cell() {
 	# Never silent: frames lost, and no journal says a plain "committed".
 	[ "$lost" = 0 ] || [ "$outcome" != committed ] ||
 		fail "$role:$phase: the probe lost $lost frames, the survivor says committed"
+	# Nothing lost where a surviving side held the frames: a dead
+	# destination's source holds them all.  A dead source held them in its
+	# ring once the VM stopped (a restarted agent sends them after the VM);
+	# what it had read out of the tap died with it, and before the blackout
+	# nobody held anything.
+	case $role:$phase in
+	destination:*) [ "$lost" = 0 ] || fail "$role:$phase: $lost frames lost though the source held them" ;;
+	source:blackout | source:switchover | source:handoff)
+		[ "$(jq -r '.recovery.frames_forwarded // 0' <<<"$jv")" -gt 0 ] ||
+			fail "$role:$phase: the restarted source sent none of its ring's frames after the VM: $jv" ;;
+	esac
 }
 
 # The source's old port goes (its QEMU exits).
@@ -268,7 +284,7 @@ live_cell() { # cut ROLE PHASE | stall
 	if [ "$role" = source ]; then h=$from; else h=$to; fi
 	step "cell $kind${2:+:$role:$phase}: vm1 $from -> $to"
 	if [ "$kind" = stall ]; then
-		restart_with_fault "$from" "source:switchover:hold=8000"
+		restart_with_fault "$from" "source:switchover:hold=3000"
 	fi
 	if [ "$kind" = cut ]; then
 		# The agent's own line for the phase (a new one) is the trigger.
@@ -310,7 +326,7 @@ live_cell() { # cut ROLE PHASE | stall
 	sleep 0.7 # the grace period (500 ms)
 	mig_cleanup_port "$from"
 	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
-	echo "measured: cell $kind${2:+:$role:$phase} | vm1 on $to | answered ${ms} ms after resume | probe lost $(jget "$r" lost) dup $(jget "$r" duplicated) reordered $(jget "$r" reordered) of $(jget "$T_TMP/send.json" sent) | source '$(jq -r .outcome <<<"$js")' ($(jq -r '.error // ""' <<<"$js" | cut -c1-80)) lost $(jq -r .frames.lost <<<"$js") | destination '$(jq -r .outcome <<<"$jd")' lost $(jq -r .frames.lost <<<"$jd")"
+	echo "measured: cell $kind${2:+:$role:$phase} | vm1 on $to | answered ${ms} ms after resume | probe lost $(jget "$r" lost) dup $(jget "$r" duplicated) reordered $(jget "$r" reordered) of $(jget "$T_TMP/send.json" sent) | source '$(jq -r .outcome <<<"$js")' ($(jq -r '.error // ""' <<<"$js" | cut -c1-100)) lost $(jq -r .frames.lost <<<"$js") shipped $(jq -r .frames.shipped <<<"$js") confirmed $(jq -r .frames.confirmed <<<"$js") forwarded $(jq -r .frames.forwarded <<<"$js") unconfirmed $(jq -r .frames.unconfirmed <<<"$js") | destination '$(jq -r .outcome <<<"$jd")' lost $(jq -r .frames.lost <<<"$jd")"
 	[ -n "$js" ] || fail "$kind: the source's relocation never ended"
 	[ -n "$jd" ] || fail "$kind: the destination's relocation never ended"
 	[ -n "$ok" ] || fail "$kind: vm1 never answered on $to"
@@ -321,6 +337,8 @@ live_cell() { # cut ROLE PHASE | stall
 		fail "$kind: netmove flows left: a $(nm_flows a), b $(nm_flows b)"
 	[ "$(nm_progs "$to")" = 0 ] || fail "$kind: a buffer program is left on vnet-vm1 on $to"
 	[ "$(jget "$r" duplicated)" = 0 ] || fail "$kind: duplicates"
+	# Both agents live: one of them held every frame.
+	[ "$(jget "$r" lost)" = 0 ] || fail "$kind: $(jget "$r" lost) frames lost with both agents alive"
 	if [ "$(jget "$r" lost)" != 0 ] && { [ "$(jq -r .outcome <<<"$js")" = committed ] ||
 		[ "$(jq -r .outcome <<<"$jd")" = committed ]; }; then
 		fail "$kind: the probe lost $(jget "$r" lost) frames, a journal says committed"

@@ -19,7 +19,7 @@ export NETMOVED=$TSAN_BIN
 # Reports go to files (one per process); the agents keep running after one.
 export TSAN_OPTIONS="log_path=$dir/tsan halt_on_error=0 second_deadlock_stack=1"
 st=0
-for t in "test_concurrent.sh" "test_fault_matrix.sh destination:handoff term:prepare term:blackout"; do
+for t in "test_concurrent.sh" "test_fault_matrix.sh destination:handoff source:blackout term:prepare term:blackout"; do
 	set -- $t
 	echo "-- under TSAN: $*"
 	bash "$ROOT/tests/net/$1" "${@:2}" >"$dir/out" 2>&1 || {

@@ -275,7 +275,8 @@ static void src_ready_aborts(void **state)
 		  "prepare prepared reply(ok,rolling back) rollback(the hypervisor reported a failure)" },
 		{ CI_EVENT, CE_STOP, 0, NULL, "prepare prepared stopping rollback(netmoved is stopping)" },
 		{ CI_TIMEOUT, 0, 0, NULL, "prepare prepared rollback(no blackout before the timeout)" },
-		{ CI_PEER_LOST, 0, 0, NULL, "prepare prepared rollback(lost the destination agent)" },
+		/* Nothing held: it waits for a blackout that never comes. */
+		{ CI_PEER_LOST, 0, 0, NULL, "prepare prepared rollback(no blackout before the timeout)" },
 		{ CI_PEER, 0, CM_ERROR, "port gone", "prepare prepared rollback(port gone)" },
 		{ CI_PEER, 0, CM_OTHER, NULL, "prepare prepared rollback(unexpected message)" },
 	};
@@ -362,6 +363,31 @@ static void src_paused_peer_lost_elsewhere(void **state)
 	run(&f, CHOREO_SRC);
 	assert_string_equal(f.log, "prepare prepared blackout reply(ok,buffering) peer_lost "
 				   "switchover(0) forward commit(failed) grace");
+}
+
+/* The destination agent lost before the VM stopped (after PREPARE, or
+ * during it: prepare says 1): the source still holds the VM's frames when
+ * it stops and sends them after it; or rolls back if it comes up here. */
+static void src_peer_lost_before_blackout(void **state)
+{
+	struct fake a = { .elsewhere = true }, b = { .elsewhere = true, .prepare_ret = 1 },
+		    c = { 0 };
+
+	(void)state;
+	other(&a, CI_PEER_LOST, 0);
+	ev(&a, CE_BLACKOUT, 1);
+	run(&a, CHOREO_SRC);
+	assert_string_equal(a.log, "prepare prepared blackout reply(ok,buffering) peer_lost "
+				   "switchover(0) forward commit(failed) grace");
+	ev(&b, CE_BLACKOUT, 1);
+	run(&b, CHOREO_SRC);
+	assert_string_equal(b.log, "prepare prepared blackout reply(ok,buffering) peer_lost "
+				   "switchover(0) forward commit(failed) grace");
+	other(&c, CI_PEER_LOST, 0);
+	ev(&c, CE_BLACKOUT, 1);
+	run(&c, CHOREO_SRC);
+	assert_string_equal(c.log, "prepare prepared blackout reply(ok,buffering) peer_lost "
+				   "rollback(lost the destination agent)");
 }
 
 /* SIGTERM while the VM's frames are held: seen through, not rolled back;
@@ -554,6 +580,7 @@ int main(void)
 		cmocka_unit_test(src_switched_before_blackout),
 		cmocka_unit_test(src_paused_inputs),
 		cmocka_unit_test(src_paused_peer_lost_elsewhere),
+		cmocka_unit_test(src_peer_lost_before_blackout),
 		cmocka_unit_test(src_paused_stop_and_repeat),
 		cmocka_unit_test(src_after_switchover_fails),
 		cmocka_unit_test(dst_commits),

@@ -27,6 +27,8 @@ enum proto_type {
 	PROTO_ROLLBACK,		/* either way: abort, undo (A_TEXT says why) */
 	PROTO_ERROR,		/* either way: request failed (A_TEXT) */
 	PROTO_PULL,		/* dst -> src: relocate the VM to me (A_TO = me) */
+	PROTO_FRAMES_ACK,	/* dst -> src: A_COUNT frames taken so far, each handed to
+				 * the VM's port (the source may forget them) */
 };
 
 /* Attribute tags. */
