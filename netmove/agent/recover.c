@@ -350,7 +350,8 @@ static void *held_main(void *arg)
 		ret = ovsp_ctl_open(cfg->ovs_ctl, 0, &ctl, &err);
 	if (ret < 0)
 		left_fail(&h->l, "watching where the VM comes up", ret, err);
-	while (ret == 0 && !__atomic_load_n(&h->a->stop, __ATOMIC_RELAXED) && timeutil_mono_ns() < deadline &&
+	while (ret == 0 && !__atomic_load_n(&h->a->stop, __ATOMIC_RELAXED) &&
+	       timeutil_mono_ns() < deadline &&
 	       !(elsewhere = agent_vm_on_uplink(ctl, cfg->bridge, &h->l.mac, uplink)))
 		usleep(RECOVER_STEP_MS * 1000);
 	if (elsewhere) {

@@ -207,6 +207,7 @@ static int take_acks(struct work *w, int timeout_ms)
 			shipq_confirm(&w->sent, n);
 		} else if (w->in.type == PROTO_DONE) {
 			w->done = true;
+			n = 0;
 			ctl_get_u64(&w->in, A_VERIFIED, &n);
 			w->p.verified = n;
 			shipq_confirm(&w->sent, w->sent.shipped);
