@@ -116,6 +116,15 @@ void agent_note_early_resume(struct agent *a, const struct mac *mac, uint64_t ti
 	slot->mono_ns = timeutil_mono_ns();
 }
 
+int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *sent)
+{
+	int ret = buffer_replay(rp, rec, NULL);
+
+	if (ret == 0 && ++*sent % AGENT_FORWARD_BATCH == 0)
+		usleep(AGENT_FORWARD_PAUSE_US);
+	return ret;
+}
+
 bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct mac *mac,
 			uint32_t uplink)
 {

@@ -193,6 +193,17 @@ struct ovsp_ctl;
 bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct mac *mac,
 			uint32_t uplink);
 
+/* Send one held frame out of the uplink (rp, a replayer on it) after the
+ * VM, and count it in *sent.  Paced: the VM's tap on the other host is out
+ * of sight and a burst at line rate would overflow its queue, so the sends
+ * pause AGENT_FORWARD_PAUSE_US after every AGENT_FORWARD_BATCH frames.
+ * Returns buffer_replay's result. */
+#define AGENT_FORWARD_BATCH 64
+#define AGENT_FORWARD_PAUSE_US 250	/* at most ~256k frames/s */
+struct buffer;
+struct buffer_record;
+int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *sent);
+
 /* Free finished relocations beyond AGENT_KEEP_DONE (caller holds a->lock). */
 void agent_prune(struct agent *a);
 

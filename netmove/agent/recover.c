@@ -320,9 +320,16 @@ struct held {
 	struct left l;
 };
 
+struct fwd {
+	struct buffer *rp;
+	uint64_t sent;
+};
+
 static int forward_one(const struct buffer_record *rec, void *arg)
 {
-	return buffer_replay(arg, rec, NULL);
+	struct fwd *f = arg;
+
+	return agent_forward(f->rp, rec, &f->sent);
 }
 
 /* Watch for the VM to come up elsewhere (the bridge learns its MAC on the
@@ -357,11 +364,12 @@ static void *held_main(void *arg)
 	if (elsewhere) {
 		ret = buffer_replayer_open(cfg->uplink, &rp);
 		if (ret == 0) {
+			struct fwd f = { rp, 0 };
+
 			ret = buffer_set_mode(b, &h->l.mac, BUFFER_MODE_DROP);
 			if (ret == 0)
-				ret = buffer_export(b, forward_one, rp);
-			if (ret > 0)
-				h->l.forwarded = (uint64_t)ret;
+				ret = buffer_export(b, forward_one, &f);
+			h->l.forwarded = f.sent;
 			buffer_close(rp);
 		}
 		if (ret < 0)

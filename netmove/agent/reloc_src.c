@@ -227,11 +227,8 @@ static int take_acks(struct work *w, int timeout_ms)
 static int forward_one(const struct buffer_record *rec, void *arg)
 {
 	struct work *w = arg;
-	int ret = buffer_replay(w->rp, rec, NULL);
 
-	if (ret == 0)
-		w->p.forwarded++;
-	return ret;
+	return agent_forward(w->rp, rec, &w->p.forwarded);
 }
 
 static int forward_open(struct work *w)

@@ -161,6 +161,7 @@ cell() {
 	js=$(ag_last "$surv")
 	jv=$(jq -c "select(.outcome == \"interrupted\" and .time_us > $tc)" "$(ag_journal "$victim")" | tail -1)
 	outcome=$(jq -r .outcome <<<"$js")
+	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
 	echo "measured: cell $role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"$js") | restarted $victim: $(jq -c .recovery <<<"$jv")"
 	[ -n "$ok" ] || fail "$role:$phase: vm1 never answered on $to"
 	[ "$ms" -le "$BOUND_MS" ] || fail "$role:$phase: vm1 answered only after $ms ms (bound $BOUND_MS)"
