@@ -199,7 +199,7 @@ bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct m
  * pause AGENT_FORWARD_PAUSE_US after every AGENT_FORWARD_BATCH frames.
  * Returns buffer_replay's result. */
 #define AGENT_FORWARD_BATCH 64
-#define AGENT_FORWARD_PAUSE_US 250	/* at most ~256k frames/s */
+#define AGENT_FORWARD_PAUSE_US 1000	/* at most ~64k frames/s */
 struct buffer;
 struct buffer_record;
 int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *sent);
