@@ -239,6 +239,7 @@ term_cell() {
 	ag_start "$from" || fail "agent $from did not start again"
 	sleep 0.7
 	[ "$phase" = blackout ] && mig_cleanup_port "$from"
+	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
 	echo "measured: cell term:$phase | agent exit status $st | source '$(jq -r .outcome <<<"$js")' ($(jq -r '.error // ""' <<<"$js")) | destination '$(jq -r .outcome <<<"$jd")' | vm1 on $(vs_host vm1) | probe lost $(jget "$r" lost) dup $(jget "$r" duplicated) reordered $(jget "$r" reordered) of $(jget "$T_TMP/send.json" sent)"
 	[ "$st" = 0 ] || fail "term:$phase: netmoved exited with $st"
 	if [ "$phase" = prepare ]; then
