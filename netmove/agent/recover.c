@@ -441,7 +441,10 @@ int recover_run(struct agent *a)
 		if (l && l->held && hold_on(a, &rc->st[i], l))
 			continue;
 		if (l && l->held) {
-			buffer_drain(l->held, &l->mac, NULL);
+			struct buffer_replay_stats ds = { 0 };
+
+			buffer_drain(l->held, &l->mac, &ds);
+			l->handed = ds.frames;
 			buffer_detach(l->held);
 		}
 		n += record(a, &rc->st[i], l);

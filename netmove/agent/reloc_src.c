@@ -248,7 +248,6 @@ static int forward_unconfirmed(struct work *w, int err)
 {
 	int ret = 0;
 
-	take_acks(w, 0);
 	if (peer_died(err) || err == -ENOTCONN) {
 		ret = forward_open(w);
 		if (ret == 0)
@@ -360,7 +359,7 @@ static int ship_ring(struct ship *s)
 
 	if (ret >= 0)
 		ship_flush(s);
-	return ret < 0 ? ret : s->err && !s->forwarding ? s->err : ret;
+	return ret;
 }
 
 static int src_handoff(struct work *w)
