@@ -125,6 +125,11 @@ int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *
 	return ret;
 }
 
+void agent_tap_keep_path(const struct agent *a, uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.tap-%llu", a->cfg.socket, (unsigned long long)id);
+}
+
 bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct mac *mac,
 			uint32_t uplink)
 {

@@ -204,6 +204,12 @@ struct buffer;
 struct buffer_record;
 int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *sent);
 
+/* The file in which source relocation id keeps the frames it read out of
+ * the VM's tap until it hands them on (taprec's keep file): beside the
+ * agent's local socket, a runtime directory, so that an agent started
+ * after this one died finds them (recover.h). */
+void agent_tap_keep_path(const struct agent *a, uint64_t id, char *buf, size_t len);
+
 /* Free finished relocations beyond AGENT_KEEP_DONE (caller holds a->lock). */
 void agent_prune(struct agent *a);
 

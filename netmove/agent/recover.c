@@ -24,6 +24,10 @@ struct left {
 	char port[IF_NAMESIZE];		/* port whose buffer program held its frames, or "" */
 	uint64_t handed;		/* frames of that ring handed to the port */
 	uint64_t forwarded;		/* or sent out of the uplink, after the VM */
+	char kept[TAPREC_KEEP_PATH];	/* a dead source's keep file (taprec.h), or "" */
+	uint64_t tap_kept;		/* frames it held (read out of the tap at the
+					 * blackout), counted in handed or forwarded */
+	uint64_t tap_lost;		/* or that no program was left to send after */
 	struct buffer *held;		/* that port's program, its frames still held for a
 					 * source's VM that may have come up elsewhere */
 	uint64_t passed;		/* frames the program let through past its lease */
@@ -123,6 +127,65 @@ static const struct started *source_of(const struct recovery *rc, const struct m
 	return NULL;
 }
 
+/* Where a dead source's frames go: what it read out of its tap at the
+ * blackout (its keep file) came before its ring's, and goes first. */
+struct onward {
+	struct buffer *b;		/* the port's program, or a replayer on the uplink */
+	bool forward;			/* out of the uplink (agent_forward), or into the port */
+	uint64_t n;
+	struct buffer_replay_stats *ds;	/* the port's count (not forwarding) */
+};
+
+static int onward_one(const struct buffer_record *rec, void *arg)
+{
+	struct onward *k = arg;
+
+	if (k->forward)
+		return agent_forward(k->b, rec, &k->n);
+	k->n++;
+	return k->b ? buffer_replay(k->b, rec, k->ds) : 0;
+}
+
+/* Hand l's kept frames (if any) into k; returns 0 or a negative errno. */
+static int kept_hand(struct left *l, struct onward *k)
+{
+	int ret;
+
+	if (!l->kept[0])
+		return 0;
+	ret = taprec_kept_each(l->kept, onward_one, k);
+	l->kept[0] = 0;
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* Frames of l's keep file that nothing was left to send after: counted,
+ * and the file goes. */
+static void kept_lost(struct left *l)
+{
+	struct onward k = { 0 };
+
+	kept_hand(l, &k);
+	l->tap_lost += k.n;
+}
+
+/* Everything l's program holds for the VM, what the tap gave first, to its
+ * port (the VM stayed, or where it went is not known). */
+static void hand_to_port(struct left *l, struct buffer *b)
+{
+	struct buffer_replay_stats ds = { 0 };
+	struct onward k = { .b = b, .ds = &ds };
+	int ret;
+
+	ret = kept_hand(l, &k);
+	l->tap_kept = k.n;
+	if (ret < 0)
+		left_fail(l, "handing the frames read out of the tap to the port", ret, l->port);
+	ret = buffer_drain(b, &l->mac, &ds);
+	if (ret < 0)
+		left_fail(l, "handing the held frames to the port", ret, l->port);
+	l->handed = ds.frames;
+}
+
 static void recover_port(struct recovery *rc, const char *ifname)
 {
 	struct mac macs[BUFFER_MAX_MACS];
@@ -146,6 +209,7 @@ static void recover_port(struct recovery *rc, const char *ifname)
 		memset(&ps, 0, sizeof(ps));
 	for (i = 0; i < n && i < BUFFER_MAX_MACS; i++) {
 		struct buffer_replay_stats ds = { 0 };
+		const struct started *s = source_of(rc, &macs[i]);
 		struct buffer_stats ms;
 		struct left *l = left_get(rc, &macs[i]);
 
@@ -153,9 +217,14 @@ static void recover_port(struct recovery *rc, const char *ifname)
 			break;
 		snprintf(l->port, sizeof(l->port), "%s", ifname);
 		l->passed = ps.lease_passed;
+		if (s) {
+			agent_tap_keep_path(rc->a, s->id, l->kept, sizeof(l->kept));
+			if (access(l->kept, F_OK) < 0)
+				l->kept[0] = 0;
+		}
 		/* A source that died with the VM paused: the VM may come up
 		 * elsewhere, and its frames should follow it (held_main). */
-		if (n == 1 && ps.ring_used && source_of(rc, &macs[i])) {
+		if (n == 1 && s && (ps.ring_used || l->kept[0])) {
 			l->held = b;
 			return;
 		}
@@ -265,8 +334,11 @@ static void render_left(const struct left *l, struct out *o)
 		out_str(o, "buffer_port", l->port);
 		out_u64(o, "frames_handed_to_port", l->handed);
 		out_u64(o, "frames_forwarded", l->forwarded);
+		out_u64(o, "tap_frames_kept", l->tap_kept);
 		out_u64(o, "frames_passed_after_lease", l->passed);
 	}
+	if (l->tap_lost)
+		out_u64(o, "tap_frames_lost", l->tap_lost);
 	out_bool(o, "flows_found", l->flows);
 	out_bool(o, "flows_removed", l->flows_removed);
 	out_bool(o, "uplink_mac_entry_removed", l->fdb_removed);
@@ -320,17 +392,6 @@ struct held {
 	struct left l;
 };
 
-struct fwd {
-	struct buffer *rp;
-	uint64_t sent;
-};
-
-static int forward_one(const struct buffer_record *rec, void *arg)
-{
-	struct fwd *f = arg;
-
-	return agent_forward(f->rp, rec, &f->sent);
-}
 
 /* Watch for the VM to come up elsewhere (the bridge learns its MAC on the
  * uplink: the destination announced it) for at most the blackout timeout:
@@ -364,24 +425,24 @@ static void *held_main(void *arg)
 	if (elsewhere) {
 		ret = buffer_replayer_open(cfg->uplink, &rp);
 		if (ret == 0) {
-			struct fwd f = { rp, 0 };
+			struct onward k = { .b = rp, .forward = true };
 
-			ret = buffer_set_mode(b, &h->l.mac, BUFFER_MODE_DROP);
+			/* Oldest first: what the tap held, then the ring. */
+			ret = kept_hand(&h->l, &k);
+			h->l.tap_kept = k.n;
 			if (ret == 0)
-				ret = buffer_export(b, forward_one, &f);
-			h->l.forwarded = f.sent;
+				ret = buffer_set_mode(b, &h->l.mac, BUFFER_MODE_DROP);
+			if (ret == 0)
+				ret = buffer_export(b, onward_one, &k);
+			h->l.forwarded = k.n;
 			buffer_close(rp);
 		}
 		if (ret < 0)
 			left_fail(&h->l, "sending the held frames out of the uplink", ret, cfg->uplink);
 	} else {
-		struct buffer_replay_stats ds = { 0 };
-
-		ret = buffer_drain(b, &h->l.mac, &ds);
-		if (ret < 0)
-			left_fail(&h->l, "handing the held frames to the port", ret, h->l.port);
-		h->l.handed = ds.frames;
+		hand_to_port(&h->l, b);
 	}
+	kept_lost(&h->l);
 	agent_log(h->a, "recovery: %llu frames a dead source held %s", elsewhere ?
 		  (unsigned long long)h->l.forwarded : (unsigned long long)h->l.handed,
 		  elsewhere ? "followed the VM out of the uplink" : "handed to its port");
@@ -441,11 +502,14 @@ int recover_run(struct agent *a)
 		if (l && l->held && hold_on(a, &rc->st[i], l))
 			continue;
 		if (l && l->held) {
-			struct buffer_replay_stats ds = { 0 };
-
-			buffer_drain(l->held, &l->mac, &ds);
-			l->handed = ds.frames;
+			hand_to_port(l, l->held);
 			buffer_detach(l->held);
+		}
+		/* A keep file with no program left to send its frames after:
+		 * they are counted, and go. */
+		if (l && !strcmp(rc->st[i].role, "source")) {
+			agent_tap_keep_path(a, rc->st[i].id, l->kept, sizeof(l->kept));
+			kept_lost(l);
 		}
 		n += record(a, &rc->st[i], l);
 	}

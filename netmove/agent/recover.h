@@ -17,8 +17,10 @@
  *     interrupted relocation, the VM may be coming up elsewhere: a thread
  *     watches the bridge for its MAC on the uplink (the destination
  *     announced it) for up to the blackout timeout, and sends the frames
- *     out of the uplink after it if it shows there; the lease meanwhile
- *     lets new frames through, so the port fails open as before;
+ *     out of the uplink after it if it shows there, first those the dead
+ *     agent had read out of the tap (taprec's keep file), then the ring's;
+ *     the lease meanwhile lets new frames through, so the port fails open
+ *     as before;
  *   - for every MAC with netmove flows on the bridge: removes them, and a
  *     static MAC entry on the uplink, as the grace period would have;
  *   - journals each interrupted relocation as "interrupted", with what was

@@ -46,9 +46,12 @@
 static void open_tap_queue(struct work *w)
 {
 	struct reloc *r = w->r;
+	char keep[TAPREC_KEEP_PATH];
 	int lr, ret;
 
-	ret = taprec_open(&w->tap, r->port, &r->mac, w->buf, w->a->cfg.no_tap_recovery, &lr);
+	agent_tap_keep_path(w->a, r->id, keep, sizeof(keep));
+	ret = taprec_open(&w->tap, r->port, &r->mac, w->buf, keep, w->a->cfg.no_tap_recovery,
+			  &lr);
 	w->p.tap_queues = ret;
 	work_publish(w);
 	if (lr < 0)
@@ -159,10 +162,14 @@ static int src_blackout(struct work *w, const struct reloc_event *ev)
 	 * which still reads it: taking frames from it would reorder them. */
 	if (ev->stopped_us) {
 		struct taprec_counts c = { 0 };
-		int merr;
+		int merr, kerr;
 
 		ret = taprec_blackout(&w->tap, ev->reader_keeps, ev->last_rx ? &ev->last : NULL,
-				      &merr);
+				      &merr, &kerr);
+		if (kerr < 0)
+			agent_log(w->a, "relocation %llu: keeping the frames read out of %s beside "
+				  "%s: %s (they die with this process)", (unsigned long long)w->r->id,
+				  w->r->port, w->a->cfg.socket, strerror(-kerr));
 		if (ret < 0)
 			agent_log(w->a, "relocation %llu: reading tap %s at the blackout: %s",
 				  (unsigned long long)w->r->id, w->r->port, strerror(-ret));

@@ -1,8 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "netmove/proto.h"
 #include "taprec.h"
@@ -38,12 +41,14 @@ int records_each(const struct ctl_msg *m, buffer_record_fn fn, void *arg)
 }
 
 int taprec_open(struct taprec *t, const char *port, const struct mac *mac, struct buffer *buf,
-		bool off, int *log_err)
+		const char *keep, bool off, int *log_err)
 {
 	int ret;
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->port, sizeof(t->port), "%s", port);
+	if (keep && snprintf(t->keep, sizeof(t->keep), "%s", keep) >= (int)sizeof(t->keep))
+		t->keep[0] = 0;
 	t->mac = *mac;
 	t->buf = buf;
 	*log_err = 0;
@@ -122,15 +127,95 @@ static int read_out(struct taprec *t)
 	return ret < 0 ? ret : 0;
 }
 
+/* ---- the keep file: what was read out, while nobody else holds it ---- */
+
+/* Write t->early to the keep file (whole: a new file renamed over). */
+static int keep_write(const struct taprec *t)
+{
+	char tmp[TAPREC_KEEP_PATH + 8];
+	size_t off = 0;
+	int fd, ret = 0;
+
+	if (!t->keep[0] || !t->early_frames)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.new", t->keep);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (off < t->early.len && ret == 0) {
+		ssize_t n = write(fd, t->early.body + off, t->early.len - off);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, t->keep) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}
+
+static void keep_drop(struct taprec *t)
+{
+	if (t->keep[0])
+		unlink(t->keep);
+	t->keep[0] = 0;
+}
+
+int taprec_kept_each(const char *path, buffer_record_fn fn, void *arg)
+{
+	struct ctl_msg m = { 0 };
+	struct stat sb;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0)
+		ret = -errno;
+	else if (sb.st_size > CTL_MAX_BODY)
+		ret = -EFBIG;
+	else if (!(m.body = malloc((size_t)sb.st_size + 1)))
+		ret = -ENOMEM;
+	while (ret == 0 && m.len < (size_t)sb.st_size) {
+		ssize_t n = read(fd, m.body + m.len, (size_t)sb.st_size - m.len);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n == 0)
+			break;
+		else if (n > 0)
+			m.len += (size_t)n;
+	}
+	close(fd);
+	/* A file cut short (a crash while it was written): what came before
+	 * the cut still goes, and the cut is told. */
+	if (ret == 0)
+		ret = records_each(&m, fn, arg);
+	if (ret == 0 && ctl_body_check(m.body, m.len) < 0)
+		ret = -EBADMSG;
+	free(m.body);
+	unlink(path);
+	return ret;
+}
+
 int taprec_blackout(struct taprec *t, bool reader_keeps, const struct rxmatch_tail *last,
-		    int *marker_err)
+		    int *marker_err, int *keep_err)
 {
 	int ret;
 
-	*marker_err = 0;
+	*marker_err = *keep_err = 0;
 	if (!t->tq)
 		return 0;
 	ret = read_out(t);
+	/* Until handed on, these frames would live in this process only. */
+	*keep_err = keep_write(t);
+	if (*keep_err < 0)
+		keep_drop(t);
 	t->keeps = reader_keeps;
 	t->have_last = last != NULL;
 	if (last)
@@ -305,6 +390,7 @@ int taprec_handoff(struct taprec *t, buffer_record_fn fn, void *arg, struct tapr
 
 	memset(c, 0, sizeof(*c));
 	*read_err = 0;
+	keep_drop(t);
 	if (!t->tq)
 		return 0;
 	*read_err = read_out(t);
@@ -346,11 +432,13 @@ int taprec_give_back(struct taprec *t, struct buffer_replay_stats *st)
 {
 	struct give_back g = { .b = t->buf, .st = st };
 
+	keep_drop(t);
 	return records_each(&t->early, give_back_one, &g);
 }
 
 void taprec_close(struct taprec *t)
 {
+	keep_drop(t);
 	tapq_close(t->tq);
 	txlog_free(t->txl);
 	ctl_msg_free(&t->early);

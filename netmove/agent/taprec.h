@@ -22,6 +22,8 @@
 #include "netmove/tapq.h"
 #include "netmove/txlog.h"
 
+#define TAPREC_KEEP_PATH 160
+
 /* One relocation's source tap. */
 struct taprec {
 	char port[IF_NAMESIZE];		/* the tap */
@@ -43,6 +45,7 @@ struct taprec {
 	bool marker_sent;		/* the marker went into the tap */
 	uint64_t marker_tx;		/* the tap's tx_packets just before it */
 	uint64_t read_since_marker;	/* frames we read out since (tx_packets counts them) */
+	char keep[TAPREC_KEEP_PATH];	/* early is kept in this file until handed on, or "" */
 };
 
 /* What became of the tap's frames, for the journal. */
@@ -55,37 +58,50 @@ struct taprec_counts {
 };
 
 /* Take the tap's queues from its reader (-ECANCELED if off) and, for a
- * single-queue tap, start its log.  Returns the queues held or a negative
- * errno (a port that is not a tap, or that nobody reads, has none: not an
- * error for the relocation); *log_err gets txlog_start's error, 0 if none. */
+ * single-queue tap, start its log.  keep (NULL: none) names a file that
+ * holds the frames read out at the blackout until they are handed on, so
+ * that they outlive an agent that dies meanwhile (taprec_kept_each).
+ * Returns the queues held or a negative errno (a port that is not a tap, or
+ * that nobody reads, has none: not an error for the relocation); *log_err
+ * gets txlog_start's error, 0 if none. */
 int taprec_open(struct taprec *t, const char *port, const struct mac *mac, struct buffer *buf,
-		bool off, int *log_err);
+		const char *keep, bool off, int *log_err);
 
 /* The VM has stopped (the blackout gave the stop time): read the tap out now
- * and, if the reader keeps a frame, send the marker.  last (NULL: not told)
+ * (into the keep file too) and, if the reader keeps a frame, send the
+ * marker.  last (NULL: not told)
  * names the guest's last frame: the handoff then sends on every frame the
  * reader took after it, and falls back on the marker only if it is not
  * found.  Returns 0 or the read's negative errno; *marker_err gets the
- * marker's. */
+ * marker's, *keep_err the keep file's. */
 int taprec_blackout(struct taprec *t, bool reader_keeps, const struct rxmatch_tail *last,
-		    int *marker_err);
+		    int *marker_err, int *keep_err);
 
 /* The VM runs elsewhere: read out what is left, and hand the frames the
  * reader took and lost (if any) and then every frame read out to fn, in
- * order.  Returns 0, fn's
- * negative return, or the read's negative errno (*read_err, the rest still
- * handed on). */
+ * order.  The keep file is removed first: from here on the frames are fn's
+ * (at most once, as the ring's).  Returns 0, fn's negative return, or the
+ * read's negative errno (*read_err, the rest still handed on). */
 int taprec_handoff(struct taprec *t, buffer_record_fn fn, void *arg, struct taprec_counts *c,
 		   int *read_err);
 
 /* The VM resumes here: replay what was read out back into the tap, ahead of
- * the buffer.  Returns 0 or a negative errno. */
+ * the buffer (the keep file is removed first).  Returns 0 or a negative
+ * errno. */
 int taprec_give_back(struct taprec *t, struct buffer_replay_stats *st);
 
 /* The counts so far (after the blackout, or after taprec_handoff). */
 void taprec_counts(const struct taprec *t, struct taprec_counts *c);
 
+/* Frees t; the keep file goes with it (what it held was handed on, or the
+ * relocation is over). */
 void taprec_close(struct taprec *t);
+
+/* The frames a taprec whose agent died kept in the file path, handed to fn
+ * in order; then the file is removed.  Returns 0, -ENOENT if there is no
+ * such file, fn's negative return, or another negative errno (a file cut
+ * short: the frames before the cut were handed on). */
+int taprec_kept_each(const char *path, buffer_record_fn fn, void *arg);
 
 /* Hand every A_RECORD of m to fn, decoded, in order; stops at fn's error.
  * Shipped batches of frames are kept this way too. */
