@@ -208,7 +208,6 @@ static void recover_port(struct recovery *rc, const char *ifname)
 	if (buffer_stats(b, NULL, &ps) < 0)
 		memset(&ps, 0, sizeof(ps));
 	for (i = 0; i < n && i < BUFFER_MAX_MACS; i++) {
-		struct buffer_replay_stats ds = { 0 };
 		const struct started *s = source_of(rc, &macs[i]);
 		struct buffer_stats ms;
 		struct left *l = left_get(rc, &macs[i]);
@@ -228,12 +227,9 @@ static void recover_port(struct recovery *rc, const char *ifname)
 			l->held = b;
 			return;
 		}
-		if (buffer_stats(b, &macs[i], &ms) == 0 && ms.mode != BUFFER_MODE_PASS) {
-			ret = buffer_drain(b, &macs[i], &ds);
-			if (ret < 0)
-				left_fail(l, "handing the held frames to the port", ret, ifname);
-		}
-		l->handed = ds.frames;
+		if (l->kept[0] ||
+		    (buffer_stats(b, &macs[i], &ms) == 0 && ms.mode != BUFFER_MODE_PASS))
+			hand_to_port(l, b);
 	}
 	ret = buffer_detach(b);
 	if (ret < 0)
@@ -391,7 +387,6 @@ struct held {
 	struct started st;
 	struct left l;
 };
-
 
 /* Watch for the VM to come up elsewhere (the bridge learns its MAC on the
  * uplink: the destination announced it) for at most the blackout timeout:
