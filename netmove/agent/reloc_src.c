@@ -358,6 +358,7 @@ out:
 	return ret;
 }
 
+
 /* Export what the ring holds and ship it (or forward it): the records
  * exported, or a negative errno. */
 static int ship_ring(struct ship *s)
@@ -369,11 +370,64 @@ static int ship_ring(struct ship *s)
 	return ret;
 }
 
+/* Frames for the VM that still reach this host follow it: point the bridge
+ * at the uplink, then ship (or forward) what still reaches the old port.
+ * The datapath's cached flows, and frames a busy vSwitch took in before the
+ * fabric moved, may deliver there for a while: they are taken until the
+ * port has been quiet for HANDOFF_QUIET_ROUNDS steps (at most
+ * HANDOFF_MAX_ROUNDS).  Anything later was misdirected to the old port:
+ * counted, not queued (DROP); what came in before the switch still
+ * follows.  Returns 0 or a negative errno. */
+static int src_follow(struct ship *s)
+{
+	struct work *w = s->w;
+	int ret = src_redirect(w), i, quiet;
+
+	if (ret < 0)
+		return ret;
+	for (i = 0, quiet = 0; i < HANDOFF_MAX_ROUNDS && quiet < HANDOFF_QUIET_ROUNDS; i++) {
+		usleep(HANDOFF_STEP_US);
+		ret = ship_ring(s);
+		if (ret < 0)
+			return ret;
+		quiet = ret == 0 ? quiet + 1 : 0;
+	}
+	buffer_set_mode(w->buf, &w->r->mac, BUFFER_MODE_DROP);
+	/* A capture that began before the switch may still be being copied
+	 * on another CPU (reserved, not yet committed): export until the ring
+	 * is empty, so it follows too. */
+	for (i = 0; i < HANDOFF_DRAIN_TRIES; i++) {
+		struct buffer_stats bs;
+
+		ret = ship_ring(s);
+		if (ret < 0)
+			return ret;
+		if (buffer_stats(w->buf, NULL, &bs) < 0 || !bs.ring_used)
+			break;
+		usleep(HANDOFF_DRAIN_STEP_US);
+	}
+	return 0;
+}
+
+/* The tap's frames were handed on (taprec_handoff): publish its counts. */
+static void tap_handed(struct work *w, const struct taprec_counts *c, int read_err)
+{
+	if (read_err < 0)
+		agent_log(w->a, "relocation %llu: reading tap %s: %s",
+			  (unsigned long long)w->r->id, w->r->port, strerror(-read_err));
+	w->p.tap_recovered = c->recovered;
+	w->p.tap_other = c->other;
+	w->p.tap_read = c->reader_took;
+	w->p.tap_reader_lost = c->reader_lost;
+	snprintf(w->p.reader_kept, sizeof(w->p.reader_kept), "%s", c->kept);
+	work_publish(w);
+}
+
 static int src_handoff(struct work *w)
 {
 	struct reloc *r = w->r;
 	struct ship s = { .w = w, .enc = malloc(BUFFER_WIRE_HDR_LEN + BUFFER_MAX_FRAME) };
-	int ret = 0, i, quiet;
+	int ret = 0;
 
 	work_mark(w, PH_HANDOFF);
 	if (!s.enc)
@@ -395,15 +449,7 @@ static int src_handoff(struct work *w)
 		int rerr;
 
 		ret = taprec_handoff(&w->tap, ship_one, &s, &c, &rerr);
-		if (rerr < 0)
-			agent_log(w->a, "relocation %llu: reading tap %s: %s",
-				  (unsigned long long)r->id, r->port, strerror(-rerr));
-		w->p.tap_recovered = c.recovered;
-		w->p.tap_other = c.other;
-		w->p.tap_read = c.reader_took;
-		w->p.tap_reader_lost = c.reader_lost;
-		snprintf(w->p.reader_kept, sizeof(w->p.reader_kept), "%s", c.kept);
-		work_publish(w);
+		tap_handed(w, &c, rerr);
 		if (ret < 0)
 			goto out;
 	}
@@ -417,37 +463,9 @@ static int src_handoff(struct work *w)
 	if (ret < 0)
 		goto out;
 	/* Frames for the VM that still reach this host follow it to B. */
-	ret = src_redirect(w);
+	ret = src_follow(&s);
 	if (ret < 0)
 		goto out;
-	/* The datapath's cached flows, and frames a busy vSwitch took in before
-	 * the fabric moved, may still reach the old port for a while: what they
-	 * delivered is in the ring and follows, until the port has been quiet
-	 * for HANDOFF_QUIET_ROUNDS steps (at most HANDOFF_MAX_ROUNDS). */
-	for (i = 0, quiet = 0; i < HANDOFF_MAX_ROUNDS && quiet < HANDOFF_QUIET_ROUNDS; i++) {
-		usleep(HANDOFF_STEP_US);
-		ret = ship_ring(&s);
-		if (ret < 0)
-			goto out;
-		quiet = ret == 0 ? quiet + 1 : 0;
-	}
-	/* Anything later was misdirected to the old port: count it, do not
-	 * queue it; what came in before the switch to DROP still follows. */
-	buffer_set_mode(w->buf, &r->mac, BUFFER_MODE_DROP);
-	/* A capture that began before the switch may still be being copied
-	 * on another CPU (reserved, not yet committed): export until the ring
-	 * is empty, so it follows too. */
-	for (i = 0; i < HANDOFF_DRAIN_TRIES; i++) {
-		struct buffer_stats bs;
-
-		ret = ship_ring(&s);
-		if (ret < 0)
-			goto out;
-		if (buffer_stats(w->buf, NULL, &bs) < 0 || !bs.ring_used)
-			break;
-		usleep(HANDOFF_DRAIN_STEP_US);
-	}
-	ret = 0;
 	if (!s.forwarding) {
 		ctl_msg_reset(&w->out, PROTO_FRAMES_END);
 		ctl_put_u64(&w->out, A_ID, r->id);
@@ -664,24 +682,27 @@ static bool op_src_peer_lost(void *ctx)
 static int op_src_forward(void *ctx)
 {
 	struct work *w = ctx;
+	struct ship s = { .w = w, .forwarding = true };
 	struct taprec_counts c;
 	int ret, rerr;
 
 	ret = forward_open(w);
 	if (ret < 0)
 		return ret;
-	/* The VM is gone from here: frames for it that still come follow it. */
-	ret = src_redirect(w);
-	/* Oldest first: what the tap held, what went to memory, the ring. */
-	if (ret == 0 && w->tap.tq)
+	/* Oldest first: what the tap held, what went to memory, the ring;
+	 * then what still comes (src_follow). */
+	if (w->tap.tq) {
 		ret = taprec_handoff(&w->tap, forward_one, w, &c, &rerr);
+		tap_handed(w, &c, rerr);
+	}
 	if (ret >= 0)
 		ret = spill_each(&w->spill, forward_one, w);
 	if (ret >= 0)
-		ret = buffer_export(w->buf, forward_one, w);
-	buffer_set_mode(w->buf, &w->r->mac, BUFFER_MODE_DROP);
+		ret = ship_ring(&s);
 	if (ret >= 0)
-		ret = buffer_export(w->buf, forward_one, w);
+		ret = src_follow(&s);
+	if (ret >= 0 && s.ferr)
+		ret = s.ferr;
 	work_error(w, "lost the destination agent", -ENOTCONN,
 		   ret < 0 ? "the VM came up elsewhere; forwarding what was held failed" :
 			     "the VM came up elsewhere; what was held was sent out of the uplink");

@@ -21,6 +21,9 @@ for v in vm1 vm2; do
 	t_wait_ready "$T_TMP/$v.err" || fail "probe recv in $v did not start"
 done
 for v in vm1 vm2; do
+	mig_reach "${IP[$v]}"
+done
+for v in vm1 vm2; do
 	nm "$TB_ROUTER" --json probe send --to "${IP[$v]}" --rate 5000 --duration 2 \
 		--port 7869 >"$T_TMP/$v.send.json" &
 	SEND[$v]=$!

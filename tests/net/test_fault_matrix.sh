@@ -61,16 +61,7 @@ nm_progs() { ip netns exec "$(tb__host_ns "$1")" tc filter show dev vnet-vm1 egr
 # guest: PROBE_RECV, PROBE_SEND (PIDs); results in $T_TMP/recv.json and
 # $T_TMP/send.json.
 probe_start() { # SECS
-	# The router must reach vm1 before the stream starts: a router whose
-	# neighbour entry for it is not resolved queues the first datagrams
-	# while it asks, and drops the oldest when its queue is full (CI lost
-	# seq 0-4 so once, before any relocation began).
-	local i
-	echo "the router's neighbour entry for vm1: $(ip -n "$TB_ROUTER" neigh show "$VM1_IP")"
-	for ((i = 0; i < 20; i++)); do
-		ip netns exec "$TB_ROUTER" ping -n -c 1 -W 0.2 "$VM1_IP" >/dev/null 2>&1 && break
-	done
-	[ "$i" -lt 20 ] || fail "the router does not reach vm1 before the probe: $(ip -n "$TB_ROUTER" neigh show "$VM1_IP")"
+	mig_reach "$VM1_IP"
 	t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$(vs_ns vm1)" --json probe recv \
 		--timeout 40 --idle 4000 --max-lost 100000000 --lost-ranges 4
 	PROBE_RECV=$T_BG
@@ -169,11 +160,13 @@ cell() {
 	mig_cleanup_port "$from"
 	local lost dup reo js jv outcome
 	lost=$(jget "$r" lost) dup=$(jget "$r" duplicated) reo=$(jget "$r" reordered)
-	js=$(ag_last "$surv")
+	# The survivor's record of this cell's relocation, if it had one (a
+	# source that died in PREPARE may have asked nobody).
+	js=$(jq -c "select(.outcome != \"in progress\" and .time_us > $tc)" "$(ag_journal "$surv")" | tail -1)
 	jv=$(jq -c "select(.outcome == \"interrupted\" and .time_us > $tc)" "$(ag_journal "$victim")" | tail -1)
-	outcome=$(jq -r .outcome <<<"$js")
+	outcome=$(jq -r '.outcome // "no record"' <<<"${js:-null}")
 	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
-	echo "measured: cell $role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"$js") | restarted $victim: $(jq -c .recovery <<<"$jv")"
+	echo "measured: cell $role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"${js:-null}") | restarted $victim: $(jq -c .recovery <<<"$jv")"
 	[ -n "$ok" ] || fail "$role:$phase: vm1 never answered on $to"
 	[ "$ms" -le "$BOUND_MS" ] || fail "$role:$phase: vm1 answered only after $ms ms (bound $BOUND_MS)"
 	[ "$(tb_tor_port_of "$VM1_MAC")" = "tor-$to" ] ||

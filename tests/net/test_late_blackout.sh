@@ -44,6 +44,7 @@ run() { # LATE_MS RECOVERY [keep]
 	printf '%-8s %-9s %6s %8s %5s %4s %4s %9s %9s %9s\n' "$1" "$2" "$SENT" "$(jget "$r" received)" \
 		"$LOST" "$DUP" "$REO" "$LATE_US" "$TAPF" "$(jget "$r" max_gap_ms)" >>"$T_TMP/table"
 	echo "journal (source): $J" | cut -c1-600
+	echo "lost runs: $(jq -c '.lost_ranges // []' "$r")"
 	[ "$(jq -r .outcome <<<"$J")" = committed ] || fail "late $1 ms: not committed: $J"
 }
 

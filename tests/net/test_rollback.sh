@@ -18,6 +18,7 @@ a_flows() {
 flows_before=$(a_flows)
 
 ns=$(vs_ns vm1)
+mig_reach "$VM1_IP"
 t_bg "$T_TMP/recv.json" "$T_TMP/recv.err" "$NETMOVE" -n "$ns" --json probe recv \
 	--timeout 30 --idle 3000 --max-lost 100000000
 recv=$T_BG
