@@ -12,6 +12,7 @@
 #include "netmove/buffer.h"
 #include "netmove/journal.h"
 #include "netmove/out.h"
+#include "netmove/tapq.h"
 #include "netmove/timeutil.h"
 #include "ovsp.h"
 
@@ -28,6 +29,9 @@ struct left {
 	uint64_t tap_kept;		/* frames it held (read out of the tap at the
 					 * blackout), counted in handed or forwarded */
 	uint64_t tap_lost;		/* or that no program was left to send after */
+	bool tap_read;			/* the VM's tap was read out once it ran elsewhere */
+	uint64_t tap_unread;		/* frames the stopped VM had left in it, sent out
+					 * of the uplink after the rest */
 	struct buffer *held;		/* that port's program, its frames still held for a
 					 * source's VM that may have come up elsewhere */
 	uint64_t passed;		/* frames the program let through past its lease */
@@ -335,6 +339,8 @@ static void render_left(const struct left *l, struct out *o)
 	}
 	if (l->tap_lost)
 		out_u64(o, "tap_frames_lost", l->tap_lost);
+	if (l->tap_read)
+		out_u64(o, "tap_frames_forwarded", l->tap_unread);
 	out_bool(o, "flows_found", l->flows);
 	out_bool(o, "flows_removed", l->flows_removed);
 	out_bool(o, "uplink_mac_entry_removed", l->fdb_removed);
@@ -388,11 +394,26 @@ struct held {
 	struct left l;
 };
 
+/* The VM left its tap unread once it stopped: send what the tap still
+ * queues for it out of the uplink, after the rest (k). */
+static int tap_forward(struct left *l, struct tapq *tq, struct onward *k)
+{
+	uint64_t before = k->n;
+	int ret = tapq_drain(tq, &l->mac, onward_one, k, NULL);
+
+	l->tap_read = true;
+	l->tap_unread = k->n - before;
+	return ret < 0 ? ret : 0;
+}
+
 /* Watch for the VM to come up elsewhere (the bridge learns its MAC on the
  * uplink: the destination announced it) for at most the blackout timeout:
- * then its held frames go out of the uplink after it, oldest first; else
- * (it stayed, or time ran out) they go to its port.  Then the program goes,
- * and the relocation is journaled. */
+ * then what is held for it goes out of the uplink after it, oldest first:
+ * what the dead source had read out of the tap (its keep file), its ring,
+ * and what the stopped VM left in its tap since (frames that came before
+ * the program held them, or past its lease).  Else (it stayed, or time ran
+ * out) the ring goes to its port, and the tap is left to its reader.  Then
+ * the program goes, and the relocation is journaled. */
 static void *held_main(void *arg)
 {
 	struct held *h = arg;
@@ -401,11 +422,14 @@ static void *held_main(void *arg)
 	struct buffer *b = h->l.held, *rp = NULL;
 	struct ovsp_conn *of = NULL;
 	struct ovsp_ctl *ctl = NULL;
+	struct tapq *tq = NULL;
 	uint32_t uplink = 0;
 	char *err = NULL;
 	bool elsewhere = false;
 	int ret;
 
+	if (tapq_open(h->st.port, &tq) < 0)
+		tq = NULL;
 	ret = ovsp_open(cfg->ofctl, 0, &of, &err);
 	if (ret == 0)
 		ret = ovsp_ofport(of, cfg->uplink, &uplink, &err);
@@ -422,28 +446,34 @@ static void *held_main(void *arg)
 		if (ret == 0) {
 			struct onward k = { .b = rp, .forward = true };
 
-			/* Oldest first: what the tap held, then the ring. */
 			ret = kept_hand(&h->l, &k);
 			h->l.tap_kept = k.n;
-			if (ret == 0)
+			if (ret == 0 && b)
 				ret = buffer_set_mode(b, &h->l.mac, BUFFER_MODE_DROP);
-			if (ret == 0)
+			if (ret == 0 && b)
 				ret = buffer_export(b, onward_one, &k);
 			h->l.forwarded = k.n;
+			if (ret >= 0 && tq)
+				ret = tap_forward(&h->l, tq, &k);
 			buffer_close(rp);
 		}
 		if (ret < 0)
 			left_fail(&h->l, "sending the held frames out of the uplink", ret, cfg->uplink);
-	} else {
+	} else if (b) {
 		hand_to_port(&h->l, b);
 	}
+	tapq_close(tq);
 	kept_lost(&h->l);
-	agent_log(h->a, "recovery: %llu frames a dead source held %s", elsewhere ?
-		  (unsigned long long)h->l.forwarded : (unsigned long long)h->l.handed,
-		  elsewhere ? "followed the VM out of the uplink" : "handed to its port");
-	ret = buffer_detach(b);
-	if (ret < 0)
-		agent_log(h->a, "recovery: removing the program on %s: %s", h->l.port, strerror(-ret));
+	agent_log(h->a, "recovery: %llu frames a dead source held %s, %llu left in its tap %s",
+		  elsewhere ? (unsigned long long)h->l.forwarded : (unsigned long long)h->l.handed,
+		  elsewhere ? "followed the VM out of the uplink" : "handed to its port",
+		  (unsigned long long)h->l.tap_unread, elsewhere ? "followed it" : "stay there");
+	if (b) {
+		ret = buffer_detach(b);
+		if (ret < 0)
+			agent_log(h->a, "recovery: removing the program on %s: %s", h->l.port,
+				  strerror(-ret));
+	}
 	h->l.held = NULL;
 	record(h->a, &h->st, &h->l);
 	free(err);
@@ -451,6 +481,19 @@ static void *held_main(void *arg)
 	ovsp_close(of);
 	free(h);
 	return NULL;
+}
+
+/* A source that died before its program held anything (or whose program
+ * held nothing): once the VM stopped, its frames went to its tap, which the
+ * stopped VM never reads again.  Worth a watch if a reader holds the tap. */
+static bool tap_held(const struct started *s)
+{
+	struct tapq *tq;
+
+	if (strcmp(s->role, "source") || !s->port[0] || tapq_open(s->port, &tq) < 0)
+		return false;
+	tapq_close(tq);
+	return true;
 }
 
 /* Run held_main for l (its journal record is then held_main's). */
@@ -499,6 +542,13 @@ int recover_run(struct agent *a)
 		if (l && l->held) {
 			hand_to_port(l, l->held);
 			buffer_detach(l->held);
+			l->held = NULL;
+		} else if (l && tap_held(&rc->st[i])) {
+			agent_tap_keep_path(a, rc->st[i].id, l->kept, sizeof(l->kept));
+			if (access(l->kept, F_OK) < 0)
+				l->kept[0] = 0;
+			if (hold_on(a, &rc->st[i], l))
+				continue;
 		}
 		/* A keep file with no program left to send its frames after:
 		 * they are counted, and go. */

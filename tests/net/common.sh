@@ -56,6 +56,10 @@ jget() {
 t_bg() {
 	local out=$1 err=$2
 	shift 2
+	# Emptied here, not in the child: a caller that waits for a line in
+	# them (t_wait_ready) must not find the last run's.
+	: >"$out"
+	: >"$err"
 	"$@" >"$out" 2>"$err" &
 	T_BG=$!
 	T_PIDS+=("$T_BG")

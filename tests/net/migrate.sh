@@ -126,8 +126,8 @@ mig_cleanup() {
 # frame towards a VM that came back to a host can meet a stale "drop"
 # megaflow there (lib.sh's notes on OVS), and a router whose neighbour entry
 # is not resolved queues the first datagrams and drops the oldest when its
-# queue is full.  Either loses the stream's first frames before any
-# relocation began (CI lost seq 0-4 once, seq 0 under load).
+# queue is full.  Either would lose the stream's first frames before any
+# relocation began.
 mig_reach() {
 	echo "the router's neighbour entry for $1: $(ip -n "$TB_ROUTER" neigh show "$1")"
 	tb_wait_ping router "$1" 4 ||

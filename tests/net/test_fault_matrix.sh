@@ -17,7 +17,9 @@
 #     source forwards what it never confirmed, or what it held while the VM
 #     was paused, out of the uplink after the VM; a dead source's restarted
 #     agent sends what it had read out of the tap (its keep file) and its
-#     ring's frames after the VM (recover.h);
+#     ring's frames after the VM; one that died in PREPARE held nothing,
+#     but the stopped VM's tap did: its restarted agent reads it out once
+#     the VM runs elsewhere and sends that after it (recover.h);
 #   - 0 lost in every cell where both agents live (cut, stall).
 # Then SIGTERM of the source agent (term:PHASE), sent when the agent says it
 # entered the phase (it holds there for a moment, NETMOVED_FAULT hold): in
@@ -120,6 +122,14 @@ wait_gone() { # PID TRIES
 	return 1
 }
 
+# Frames host H's vSwitch dropped in its pipeline so far (OVS's counter of
+# its drop action).  A vSwitch that learned the VM's MAC on its uplink (the
+# VM was elsewhere) drops frames for it coming in there until its
+# revalidator has seen the MAC move to the VM's new port.
+ovs_drops() { # H
+	tb_ovs_appctl "$1" coverage/read-counter drop_action_of_pipeline
+}
+
 # One cell: ROLE:PHASE.  Moves vm1 to the other host.
 cell() {
 	local role=${1%%:*} phase=${1#*:} from to victim pv t0 t1 ms id ok fired r i tc
@@ -131,6 +141,8 @@ cell() {
 	restart_with_fault "$victim" "$role:$phase:kill"
 	pv=$FAULT_PID
 
+	local drops0 drops
+	drops0=$(($(ovs_drops a) + $(ovs_drops b))) || fail "reading the vSwitches' drop counters"
 	probe_start 3
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
 	move_vm "$from" "$to"
@@ -150,6 +162,7 @@ cell() {
 	ms=${ANSWER_MS:-never}
 	wait "$send" || fail "probe send failed"
 	t_wait "$recv" || true
+	drops=$(($(ovs_drops a) + $(ovs_drops b) - drops0))
 	# The survivor ends its side (rollback, or the VM runs there).
 	local surv
 	surv=$([ "$victim" = "$from" ] && echo "$to" || echo "$from")
@@ -166,7 +179,7 @@ cell() {
 	jv=$(jq -c "select(.outcome == \"interrupted\" and .time_us > $tc)" "$(ag_journal "$victim")" | tail -1)
 	outcome=$(jq -r '.outcome // "no record"' <<<"${js:-null}")
 	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
-	echo "measured: cell $role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"${js:-null}") | restarted $victim: $(jq -c .recovery <<<"$jv")"
+	echo "measured: cell $role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"${js:-null}") | restarted $victim: $(jq -c .recovery <<<"$jv") | the vSwitches dropped $drops in their pipelines"
 	[ -n "$ok" ] || fail "$role:$phase: vm1 never answered on $to"
 	[ "$ms" -le "$BOUND_MS" ] || fail "$role:$phase: vm1 answered only after $ms ms (bound $BOUND_MS)"
 	[ "$(tb_tor_port_of "$VM1_MAC")" = "tor-$to" ] ||
@@ -183,10 +196,15 @@ cell() {
 	# Nothing lost where a surviving side held the frames: a dead
 	# destination's source holds them all.  A dead source held them once
 	# the VM stopped: in its ring, and what it read out of the tap in its
-	# keep file (a restarted agent sends both after the VM).  Before the
-	# blackout nobody held anything.
+	# keep file (a restarted agent sends both after the VM).  One that died
+	# before the blackout held nothing, but the stopped VM's tap did: the
+	# restarted agent reads it out once the VM runs elsewhere.
 	case $role:$phase in
 	destination:*) [ "$lost" = 0 ] || fail "$role:$phase: $lost frames lost though the source held them" ;;
+	source:prepare)
+		[ "$(jq -r '.recovery.tap_frames_forwarded // 0' <<<"$jv")" -gt 0 ] ||
+			fail "$role:$phase: the restarted source sent none of what the stopped VM left in its tap: $jv"
+		[ "$lost" = 0 ] || fail "$role:$phase: $lost frames lost though the stopped VM's tap held them" ;;
 	source:blackout | source:switchover | source:handoff)
 		[ "$(jq -r '.recovery.frames_forwarded // 0' <<<"$jv")" -gt 0 ] ||
 			fail "$role:$phase: the restarted source sent none of its ring's frames after the VM: $jv"
