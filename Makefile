@@ -92,8 +92,8 @@ $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 # Unit tests of netmoved's own modules that need no library beyond
 # libnetmove: built with the modules they test.
 UNIT_AGENT_test_choreo := netmove/agent/choreo.c
-UNIT_AGENT_test_shipq := netmove/agent/shipq.c netmove/agent/taprec.c
-UNIT_AGENT_test_taprec := netmove/agent/taprec.c
+UNIT_AGENT_test_shipq := netmove/agent/shipq.c netmove/agent/recfile.c
+UNIT_AGENT_test_recfile := netmove/agent/recfile.c
 define agent_unit
 $(O)/unit/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove.a
 	@mkdir -p $$(dir $$@)
@@ -105,7 +105,7 @@ $(O)/unit-san/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove-san.a
 	$$(CC) $$(CFLAGS) $$(SAN) -O1 -Itests/unit -Inetmove/agent -o $$@ $$< $$(UNIT_AGENT_$(1)) \
 		$(O)/libnetmove-san.a $$(LDLIBS) -lcmocka
 endef
-$(foreach t,test_choreo test_shipq test_taprec,$(eval $(call agent_unit,$(t))))
+$(foreach t,test_choreo test_shipq test_recfile,$(eval $(call agent_unit,$(t))))
 
 # The programs' usage errors, where tests/run.sh looks for unit tests (it
 # prints cmocka's result lines); it runs the programs built in $(O)/.

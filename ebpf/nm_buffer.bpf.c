@@ -12,8 +12,15 @@
 #include "nm_buffer.h"
 
 #define TC_ACT_OK 0
-#define TC_ACT_SHOT 2
 #define TC_ACT_STOLEN 4
+
+/* A frame this program drops (counted in the port's and slot's counters) is
+ * taken as stolen, not shot: TC_ACT_SHOT makes the sender's transmit fail
+ * (NET_XMIT_DROP, ENOBUFS), and a sender that sends a batch (OVS's
+ * sendmmsg on an AF_PACKET socket) then drops the rest of the batch before
+ * it reaches the port: frames lost that no counter of netmove's sees.
+ * Stolen, every frame of the batch comes here and is counted. */
+#define NM_DROP TC_ACT_STOLEN
 
 extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags,
 			       struct bpf_dynptr *ptr__uninit) __ksym;
@@ -132,7 +139,7 @@ static __always_inline int capture(struct __sk_buff *skb, struct nm_port *port,
 	if (bpf_ringbuf_reserve_dynptr(&nm_ring, sizeof(*h) + len, 0, &rec) < 0) {
 		bpf_ringbuf_discard_dynptr(&rec, BPF_RB_NO_WAKEUP);
 		COUNT(port, slot, ring_full);
-		return TC_ACT_SHOT;
+		return NM_DROP;
 	}
 	h = bpf_dynptr_data(&rec, 0, sizeof(*h));
 	if (!h)
@@ -153,7 +160,7 @@ static __always_inline int capture(struct __sk_buff *skb, struct nm_port *port,
 fail:
 	bpf_ringbuf_discard_dynptr(&rec, BPF_RB_NO_WAKEUP);
 	COUNT(port, slot, errors);
-	return TC_ACT_SHOT;
+	return NM_DROP;
 }
 
 SEC("tc")
@@ -203,7 +210,7 @@ int nm_egress(struct __sk_buff *skb)
 		return capture(skb, port, slot, idx);
 	case NM_MODE_DROP:
 		COUNT(port, slot, dropped);
-		return TC_ACT_SHOT;
+		return NM_DROP;
 	default:
 		COUNT(port, slot, passed);
 		return TC_ACT_OK;

@@ -125,9 +125,42 @@ int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *
 	return ret;
 }
 
-void agent_tap_keep_path(const struct agent *a, uint64_t id, char *buf, size_t len)
+int agent_until_quiet(int (*step)(void *arg), void *arg)
 {
-	snprintf(buf, len, "%s.tap-%llu", a->cfg.socket, (unsigned long long)id);
+	int i, quiet, ret;
+
+	for (i = 0, quiet = 0; i < AGENT_QUIET_MAX && quiet < AGENT_QUIET_ROUNDS; i++) {
+		usleep(AGENT_QUIET_STEP_US);
+		ret = step(arg);
+		if (ret < 0)
+			return ret;
+		quiet = ret == 0 ? quiet + 1 : 0;
+	}
+	return 0;
+}
+
+int agent_ring_empty(struct buffer *b, int (*step)(void *arg), void *arg)
+{
+	struct buffer_stats bs;
+	int i, ret;
+
+	for (i = 0; i < AGENT_DRAIN_TRIES; i++) {
+		ret = step(arg);
+		if (ret < 0)
+			return ret;
+		if (buffer_stats(b, NULL, &bs) < 0 || !bs.ring_used)
+			break;
+		usleep(AGENT_DRAIN_STEP_US);
+	}
+	return 0;
+}
+
+void agent_reloc_path(const struct agent *a, const char *what, const char *from, uint64_t id,
+		      char *buf, size_t len)
+{
+	if (snprintf(buf, len, "%s.%s-%s-%llu", a->cfg.socket, what, from,
+		     (unsigned long long)id) >= (int)len)
+		buf[0] = 0;
 }
 
 bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct mac *mac,

@@ -204,11 +204,32 @@ struct buffer;
 struct buffer_record;
 int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *sent);
 
-/* The file in which source relocation id keeps the frames it read out of
- * the VM's tap until it hands them on (taprec's keep file): beside the
- * agent's local socket, a runtime directory, so that an agent started
- * after this one died finds them (recover.h). */
-void agent_tap_keep_path(const struct agent *a, uint64_t id, char *buf, size_t len);
+/* Frames for a VM that left may still reach its old port for a while (the
+ * datapath's cached flows, frames a busy vSwitch took in before the fabric
+ * moved): call step every AGENT_QUIET_STEP_US until it found nothing (it
+ * returns how many frames it took) AGENT_QUIET_ROUNDS times in a row, at
+ * most AGENT_QUIET_MAX times.  Returns 0 or step's negative errno. */
+#define AGENT_QUIET_STEP_US 5000
+#define AGENT_QUIET_ROUNDS 3
+#define AGENT_QUIET_MAX 40		/* 200 ms */
+int agent_until_quiet(int (*step)(void *arg), void *arg);
+
+/* After its mode changed, a capture that began before may still be being
+ * copied into b's ring on another CPU (reserved, not yet committed): call
+ * step (which exports the ring) until the ring is empty, at most
+ * AGENT_DRAIN_TRIES times AGENT_DRAIN_STEP_US apart.  Returns 0 or step's
+ * negative errno. */
+#define AGENT_DRAIN_TRIES 100
+#define AGENT_DRAIN_STEP_US 100
+int agent_ring_empty(struct buffer *b, int (*step)(void *arg), void *arg);
+
+/* What relocation id of source host from holds: "tap", the frames its
+ * source read out of the VM's tap (taprec's keep file), or "spill", what it
+ * moved out of the ring (spill.h).  A record file (recfile.h) beside the
+ * agent's local socket, a runtime directory, so that an agent started after
+ * this one died finds it (recover.h): SOCKET.WHAT-FROM-ID. */
+void agent_reloc_path(const struct agent *a, const char *what, const char *from, uint64_t id,
+		      char *buf, size_t len);
 
 /* Free finished relocations beyond AGENT_KEEP_DONE (caller holds a->lock). */
 void agent_prune(struct agent *a);

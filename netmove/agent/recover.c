@@ -15,6 +15,7 @@
 #include "netmove/tapq.h"
 #include "netmove/timeutil.h"
 #include "ovsp.h"
+#include "recfile.h"
 
 #define RECOVER_MAX 256			/* MACs and interrupted relocations per start */
 #define RECOVER_STEP_MS 10		/* the bridge's MAC table is looked at this often */
@@ -25,10 +26,14 @@ struct left {
 	char port[IF_NAMESIZE];		/* port whose buffer program held its frames, or "" */
 	uint64_t handed;		/* frames of that ring handed to the port */
 	uint64_t forwarded;		/* or sent out of the uplink, after the VM */
-	char kept[TAPREC_KEEP_PATH];	/* a dead source's keep file (taprec.h), or "" */
+	char kept[RECFILE_PATH];	/* a dead source's keep file (taprec.h), or "" */
 	uint64_t tap_kept;		/* frames it held (read out of the tap at the
 					 * blackout), counted in handed or forwarded */
 	uint64_t tap_lost;		/* or that no program was left to send after */
+	char spill[RECFILE_PATH];	/* a dead agent's spill file (spill.h), or "" */
+	uint64_t spill_frames;		/* frames it held (moved out of the ring),
+					 * counted in handed or forwarded */
+	uint64_t spill_lost;		/* or that no program was left to send after */
 	bool tap_read;			/* the VM's tap was read out once it ran elsewhere */
 	uint64_t tap_unread;		/* frames the stopped VM had left in it, sent out
 					 * of the uplink after the rest */
@@ -120,15 +125,32 @@ static int journal_line(const char *line, void *arg)
 
 /* ---- buffer programs ---- */
 
-/* The interrupted relocation of mac in which this host was the source. */
-static const struct started *source_of(const struct recovery *rc, const struct mac *mac)
+/* The interrupted relocation of mac. */
+static const struct started *started_of(const struct recovery *rc, const struct mac *mac)
 {
 	int i;
 
 	for (i = 0; i < rc->nst; i++)
-		if (mac_equal(&rc->st[i].mac, mac) && !strcmp(rc->st[i].role, "source"))
+		if (mac_equal(&rc->st[i].mac, mac))
 			return &rc->st[i];
 	return NULL;
+}
+
+static bool is_source(const struct started *s)
+{
+	return s && !strcmp(s->role, "source");
+}
+
+/* The record files s left (its keep file and spill file), into l: "" for
+ * those that are not there. */
+static void files_find(const struct agent *a, const struct started *s, struct left *l)
+{
+	agent_reloc_path(a, "tap", s->from, s->id, l->kept, sizeof(l->kept));
+	if (!l->kept[0] || access(l->kept, F_OK) < 0)
+		l->kept[0] = 0;
+	agent_reloc_path(a, "spill", s->from, s->id, l->spill, sizeof(l->spill));
+	if (!l->spill[0] || access(l->spill, F_OK) < 0)
+		l->spill[0] = 0;
 }
 
 /* Where a dead source's frames go: what it read out of its tap at the
@@ -150,26 +172,40 @@ static int onward_one(const struct buffer_record *rec, void *arg)
 	return k->b ? buffer_replay(k->b, rec, k->ds) : 0;
 }
 
-/* Hand l's kept frames (if any) into k; returns 0 or a negative errno. */
-static int kept_hand(struct left *l, struct onward *k)
+/* Hand one record file of l (if any) into k; *n gets its frames.  The
+ * file goes.  Returns 0 or a negative errno. */
+static int file_hand(char *path, struct onward *k, uint64_t *n)
 {
+	uint64_t before = k->n;
 	int ret;
 
-	if (!l->kept[0])
+	if (!path[0])
 		return 0;
-	ret = taprec_kept_each(l->kept, onward_one, k);
-	l->kept[0] = 0;
+	ret = recfile_each(path, onward_one, k);
+	path[0] = 0;
+	*n += k->n - before;
 	return ret == -ENOENT ? 0 : ret;
 }
 
-/* Frames of l's keep file that nothing was left to send after: counted,
- * and the file goes. */
-static void kept_lost(struct left *l)
+/* Hand what l's record files hold into k, oldest first: what the dead
+ * source read out of the tap at the blackout came before what it moved out
+ * of the ring.  Returns 0 or the first negative errno. */
+static int files_hand(struct left *l, struct onward *k)
+{
+	int ret = file_hand(l->kept, k, &l->tap_kept), r2;
+
+	r2 = file_hand(l->spill, k, &l->spill_frames);
+	return ret < 0 ? ret : r2;
+}
+
+/* Frames of l's record files that nothing was left to send after:
+ * counted, and the files go. */
+static void files_lost(struct left *l)
 {
 	struct onward k = { 0 };
 
-	kept_hand(l, &k);
-	l->tap_lost += k.n;
+	file_hand(l->kept, &k, &l->tap_lost);
+	file_hand(l->spill, &k, &l->spill_lost);
 }
 
 /* Everything l's program holds for the VM, what the tap gave first, to its
@@ -180,10 +216,9 @@ static void hand_to_port(struct left *l, struct buffer *b)
 	struct onward k = { .b = b, .ds = &ds };
 	int ret;
 
-	ret = kept_hand(l, &k);
-	l->tap_kept = k.n;
+	ret = files_hand(l, &k);
 	if (ret < 0)
-		left_fail(l, "handing the frames read out of the tap to the port", ret, l->port);
+		left_fail(l, "handing the frames kept in files to the port", ret, l->port);
 	ret = buffer_drain(b, &l->mac, &ds);
 	if (ret < 0)
 		left_fail(l, "handing the held frames to the port", ret, l->port);
@@ -212,7 +247,7 @@ static void recover_port(struct recovery *rc, const char *ifname)
 	if (buffer_stats(b, NULL, &ps) < 0)
 		memset(&ps, 0, sizeof(ps));
 	for (i = 0; i < n && i < BUFFER_MAX_MACS; i++) {
-		const struct started *s = source_of(rc, &macs[i]);
+		const struct started *s = started_of(rc, &macs[i]);
 		struct buffer_stats ms;
 		struct left *l = left_get(rc, &macs[i]);
 
@@ -220,18 +255,15 @@ static void recover_port(struct recovery *rc, const char *ifname)
 			break;
 		snprintf(l->port, sizeof(l->port), "%s", ifname);
 		l->passed = ps.lease_passed;
-		if (s) {
-			agent_tap_keep_path(rc->a, s->id, l->kept, sizeof(l->kept));
-			if (access(l->kept, F_OK) < 0)
-				l->kept[0] = 0;
-		}
+		if (s)
+			files_find(rc->a, s, l);
 		/* A source that died with the VM paused: the VM may come up
 		 * elsewhere, and its frames should follow it (held_main). */
-		if (n == 1 && s && (ps.ring_used || l->kept[0])) {
+		if (n == 1 && is_source(s) && (ps.ring_used || l->kept[0] || l->spill[0])) {
 			l->held = b;
 			return;
 		}
-		if (l->kept[0] ||
+		if (l->kept[0] || l->spill[0] ||
 		    (buffer_stats(b, &macs[i], &ms) == 0 && ms.mode != BUFFER_MODE_PASS))
 			hand_to_port(l, b);
 	}
@@ -337,8 +369,12 @@ static void render_left(const struct left *l, struct out *o)
 		out_u64(o, "tap_frames_kept", l->tap_kept);
 		out_u64(o, "frames_passed_after_lease", l->passed);
 	}
+	if (l->port[0] || l->spill_frames)
+		out_u64(o, "spill_frames", l->spill_frames);
 	if (l->tap_lost)
 		out_u64(o, "tap_frames_lost", l->tap_lost);
+	if (l->spill_lost)
+		out_u64(o, "spill_frames_lost", l->spill_lost);
 	if (l->tap_read)
 		out_u64(o, "tap_frames_forwarded", l->tap_unread);
 	out_bool(o, "flows_found", l->flows);
@@ -394,26 +430,64 @@ struct held {
 	struct left l;
 };
 
-/* The VM left its tap unread once it stopped: send what the tap still
- * queues for it out of the uplink, after the rest (k). */
-static int tap_forward(struct left *l, struct tapq *tq, struct onward *k)
-{
-	uint64_t before = k->n;
-	int ret = tapq_drain(tq, &l->mac, onward_one, k, NULL);
+/* Send what still reaches a dead source's port out of the uplink after
+ * the VM: its ring's frames, then its tap's. */
+struct follow {
+	struct left *l;
+	struct buffer *b;		/* the port's program, or NULL */
+	struct tapq *tq;		/* the VM's tap, or NULL */
+	struct onward *k;		/* out of the uplink */
+};
 
-	l->tap_read = true;
-	l->tap_unread = k->n - before;
-	return ret < 0 ? ret : 0;
+static int ring_step(void *arg)
+{
+	struct follow *f = arg;
+
+	return buffer_export(f->b, onward_one, f->k);
+}
+
+static int tap_step(void *arg)
+{
+	struct follow *f = arg;
+	uint64_t before = f->k->n;
+	int ret = tapq_drain(f->tq, &f->l->mac, onward_one, f->k, NULL);
+
+	f->l->tap_read = true;
+	f->l->tap_unread += f->k->n - before;
+	return ret;
+}
+
+/* The ring until the port is quiet; then the program lets frames through
+ * to the tap (PASS), where the stopped VM leaves them, the ring empties,
+ * and the tap is read until quiet.  Nothing is dropped on the way: what
+ * comes after all that is the fabric's to send to the VM's new home. */
+static int follow_vm(struct follow *f)
+{
+	int ret = 0;
+
+	if (f->b) {
+		ret = agent_until_quiet(ring_step, f);
+		if (ret == 0)
+			ret = buffer_set_mode(f->b, &f->l->mac, BUFFER_MODE_PASS);
+		if (ret == 0)
+			ret = agent_ring_empty(f->b, ring_step, f);
+	}
+	f->l->forwarded = f->k->n;
+	if (ret == 0 && f->tq)
+		ret = agent_until_quiet(tap_step, f);
+	return ret;
 }
 
 /* Watch for the VM to come up elsewhere (the bridge learns its MAC on the
  * uplink: the destination announced it) for at most the blackout timeout:
  * then what is held for it goes out of the uplink after it, oldest first:
- * what the dead source had read out of the tap (its keep file), its ring,
- * and what the stopped VM left in its tap since (frames that came before
- * the program held them, or past its lease).  Else (it stayed, or time ran
- * out) the ring goes to its port, and the tap is left to its reader.  Then
- * the program goes, and the relocation is journaled. */
+ * what the dead source had read out of the tap (its keep file) and moved
+ * out of the ring (its spill file), its ring, and what the stopped VM left
+ * in its tap (frames that came before the program held them, past its
+ * lease, or after it let them pass), until the port is quiet (follow_vm).
+ * Else (it stayed, or time ran out) the files and the ring go to its port,
+ * and the tap is left to its reader.  Then the program goes, and the
+ * relocation is journaled. */
 static void *held_main(void *arg)
 {
 	struct held *h = arg;
@@ -446,15 +520,9 @@ static void *held_main(void *arg)
 		if (ret == 0) {
 			struct onward k = { .b = rp, .forward = true };
 
-			ret = kept_hand(&h->l, &k);
-			h->l.tap_kept = k.n;
-			if (ret == 0 && b)
-				ret = buffer_set_mode(b, &h->l.mac, BUFFER_MODE_DROP);
-			if (ret == 0 && b)
-				ret = buffer_export(b, onward_one, &k);
-			h->l.forwarded = k.n;
-			if (ret >= 0 && tq)
-				ret = tap_forward(&h->l, tq, &k);
+			ret = files_hand(&h->l, &k);
+			if (ret == 0)
+				ret = follow_vm(&(struct follow){ &h->l, b, tq, &k });
 			buffer_close(rp);
 		}
 		if (ret < 0)
@@ -463,7 +531,7 @@ static void *held_main(void *arg)
 		hand_to_port(&h->l, b);
 	}
 	tapq_close(tq);
-	kept_lost(&h->l);
+	files_lost(&h->l);
 	agent_log(h->a, "recovery: %llu frames a dead source held %s, %llu left in its tap %s",
 		  elsewhere ? (unsigned long long)h->l.forwarded : (unsigned long long)h->l.handed,
 		  elsewhere ? "followed the VM out of the uplink" : "handed to its port",
@@ -490,7 +558,7 @@ static bool tap_held(const struct started *s)
 {
 	struct tapq *tq;
 
-	if (strcmp(s->role, "source") || !s->port[0] || tapq_open(s->port, &tq) < 0)
+	if (!is_source(s) || !s->port[0] || tapq_open(s->port, &tq) < 0)
 		return false;
 	tapq_close(tq);
 	return true;
@@ -544,17 +612,15 @@ int recover_run(struct agent *a)
 			buffer_detach(l->held);
 			l->held = NULL;
 		} else if (l && tap_held(&rc->st[i])) {
-			agent_tap_keep_path(a, rc->st[i].id, l->kept, sizeof(l->kept));
-			if (access(l->kept, F_OK) < 0)
-				l->kept[0] = 0;
+			files_find(a, &rc->st[i], l);
 			if (hold_on(a, &rc->st[i], l))
 				continue;
 		}
-		/* A keep file with no program left to send its frames after:
-		 * they are counted, and go. */
-		if (l && !strcmp(rc->st[i].role, "source")) {
-			agent_tap_keep_path(a, rc->st[i].id, l->kept, sizeof(l->kept));
-			kept_lost(l);
+		/* Record files with no program left to send their frames
+		 * after: they are counted, and go. */
+		if (l) {
+			files_find(a, &rc->st[i], l);
+			files_lost(l);
 		}
 		n += record(a, &rc->st[i], l);
 	}

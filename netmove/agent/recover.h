@@ -18,12 +18,13 @@
  *     watches the bridge for its MAC on the uplink (the destination
  *     announced it) for up to the blackout timeout, and sends the frames
  *     out of the uplink after it if it shows there, first those the dead
- *     agent had read out of the tap (taprec's keep file), then the ring's,
- *     then what the stopped VM left unread in its tap since (tapq); the
- *     lease meanwhile lets new frames through, so the port fails open as
- *     before.  A source that died before its program held anything gets
- *     the same watch if a process still holds the VM's tap: what the VM
- *     left there when it stopped follows it;
+ *     agent had read out of the tap (taprec's keep file), then those it
+ *     moved out of the ring (its spill file), then the ring's, then what
+ *     the stopped VM left unread in its tap (tapq), until the port is
+ *     quiet; the lease meanwhile lets new frames through, so the port
+ *     fails open as before.  A source that died before its program held
+ *     anything gets the same watch if a process still holds the VM's tap:
+ *     what the VM left there when it stopped follows it;
  *   - for every MAC with netmove flows on the bridge: removes them, and a
  *     static MAC entry on the uplink, as the grace period would have;
  *   - journals each interrupted relocation as "interrupted", with what was

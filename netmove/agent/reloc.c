@@ -408,7 +408,7 @@ void work_spill(struct work *w)
 	ret = spill_take(&w->spill, w->buf);
 	if (ret < 0 && !w->spill_err) {
 		w->spill_err = ret;
-		agent_log(w->a, "relocation %llu: moving the ring into memory: %s",
+		agent_log(w->a, "relocation %llu: moving the ring into its spill file: %s",
 			  (unsigned long long)w->r->id, strerror(-ret));
 	}
 	if (ret > 0) {
@@ -527,12 +527,14 @@ void work_run(struct reloc *r, enum choreo_role role, const struct choreo_ops *o
 {
 	/* The destination's peer connection came with its PREPARE. */
 	struct work w = { .r = r, .a = r->agent, .peer_up = role == CHOREO_DST };
+	char spill[RECFILE_PATH];
 	struct choreo c;
 
 	ctl_msg_init(&w.in, 0);
 	ctl_msg_init(&w.out, 0);
 	w.up.fd = -1;
-	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20);
+	agent_reloc_path(w.a, "spill", r->from, r->id, spill, sizeof(spill));
+	spill_init(&w.spill, (size_t)w.a->cfg.spill_mib << 20, spill);
 	/* A record as it begins: one that never ends was interrupted (recover.h). */
 	work_journal(&w);
 	choreo_run(&c, role, ops, &w);

@@ -16,7 +16,7 @@
 #include "agent.h"
 #include "work.h"
 #include "choreo.h"
-#include "taprec.h"
+#include "recfile.h"
 #include "netmove/announce.h"
 #include "netmove/buffer.h"
 #include "netmove/fdb.h"

@@ -31,14 +31,9 @@
 #include "ovsp.h"
 
 #define FRAMES_PER_MSG 256
-#define HANDOFF_DRAIN_TRIES 100		/* ring still in use after DROP: retries */
-#define HANDOFF_DRAIN_STEP_US 100	/* between them */
 /* A batch also ends before it passes this many bytes: 256 of the largest
  * frames (BUFFER_MAX_FRAME) would not fit in one message (CTL_MAX_BODY). */
 #define SHIP_MAX_BYTES (4u << 20)
-#define HANDOFF_STEP_US 5000	/* the old port is checked for late frames this often */
-#define HANDOFF_QUIET_ROUNDS 3	/* until it was quiet this many times in a row */
-#define HANDOFF_MAX_ROUNDS 40	/* or this many checks (200 ms) passed */
 
 /* Take the source tap's queues from its reader (QEMU, a stand-in), so that
  * what the VM left unread when it stopped can follow it.  A port that is not
@@ -46,10 +41,10 @@
 static void open_tap_queue(struct work *w)
 {
 	struct reloc *r = w->r;
-	char keep[TAPREC_KEEP_PATH];
+	char keep[RECFILE_PATH];
 	int lr, ret;
 
-	agent_tap_keep_path(w->a, r->id, keep, sizeof(keep));
+	agent_reloc_path(w->a, "tap", r->from, r->id, keep, sizeof(keep));
 	ret = taprec_open(&w->tap, r->port, &r->mac, w->buf, keep, w->a->cfg.no_tap_recovery,
 			  &lr);
 	w->p.tap_queues = ret;
@@ -370,43 +365,28 @@ static int ship_ring(struct ship *s)
 	return ret;
 }
 
+static int ship_ring_step(void *arg)
+{
+	return ship_ring(arg);
+}
+
 /* Frames for the VM that still reach this host follow it: point the bridge
- * at the uplink, then ship (or forward) what still reaches the old port.
- * The datapath's cached flows, and frames a busy vSwitch took in before the
- * fabric moved, may deliver there for a while: they are taken until the
- * port has been quiet for HANDOFF_QUIET_ROUNDS steps (at most
- * HANDOFF_MAX_ROUNDS).  Anything later was misdirected to the old port:
- * counted, not queued (DROP); what came in before the switch still
- * follows.  Returns 0 or a negative errno. */
+ * at the uplink, then ship (or forward) what still reaches the old port
+ * until it is quiet (agent_until_quiet).  Anything later was misdirected to
+ * the old port: counted, not queued (DROP); what came in before the switch
+ * still follows.  Returns 0 or a negative errno. */
 static int src_follow(struct ship *s)
 {
 	struct work *w = s->w;
-	int ret = src_redirect(w), i, quiet;
+	int ret = src_redirect(w);
 
+	if (ret == 0)
+		ret = agent_until_quiet(ship_ring_step, s);
 	if (ret < 0)
 		return ret;
-	for (i = 0, quiet = 0; i < HANDOFF_MAX_ROUNDS && quiet < HANDOFF_QUIET_ROUNDS; i++) {
-		usleep(HANDOFF_STEP_US);
-		ret = ship_ring(s);
-		if (ret < 0)
-			return ret;
-		quiet = ret == 0 ? quiet + 1 : 0;
-	}
 	buffer_set_mode(w->buf, &w->r->mac, BUFFER_MODE_DROP);
-	/* A capture that began before the switch may still be being copied
-	 * on another CPU (reserved, not yet committed): export until the ring
-	 * is empty, so it follows too. */
-	for (i = 0; i < HANDOFF_DRAIN_TRIES; i++) {
-		struct buffer_stats bs;
-
-		ret = ship_ring(s);
-		if (ret < 0)
-			return ret;
-		if (buffer_stats(w->buf, NULL, &bs) < 0 || !bs.ring_used)
-			break;
-		usleep(HANDOFF_DRAIN_STEP_US);
-	}
-	return 0;
+	/* What was being captured as the mode changed follows too. */
+	return agent_ring_empty(w->buf, ship_ring_step, s);
 }
 
 /* The tap's frames were handed on (taprec_handoff): publish its counts. */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "shipq.h"
-#include "taprec.h"
+#include "recfile.h"
 
 void shipq_init(struct shipq *q)
 {

@@ -1,11 +1,9 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include "netmove/proto.h"
 #include "taprec.h"
@@ -17,27 +15,6 @@ static uint64_t tap_tx_packets(const char *ifname)
 	uint64_t v = 0;
 
 	return tapq_stat(ifname, "tx_packets", &v) == 0 ? v : 0;
-}
-
-int records_each(const struct ctl_msg *m, buffer_record_fn fn, void *arg)
-{
-	struct buffer_record rec;
-	const void *v;
-	size_t off = 0, len;
-	uint16_t tag;
-	int ret;
-
-	while (ctl_next(m, &off, &tag, &v, &len)) {
-		if (tag != A_RECORD)
-			continue;
-		ret = buffer_record_decode(v, len, &rec);
-		if (ret < 0)
-			return ret;
-		ret = fn(&rec, arg);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
 }
 
 int taprec_open(struct taprec *t, const char *port, const struct mac *mac, struct buffer *buf,
@@ -132,31 +109,9 @@ static int read_out(struct taprec *t)
 /* Write t->early to the keep file (whole: a new file renamed over). */
 static int keep_write(const struct taprec *t)
 {
-	char tmp[TAPREC_KEEP_PATH + 8];
-	size_t off = 0;
-	int fd, ret = 0;
-
 	if (!t->keep[0] || !t->early_frames)
 		return 0;
-	snprintf(tmp, sizeof(tmp), "%s.new", t->keep);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (off < t->early.len && ret == 0) {
-		ssize_t n = write(fd, t->early.body + off, t->early.len - off);
-
-		if (n < 0 && errno != EINTR)
-			ret = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, t->keep) < 0)
-		ret = -errno;
-	if (ret < 0)
-		unlink(tmp);
-	return ret;
+	return recfile_write(t->keep, &t->early);
 }
 
 static void keep_drop(struct taprec *t)
@@ -164,43 +119,6 @@ static void keep_drop(struct taprec *t)
 	if (t->keep[0])
 		unlink(t->keep);
 	t->keep[0] = 0;
-}
-
-int taprec_kept_each(const char *path, buffer_record_fn fn, void *arg)
-{
-	struct ctl_msg m = { 0 };
-	struct stat sb;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) < 0)
-		ret = -errno;
-	else if (sb.st_size > CTL_MAX_BODY)
-		ret = -EFBIG;
-	else if (!(m.body = malloc((size_t)sb.st_size + 1)))
-		ret = -ENOMEM;
-	while (ret == 0 && m.len < (size_t)sb.st_size) {
-		ssize_t n = read(fd, m.body + m.len, (size_t)sb.st_size - m.len);
-
-		if (n < 0 && errno != EINTR)
-			ret = -errno;
-		else if (n == 0)
-			break;
-		else if (n > 0)
-			m.len += (size_t)n;
-	}
-	close(fd);
-	/* A file cut short (a crash while it was written): what came before
-	 * the cut still goes, and the cut is told. */
-	if (ret == 0)
-		ret = records_each(&m, fn, arg);
-	if (ret == 0 && ctl_body_check(m.body, m.len) < 0)
-		ret = -EBADMSG;
-	free(m.body);
-	unlink(path);
-	return ret;
 }
 
 int taprec_blackout(struct taprec *t, bool reader_keeps, const struct rxmatch_tail *last,

@@ -21,8 +21,7 @@
 #include "netmove/mac.h"
 #include "netmove/tapq.h"
 #include "netmove/txlog.h"
-
-#define TAPREC_KEEP_PATH 160
+#include "recfile.h"
 
 /* One relocation's source tap. */
 struct taprec {
@@ -45,7 +44,7 @@ struct taprec {
 	bool marker_sent;		/* the marker went into the tap */
 	uint64_t marker_tx;		/* the tap's tx_packets just before it */
 	uint64_t read_since_marker;	/* frames we read out since (tx_packets counts them) */
-	char keep[TAPREC_KEEP_PATH];	/* early is kept in this file until handed on, or "" */
+	char keep[RECFILE_PATH];	/* early is kept in this file until handed on, or "" */
 };
 
 /* What became of the tap's frames, for the journal. */
@@ -60,7 +59,7 @@ struct taprec_counts {
 /* Take the tap's queues from its reader (-ECANCELED if off) and, for a
  * single-queue tap, start its log.  keep (NULL: none) names a file that
  * holds the frames read out at the blackout until they are handed on, so
- * that they outlive an agent that dies meanwhile (taprec_kept_each).
+ * that they outlive an agent that dies meanwhile (a record file, recfile.h).
  * Returns the queues held or a negative errno (a port that is not a tap, or
  * that nobody reads, has none: not an error for the relocation); *log_err
  * gets txlog_start's error, 0 if none. */
@@ -96,15 +95,5 @@ void taprec_counts(const struct taprec *t, struct taprec_counts *c);
 /* Frees t; the keep file goes with it (what it held was handed on, or the
  * relocation is over). */
 void taprec_close(struct taprec *t);
-
-/* The frames a taprec whose agent died kept in the file path, handed to fn
- * in order; then the file is removed.  Returns 0, -ENOENT if there is no
- * such file, fn's negative return, or another negative errno (a file cut
- * short: the frames before the cut were handed on). */
-int taprec_kept_each(const char *path, buffer_record_fn fn, void *arg);
-
-/* Hand every A_RECORD of m to fn, decoded, in order; stops at fn's error.
- * Shipped batches of frames are kept this way too. */
-int records_each(const struct ctl_msg *m, buffer_record_fn fn, void *arg);
 
 #endif

@@ -34,7 +34,10 @@
 # destination, neither reading nor shipping): the destination lets the VM's
 # own frames through once the source's stop coming (--handoff-idle), and the
 # source, back, finds the relocation over rather than hang.
-# Usage: test_fault_matrix.sh [ROLE:PHASE|term:PHASE|cut:ROLE:PHASE|stall...]
+# And spill:ROLE:PHASE, a cell whose victim has a 4 MiB ring and the probe
+# 1500-byte frames: the paused VM's frames overflow a quarter of the ring
+# and go to the agent's spill file, which its restarted agent sends on too.
+# Usage: test_fault_matrix.sh [ROLE:PHASE|term:PHASE|cut:ROLE:PHASE|stall|spill:ROLE:PHASE...]
 # (default: all)
 set -u
 . "$(dirname "$0")/migrate.sh"
@@ -48,7 +51,7 @@ CELLS=("$@")
 	destination:prepare destination:blackout destination:switchover destination:handoff
 	destination:verify term:prepare term:blackout
 	cut:source:prepare cut:source:blackout cut:source:switchover cut:source:handoff
-	cut:destination:verify stall)
+	cut:destination:verify stall spill:source:switchover)
 AG_GRACE=500
 AG_EXTRA=(--blackout-timeout 5000 --phase-timeout 2000)
 
@@ -69,7 +72,7 @@ probe_start() { # SECS
 	PROBE_RECV=$T_BG
 	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
 	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration "$1" \
-		>"$T_TMP/send.json" &
+		${PROBE_SIZE:+--size "$PROBE_SIZE"} >"$T_TMP/send.json" &
 	PROBE_SEND=$!
 	sleep 0.5
 }
@@ -137,8 +140,8 @@ cell() {
 	from=$(vs_host vm1)
 	to=$(mig_other "$from")
 	if [ "$role" = source ]; then victim=$from; else victim=$to; fi
-	step "cell $role:$phase: vm1 $from -> $to, agent $victim dies entering $phase"
-	restart_with_fault "$victim" "$role:$phase:kill"
+	step "cell ${SPILL_CELL:+spill:}$role:$phase: vm1 $from -> $to, agent $victim dies entering $phase"
+	AG_RING_MIB=${SPILL_CELL:+4} restart_with_fault "$victim" "$role:$phase:kill"
 	pv=$FAULT_PID
 
 	local drops0 drops
@@ -179,7 +182,7 @@ cell() {
 	jv=$(jq -c "select(.outcome == \"interrupted\" and .time_us > $tc)" "$(ag_journal "$victim")" | tail -1)
 	outcome=$(jq -r '.outcome // "no record"' <<<"${js:-null}")
 	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
-	echo "measured: cell $role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"${js:-null}") | restarted $victim: $(jq -c .recovery <<<"$jv") | the vSwitches dropped $drops in their pipelines"
+	echo "measured: cell ${SPILL_CELL:+spill:}$role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"${js:-null}") | restarted $victim: $(jq -c .recovery <<<"$jv") | the vSwitches dropped $drops in their pipelines"
 	[ -n "$ok" ] || fail "$role:$phase: vm1 never answered on $to"
 	[ "$ms" -le "$BOUND_MS" ] || fail "$role:$phase: vm1 answered only after $ms ms (bound $BOUND_MS)"
 	[ "$(tb_tor_port_of "$VM1_MAC")" = "tor-$to" ] ||
@@ -212,6 +215,10 @@ cell() {
 		# tap held frames, which the dead agent had read out.
 		[ "$(jq -r '.recovery.tap_frames_kept // 0' <<<"$jv")" -gt 0 ] ||
 			fail "$role:$phase: the restarted source found none of the frames read out of the tap: $jv"
+		if [ "${SPILL_CELL:-0}" = 1 ]; then
+			[ "$(jq -r '.recovery.spill_frames // 0' <<<"$jv")" -gt 0 ] ||
+				fail "$role:$phase: the restarted source sent none of what was moved out of the ring: $jv"
+		fi
 		[ "$lost" = 0 ] || fail "$role:$phase: $lost frames lost though the dead source held them" ;;
 	esac
 }
@@ -383,6 +390,7 @@ for c in "${CELLS[@]}"; do
 	term:*) term_cell "${c#term:}" ;;
 	cut:*) c=${c#cut:}; live_cell cut "${c%%:*}" "${c#*:}" ;;
 	stall) live_cell stall ;;
+	spill:*) SPILL_CELL=1 PROBE_SIZE=1458 cell "${c#spill:}" ;;
 	*) cell "$c" ;;
 	esac
 done

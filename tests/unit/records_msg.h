@@ -1,5 +1,5 @@
 /* A FRAMES message of numbered records, for the unit tests of netmoved's
- * modules that keep or ship frames (test_shipq, test_taprec). */
+ * modules that keep or ship frames (test_shipq, test_recfile). */
 #ifndef NETMOVE_TEST_RECORDS_MSG_H
 #define NETMOVE_TEST_RECORDS_MSG_H
 
