@@ -222,18 +222,23 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 }
 
 /* A tap drops what waits unread once txqueuelen frames do: replays into
- * it wait (up to REPLAY_PACE_MAX_US at a time) while half of that waits. */
+ * it wait (up to REPLAY_PACE_MAX_US at a time) while half of that waits.
+ * The VM's own frames keep coming into the ring meanwhile, as fast as the
+ * replay may go: it is looked at every REPLAY_PACE_EVERY replays, and at
+ * every wait, and moved to the spill file before it fills. */
 static void replay_pace(struct work *w)
 {
 	uint64_t tx, waited = 0;
 
-	if (!w->rp_limit || w->rp_sent % REPLAY_PACE_EVERY)
+	if (w->rp_sent % REPLAY_PACE_EVERY)
+		return;
+	work_spill(w);
+	if (!w->rp_limit)
 		return;
 	while (waited < REPLAY_PACE_MAX_US && tapq_stat(w->r->port, "tx_packets", &tx) == 0 &&
 	       w->rp_sent > tx - w->rp_tx0 + w->rp_limit) {
 		usleep(REPLAY_PACE_STEP_US);
 		waited += REPLAY_PACE_STEP_US;
-		/* The live frames keep coming into the ring meanwhile. */
 		work_spill(w);
 	}
 }

@@ -76,7 +76,11 @@ static int take_one(const struct buffer_record *rec, void *arg)
 int spill_take(struct spill *s, struct buffer *b)
 {
 	uint64_t before = s->frames;
-	int ret = buffer_export(b, take_one, s);
+	int ret;
+
+	if (s->in_mem_each)
+		return 0;
+	ret = buffer_export(b, take_one, s);
 
 	flush(s);
 	if (ret < 0 && ret != -ENOSPC)
@@ -95,8 +99,11 @@ int spill_each(struct spill *s, buffer_record_fn fn, void *arg)
 	 * records in memory begin. */
 	if (ret == -EBADMSG && s->file_err)
 		ret = 0;
-	if (ret == 0)
+	if (ret == 0 && s->mem.len) {
+		s->in_mem_each = true;
 		ret = records_each(&s->mem, fn, arg);
+		s->in_mem_each = false;
+	}
 	return ret;
 }
 

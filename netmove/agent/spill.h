@@ -44,6 +44,8 @@ struct spill {
 	size_t limit;			/* most bytes held */
 	uint64_t frames;		/* records held */
 	bool full;			/* the limit was reached once */
+	bool in_mem_each;		/* spill_each is handing mem's records: a take
+					 * now would move them (it waits) */
 };
 
 /* An empty spill holding at most limit bytes in the file path (made at the
@@ -56,7 +58,8 @@ void spill_init(struct spill *s, size_t limit, const char *path);
 int spill_take(struct spill *s, struct buffer *b);
 
 /* Call fn for each spilled record, in order (stops at fn's negative
- * return, which it returns). */
+ * return, which it returns).  fn may spill_take: what it moves into the
+ * file meanwhile is handed on too, after the rest. */
 int spill_each(struct spill *s, buffer_record_fn fn, void *arg);
 
 /* Free what is held and remove the file; s is empty afterwards. */

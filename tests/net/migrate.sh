@@ -29,6 +29,9 @@
 #                          (MIG_PROBE_SIZE: datagram size, default the probe's)
 #   mig_wait_commit H ID   wait for relocation ID on agent H to end (10 s)
 #   mig_reach IP           the router reaches IP (fails the test if not in 4 s)
+#   mig_drops              print the testbed's links' drop counters that are
+#                          not 0 (each vSwitch's interfaces, the kernel's links
+#                          in the hosts, the ToR, the router and the guest)
 
 MIG_DIR=$(dirname "${BASH_SOURCE[0]}")
 . "$MIG_DIR/lib.sh"
@@ -132,6 +135,21 @@ mig_reach() {
 	echo "the router's neighbour entry for $1: $(ip -n "$TB_ROUTER" neigh show "$1")"
 	tb_wait_ping router "$1" 4 ||
 		fail "the router does not reach $1 before the probe: $(ip -n "$TB_ROUTER" neigh show "$1")"
+}
+
+mig_drops() {
+	local h ns i st
+	for h in a b; do
+		for i in $(tb_ovs_vsctl "$h" --bare --columns=name list Interface); do
+			st=$(tb_ovs_vsctl "$h" get Interface "$i" statistics |
+				grep -oE '[a-z_]*(drop|error)[a-z_]*=[1-9][0-9]*' | tr '\n' ' ')
+			[ -z "$st" ] || echo "drops: vSwitch $h $i: $st"
+		done
+	done
+	for ns in "$TB_HOSTA" "$TB_HOSTB" "$TB_TOR" "$TB_ROUTER" "$(vs_ns vm1)"; do
+		ip -n "$ns" -s -j link show | jq -r --arg ns "$ns" '.[] | select(.stats64.rx.dropped + .stats64.tx.dropped + .stats64.rx.errors + .stats64.tx.errors > 0) |
+			"drops: \($ns) \(.ifname): rx dropped \(.stats64.rx.dropped) errors \(.stats64.rx.errors), tx dropped \(.stats64.tx.dropped) errors \(.stats64.tx.errors)"'
+	done
 }
 
 mig_probe() {
