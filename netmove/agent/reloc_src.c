@@ -138,7 +138,6 @@ static int src_prepare(struct work *w)
 	return 0;
 }
 
-
 static int src_blackout(struct work *w, const struct reloc_event *ev)
 {
 	int ret = buffer_arm(w->buf, &w->r->mac);
@@ -353,7 +352,6 @@ out:
 	return ret;
 }
 
-
 /* Export what the ring holds and ship it (or forward it): the records
  * exported, or a negative errno. */
 static int ship_ring(struct ship *s)
@@ -533,7 +531,6 @@ static void src_rollback(struct work *w, const char *why)
 	}
 	work_finish(w, "rolled back");
 }
-
 
 static int op_src_prepare(void *ctx)
 {

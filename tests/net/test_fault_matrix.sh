@@ -19,7 +19,11 @@
 #     agent sends what it had read out of the tap (its keep file) and its
 #     ring's frames after the VM; one that died in PREPARE held nothing,
 #     but the stopped VM's tap did: its restarted agent reads it out once
-#     the VM runs elsewhere and sends that after it (recover.h);
+#     the VM runs elsewhere and sends that after it (recover.h); a
+#     destination that died in PREPARE set no flows, and its vSwitch, left
+#     to MAC learning, may drop a few frames that came to it directly
+#     before it saw the VM's move: counted by its pipeline drop counter,
+#     no more may be lost;
 #   - 0 lost in every cell where both agents live (cut, stall).
 # Then SIGTERM of the source agent (term:PHASE), sent when the agent says it
 # entered the phase (it holds there for a moment, NETMOVED_FAULT hold): in
@@ -145,7 +149,7 @@ cell() {
 	pv=$FAULT_PID
 
 	local drops0 drops
-	drops0=$(($(ovs_drops a) + $(ovs_drops b))) || fail "reading the vSwitches' drop counters"
+	drops0=$(ovs_drops "$to") || fail "reading $to's vSwitch drop counter"
 	probe_start 3
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
 	move_vm "$from" "$to"
@@ -165,7 +169,7 @@ cell() {
 	ms=${ANSWER_MS:-never}
 	wait "$send" || fail "probe send failed"
 	t_wait "$recv" || true
-	drops=$(($(ovs_drops a) + $(ovs_drops b) - drops0))
+	drops=$(($(ovs_drops "$to") - drops0))
 	# The survivor ends its side (rollback, or the VM runs there).
 	local surv
 	surv=$([ "$victim" = "$from" ] && echo "$to" || echo "$from")
@@ -182,7 +186,7 @@ cell() {
 	jv=$(jq -c "select(.outcome == \"interrupted\" and .time_us > $tc)" "$(ag_journal "$victim")" | tail -1)
 	outcome=$(jq -r '.outcome // "no record"' <<<"${js:-null}")
 	echo "lost runs: $(jq -c ".lost_ranges // []" "$r")"
-	echo "measured: cell ${SPILL_CELL:+spill:}$role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"${js:-null}") | restarted $victim: $(jq -c .recovery <<<"$jv") | the vSwitches dropped $drops in their pipelines"
+	echo "measured: cell ${SPILL_CELL:+spill:}$role:$phase | vm1 on $to | answered ${ms} ms after resume | probe lost $lost dup $dup reordered $reo of $(jget "$T_TMP/send.json" sent) | survivor ($surv) '$outcome', frames $(jq -c .frames <<<"${js:-null}") | restarted $victim: $(jq -c .recovery <<<"$jv") | $to's vSwitch dropped $drops in its pipeline"
 	[ -n "$ok" ] || fail "$role:$phase: vm1 never answered on $to"
 	[ "$ms" -le "$BOUND_MS" ] || fail "$role:$phase: vm1 answered only after $ms ms (bound $BOUND_MS)"
 	[ "$(tb_tor_port_of "$VM1_MAC")" = "tor-$to" ] ||
@@ -203,6 +207,15 @@ cell() {
 	# before the blackout held nothing, but the stopped VM's tap did: the
 	# restarted agent reads it out once the VM runs elsewhere.
 	case $role:$phase in
+	destination:prepare)
+		# A destination agent that died before it set the VM's flows
+		# leaves its vSwitch to MAC learning: having learned the VM on
+		# its uplink, it drops what comes in there for the VM until its
+		# revalidator saw the move (CI: 2 frames, and 2 pipeline drops).
+		# Those frames reached the destination, not the source: no
+		# surviving side held them.  Anything beyond is the source's.
+		[ "$lost" -le "$drops" ] ||
+			fail "$role:$phase: $lost frames lost though the source held them ($to's vSwitch dropped $drops)" ;;
 	destination:*) [ "$lost" = 0 ] || fail "$role:$phase: $lost frames lost though the source held them" ;;
 	source:prepare)
 		[ "$(jq -r '.recovery.tap_frames_forwarded // 0' <<<"$jv")" -gt 0 ] ||
