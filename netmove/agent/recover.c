@@ -34,6 +34,8 @@ struct left {
 	uint64_t spill_frames;		/* frames it held (moved out of the ring),
 					 * counted in handed or forwarded */
 	uint64_t spill_lost;		/* or that no program was left to send after */
+	struct tapq *tq;		/* the VM's tap, its queues taken from its reader
+					 * (tap_held), or NULL */
 	bool tap_read;			/* the VM's tap was read out once it ran elsewhere */
 	uint64_t tap_unread;		/* frames the stopped VM had left in it, sent out
 					 * of the uplink after the rest */
@@ -496,14 +498,15 @@ static void *held_main(void *arg)
 	struct buffer *b = h->l.held, *rp = NULL;
 	struct ovsp_conn *of = NULL;
 	struct ovsp_ctl *ctl = NULL;
-	struct tapq *tq = NULL;
+	struct tapq *tq = h->l.tq;
 	uint32_t uplink = 0;
 	char *err = NULL;
 	bool elsewhere = false;
 	int ret;
 
-	if (tapq_open(h->st.port, &tq) < 0)
+	if (!tq && tapq_open(h->st.port, &tq) < 0)
 		tq = NULL;
+	h->l.tq = NULL;
 	ret = ovsp_open(cfg->ofctl, 0, &of, &err);
 	if (ret == 0)
 		ret = ovsp_ofport(of, cfg->uplink, &uplink, &err);
@@ -553,15 +556,11 @@ static void *held_main(void *arg)
 
 /* A source that died before its program held anything (or whose program
  * held nothing): once the VM stopped, its frames went to its tap, which the
- * stopped VM never reads again.  Worth a watch if a reader holds the tap. */
-static bool tap_held(const struct started *s)
+ * stopped VM never reads again.  Worth a watch if a reader holds the tap:
+ * true with its queues in l->tq. */
+static bool tap_held(const struct started *s, struct left *l)
 {
-	struct tapq *tq;
-
-	if (!is_source(s) || !s->port[0] || tapq_open(s->port, &tq) < 0)
-		return false;
-	tapq_close(tq);
-	return true;
+	return is_source(s) && s->port[0] && tapq_open(s->port, &l->tq) == 0;
 }
 
 /* Run held_main for l (its journal record is then held_main's). */
@@ -611,10 +610,12 @@ int recover_run(struct agent *a)
 			hand_to_port(l, l->held);
 			buffer_detach(l->held);
 			l->held = NULL;
-		} else if (l && tap_held(&rc->st[i])) {
+		} else if (l && tap_held(&rc->st[i], l)) {
 			files_find(a, &rc->st[i], l);
 			if (hold_on(a, &rc->st[i], l))
 				continue;
+			tapq_close(l->tq);
+			l->tq = NULL;
 		}
 		/* Record files with no program left to send their frames
 		 * after: they are counted, and go. */

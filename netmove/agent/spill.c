@@ -81,7 +81,6 @@ int spill_take(struct spill *s, struct buffer *b)
 	if (s->in_mem_each)
 		return 0;
 	ret = buffer_export(b, take_one, s);
-
 	flush(s);
 	if (ret < 0 && ret != -ENOSPC)
 		return ret;
