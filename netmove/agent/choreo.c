@@ -180,7 +180,12 @@ static enum choreo_state dst_switch(struct choreo *c, const struct choreo_input 
 				    uint64_t time_us)
 {
 	c->ops->switchover(c->ctx, in, time_us);
-	return CS_HANDOFF;
+	if (!c->peer_gone)
+		return CS_HANDOFF;
+	/* No source to hand its frames over: its restarted agent sends them
+	 * out of its uplink after the VM (recover.h); the VM's own go now. */
+	c->ops->error(c->ctx, "handoff", "lost the source agent before the VM resumed");
+	return CS_FINISH;
 }
 
 static enum choreo_state dst_prepare(struct choreo *c, const struct choreo_input *in)
@@ -254,9 +259,14 @@ static enum choreo_state dst_ready(struct choreo *c, const struct choreo_input *
 			return CS_READY;
 		}
 	case CI_TIMEOUT:
-		return rollback(c, "timed out", false);
+		return rollback(c, c->peer_gone ? "lost the source agent, and the VM did not resume here" :
+						  "timed out", false);
 	case CI_PEER_LOST:
-		return rollback(c, "lost the source agent", false);
+		/* The hypervisor's migration goes on without the agents: the VM
+		 * may still come up here.  Its flows and buffer stay until it
+		 * does, or the state's time runs out. */
+		c->peer_gone = true;
+		return CS_READY;
 	}
 	return CS_READY;
 }

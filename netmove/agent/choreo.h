@@ -21,7 +21,10 @@
  *   back; elsewhere, it forwards what it held there and ends failed.  One
  *   that lost it before the VM stopped still holds the VM's frames when it
  *   does (the hypervisor's migration may go on without the agents), and
- *   does the same. */
+ *   does the same.  A destination that loses the source agent keeps the
+ *   VM's flows and buffer until the VM resumes here (then it finishes on
+ *   its own, without the source's frames: an error) or the state's time
+ *   runs out (rollback). */
 #ifndef NETMOVE_AGENT_CHOREO_H
 #define NETMOVE_AGENT_CHOREO_H
 
@@ -128,7 +131,7 @@ struct choreo {
 	void *ctx;
 	bool blackout_seen;		/* dst: the source said the VM stopped */
 	bool peer_gone;			/* src: the destination agent was lost before the
-					 * VM stopped */
+					 * VM stopped; dst: the source agent was lost */
 	enum choreo_state trace[32];	/* the states passed through, for tests and logs */
 	int ntrace;			/* how many (at most 32 kept) */
 };

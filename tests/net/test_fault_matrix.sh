@@ -20,9 +20,10 @@
 #     ring's frames after the VM; one that died in PREPARE held nothing,
 #     but the stopped VM's tap did: its restarted agent reads it out once
 #     the VM runs elsewhere and sends that after it (recover.h); a
-#     destination that had no netmove flows when the VM resumed there (its
-#     agent died in PREPARE, or it rolled back after losing the source
-#     first) leaves its vSwitch to MAC learning, which may drop a few
+#     destination that lost its source keeps the VM's flows and buffer
+#     until the VM comes up there; one that never had them when the VM
+#     resumed there (its agent died in PREPARE, or the source's did before
+#     it asked) leaves its vSwitch to MAC learning, which may drop a few
 #     frames that came to it directly before it saw the VM's move: counted
 #     by its pipeline drop counter, no more may be lost;
 #   - 0 lost in every cell where both agents live (cut, stall).
@@ -208,15 +209,15 @@ cell() {
 	# before the blackout held nothing, but the stopped VM's tap did: the
 	# restarted agent reads it out once the VM runs elsewhere.
 	# Where the destination had no netmove flows when the VM resumed
-	# there (its agent died in PREPARE, or it rolled back after losing the
-	# source before the resume), its vSwitch is left to MAC learning:
+	# there (its agent died in PREPARE, or the source's died before it
+	# asked for the relocation), its vSwitch is left to MAC learning:
 	# having learned the VM on its uplink, it drops what comes in there for
 	# the VM until its revalidator saw the move (CI: 2 lost and 2 pipeline
 	# drops; 1 and 1).  Those frames reached the destination directly: no
 	# netmove side held them.  No more may be lost.
 	local learn=0
 	case $role:$phase in
-	destination:prepare | source:prepare | source:blackout) learn=$drops ;;
+	destination:prepare | source:prepare) learn=$drops ;;
 	esac
 	[ "$lost" -le "$learn" ] || [ "$role" != destination ] ||
 		fail "$role:$phase: $lost frames lost though the source held them ($to's vSwitch dropped $drops)"
@@ -227,6 +228,10 @@ cell() {
 		[ "$lost" -le "$learn" ] ||
 			fail "$role:$phase: $lost frames lost though the stopped VM's tap held them ($to's vSwitch dropped $drops)" ;;
 	source:blackout | source:switchover | source:handoff)
+		# A destination that lost its source before the resume kept
+		# the VM's flows and buffer and saw it through alone.
+		[ "$phase" != blackout ] || [ "$outcome" = "committed with errors" ] ||
+			fail "$role:$phase: the destination, having lost its source, ended '$outcome'"
 		[ "$(jq -r '.recovery.frames_forwarded // 0' <<<"$jv")" -gt 0 ] ||
 			fail "$role:$phase: the restarted source sent none of its ring's frames after the VM: $jv"
 		# The stand-in stops reading 20 ms before the blackout hook: its

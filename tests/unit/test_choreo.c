@@ -481,9 +481,12 @@ static void dst_ready_aborts(void **state)
 	msg(&d, CM_ROLLBACK, 1, "VM resumed on the source");
 	run(&d, CHOREO_DST);
 	assert_string_equal(d.outcome, "rolled back: VM resumed on the source");
+	/* A lost source leaves the VM's flows and buffer in place until the
+	 * state's time runs out. */
 	other(&e, CI_PEER_LOST, 0);
 	run(&e, CHOREO_DST);
-	assert_string_equal(e.outcome, "rolled back: lost the source agent");
+	assert_string_equal(e.log, "prepare prepared "
+				   "rollback(lost the source agent, and the VM did not resume here)");
 	run(&g, CHOREO_DST);
 	assert_string_equal(g.log, "prepare rollback(prepare failed)");
 	/* Frames before our SWITCHED are out of turn: the VM is not here. */
@@ -504,6 +507,41 @@ static void dst_ready_aborts(void **state)
 		assert_string_equal(t.log, "prepare prepared reply(no,this host is the relocation's "
 					   "destination) rollback(timed out)");
 	}
+}
+
+/* The source agent dies (before or after the VM stopped) and the
+ * hypervisor's migration goes on: the VM comes up here, is switched over
+ * and finished without the source's frames, and that is an error. */
+static void dst_source_lost_vm_comes(void **state)
+{
+	struct fake a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+
+	(void)state;
+	other(&a, CI_PEER_LOST, 0);
+	ev(&a, CE_RESUMED, 5);
+	run(&a, CHOREO_DST);
+	assert_string_equal(a.log, "prepare prepared reply(ok,switching over) switchover(5) "
+				   "error(handoff: lost the source agent before the VM resumed) "
+				   "finish commit(committed) grace");
+	assert_false(a.ran_out);
+	/* After the source said the VM stopped; seen by the resume detector. */
+	msg(&b, CM_BLACKOUT, 1, NULL);
+	other(&b, CI_PEER_LOST, 0);
+	other(&b, CI_RESUMED_SEEN, 6);
+	run(&b, CHOREO_DST);
+	assert_string_equal(b.log, "prepare prepared blackout switchover(6) "
+				   "error(handoff: lost the source agent before the VM resumed) "
+				   "finish commit(committed) grace");
+	/* The hypervisor gave up meanwhile: undone. */
+	other(&c, CI_PEER_LOST, 0);
+	ev(&c, CE_FAILED, 2);
+	run(&c, CHOREO_DST);
+	assert_string_equal(c.outcome, "rolled back: the hypervisor reported a failure");
+	/* Stopping before the VM stopped: nothing is held, undone. */
+	other(&d, CI_PEER_LOST, 0);
+	ev(&d, CE_STOP, 2);
+	run(&d, CHOREO_DST);
+	assert_string_equal(d.outcome, "rolled back: netmoved is stopping");
 }
 
 /* After the switchover the VM runs here: nothing rolls it back. */
@@ -586,6 +624,7 @@ int main(void)
 		cmocka_unit_test(dst_commits),
 		cmocka_unit_test(dst_early_and_detector),
 		cmocka_unit_test(dst_ready_aborts),
+		cmocka_unit_test(dst_source_lost_vm_comes),
 		cmocka_unit_test(dst_handoff_faults),
 		cmocka_unit_test(every_input_everywhere),
 	};
