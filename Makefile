@@ -59,7 +59,7 @@ FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_QUICK   ?= 5
 
-.PHONY: all deps deps-check need-root test test-qemu unit net fuzz fuzz-quick bench demo install clean
+.PHONY: all deps deps-check need-root test test-qemu kernels unit net fuzz fuzz-quick bench demo install clean
 
 all: $(O)/netmove $(O)/netmoved $(UNITS) $(EXTRA_BINS) $(O)/unit/test_cli_usage
 
@@ -180,6 +180,10 @@ unit: all $(UNITS_SAN)
 
 net: need-root all
 	@tests/run.sh net
+
+kernels: deps-check
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh kernels
 
 test-qemu: deps-check
 	@$(MAKE) --no-print-directory all

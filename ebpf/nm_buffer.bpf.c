@@ -3,16 +3,27 @@
  * to the VM) and, per destination MAC, passes, buffers into a ring, drains or
  * drops; nm_ingress runs on tc ingress (frames from the VM) and reports the
  * first frame of a watched MAC; nm_pretouch is only run through
- * BPF_PROG_TEST_RUN to fault in the ring's pages before a blackout. */
-#include "vmlinux.h"
+ * BPF_PROG_TEST_RUN to fault in the ring's pages before a blackout.
+ *
+ * Built twice, into two objects that differ only in how a frame gets into
+ * the ring (libnetmove picks one for the running kernel, buffer.h):
+ *   kfunc  one copy, skb to ring, with the bpf_dynptr_copy kfunc (Linux
+ *          6.15), the frame's metadata read straight from the kernel's
+ *          sk_buff (bpf_cast_to_kern_ctx, 6.2);
+ *   copy   (-DNM_CAPTURE_COPY) for older kernels: the frame through a
+ *          per-CPU scratch page by page (bpf_skb_load_bytes, then
+ *          bpf_dynptr_write: Linux 5.19), the metadata with
+ *          bpf_probe_read_kernel.
+ * Separate objects, because a libbpf that cannot leave an unknown kfunc
+ * unresolved (before 1.2) refuses an object that names one. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
+#include "nm_kern.h"
 #include "nm_buffer.h"
-
-#define TC_ACT_OK 0
-#define TC_ACT_STOLEN 4
 
 /* A frame this program drops (counted in the port's and slot's counters) is
  * taken as stolen, not shot: TC_ACT_SHOT makes the sender's transmit fail
@@ -22,11 +33,14 @@
  * Stolen, every frame of the batch comes here and is counted. */
 #define NM_DROP TC_ACT_STOLEN
 
+#ifndef NM_CAPTURE_COPY
 extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags,
 			       struct bpf_dynptr *ptr__uninit) __ksym;
-extern int bpf_dynptr_copy(struct bpf_dynptr *dst_ptr, __u32 dst_off,
-			   struct bpf_dynptr *src_ptr, __u32 src_off, __u32 size) __ksym;
+/* Its offsets are __u32 up to 6.18 and __u64 from 6.19: a register either way. */
+extern int bpf_dynptr_copy(struct bpf_dynptr *dst_ptr, __u64 dst_off,
+			   struct bpf_dynptr *src_ptr, __u64 src_off, __u64 size) __ksym;
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -61,15 +75,27 @@ struct {
 	__type(value, struct nm_port);
 } nm_port SEC(".maps");
 
+#ifdef NM_CAPTURE_COPY
+#define NM_CHUNK 4096u
+#define NM_CHUNKS (NM_COPY_MAX / NM_CHUNK)
+
+struct nm_chunk {
+	__u8 b[NM_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nm_chunk);
+} nm_scratch SEC(".maps");
+#endif
+
 #define COUNT(port, slot, field)                                  \
 	do {                                                      \
 		__sync_fetch_and_add(&(port)->c.field, 1);        \
 		__sync_fetch_and_add(&(slot)->c.field, 1);        \
 	} while (0)
-
-/* Kernel SKB_GSO_* bits that do not change how a replay must segment. */
-#define GSO_IGNORED (SKB_GSO_DODGY | __SKB_GSO_TCP_FIXEDID | SKB_GSO_TCP_FIXEDID | \
-		     SKB_GSO_TCP_FIXEDID_INNER | SKB_GSO_TCP_ACCECN)
 
 static __always_inline struct nm_slot *slot_of(struct __sk_buff *skb, __u32 off, __u32 *idx)
 {
@@ -85,6 +111,19 @@ static __always_inline struct nm_slot *slot_of(struct __sk_buff *skb, __u32 off,
 	return bpf_map_lookup_elem(&nm_slots, i);
 }
 
+/* A field of the kernel's sk_buff k: read straight (kfunc: k is the
+ * verifier's trusted pointer) or through bpf_probe_read_kernel (copy: k is
+ * the context, which is the sk_buff). */
+#ifdef NM_CAPTURE_COPY
+#define KREAD(k, field) BPF_CORE_READ(k, field)
+#define KREAD_BITS(k, field) BPF_CORE_READ_BITFIELD_PROBED(k, field)
+#define KERN_SKB(skb) ((struct sk_buff *)(skb))
+#else
+#define KREAD(k, field) ((k)->field)
+#define KREAD_BITS(k, field) BPF_CORE_READ_BITFIELD(k, field)
+#define KERN_SKB(skb) ((struct sk_buff *)bpf_cast_to_kern_ctx(skb))
+#endif
+
 static __always_inline __u16 gso_flags_of(struct sk_buff *k)
 {
 	struct skb_shared_info *sh;
@@ -95,28 +134,28 @@ static __always_inline __u16 gso_flags_of(struct sk_buff *k)
 	sh = (struct skb_shared_info *)(BPF_CORE_READ(k, head) + BPF_CORE_READ(k, end));
 	if (bpf_core_read(&type, sizeof(type), &sh->gso_type) < 0)
 		return NM_GSO_OTHER;
-	if (type & SKB_GSO_TCPV4)
+	if (type & NM_SKB_GSO_TCPV4)
 		f |= NM_GSO_TCPV4;
-	if (type & SKB_GSO_TCPV6)
+	if (type & NM_SKB_GSO_TCPV6)
 		f |= NM_GSO_TCPV6;
-	if (type & SKB_GSO_UDP_L4)
+	if (type & NM_SKB_GSO_UDP_L4)
 		f |= NM_GSO_UDP_L4;
-	if (type & SKB_GSO_TCP_ECN)
+	if (type & NM_SKB_GSO_TCP_ECN)
 		f |= NM_GSO_ECN;
-	if (type & ~(unsigned int)(SKB_GSO_TCPV4 | SKB_GSO_TCPV6 | SKB_GSO_UDP_L4 |
-				   SKB_GSO_TCP_ECN | GSO_IGNORED))
+	if (type & ~(NM_SKB_GSO_TCPV4 | NM_SKB_GSO_TCPV6 | NM_SKB_GSO_UDP_L4 |
+		     NM_SKB_GSO_TCP_ECN | NM_SKB_GSO_IGNORED))
 		f |= NM_GSO_OTHER;
 	return f;
 }
 
 static __always_inline void fill_meta(struct __sk_buff *skb, struct nm_rec *h)
 {
-	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	struct sk_buff *k = KERN_SKB(skb);
 
-	h->ip_summed = (__u8)BPF_CORE_READ_BITFIELD(k, ip_summed);
+	h->ip_summed = (__u8)KREAD_BITS(k, ip_summed);
 	if (h->ip_summed == NM_CSUM_PARTIAL) {
-		h->csum_start = k->csum_start - k->mac_header;
-		h->csum_offset = k->csum_offset;
+		h->csum_start = KREAD(k, csum_start) - KREAD(k, mac_header);
+		h->csum_offset = KREAD(k, csum_offset);
 	}
 	h->gso_size = (__u16)skb->gso_size;
 	if (h->gso_size)
@@ -128,10 +167,48 @@ static __always_inline void fill_meta(struct __sk_buff *skb, struct nm_rec *h)
 	}
 }
 
+/* The frame's len bytes into the record after its header. */
+#ifdef NM_CAPTURE_COPY
+static __always_inline int copy_frame(struct __sk_buff *skb, struct bpf_dynptr *rec, __u32 len)
+{
+	__u32 zero = 0, off = 0, n;
+	struct nm_chunk *c;
+	int i;
+
+	c = bpf_map_lookup_elem(&nm_scratch, &zero);
+	if (!c || len > NM_COPY_MAX)
+		return -1;
+	for (i = 0; i < NM_CHUNKS && off < len; i++) {
+		n = len - off;
+		if (n > NM_CHUNK)
+			n = NM_CHUNK;
+		/* 1..NM_CHUNK, in arithmetic the verifier follows: that of
+		 * Linux 6.1 learns no lower bound from a test against 0. */
+		n -= 1;
+		barrier_var(n);
+		n = (n & (NM_CHUNK - 1)) + 1;
+		if (bpf_skb_load_bytes(skb, off, c->b, n) < 0 ||
+		    bpf_dynptr_write(rec, sizeof(struct nm_rec) + off, c->b, n, 0) < 0)
+			return -1;
+		off += n;
+	}
+	return off == len ? 0 : -1;
+}
+#else
+static __always_inline int copy_frame(struct __sk_buff *skb, struct bpf_dynptr *rec, __u32 len)
+{
+	struct bpf_dynptr pkt;
+
+	if (bpf_dynptr_from_skb(skb, 0, &pkt) < 0)
+		return -1;
+	return bpf_dynptr_copy(rec, sizeof(struct nm_rec), &pkt, 0, len) < 0 ? -1 : 0;
+}
+#endif
+
 static __always_inline int capture(struct __sk_buff *skb, struct nm_port *port,
 				   struct nm_slot *slot, __u32 idx)
 {
-	struct bpf_dynptr rec, pkt;
+	struct bpf_dynptr rec;
 	__u32 len = skb->len;
 	struct nm_rec *h;
 
@@ -149,8 +226,7 @@ static __always_inline int capture(struct __sk_buff *skb, struct nm_port *port,
 	h->slot = idx;
 	h->tstamp_ns = bpf_ktime_get_ns();
 	fill_meta(skb, h);
-	if (bpf_dynptr_from_skb(skb, 0, &pkt) < 0 ||
-	    bpf_dynptr_copy(&rec, sizeof(*h), &pkt, 0, len) < 0)
+	if (copy_frame(skb, &rec, len) < 0)
 		goto fail;
 	h->seq = __sync_fetch_and_add(&port->seq, 1);
 	/* Userspace drains on its own schedule: a wake-up per frame costs µs. */

@@ -13,6 +13,8 @@
 #define NM_RESUME_RING (16u << 10)	/* resume event ring bytes */
 #define NM_PAGE 4096u			/* pretouch stride */
 #define NM_ETH_HLEN 14
+#define NM_COPY_MAX (68u << 10)		/* largest frame the copy capture takes (a 64 KiB GSO
+					 * frame and its headers); larger ones count as errors */
 
 /* Filters on the VM port's clsact hooks; fixed so stale ones can be found. */
 #define NM_TC_HANDLE 0x4e4d

@@ -3,8 +3,9 @@
 # the install check and the network tests on the namespace testbed.  Ends
 # with the summary line
 #   tests: N passed, N failed, N skipped
-# Usage: tests/run.sh [unit|fuzz|install|net|qemu]...   (default: all five;
-# qemu: Linux guests under real QEMU and libvirt, each migrated
+# Usage: tests/run.sh [unit|fuzz|install|kernels|net|qemu]...   (default:
+# all six; kernels: the buffer's tests on Debian's 6.1 and 6.12 kernels
+# under QEMU; qemu: Linux guests under real QEMU and libvirt, each migrated
 # MIGRATIONS times each way with netmove and as many without)
 set -u
 cd "$(dirname "$0")/.."
@@ -48,6 +49,12 @@ run_unit() {
 		st=$?
 		count_cmocka "$name" "$log" "$st"
 	done
+	# The buffer program's other build (buffer.h), on this kernel too.
+	if [ -x "$O/unit/test_buffer" ]; then
+		log=$logdir/unit_test_buffer_copy.log
+		NETMOVE_BPF_CAPTURE=copy "$O/unit/test_buffer" >"$log" 2>&1
+		count_cmocka "unit/test_buffer (copy capture)" "$log" $?
+	fi
 }
 
 run_fuzz() {
@@ -100,16 +107,17 @@ run_scripts() { # PART TITLE
 }
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(unit fuzz install net qemu)
+[ ${#parts[@]} -eq 0 ] && parts=(unit fuzz install kernels net qemu)
 for p in "${parts[@]}"; do
 	case $p in
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
 	install) run_scripts install "install (make install into a scratch DESTDIR)" ;;
+	kernels) run_scripts kernels "the buffer on Debian's kernels (QEMU, TCG)" ;;
 	net) run_scripts net "network tests (namespaces, Open vSwitch, tc/eBPF)" ;;
 	qemu)
 		MIGRATIONS=${MIGRATIONS:-5} run_scripts qemu "Linux guests under real QEMU (TCG) and libvirt, their own migration" ;;
-	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, install, net, qemu)" >&2; exit 2 ;;
+	*) echo "tests/run.sh: unknown part '$p' (unit, fuzz, install, kernels, net, qemu)" >&2; exit 2 ;;
 	esac
 done
 

@@ -189,6 +189,23 @@ static void mkdir_parent(const char *path)
 		fprintf(stderr, "netmoved: cannot create %s: %s\n", dir, strerror(errno));
 }
 
+/* A kernel that cannot run the buffer is said so at start, not at the first
+ * relocation. */
+static int check_kernel(struct agent *a)
+{
+	struct buffer_kernel k;
+
+	if (buffer_kernel(&k) < 0) {
+		fprintf(stderr, "netmoved: this kernel (Linux %s) cannot run netmove's buffer: it "
+				"lacks %s; netmove needs Linux " BUFFER_MIN_KERNEL " or newer\n",
+			k.release, k.why);
+		return -1;
+	}
+	agent_log(a, "kernel %s: buffer capture '%s'%s%s", k.release,
+		  buffer_capture_name(k.capture), k.why[0] ? ": " : "", k.why);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct agent a;
@@ -207,6 +224,8 @@ int main(int argc, char **argv)
 			getenv("NETMOVED_FAULT"));
 		return 2;
 	}
+	if (check_kernel(&a) < 0)
+		return 1;
 	pthread_mutex_init(&a.lock, NULL);
 	g_agent = &a;
 	sigaction(SIGTERM, &sa, NULL);

@@ -45,6 +45,7 @@ static int run_arm(struct args *a);
 static int run_flush(struct args *a);
 static int run_stats(struct args *a);
 static int run_detach(struct args *a);
+static int run_kernel(struct args *a);
 
 static const struct sub subs[] = {
 	{ "attach", O_IFACE | O_RING | O_FORCE, O_IFACE, run_attach,
@@ -68,6 +69,12 @@ static const struct sub subs[] = {
 	  "Remove the programs (and the clsact qdisc if netmove created it) and the pins;\n"
 	  "also removes pins left after the interface went.  --force also removes a\n"
 	  "netmove filter that has no pins (left by a process that died).\n" },
+	{ "kernel", 0, 0, run_kernel,
+	  "kernel",
+	  "Whether this kernel can run the buffer, and which build of its program it\n"
+	  "loads: kfunc (one copy, Linux 6.15 and newer) or copy (Linux " BUFFER_MIN_KERNEL
+	  " and newer);\n"
+	  "if it cannot, what it lacks.  Exit 1 if it cannot.\n" },
 };
 #define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -327,6 +334,26 @@ static int run_detach(struct args *a)
 	return CLI_OK;
 }
 
+static int run_kernel(struct args *a)
+{
+	struct buffer_kernel k;
+	struct out o;
+	int ret = buffer_kernel(&k);
+
+	cli_out(&o, &a->ctx);
+	out_str(&o, "release", k.release);
+	out_bool(&o, "supported", ret == 0);
+	out_str(&o, "capture", buffer_capture_name(k.capture));
+	if (k.why[0])
+		out_str(&o, ret == 0 ? "note" : "missing", k.why);
+	out_str(&o, "minimum", BUFFER_MIN_KERNEL);
+	out_finish(&o);
+	if (ret < 0)
+		return cli_error(CLI_NEGATIVE, a->cmd, "Linux %s cannot run the buffer: it lacks %s",
+				 k.release, k.why);
+	return CLI_OK;
+}
+
 static const struct option sub_opts[] = {
 	{ "iface", required_argument, NULL, 'i' },
 	{ "mac", required_argument, NULL, 'm' },
@@ -403,7 +430,8 @@ static int parse_sub(const struct sub *s, int argc, char **argv, struct args *a,
 		return cli_error(CLI_USAGE, a->cmd, "--mac is required (see netmove %s --help)",
 				 a->cmd);
 	/* detach must also clean up after an interface that is gone. */
-	if (s->run != run_detach && cli_iface(a->cmd, "--iface", a->iface, NULL) < 0)
+	if (s->required & O_IFACE && s->run != run_detach &&
+	    cli_iface(a->cmd, "--iface", a->iface, NULL) < 0)
 		return CLI_USAGE;
 	if (s->run == run_detach &&
 	    (!*a->iface || strlen(a->iface) >= IF_NAMESIZE || strchr(a->iface, '/')))

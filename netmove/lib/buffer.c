@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -23,6 +25,7 @@
 #include <linux/sockios.h>
 #include <linux/virtio_net.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <netlink/netlink.h>
 #include <netlink/route/classifier.h>
@@ -32,6 +35,7 @@
 #include "netmove/timeutil.h"
 #include "nm_buffer.h"
 #include "nm_buffer.skel.h"
+#include "nm_buffer_copy.skel.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -71,7 +75,6 @@ _Static_assert(BUFFER_MAX_MACS == NM_MAX_SLOTS - 1, "slot 0 is reserved");
 
 /* A BPF ring buffer consumed through its memory mapping. */
 struct ring {
-	int fd;				/* the map */
 	uint64_t size;			/* data bytes (power of two) */
 	unsigned long *cons;		/* consumer position (ours to write) */
 	const unsigned long *prod;	/* producer position */
@@ -81,14 +84,33 @@ struct ring {
 	size_t prod_len;		/* its length */
 };
 
+/* The maps and programs of a port's buffer: one table for loading,
+ * pinning, reopening, adopting and closing them. */
+enum bfd { BFD_RING, BFD_RESUME, BFD_MACS, BFD_SLOTS, BFD_PORT, BFD_EGRESS, BFD_INGRESS,
+	   BFD_PRETOUCH, BFD_COUNT };
+
+static const struct {
+	const char *name;	/* in nm_buffer.bpf.c */
+	const char *pin;	/* under BUFFER_PIN_ROOT/<ifname>/ */
+	bool prog;		/* a program, not a map */
+} bfds[BFD_COUNT] = {
+	[BFD_RING] = { "nm_ring", "ring", false },
+	[BFD_RESUME] = { "nm_resume", "resume", false },
+	[BFD_MACS] = { "nm_macs", "macs", false },
+	[BFD_SLOTS] = { "nm_slots", "slots", false },
+	[BFD_PORT] = { "nm_port", "port", false },
+	[BFD_EGRESS] = { "nm_egress", "egress", true },
+	[BFD_INGRESS] = { "nm_ingress", "ingress", true },
+	[BFD_PRETOUCH] = { "nm_pretouch", "pretouch", true },
+};
+
 struct buffer {
 	char ifname[IF_NAMESIZE];	/* port */
 	int ifindex;			/* its index when opened */
 	bool replay_only;		/* no BPF side */
 	bool pinned;			/* the pins belong to this attachment */
-	struct nm_buffer *skel;		/* when loaded by this process */
-	int fd_macs, fd_slots, fd_port;	/* maps */
-	int fd_egress, fd_ingress, fd_pretouch;	/* programs */
+	struct bpf_object *obj;		/* when loaded by this process (it owns fd[]) */
+	int fd[BFD_COUNT];		/* maps and programs, -1 until known */
 	struct nm_slot *slots;		/* mapped nm_slots */
 	size_t slots_len;		/* its mapping length */
 	struct nm_port *port;		/* mapped nm_port[0] */
@@ -100,10 +122,6 @@ struct buffer {
 	uint8_t *seg;			/* software segmentation scratch */
 };
 
-static const char *const pin_names[] = {
-	"ring", "resume", "macs", "slots", "port", "egress", "ingress", "pretouch",
-};
-#define PIN_COUNT (sizeof(pin_names) / sizeof(pin_names[0]))
 
 static size_t page_size(void)
 {
@@ -120,7 +138,6 @@ static int ring_map(struct ring *r, int fd)
 	int ret = 0;
 
 	memset(&info, 0, sizeof(info));
-	r->fd = fd;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
 		ret = -errno;
 		goto out;
@@ -817,9 +834,8 @@ static struct buffer *handle_new(const char *ifname, int ifindex)
 		return NULL;
 	snprintf(b->ifname, sizeof(b->ifname), "%s", ifname);
 	b->ifindex = ifindex;
-	b->fd_macs = b->fd_slots = b->fd_port = -1;
-	b->fd_egress = b->fd_ingress = b->fd_pretouch = -1;
-	b->ring.fd = b->resume.fd = -1;
+	for (size_t i = 0; i < BFD_COUNT; i++)
+		b->fd[i] = -1;
 	b->tx = -1;
 	return b;
 }
@@ -843,18 +859,18 @@ static int map_all(struct buffer *b)
 	void *p;
 	int ret;
 
-	ret = map_array(b->fd_slots, sizeof(struct nm_slot) * NM_MAX_SLOTS, &p, &b->slots_len);
+	ret = map_array(b->fd[BFD_SLOTS], sizeof(struct nm_slot) * NM_MAX_SLOTS, &p, &b->slots_len);
 	if (ret < 0)
 		goto out;
 	b->slots = p;
-	ret = map_array(b->fd_port, sizeof(struct nm_port), &p, &b->port_len);
+	ret = map_array(b->fd[BFD_PORT], sizeof(struct nm_port), &p, &b->port_len);
 	if (ret < 0)
 		goto out;
 	b->port = p;
-	ret = ring_map(&b->ring, b->ring.fd);
+	ret = ring_map(&b->ring, b->fd[BFD_RING]);
 	if (ret < 0)
 		goto out;
-	ret = ring_map(&b->resume, b->resume.fd);
+	ret = ring_map(&b->resume, b->fd[BFD_RESUME]);
 out:
 	return ret;
 }
@@ -873,8 +889,8 @@ static void unpin(const char *ifname)
 
 	if (pin_dir(ifname, dir, sizeof(dir)) < 0)
 		return;
-	for (i = 0; i < PIN_COUNT; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+	for (i = 0; i < BFD_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, bfds[i].pin);
 		(void)unlink(path);
 	}
 	(void)rmdir(dir);
@@ -901,8 +917,6 @@ int buffer_bpffs_mount(bool *mounted)
 
 static int pin_all(struct buffer *b)
 {
-	int fds[PIN_COUNT] = { b->ring.fd, b->resume.fd, b->fd_macs, b->fd_slots, b->fd_port,
-			       b->fd_egress, b->fd_ingress, b->fd_pretouch };
 	char dir[128], path[160];
 	bool mounted;
 	size_t i;
@@ -923,9 +937,9 @@ static int pin_all(struct buffer *b)
 		goto out;
 	}
 	b->pinned = true;
-	for (i = 0; i < PIN_COUNT; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
-		if (bpf_obj_pin(fds[i], path) < 0) {
+	for (i = 0; i < BFD_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, bfds[i].pin);
+		if (bpf_obj_pin(b->fd[i], path) < 0) {
 			ret = -errno;
 			goto out;
 		}
@@ -1043,19 +1057,10 @@ out:
 
 static void handle_free(struct buffer *b)
 {
-	int fds[8];
 	size_t i;
 
 	if (!b)
 		return;
-	fds[0] = b->fd_macs;
-	fds[1] = b->fd_slots;
-	fds[2] = b->fd_port;
-	fds[3] = b->fd_egress;
-	fds[4] = b->fd_ingress;
-	fds[5] = b->fd_pretouch;
-	fds[6] = b->ring.fd;
-	fds[7] = b->resume.fd;
 	ring_unmap(&b->ring);
 	ring_unmap(&b->resume);
 	if (b->slots)
@@ -1065,12 +1070,12 @@ static void handle_free(struct buffer *b)
 	if (b->tx >= 0)
 		close(b->tx);
 	free(b->seg);
-	if (b->skel) {
-		nm_buffer__destroy(b->skel);
+	if (b->obj) {
+		bpf_object__close(b->obj);
 	} else {
-		for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		for (i = 0; i < BFD_COUNT; i++)
+			if (b->fd[i] >= 0)
+				close(b->fd[i]);
 	}
 	free(b);
 }
@@ -1080,8 +1085,8 @@ static int unhook(struct buffer *b)
 	struct bpf_tc_hook h;
 	int ret, e1, e2;
 
-	e1 = tc_detach(b->ifindex, BPF_TC_EGRESS, b->fd_egress);
-	e2 = tc_detach(b->ifindex, BPF_TC_INGRESS, b->fd_ingress);
+	e1 = tc_detach(b->ifindex, BPF_TC_EGRESS, b->fd[BFD_EGRESS]);
+	e2 = tc_detach(b->ifindex, BPF_TC_INGRESS, b->fd[BFD_INGRESS]);
 	/* Another owner's program stays, and is no error of ours. */
 	ret = e1 < 0 && e1 != -ENOENT && e1 != -ESTALE ? e1 :
 	      e2 < 0 && e2 != -ENOENT && e2 != -ESTALE ? e2 : 0;
@@ -1111,28 +1116,164 @@ int buffer_ready_port(const char *ifname)
 	return ret == -EEXIST ? 0 : ret < 0 ? ret : 1;
 }
 
+/* ---- the kernel, and which build of the program it runs ---- */
+
+/* The program's builds (nm_buffer.bpf.c), by enum buffer_capture. */
+static const struct {
+	const char *name;
+	const void *(*elf)(size_t *sz);
+} captures[] = {
+	[BUFFER_CAPTURE_KFUNC] = { "kfunc", nm_buffer__elf_bytes },
+	[BUFFER_CAPTURE_COPY] = { "copy", nm_buffer_copy__elf_bytes },
+};
+
+/* What each build needs beyond what both do. */
+static const char *const kfunc_needs[] = { "bpf_dynptr_copy", "bpf_dynptr_from_skb",
+					   "bpf_cast_to_kern_ctx" };
+
+/* The helpers the copy build calls from tc, with the release that gave
+ * them to it. */
+static const struct {
+	enum bpf_func_id id;
+	const char *what;
+} copy_needs[] = {
+	{ BPF_FUNC_ringbuf_reserve_dynptr, "bpf_ringbuf_reserve_dynptr (Linux 5.19)" },
+	{ BPF_FUNC_dynptr_write, "bpf_dynptr_write (Linux 5.19)" },
+	{ BPF_FUNC_dynptr_data, "bpf_dynptr_data (Linux 5.19)" },
+	{ BPF_FUNC_loop, "bpf_loop (Linux 5.17)" },
+	{ BPF_FUNC_ringbuf_query, "bpf_ringbuf_query (Linux 5.8)" },
+	{ BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel from tc (Linux 5.8, CAP_PERFMON)" },
+};
+
+static void add_missing(struct buffer_kernel *k, const char *what)
+{
+	size_t n = strlen(k->why);
+
+	snprintf(k->why + n, sizeof(k->why) - n, "%s%s", n ? ", " : "", what);
+}
+
+static void kernel_probe(struct buffer_kernel *k)
+{
+	const char *want = getenv("NETMOVE_BPF_CAPTURE");
+	struct utsname u;
+	struct btf *btf;
+	bool kfunc = true;
+	size_t i;
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	if (uname(&u) == 0)
+		snprintf(k->release, sizeof(k->release), "%s", u.release);
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		add_missing(k, "kernel BTF (/sys/kernel/btf/vmlinux: CONFIG_DEBUG_INFO_BTF)");
+		return;
+	}
+	for (i = 0; i < sizeof(kfunc_needs) / sizeof(kfunc_needs[0]); i++)
+		if (btf__find_by_name_kind(btf, kfunc_needs[i], BTF_KIND_FUNC) < 0)
+			kfunc = false;
+	btf__free(btf);
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0)
+		add_missing(k, "BPF ring buffers (Linux 5.8)");
+	for (i = 0; i < sizeof(copy_needs) / sizeof(copy_needs[0]); i++) {
+		ret = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, copy_needs[i].id, NULL);
+		if (ret == -EPERM || ret == -EACCES) {
+			add_missing(k, "the privilege to load BPF programs (root)");
+			return;
+		}
+		if (ret <= 0)
+			add_missing(k, copy_needs[i].what);
+	}
+	if (k->why[0])
+		return;
+	if (want && !strcmp(want, "copy")) {
+		k->capture = BUFFER_CAPTURE_COPY;
+		snprintf(k->why, sizeof(k->why), "NETMOVE_BPF_CAPTURE=copy");
+	} else if (kfunc) {
+		k->capture = BUFFER_CAPTURE_KFUNC;
+	} else {
+		k->capture = BUFFER_CAPTURE_COPY;
+		snprintf(k->why, sizeof(k->why),
+			 "no bpf_dynptr_copy kfunc (Linux 6.15): frames copied in 4 KiB steps");
+	}
+}
+
+static struct buffer_kernel kernel;
+static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
+
+static void kernel_init(void)
+{
+	kernel_probe(&kernel);
+}
+
+int buffer_kernel(struct buffer_kernel *k)
+{
+	pthread_once(&kernel_once, kernel_init);
+	if (k)
+		*k = kernel;
+	return kernel.capture == BUFFER_CAPTURE_NONE ? -EOPNOTSUPP : 0;
+}
+
+const char *buffer_capture_name(enum buffer_capture c)
+{
+	return c == BUFFER_CAPTURE_KFUNC || c == BUFFER_CAPTURE_COPY ? captures[c].name : "none";
+}
+
 struct buffer_spare {
-	struct nm_buffer *skel;
+	struct bpf_object *obj;
 	uint32_t ring;
 };
 
-/* The program and maps, loaded with a ring of ring bytes. */
-static int skel_load(uint32_t ring, struct nm_buffer **out)
+/* The programs and maps, loaded with a ring of ring bytes, in the build
+ * this kernel runs.  Returns 0, -EOPNOTSUPP (buffer_kernel says why) or
+ * libbpf's negative errno. */
+static int obj_load(uint32_t ring, struct bpf_object **out)
 {
-	struct nm_buffer *skel = nm_buffer__open();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "nm_buffer");
+	struct bpf_object *obj;
+	struct bpf_map *m;
+	const void *elf;
+	size_t sz;
 	int ret;
 
 	*out = NULL;
-	if (!skel)
+	ret = buffer_kernel(NULL);
+	if (ret < 0)
+		return ret;
+	elf = captures[kernel.capture].elf(&sz);
+	obj = bpf_object__open_mem(elf, sz, &oo);
+	if (!obj)
 		return -errno;
-	ret = bpf_map__set_max_entries(skel->maps.nm_ring, ring);
+	m = bpf_object__find_map_by_name(obj, bfds[BFD_RING].name);
+	ret = m ? bpf_map__set_max_entries(m, ring) : -ENOENT;
 	if (ret == 0)
-		ret = nm_buffer__load(skel);
+		ret = bpf_object__load(obj);
 	if (ret < 0) {
-		nm_buffer__destroy(skel);
+		bpf_object__close(obj);
 		return ret;
 	}
-	*out = skel;
+	*out = obj;
+	return 0;
+}
+
+/* The fds of a loaded object (owned by it). */
+static int obj_fds(struct bpf_object *obj, int fd[BFD_COUNT])
+{
+	size_t i;
+
+	for (i = 0; i < BFD_COUNT; i++) {
+		if (bfds[i].prog) {
+			struct bpf_program *p = bpf_object__find_program_by_name(obj, bfds[i].name);
+
+			fd[i] = p ? bpf_program__fd(p) : -1;
+		} else {
+			struct bpf_map *m = bpf_object__find_map_by_name(obj, bfds[i].name);
+
+			fd[i] = m ? bpf_map__fd(m) : -1;
+		}
+		if (fd[i] < 0)
+			return -ENOENT;
+	}
 	return 0;
 }
 
@@ -1155,7 +1296,7 @@ int buffer_spare_load(uint32_t ring_bytes, struct buffer_spare **out)
 	if (!s)
 		return -ENOMEM;
 	s->ring = ring_bytes;
-	ret = skel_load(ring_bytes, &s->skel);
+	ret = obj_load(ring_bytes, &s->obj);
 	if (ret < 0) {
 		free(s);
 		return ret;
@@ -1173,7 +1314,7 @@ void buffer_spare_free(struct buffer_spare *s)
 {
 	if (!s)
 		return;
-	nm_buffer__destroy(s->skel);
+	bpf_object__close(s->obj);
 	free(s);
 }
 
@@ -1215,22 +1356,16 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 		goto out;
 	}
 	if (opts->spare) {
-		b->skel = opts->spare->skel;
-		opts->spare->skel = NULL;
+		b->obj = opts->spare->obj;
+		opts->spare->obj = NULL;
 	} else {
-		ret = skel_load(ring, &b->skel);
+		ret = obj_load(ring, &b->obj);
 		if (ret < 0)
 			goto out;
 	}
-	b->fd_macs = bpf_map__fd(b->skel->maps.nm_macs);
-	b->fd_slots = bpf_map__fd(b->skel->maps.nm_slots);
-	b->fd_port = bpf_map__fd(b->skel->maps.nm_port);
-	b->fd_egress = bpf_program__fd(b->skel->progs.nm_egress);
-	b->fd_ingress = bpf_program__fd(b->skel->progs.nm_ingress);
-	b->fd_pretouch = bpf_program__fd(b->skel->progs.nm_pretouch);
-	b->ring.fd = bpf_map__fd(b->skel->maps.nm_ring);
-	b->resume.fd = bpf_map__fd(b->skel->maps.nm_resume);
-	ret = map_all(b);
+	ret = obj_fds(b->obj, b->fd);
+	if (ret == 0)
+		ret = map_all(b);
 	if (ret < 0)
 		goto out;
 	b->port->ifindex = (uint32_t)ifindex;
@@ -1251,13 +1386,13 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 	if (created && !opts->keep_qdisc)
 		b->port->flags |= NM_PORT_CLSACT_OURS;
 	hook_init(&h, ifindex, BPF_TC_EGRESS);
-	tc_opts_init(&o, b->fd_egress, opts->replace ? BPF_TC_F_REPLACE : 0);
+	tc_opts_init(&o, b->fd[BFD_EGRESS], opts->replace ? BPF_TC_F_REPLACE : 0);
 	ret = bpf_tc_attach(&h, &o);
 	if (ret < 0)
 		goto out;
 	eg = true;
 	hook_init(&h, ifindex, BPF_TC_INGRESS);
-	tc_opts_init(&o, b->fd_ingress, opts->replace ? BPF_TC_F_REPLACE : 0);
+	tc_opts_init(&o, b->fd[BFD_INGRESS], opts->replace ? BPF_TC_F_REPLACE : 0);
 	ret = bpf_tc_attach(&h, &o);
 	if (ret < 0)
 		goto out;
@@ -1272,9 +1407,9 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 out:
 	if (b) {
 		if (eg)
-			(void)tc_detach(ifindex, BPF_TC_EGRESS, b->fd_egress);
+			(void)tc_detach(ifindex, BPF_TC_EGRESS, b->fd[BFD_EGRESS]);
 		if (in)
-			(void)tc_detach(ifindex, BPF_TC_INGRESS, b->fd_ingress);
+			(void)tc_detach(ifindex, BPF_TC_INGRESS, b->fd[BFD_INGRESS]);
 		if (created && clsact_filters(ifindex) == 0) {
 			hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
 			(void)bpf_tc_hook_destroy(&h);
@@ -1301,7 +1436,6 @@ static int prog_id(int fd, __u32 *id)
 
 int buffer_open_pinned(const char *ifname, struct buffer **out)
 {
-	int *fds[PIN_COUNT];
 	struct buffer *b = NULL;
 	char dir[128], path[160];
 	struct bpf_tc_hook h;
@@ -1324,18 +1458,10 @@ int buffer_open_pinned(const char *ifname, struct buffer **out)
 		ret = -ENOMEM;
 		goto out;
 	}
-	fds[0] = &b->ring.fd;
-	fds[1] = &b->resume.fd;
-	fds[2] = &b->fd_macs;
-	fds[3] = &b->fd_slots;
-	fds[4] = &b->fd_port;
-	fds[5] = &b->fd_egress;
-	fds[6] = &b->fd_ingress;
-	fds[7] = &b->fd_pretouch;
-	for (i = 0; i < PIN_COUNT; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
-		*fds[i] = bpf_obj_get(path);
-		if (*fds[i] < 0) {
+	for (i = 0; i < BFD_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, bfds[i].pin);
+		b->fd[i] = bpf_obj_get(path);
+		if (b->fd[i] < 0) {
 			ret = errno == ENOENT || errno == ENOTDIR || errno == EINVAL ? -ENOENT : -errno;
 			goto out;
 		}
@@ -1356,7 +1482,7 @@ int buffer_open_pinned(const char *ifname, struct buffer **out)
 	tc_opts_init(&o, 0, 0);
 	ret = bpf_tc_query(&h, &o);
 	if (ret == 0)
-		ret = prog_id(b->fd_egress, &id);
+		ret = prog_id(b->fd[BFD_EGRESS], &id);
 	if (ret == -ENOENT || ret == -EINVAL || (ret == 0 && o.prog_id != id))
 		ret = -ENOLINK;
 	if (ret < 0)
@@ -1389,9 +1515,6 @@ static int attached_prog(int ifindex, enum bpf_tc_attach_point at)
  * nm_buffer.bpf.c (the egress program uses all but nm_resume). */
 static int adopt_maps(struct buffer *b, int prog_fd)
 {
-	static const char *const names[] = { "nm_ring", "nm_resume", "nm_macs", "nm_slots",
-					     "nm_port" };
-	int *fds[] = { &b->ring.fd, &b->resume.fd, &b->fd_macs, &b->fd_slots, &b->fd_port };
 	struct bpf_prog_info pi;
 	__u32 ids[16], len = sizeof(pi), i, k;
 	int fd;
@@ -1411,11 +1534,11 @@ static int adopt_maps(struct buffer *b, int prog_fd)
 		memset(&mi, 0, sizeof(mi));
 		if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) < 0)
 			mi.name[0] = 0;
-		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-			if (!strcmp(mi.name, names[k]) && *fds[k] < 0)
+		for (k = 0; k < BFD_COUNT; k++)
+			if (!bfds[k].prog && !strcmp(mi.name, bfds[k].name) && b->fd[k] < 0)
 				break;
-		if (k < sizeof(names) / sizeof(names[0]))
-			*fds[k] = fd;
+		if (k < BFD_COUNT)
+			b->fd[k] = fd;
 		else
 			close(fd);
 	}
@@ -1447,18 +1570,18 @@ int buffer_adopt(const char *ifname, struct buffer **out)
 	ret = attached_prog(b->ifindex, BPF_TC_EGRESS);
 	if (ret < 0)
 		goto out;
-	b->fd_egress = ret;
+	b->fd[BFD_EGRESS] = ret;
 	ret = attached_prog(b->ifindex, BPF_TC_INGRESS);
 	if (ret < 0 && ret != -ENOENT)
 		goto out;
-	b->fd_ingress = ret < 0 ? -1 : ret;
-	ret = adopt_maps(b, b->fd_egress);
-	if (ret == 0 && b->fd_ingress >= 0)
-		ret = adopt_maps(b, b->fd_ingress);
+	b->fd[BFD_INGRESS] = ret < 0 ? -1 : ret;
+	ret = adopt_maps(b, b->fd[BFD_EGRESS]);
+	if (ret == 0 && b->fd[BFD_INGRESS] >= 0)
+		ret = adopt_maps(b, b->fd[BFD_INGRESS]);
 	/* Missing maps: not netmove's buffer program. */
-	if (ret == 0 && (b->ring.fd < 0 || b->resume.fd < 0 || b->fd_macs < 0 || b->fd_slots < 0 ||
-			 b->fd_port < 0))
-		ret = -EPROTO;
+	for (size_t i = 0; ret == 0 && i < BFD_COUNT; i++)
+		if (!bfds[i].prog && b->fd[i] < 0)
+			ret = -EPROTO;
 	if (ret == 0)
 		ret = map_all(b);
 	if (ret == 0 && b->port->ifindex != (uint32_t)b->ifindex)
@@ -1585,7 +1708,7 @@ static int slot_get(struct buffer *b, const struct mac *mac, bool create,
 	if (b->replay_only)
 		return -EOPNOTSUPP;
 	slot_key(mac, &key);
-	if (bpf_map_lookup_elem(b->fd_macs, &key, &idx) == 0) {
+	if (bpf_map_lookup_elem(b->fd[BFD_MACS], &key, &idx) == 0) {
 		if (idx == 0 || idx >= NM_MAX_SLOTS)
 			return -EIO;
 		*out = &b->slots[idx];
@@ -1608,7 +1731,7 @@ static int slot_get(struct buffer *b, const struct mac *mac, bool create,
 	memcpy(s->mac, mac->b, sizeof(s->mac));
 	s->mode = (uint32_t)mode;
 	__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
-	if (bpf_map_update_elem(b->fd_macs, &key, &idx, BPF_NOEXIST) < 0) {
+	if (bpf_map_update_elem(b->fd[BFD_MACS], &key, &idx, BPF_NOEXIST) < 0) {
 		ret = -errno;
 		__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
 		goto out;
@@ -1647,7 +1770,7 @@ int buffer_forget(struct buffer *b, const struct mac *mac)
 	if (ret < 0)
 		return ret;
 	slot_key(mac, &key);
-	if (bpf_map_delete_elem(b->fd_macs, &key) < 0)
+	if (bpf_map_delete_elem(b->fd[BFD_MACS], &key) < 0)
 		return -errno;
 	membarrier_rcu();
 	memset(s, 0, sizeof(*s));
@@ -1668,7 +1791,7 @@ int buffer_watch_resume(struct buffer *b, const struct mac *mac)
 
 int buffer_resume_fd(const struct buffer *b)
 {
-	return b->replay_only ? -EOPNOTSUPP : b->resume.fd;
+	return b->replay_only ? -EOPNOTSUPP : b->fd[BFD_RESUME];
 }
 
 static int resume_cb(void *arg, const uint8_t *data, uint32_t len)
@@ -1713,7 +1836,7 @@ int buffer_poll_resume(struct buffer *b, int timeout_ms, struct buffer_resume_ev
 				return -ETIMEDOUT;
 			wait = (int)((deadline - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 		}
-		pfd.fd = b->resume.fd;
+		pfd.fd = b->fd[BFD_RESUME];
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
 			return -errno;
@@ -1747,7 +1870,7 @@ int buffer_pretouch(struct buffer *b)
 
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.mark = (uint32_t)(pages - done < half ? pages - done : half);
-		ret = bpf_prog_test_run_opts(b->fd_pretouch, &o);
+		ret = bpf_prog_test_run_opts(b->fd[BFD_PRETOUCH], &o);
 		if (ret < 0)
 			goto out;
 		(void)ring_consume(&b->ring, NULL, NULL, 1);
@@ -1961,7 +2084,7 @@ int buffer_bench_egress(struct buffer *b, const void *frame, size_t len,
 
 	if (b->replay_only)
 		return -EOPNOTSUPP;
-	ret = bpf_prog_test_run_opts(b->fd_egress, &o);
+	ret = bpf_prog_test_run_opts(b->fd[BFD_EGRESS], &o);
 	if (ret < 0)
 		return ret;
 	*ns = o.duration;

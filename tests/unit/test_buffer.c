@@ -264,6 +264,27 @@ static bool has_clsact(const char *ifname)
 	return system(cmd) == 0;
 }
 
+/* ------------------------------------------------------------ kernel */
+
+/* The build this kernel runs, as asked for (NETMOVE_BPF_CAPTURE) or chosen:
+ * the one that ring_full_counted and the rest then load. */
+static void kernel_capture(void **state)
+{
+	const char *want = getenv("NETMOVE_BPF_CAPTURE");
+	struct buffer_kernel k;
+
+	(void)state;
+	NEED_NET();
+	assert_int_equal(buffer_kernel(&k), 0);
+	print_message("measured: kernel %s, capture %s%s%s\n", k.release,
+		      buffer_capture_name(k.capture), k.why[0] ? ": " : "", k.why);
+	assert_true(k.capture == BUFFER_CAPTURE_KFUNC || k.capture == BUFFER_CAPTURE_COPY);
+	if (want && *want)
+		assert_string_equal(buffer_capture_name(k.capture), want);
+	if (k.capture == BUFFER_CAPTURE_COPY)
+		assert_true(k.why[0] != 0);
+}
+
 /* ------------------------------------------------------------ codec */
 
 static void record_codec(void **state)
@@ -1237,6 +1258,7 @@ static void overhead_figures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(kernel_capture),
 		cmocka_unit_test(record_codec),
 		cmocka_unit_test_teardown(hold_then_drain_in_order, teardown),
 		cmocka_unit_test_teardown(drop_mode_and_foreign_clsact, teardown),

@@ -51,6 +51,34 @@ enum buffer_gso {
 	BUFFER_GSO_OTHER = 1 << 4,	/* a kind a replay cannot express (skipped) */
 };
 
+/* How the running kernel gets a frame into the ring: the program is built
+ * twice (ebpf/nm_buffer.bpf.c) and the build loaded is chosen at run time. */
+enum buffer_capture {
+	BUFFER_CAPTURE_NONE = 0,	/* this kernel cannot run the buffer */
+	BUFFER_CAPTURE_KFUNC,		/* one copy, bpf_dynptr_copy (Linux 6.15 and newer) */
+	BUFFER_CAPTURE_COPY,		/* through a per-CPU scratch page (Linux 5.19 and newer) */
+};
+
+#define BUFFER_MIN_KERNEL "5.19"	/* the oldest release with all the copy build needs */
+
+/* The running kernel, as the buffer sees it. */
+struct buffer_kernel {
+	char release[65];		/* uname -r */
+	enum buffer_capture capture;	/* the build buffer_attach loads */
+	char why[320];			/* NONE: what is missing; COPY: why not KFUNC; else "" */
+};
+
+/* Probe the running kernel once (its BTF, and a test load of each helper
+ * the copy build calls); later calls give the same answer.  The
+ * environment variable NETMOVE_BPF_CAPTURE=copy picks the copy build where
+ * both would run (tests run both on one kernel).  k may be NULL.  Returns
+ * 0, or -EOPNOTSUPP when this kernel cannot run the buffer (k->why says
+ * what it lacks; buffer_attach and buffer_spare_load then fail alike). */
+int buffer_kernel(struct buffer_kernel *k);
+
+/* "kfunc", "copy" or "none". */
+const char *buffer_capture_name(enum buffer_capture c);
+
 /* A buffer program loaded ahead of its port (opaque): the verifier's work,
  * tens of milliseconds, done before a relocation needs it. */
 struct buffer_spare;
