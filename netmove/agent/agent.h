@@ -105,6 +105,8 @@ struct reloc_progress {
 					 * them and was not seen to die: they may be lost (src) */
 	uint64_t received;		/* frames received from the source (dst) */
 	uint64_t replayed;		/* frames replayed into the VM on this host */
+	uint64_t replayed_gso;		/* of which GSO super-frames (dst) */
+	uint64_t replayed_partial;	/* of which checksum-partial (dst) */
 	uint64_t dropped;		/* frames dropped (ring full, DROP mode) */
 	uint64_t spilled;		/* frames moved out of the ring into memory */
 	uint64_t spill_bytes;		/* the memory they took */

@@ -143,6 +143,8 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_u64(o, "unconfirmed", r->p.unconfirmed);
 	out_u64(o, "received", r->p.received);
 	out_u64(o, "replayed", r->p.replayed);
+	out_u64(o, "replayed_gso", r->p.replayed_gso);
+	out_u64(o, "replayed_checksum_partial", r->p.replayed_partial);
 	out_u64(o, "dropped", r->p.dropped);
 	out_u64(o, "port_dropped", r->p.port_dropped);
 	out_u64(o, "lost", r->p.dropped + r->p.port_dropped);

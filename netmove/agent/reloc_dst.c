@@ -250,9 +250,14 @@ static int dst_put(struct work *w, const struct buffer_record *rec)
 
 	replay_pace(w);
 	ret = buffer_replay(w->rp, rec, NULL);
-	if (ret == 0)
-		w->rp_sent++;
-	return ret;
+	if (ret < 0)
+		return ret;
+	w->rp_sent++;
+	if (rec->gso_size)
+		w->p.replayed_gso++;
+	if (rec->ip_summed == BUFFER_CSUM_PARTIAL)
+		w->p.replayed_partial++;
+	return 0;
 }
 
 static int dst_replay_spilled(const struct buffer_record *rec, void *arg)
@@ -395,6 +400,8 @@ static int op_dst_finish(void *ctx)
 	if (ret < 0)
 		work_error(w, "draining the local buffer", ret, NULL);
 	w->p.replayed += ds.frames;
+	w->p.replayed_gso += ds.gso;
+	w->p.replayed_partial += ds.partial;
 	upstream_fdb_join(w);
 	dst_verify(w);
 	ctl_msg_reset(&w->out, PROTO_DONE);

@@ -10,7 +10,8 @@
 #   qm_start H [incoming]
 #                        QEMU on host H (tap $QM_TAP, MAC $QM_MAC); monitors
 #                        $QM_D/H-nm.sock (nm-qemu) and $QM_D/H-test.sock; with
-#                        the guest, its console goes to $QM_D/console-H-N.log
+#                        the guest, its console goes to $QM_D/console-H-N.log;
+#                        QM_VHOST=1: the tap's queues in vhost-net
 #   qm_nmqemu H TO [ARGS...]
 #                        nm-qemu for host H's QEMU, outgoing migrations to TO
 #   qm_nmqemu_stop H     stop it
@@ -89,7 +90,7 @@ qm_start() {
 	fi
 	ip netns exec "$ns" "$QM_QEMU" -M pc -accel tcg,thread=single -m "${QM_RAM:-256}" \
 		-nodefaults -display none \
-		-netdev "tap,id=n0,ifname=$QM_TAP,script=$QM_D/ifup-$h,downscript=no" \
+		-netdev "tap,id=n0,ifname=$QM_TAP,script=$QM_D/ifup-$h,downscript=no${QM_VHOST:+,vhost=on}" \
 		-device "virtio-net-pci,netdev=n0,mac=$QM_MAC${QM_RXQ:+,rx_queue_size=$QM_RXQ}" \
 		-qmp "unix:$QM_D/$h-nm.sock,server=on,wait=off" \
 		-qmp "unix:$QM_D/$h-test.sock,server=on,wait=off" "${extra[@]}" \

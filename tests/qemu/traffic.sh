@@ -9,7 +9,8 @@
 #   gt_wait_boot CONSOLE  the guest booted and answers the router
 #   gt_start              start the three streams (SECS seconds, RATE/s UDP)
 #   gt_finish CONSOLE     wait for them and set SENT LOST DUP REO GAP
-#                         PING_LOST PING_TX PING_DUP TCP TBYTES GUEST_RX
+#                         PING_LOST PING_TX PING_DUP TCP TBYTES RETRANS GUEST_RX
+#                         (RETRANS: the router's TCP retransmissions)
 #                         (CONSOLE: the guest's serial log, where it prints
 #                         its TCP hash and its own UDP count)
 #   gt_line N MODE MOVE   the "measured:" line of one migration
@@ -66,7 +67,14 @@ print(n, h.hexdigest())
 PY
 }
 
+# TCP segments the router retransmitted so far (its namespace's counter).
+gt__retrans() {
+	ip netns exec "$TB_ROUTER" awk '/^Tcp:/ { if (!c) { for (i = 1; i <= NF; i++)
+		if ($i == "RetransSegs") c = i } else print $c }' /proc/net/snmp
+}
+
 gt_start() {
+	GT_RETRANS0=$(gt__retrans)
 	# Both neighbour entries fresh first: the guest's reflections of the
 	# first datagrams must not wait on its ARP for the router.
 	ip netns exec "$TB_ROUTER" ping -n -c 1 -W 2 "$QM_IP" >/dev/null 2>&1 || true
@@ -89,6 +97,7 @@ gt_finish() {
 	wait "$GT_SEND" || fail "probe send failed"
 	wait "$GT_PING" || true
 	wait "$GT_TCP" || true
+	RETRANS=$(($(gt__retrans) - GT_RETRANS0))
 	t_wait "$GT_RECV" || true
 	if guest_crashed "$console"; then
 		tail -30 "$console"
@@ -116,7 +125,7 @@ gt_finish() {
 }
 
 gt_line() { # N MODE MOVE
-	echo "measured: migration $1 $2 $3: UDP lost $LOST of $SENT (the guest got ${GUEST_RX:-?}; lost $(jq -c '[.lost_ranges[] | "\(.first)-\(.last)"]' "$T_TMP/probe.json"), dup $DUP, reordered $REO, max gap $GAP ms ending at seq $(jget "$T_TMP/probe.json" max_gap_before_seq); ping lost $PING_LOST of ${PING_TX:-?}${PING_DUP:+, $PING_DUP duplicates}; TCP $TCP (${TBYTES:-0} bytes)"
+	echo "measured: migration $1 $2 $3: UDP lost $LOST of $SENT (the guest got ${GUEST_RX:-?}; lost $(jq -c '[.lost_ranges[] | "\(.first)-\(.last)"]' "$T_TMP/probe.json"), dup $DUP, reordered $REO, max gap $GAP ms ending at seq $(jget "$T_TMP/probe.json" max_gap_before_seq); ping lost $PING_LOST of ${PING_TX:-?}${PING_DUP:+, $PING_DUP duplicates}; TCP $TCP (${TBYTES:-0} bytes, $RETRANS retransmitted segments)"
 }
 
 gt_check_clean() { # N
