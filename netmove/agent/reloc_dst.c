@@ -186,13 +186,13 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 	/* The VM reads nothing of ours until A's frames came: what arrives
 	 * meanwhile waits in the ring, and in memory once it would fill it. */
 	w->spilling = true;
-	(void)tapq_stat(r->port, "tx_packets", &w->rp_tx0);
-	if (tapq_txqlen(r->port, &w->rp_limit) == 0)
-		w->rp_limit /= 2;
-	work_mark(w, PH_SWITCHOVER);
+	/* The fabric learns the move from the first announcement: it leaves
+	 * before anything else is done here. */
 	an = calloc(1, sizeof(*an));
-	if (!an)
+	if (!an) {
+		work_mark(w, PH_SWITCHOVER);
 		return -ENOMEM;
+	}
 	announce_defaults(&an->cfg, &r->mac);
 	an->cfg.garp = an->cfg.has_ip = true;
 	an->cfg.ip = r->ip;
@@ -201,6 +201,15 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 		work_error(w, "announcing", ret, w->up.err);
 	else
 		w->p.announce_us = res.first_ns / NSEC_PER_USEC;
+	/* The announcement has moved a learning fabric; the explicit FDB
+	 * entry follows on its own thread, so that neither the replay of the
+	 * source's frames nor anything else here waits for it. */
+	if (w->a->cfg.tor_netns && pthread_create(&w->fdb_thread, NULL, upstream_fdb_main, w) == 0)
+		w->fdb_running = true;
+	(void)tapq_stat(r->port, "tx_packets", &w->rp_tx0);
+	if (tapq_txqlen(r->port, &w->rp_limit) == 0)
+		w->rp_limit /= 2;
+	work_mark(w, PH_SWITCHOVER);
 	/* The later rounds go on in the background on the same handle. */
 	an->up = w->up;
 	w->up.pcap = NULL;
@@ -211,12 +220,8 @@ static int dst_switchover(struct work *w, uint64_t resumed_us)
 		wire_close(&an->up);
 		free(an);
 	}
-	/* The source starts shipping at once; the announcement has already
-	 * moved a learning fabric, the explicit FDB entry follows on its own
-	 * thread so the replay of the source's frames does not wait for it. */
+	/* The source starts shipping at once. */
 	work_send_simple(w, PROTO_SWITCHED, NULL, resumed_us);
-	if (w->a->cfg.tor_netns && pthread_create(&w->fdb_thread, NULL, upstream_fdb_main, w) == 0)
-		w->fdb_running = true;
 	work_mark(w, PH_HANDOFF);
 	return 0;
 }
