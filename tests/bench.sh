@@ -71,7 +71,7 @@ echo "== relocation on the testbed (VM paused 200 ms, 2 s streams)"
 			if [ "$mode" = netmove ]; then
 				jb=$(ag_last "$(vs_host vm1)")
 				line+=$(jq -rn --argjson b "$jb" --arg g "$(jget "$r" max_gap_ms)" \
-					'", pause \($b.vm_pause_ms) ms, gap/pause \(($g | tonumber) / $b.vm_pause_ms * 1000 | round / 1000), resume->announce \($b.resume_to_announce_us) us, resume->ToR FDB read back \($b.resume_to_fdb_us) us"')
+					'", pause \($b.vm_pause_ms) ms, gap/pause \(($g | tonumber) / $b.vm_pause_ms * 1000 | round / 1000), resume->detector event read \($b.resume_to_seen_us // "-") us, resume->announce \($b.resume_to_announce_us) us, resume->ToR FDB read back \($b.resume_to_fdb_us) us"')
 			fi
 			echo "$line"
 		done

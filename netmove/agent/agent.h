@@ -93,6 +93,7 @@ enum { EV_BLACKOUT = 1, EV_RESUMED, EV_FAILED, EV_STOP };
  * is written by one thread while another reads it. */
 struct reloc_progress {
 	uint64_t resume_us;		/* VM resumed on the destination (from dst) */
+	uint64_t resume_seen_us;	/* the resume detector's event read here (dst) */
 	uint64_t announce_us;		/* first announcement left (dst) */
 	uint64_t fdb_moved_us;		/* upstream FDB read back on this host (dst) */
 	uint64_t first_replay_us;	/* first shipped frame replayed into the VM (dst) */

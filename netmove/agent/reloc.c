@@ -110,6 +110,9 @@ void reloc_render(struct reloc *r, struct out *o)
 	stop_us = r->p.stopped_us ? r->p.stopped_us : r->t_us[PH_BLACKOUT];
 	if (stop_us && r->p.resume_us > stop_us)
 		out_double(o, "vm_pause_ms", (double)(r->p.resume_us - stop_us) / 1e3, 3);
+	/* The VM's first frame here -> this agent read the detector's event. */
+	if (r->p.resume_seen_us && r->p.resume_us)
+		out_i64(o, "resume_to_seen_us", (int64_t)(r->p.resume_seen_us - r->p.resume_us));
 	if (r->p.announce_us && r->p.resume_us)
 		out_i64(o, "resume_to_announce_us", (int64_t)(r->p.announce_us - r->p.resume_us));
 	if (r->p.fdb_moved_us && r->p.resume_us)
@@ -377,6 +380,7 @@ int work_wait(struct work *w, int timeout_ms, struct reloc_event *ev)
 
 		if (buffer_poll_resume(w->buf, 0, &re) == 0) {
 			w->resume_real_us = re.real_ns / NSEC_PER_USEC;
+			w->p.resume_seen_us = re.read_real_ns / NSEC_PER_USEC;
 			return 3;
 		}
 		return 0;
