@@ -120,6 +120,7 @@ struct buffer {
 	int tx;				/* replay socket, -1 until first needed */
 	unsigned caps;			/* CAP_*: the port's segmentation offloads */
 	uint8_t *seg;			/* software segmentation scratch */
+	struct txq *txq;		/* drain's batch of sends, NULL until first needed */
 };
 
 
@@ -212,6 +213,55 @@ static int ring_consume(struct ring *r, ring_fn fn, void *arg, int max)
 		__atomic_store_n(r->cons, cons, __ATOMIC_RELEASE);
 	}
 	return n;
+}
+
+/* A committed record at the consumer position or after it (ring_peek). */
+struct ring_ent {
+	const uint8_t *data;	/* the record */
+	uint32_t len;		/* its length */
+	unsigned long next;	/* the consumer position past it */
+};
+
+/* Up to max committed records from the consumer position on, not consumed
+ * yet: the producer cannot reuse their room until ring_advance.  Discarded
+ * records before the first are consumed here. */
+static int ring_peek(struct ring *r, struct ring_ent *e, int max)
+{
+	unsigned long cons = *r->cons, prod;
+	int n = 0;
+
+	while (n < max) {
+		const uint8_t *hdr;
+		uint32_t hlen, len;
+
+		prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
+		if (cons >= prod)
+			break;
+		hdr = r->data + (cons & (r->size - 1));
+		hlen = __atomic_load_n((const uint32_t *)hdr, __ATOMIC_ACQUIRE);
+		if (hlen & BPF_RINGBUF_BUSY_BIT)
+			break;
+		len = hlen & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+		cons += (BPF_RINGBUF_HDR_SZ + len + 7) & ~7u;
+		if (hlen & BPF_RINGBUF_DISCARD_BIT) {
+			if (n)
+				e[n - 1].next = cons;
+			else
+				__atomic_store_n(r->cons, cons, __ATOMIC_RELEASE);
+			continue;
+		}
+		e[n].data = hdr + BPF_RINGBUF_HDR_SZ;
+		e[n].len = len;
+		e[n].next = cons;
+		n++;
+	}
+	return n;
+}
+
+/* Consume what ring_peek gave, up to e (its next). */
+static void ring_advance(struct ring *r, const struct ring_ent *e)
+{
+	__atomic_store_n(r->cons, e->next, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------------- records */
@@ -542,15 +592,13 @@ static bool port_running(const struct buffer *b)
 /* Send one frame, the offloaded VLAN tag (if any) put back inline after the
  * two addresses; retried while the port's queue is full, except that with
  * probe the first refusal returns -EAGAIN. */
-static int tx_send(struct buffer *b, const struct virtio_net_hdr *vh, const uint8_t *frame,
-		   size_t len, const struct buffer_record *rec, bool probe,
-		   struct buffer_replay_stats *st)
+/* The iovec of one send: the virtio-net header, the frame, and the
+ * offloaded VLAN tag (if any) put back inline after the two addresses (tag
+ * holds it).  Returns the number of iov entries (at most 4). */
+static int tx_iov(struct iovec *iov, const struct virtio_net_hdr *vh, const uint8_t *frame,
+		  size_t len, const struct buffer_record *rec, uint8_t tag[4])
 {
-	struct iovec iov[4];
-	struct msghdr msg;
-	uint8_t tag[4];
-	uint64_t t0 = 0;
-	int n = 0, ret = 0;
+	int n = 0;
 
 	iov[n].iov_base = (void *)vh;
 	iov[n++].iov_len = sizeof(*vh);
@@ -560,41 +608,61 @@ static int tx_send(struct buffer *b, const struct virtio_net_hdr *vh, const uint
 		iov[n].iov_base = (void *)frame;
 		iov[n++].iov_len = 12;
 		iov[n].iov_base = tag;
-		iov[n++].iov_len = sizeof(tag);
+		iov[n++].iov_len = 4;
 		iov[n].iov_base = (void *)(frame + 12);
 		iov[n++].iov_len = len - 12;
 	} else {
 		iov[n].iov_base = (void *)frame;
 		iov[n++].iov_len = len;
 	}
+	return n;
+}
+
+/* Whether a refused send is waited out: the port's queue is full.
+ * Returns 0 to try again, or the error to give up with (probe: the first
+ * refusal is -EAGAIN; *t0 is when the waiting began). */
+static int tx_wait(struct buffer *b, int err, bool probe, uint64_t *t0,
+		   struct buffer_replay_stats *st)
+{
+	if (err == -EINTR)
+		return 0;
+	if (err != -ENOBUFS && err != -EAGAIN)
+		return err;
+	if (probe)
+		return -EAGAIN;
+	/* The port's queue is full: wait for it rather than lose the frame. */
+	if (!*t0)
+		*t0 = timeutil_mono_ns();
+	else if (timeutil_mono_ns() - *t0 > BUFFER_RETRY_LIMIT_NS)
+		return port_running(b) ? -ETIMEDOUT : -ENETDOWN;
+	st->retries++;
+	nanosleep(&(struct timespec){ .tv_nsec = BUFFER_RETRY_NS }, NULL);
+	return 0;
+}
+
+/* Send one frame; retried while the port's queue is full, except that with
+ * probe the first refusal returns -EAGAIN. */
+static int tx_send(struct buffer *b, const struct virtio_net_hdr *vh, const uint8_t *frame,
+		   size_t len, const struct buffer_record *rec, bool probe,
+		   struct buffer_replay_stats *st)
+{
+	struct iovec iov[4];
+	struct msghdr msg;
+	uint8_t tag[4];
+	uint64_t t0 = 0;
+	int ret;
+
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
-	msg.msg_iovlen = (size_t)n;
+	msg.msg_iovlen = (size_t)tx_iov(iov, vh, frame, len, rec, tag);
 	while (sendmsg(b->tx, &msg, 0) < 0) {
-		ret = -errno;
-		if (ret == -EINTR)
-			continue;
-		if (ret != -ENOBUFS && ret != -EAGAIN)
-			goto out;
-		if (probe) {
-			ret = -EAGAIN;
-			goto out;
-		}
-		/* The port's queue is full: wait for it rather than lose the frame. */
-		if (!t0) {
-			t0 = timeutil_mono_ns();
-		} else if (timeutil_mono_ns() - t0 > BUFFER_RETRY_LIMIT_NS) {
-			ret = port_running(b) ? -ETIMEDOUT : -ENETDOWN;
-			goto out;
-		}
-		st->retries++;
-		nanosleep(&(struct timespec){ .tv_nsec = BUFFER_RETRY_NS }, NULL);
+		ret = tx_wait(b, -errno, probe, &t0, st);
+		if (ret < 0)
+			return ret;
 	}
-	ret = 0;
 	st->frames++;
 	st->bytes += len + (rec->vlan ? 4 : 0);
-out:
-	return ret;
+	return 0;
 }
 
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
@@ -1070,6 +1138,7 @@ static void handle_free(struct buffer *b)
 	if (b->tx >= 0)
 		close(b->tx);
 	free(b->seg);
+	free(b->txq);
 	if (b->obj) {
 		bpf_object__close(b->obj);
 	} else {
@@ -1888,7 +1957,6 @@ out:
 
 struct consume_ctx {
 	struct buffer *b;			/* handle */
-	struct buffer_replay_stats *st;		/* drain: replay figures */
 	buffer_record_fn fn;			/* export: callback */
 	void *arg;				/* its argument */
 };
@@ -1908,23 +1976,110 @@ static void count_slot(struct buffer *b, uint32_t slot, bool drained)
 	}
 }
 
-static int drain_cb(void *arg, const uint8_t *data, uint32_t len)
-{
-	struct consume_ctx *c = arg;
-	struct buffer_record rec;
-	int ret;
+/* The drain's batch: up to TX_BATCH frames that need no segmentation, sent
+ * with one sendmmsg; each still in the ring until sent (ring_peek). */
+#define TX_BATCH 64
 
-	ret = record_from_ring(data, len, &rec);
-	if (ret < 0) {
-		c->st->skipped++;
-		__atomic_fetch_add(&c->b->port->c.errors, 1, __ATOMIC_RELAXED);
-		return 0;
+struct txq {
+	struct mmsghdr m[TX_BATCH];
+	struct iovec iov[TX_BATCH][4];
+	struct virtio_net_hdr vh[TX_BATCH];
+	uint8_t tag[TX_BATCH][4];
+	const struct ring_ent *ent[TX_BATCH];	/* the records */
+	uint32_t slot[TX_BATCH];		/* their slots */
+	bool partial[TX_BATCH];			/* CHECKSUM_PARTIAL */
+	uint32_t bytes[TX_BATCH];		/* frame bytes sent */
+	int n;
+};
+
+static void txq_add(struct txq *q, const struct buffer_record *rec, const struct ring_ent *e,
+		    uint32_t slot)
+{
+	int i = q->n++;
+
+	vnet_fill(rec, rec->vlan ? 4 : 0, &q->vh[i]);
+	memset(&q->m[i], 0, sizeof(q->m[i]));
+	q->m[i].msg_hdr.msg_iov = q->iov[i];
+	q->m[i].msg_hdr.msg_iovlen = (size_t)tx_iov(q->iov[i], &q->vh[i], rec->frame, rec->len,
+						     rec, q->tag[i]);
+	q->ent[i] = e;
+	q->slot[i] = slot;
+	q->partial[i] = rec->ip_summed == BUFFER_CSUM_PARTIAL;
+	q->bytes[i] = rec->len + (rec->vlan ? 4 : 0);
+}
+
+/* Send the batch; what was sent is consumed and counted.  On an error
+ * the rest stays in the ring. */
+static int txq_flush(struct buffer *b, struct txq *q, struct buffer_replay_stats *st)
+{
+	uint64_t t0 = 0;
+	int i = 0, k, j, ret = 0;
+
+	while (i < q->n) {
+		k = sendmmsg(b->tx, q->m + i, (unsigned)(q->n - i), 0);
+		if (k < 0) {
+			ret = tx_wait(b, -errno, false, &t0, st);
+			if (ret < 0)
+				break;
+			continue;
+		}
+		for (j = i; j < i + k; j++) {
+			st->frames++;
+			st->bytes += q->bytes[j];
+			st->partial += q->partial[j];
+			count_slot(b, q->slot[j], true);
+		}
+		i += k;
+		t0 = 0;
 	}
-	ret = buffer_replay(c->b, &rec, c->st);
-	if (ret < 0 && !replay_refused(ret))
-		return ret;
-	count_slot(c->b, ((const struct nm_rec *)data)->slot, true);
-	return 0;
+	if (i)
+		ring_advance(&b->ring, q->ent[i - 1]);
+	q->n = 0;
+	return ret;
+}
+
+/* Replay up to TX_BATCH records from the ring: frames the port takes as
+ * they are in one sendmmsg, GSO frames one at a time (they may need
+ * segmenting), in ring order.  Returns the number replayed or skipped, or
+ * a negative errno (what was not sent stays in the ring). */
+static int drain_some(struct buffer *b, struct buffer_replay_stats *st)
+{
+	struct ring_ent e[TX_BATCH];
+	struct buffer_record rec;
+	struct txq *q = b->txq;
+	int n, i, ret = 0;
+
+	n = ring_peek(&b->ring, e, TX_BATCH);
+	for (i = 0; i < n && ret == 0; i++) {
+		uint32_t slot = ((const struct nm_rec *)e[i].data)->slot;
+
+		if (record_from_ring(e[i].data, e[i].len, &rec) < 0) {
+			/* Counted as it is met, consumed with the batch before it. */
+			st->skipped++;
+			__atomic_fetch_add(&b->port->c.errors, 1, __ATOMIC_RELAXED);
+			ret = txq_flush(b, q, st);
+			if (ret == 0)
+				ring_advance(&b->ring, &e[i]);
+			continue;
+		}
+		if (!rec.gso_size) {
+			txq_add(q, &rec, &e[i], slot);
+			continue;
+		}
+		ret = txq_flush(b, q, st);
+		if (ret < 0)
+			break;
+		ret = buffer_replay(b, &rec, st);
+		if (ret < 0 && !replay_refused(ret))
+			break;
+		ret = 0;
+		count_slot(b, slot, true);
+		ring_advance(&b->ring, &e[i]);
+	}
+	if (ret == 0)
+		ret = txq_flush(b, q, st);
+	q->n = 0;
+	return ret < 0 ? ret : n;
 }
 
 static int export_cb(void *arg, const uint8_t *data, uint32_t len)
@@ -1957,7 +2112,6 @@ int buffer_export(struct buffer *b, buffer_record_fn fn, void *arg)
 int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_stats *st)
 {
 	struct buffer_replay_stats dummy;
-	struct consume_ctx c = { .b = b };
 	uint64_t t0 = timeutil_mono_ns();
 	struct nm_slot *s;
 	uint32_t mode, expect;
@@ -1967,16 +2121,19 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 		memset(&dummy, 0, sizeof(dummy));
 		st = &dummy;
 	}
-	c.st = st;
 	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
 	if (ret < 0)
 		goto out;
 	ret = tx_open(b);
 	if (ret < 0)
 		goto out;
+	if (!b->txq && !(b->txq = calloc(1, sizeof(*b->txq)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	__atomic_store_n(&s->mode, NM_MODE_DRAIN, __ATOMIC_SEQ_CST);
 	for (;;) {
-		n = ring_consume(&b->ring, drain_cb, &c, INT32_MAX);
+		n = drain_some(b, st);
 		if (n < 0) {
 			ret = n;
 			expect = NM_MODE_DRAIN;
@@ -2008,7 +2165,7 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 	 * frame; wait it out and replay what it left. */
 	membarrier_rcu();
 	do {
-		n = ring_consume(&b->ring, drain_cb, &c, INT32_MAX);
+		n = drain_some(b, st);
 	} while (n > 0);
 	ret = n < 0 ? n : 0;
 out:
