@@ -31,8 +31,10 @@
 #include <netlink/route/classifier.h>
 #include <netlink/route/qdisc.h>
 
+#include "netmove/be.h"
 #include "netmove/buffer.h"
 #include "netmove/timeutil.h"
+#include "bufring.h"
 #include "nm_buffer.h"
 #include "nm_buffer.skel.h"
 #include "nm_buffer_copy.skel.h"
@@ -47,9 +49,6 @@
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5
 #endif
 
-#define BUFFER_WIRE_MAGIC 0x4e4d4246u	/* "NMBF" */
-#define BUFFER_WIRE_VERSION 1
-#define BUFFER_WIRE_VLAN 0x0001
 #define BUFFER_SNDBUF (4 << 20)
 #define BUFFER_RETRY_NS (50 * NSEC_PER_USEC)
 #define BUFFER_RETRY_LIMIT_NS (2 * NSEC_PER_SEC)
@@ -72,17 +71,6 @@ _Static_assert(BUFFER_GSO_OTHER == (int)NM_GSO_OTHER && BUFFER_GSO_ECN == (int)N
 	       BUFFER_GSO_UDP_L4 == (int)NM_GSO_UDP_L4, "GSO flags differ from nm_buffer.h");
 _Static_assert(BUFFER_CSUM_PARTIAL == (int)NM_CSUM_PARTIAL, "csum values differ");
 _Static_assert(BUFFER_MAX_MACS == NM_MAX_SLOTS - 1, "slot 0 is reserved");
-
-/* A BPF ring buffer consumed through its memory mapping. */
-struct ring {
-	uint64_t size;			/* data bytes (power of two) */
-	unsigned long *cons;		/* consumer position (ours to write) */
-	const unsigned long *prod;	/* producer position */
-	const uint8_t *data;		/* data pages, mapped twice in a row */
-	void *cons_map;			/* mapping of the consumer page */
-	void *prod_map;			/* mapping of the producer page + data */
-	size_t prod_len;		/* its length */
-};
 
 /* The maps and programs of a port's buffer: one table for loading,
  * pinning, reopening, adopting and closing them. */
@@ -115,8 +103,8 @@ struct buffer {
 	size_t slots_len;		/* its mapping length */
 	struct nm_port *port;		/* mapped nm_port[0] */
 	size_t port_len;		/* its mapping length */
-	struct ring ring;		/* frames */
-	struct ring resume;		/* resume events */
+	struct bufring ring;		/* frames */
+	struct bufring resume;		/* resume events */
 	int tx;				/* replay socket, -1 until first needed */
 	unsigned caps;			/* CAP_*: the port's segmentation offloads */
 	uint8_t *seg;			/* software segmentation scratch */
@@ -129,178 +117,8 @@ static size_t page_size(void)
 	return (size_t)sysconf(_SC_PAGESIZE);
 }
 
-/* ---------------------------------------------------------------- ring */
+/* ------------------------------------------------------ ring records */
 
-static int ring_map(struct ring *r, int fd)
-{
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-	size_t pg = page_size();
-	int ret = 0;
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	r->size = info.max_entries;
-	r->cons_map = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (r->cons_map == MAP_FAILED) {
-		r->cons_map = NULL;
-		ret = -errno;
-		goto out;
-	}
-	/* The kernel maps the data pages twice so a record never wraps. */
-	r->prod_len = pg + 2 * r->size;
-	r->prod_map = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, fd, (off_t)pg);
-	if (r->prod_map == MAP_FAILED) {
-		r->prod_map = NULL;
-		ret = -errno;
-		goto out;
-	}
-	r->cons = r->cons_map;
-	r->prod = r->prod_map;
-	r->data = (const uint8_t *)r->prod_map + pg;
-out:
-	return ret;
-}
-
-static void ring_unmap(struct ring *r)
-{
-	if (r->cons_map)
-		munmap(r->cons_map, page_size());
-	if (r->prod_map)
-		munmap(r->prod_map, r->prod_len);
-	r->cons_map = r->prod_map = NULL;
-}
-
-static uint64_t ring_used(const struct ring *r)
-{
-	return __atomic_load_n(r->prod, __ATOMIC_ACQUIRE) - __atomic_load_n(r->cons, __ATOMIC_ACQUIRE);
-}
-
-typedef int (*ring_fn)(void *arg, const uint8_t *rec, uint32_t len);
-
-/* Hand up to max committed records to fn in order; a record is consumed only
- * after fn returned >= 0.  fn NULL skips discarded records and stops at the
- * first real one.  Returns the number of records handed, or fn's error. */
-static int ring_consume(struct ring *r, ring_fn fn, void *arg, int max)
-{
-	unsigned long cons = *r->cons, prod;
-	int n = 0, ret;
-
-	while (n < max) {
-		const uint8_t *hdr;
-		uint32_t hlen, len;
-
-		prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
-		if (cons >= prod)
-			break;
-		hdr = r->data + (cons & (r->size - 1));
-		hlen = __atomic_load_n((const uint32_t *)hdr, __ATOMIC_ACQUIRE);
-		if (hlen & BPF_RINGBUF_BUSY_BIT)
-			break;
-		len = hlen & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-		if (!(hlen & BPF_RINGBUF_DISCARD_BIT)) {
-			if (!fn)
-				break;
-			ret = fn(arg, hdr + BPF_RINGBUF_HDR_SZ, len);
-			if (ret < 0)
-				return ret;
-			n++;
-		}
-		cons += (BPF_RINGBUF_HDR_SZ + len + 7) & ~7u;
-		__atomic_store_n(r->cons, cons, __ATOMIC_RELEASE);
-	}
-	return n;
-}
-
-/* A committed record at the consumer position or after it (ring_peek). */
-struct ring_ent {
-	const uint8_t *data;	/* the record */
-	uint32_t len;		/* its length */
-	unsigned long next;	/* the consumer position past it */
-};
-
-/* Up to max committed records from the consumer position on, not consumed
- * yet: the producer cannot reuse their room until ring_advance.  Discarded
- * records before the first are consumed here. */
-static int ring_peek(struct ring *r, struct ring_ent *e, int max)
-{
-	unsigned long cons = *r->cons, prod;
-	int n = 0;
-
-	while (n < max) {
-		const uint8_t *hdr;
-		uint32_t hlen, len;
-
-		prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
-		if (cons >= prod)
-			break;
-		hdr = r->data + (cons & (r->size - 1));
-		hlen = __atomic_load_n((const uint32_t *)hdr, __ATOMIC_ACQUIRE);
-		if (hlen & BPF_RINGBUF_BUSY_BIT)
-			break;
-		len = hlen & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-		cons += (BPF_RINGBUF_HDR_SZ + len + 7) & ~7u;
-		if (hlen & BPF_RINGBUF_DISCARD_BIT) {
-			if (n)
-				e[n - 1].next = cons;
-			else
-				__atomic_store_n(r->cons, cons, __ATOMIC_RELEASE);
-			continue;
-		}
-		e[n].data = hdr + BPF_RINGBUF_HDR_SZ;
-		e[n].len = len;
-		e[n].next = cons;
-		n++;
-	}
-	return n;
-}
-
-/* Consume what ring_peek gave, up to e (its next). */
-static void ring_advance(struct ring *r, const struct ring_ent *e)
-{
-	__atomic_store_n(r->cons, e->next, __ATOMIC_RELEASE);
-}
-
-/* ------------------------------------------------------------- records */
-
-static bool record_valid(const struct buffer_record *rec)
-{
-	const unsigned kinds = BUFFER_GSO_TCPV4 | BUFFER_GSO_TCPV6 | BUFFER_GSO_UDP_L4;
-	unsigned kind = rec->gso_type & kinds;
-
-	if (rec->len < NM_ETH_HLEN || rec->len > BUFFER_MAX_FRAME)
-		return false;
-	if (rec->ip_summed > BUFFER_CSUM_PARTIAL)
-		return false;
-	if (rec->ip_summed == BUFFER_CSUM_PARTIAL) {
-		if (rec->csum_start < NM_ETH_HLEN ||
-		    (uint32_t)rec->csum_start + rec->csum_offset + 2 > rec->len)
-			return false;
-	} else if (rec->csum_start || rec->csum_offset) {
-		return false;
-	}
-	if (!rec->gso_size != !rec->gso_type)
-		return false;
-	if (rec->gso_type & ~(unsigned)(kinds | BUFFER_GSO_ECN | BUFFER_GSO_OTHER))
-		return false;
-	if (!(rec->gso_type & BUFFER_GSO_OTHER) && rec->gso_type) {
-		if (kind != BUFFER_GSO_TCPV4 && kind != BUFFER_GSO_TCPV6 && kind != BUFFER_GSO_UDP_L4)
-			return false;
-		if ((rec->gso_type & BUFFER_GSO_ECN) && kind == BUFFER_GSO_UDP_L4)
-			return false;
-		if (rec->ip_summed != BUFFER_CSUM_PARTIAL)
-			return false;
-	}
-	if (rec->vlan)
-		return rec->vlan_proto == ETH_P_8021Q || rec->vlan_proto == ETH_P_8021AD;
-	return rec->vlan_proto == 0 && rec->vlan_tci == 0;
-}
-
-/* Turn a ring record into a buffer_record; odd metadata becomes GSO_OTHER so
- * every record the program produced can be exported and decoded. */
 static int record_from_ring(const uint8_t *data, uint32_t len, struct buffer_record *rec)
 {
 	const struct nm_rec *h = (const struct nm_rec *)data;
@@ -328,135 +146,12 @@ static int record_from_ring(const uint8_t *data, uint32_t len, struct buffer_rec
 		rec->vlan_tci = h->vlan_tci;
 	}
 	rec->frame = data + sizeof(*h);
-	if (!record_valid(rec) && rec->gso_type) {
+	if (!buffer_record_valid(rec) && rec->gso_type) {
 		rec->gso_type = BUFFER_GSO_OTHER;
-		if (!record_valid(rec))
+		if (!buffer_record_valid(rec))
 			return -EINVAL;
 	}
-	return record_valid(rec) ? 0 : -EINVAL;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-size_t buffer_record_wire_len(const struct buffer_record *rec)
-{
-	return BUFFER_WIRE_HDR_LEN + (size_t)rec->len;
-}
-
-/* Layout: magic 4, version 1, header length 1, flags 2, seq 8, tstamp 8,
- * frame length 4, ip_summed 1, reserved 1, csum_start 2, csum_offset 2,
- * gso_size 2, gso_type 2, vlan_proto 2, vlan_tci 2, reserved 2, frame. */
-int buffer_record_encode(const struct buffer_record *rec, uint8_t *buf, size_t cap)
-{
-	uint8_t *p = buf;
-
-	if (!record_valid(rec) || !rec->frame)
-		return -EINVAL;
-	if (cap < buffer_record_wire_len(rec))
-		return -ENOSPC;
-	memset(p, 0, BUFFER_WIRE_HDR_LEN);
-	put32(p, BUFFER_WIRE_MAGIC);
-	p[4] = BUFFER_WIRE_VERSION;
-	p[5] = BUFFER_WIRE_HDR_LEN;
-	put16(p + 6, rec->vlan ? BUFFER_WIRE_VLAN : 0);
-	put64(p + 8, rec->seq);
-	put64(p + 16, rec->tstamp_ns);
-	put32(p + 24, rec->len);
-	p[28] = rec->ip_summed;
-	put16(p + 30, rec->csum_start);
-	put16(p + 32, rec->csum_offset);
-	put16(p + 34, rec->gso_size);
-	put16(p + 36, rec->gso_type);
-	put16(p + 38, rec->vlan_proto);
-	put16(p + 40, rec->vlan_tci);
-	memcpy(p + BUFFER_WIRE_HDR_LEN, rec->frame, rec->len);
-	return (int)buffer_record_wire_len(rec);
-}
-
-int buffer_record_from_vnet(struct buffer_record *rec, const struct virtio_net_hdr *h)
-{
-	uint8_t kind = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-
-	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		rec->ip_summed = BUFFER_CSUM_PARTIAL;
-		rec->csum_start = le16toh(h->csum_start);
-		rec->csum_offset = le16toh(h->csum_offset);
-	} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
-		rec->ip_summed = BUFFER_CSUM_UNNECESSARY;
-	}
-	if (kind == VIRTIO_NET_HDR_GSO_NONE)
-		return 0;
-	rec->gso_size = le16toh(h->gso_size);
-	if (!rec->gso_size)
-		return -EINVAL;
-	switch (kind) {
-	case VIRTIO_NET_HDR_GSO_TCPV4: rec->gso_type = BUFFER_GSO_TCPV4; break;
-	case VIRTIO_NET_HDR_GSO_TCPV6: rec->gso_type = BUFFER_GSO_TCPV6; break;
-	case VIRTIO_NET_HDR_GSO_UDP_L4: rec->gso_type = BUFFER_GSO_UDP_L4; break;
-	default: rec->gso_type = BUFFER_GSO_OTHER; break;
-	}
-	if (h->gso_type & VIRTIO_NET_HDR_GSO_ECN)
-		rec->gso_type |= BUFFER_GSO_ECN;
-	return 0;
-}
-
-int buffer_record_decode(const uint8_t *buf, size_t len, struct buffer_record *rec)
-{
-	uint16_t flags;
-
-	if (len < BUFFER_WIRE_HDR_LEN || get32(buf) != BUFFER_WIRE_MAGIC ||
-	    buf[4] != BUFFER_WIRE_VERSION || buf[5] != BUFFER_WIRE_HDR_LEN)
-		return -EINVAL;
-	flags = get16(buf + 6);
-	if ((flags & ~BUFFER_WIRE_VLAN) || buf[29] || get16(buf + 42))
-		return -EINVAL;
-	memset(rec, 0, sizeof(*rec));
-	rec->vlan = flags & BUFFER_WIRE_VLAN;
-	rec->seq = get64(buf + 8);
-	rec->tstamp_ns = get64(buf + 16);
-	rec->len = get32(buf + 24);
-	rec->ip_summed = buf[28];
-	rec->csum_start = get16(buf + 30);
-	rec->csum_offset = get16(buf + 32);
-	rec->gso_size = get16(buf + 34);
-	rec->gso_type = get16(buf + 36);
-	rec->vlan_proto = get16(buf + 38);
-	rec->vlan_tci = get16(buf + 40);
-	if (!record_valid(rec) || rec->len > len - BUFFER_WIRE_HDR_LEN)
-		return -EINVAL;
-	rec->frame = buf + BUFFER_WIRE_HDR_LEN;
-	return (int)buffer_record_wire_len(rec);
+	return buffer_record_valid(rec) ? 0 : -EINVAL;
 }
 
 /* -------------------------------------------------------------- replay */
@@ -603,8 +298,8 @@ static int tx_iov(struct iovec *iov, const struct virtio_net_hdr *vh, const uint
 	iov[n].iov_base = (void *)vh;
 	iov[n++].iov_len = sizeof(*vh);
 	if (rec->vlan) {
-		put16(tag, rec->vlan_proto);
-		put16(tag + 2, rec->vlan_tci);
+		be_put16(tag, rec->vlan_proto);
+		be_put16(tag + 2, rec->vlan_tci);
 		iov[n].iov_base = (void *)frame;
 		iov[n++].iov_len = 12;
 		iov[n].iov_base = tag;
@@ -699,7 +394,7 @@ static int tx_segment(struct buffer *b, const struct buffer_record *rec,
 	int ret = 0;
 
 	do {	/* VLAN tags inside the frame bytes */
-		type = get16(f + nh);
+		type = be_get16(f + nh);
 		nh += 2;
 	} while ((type == ETH_P_8021Q || type == ETH_P_8021AD) && (nh += 2) + 2 <= l4);
 	v4 = type == ETH_P_IP;
@@ -713,7 +408,7 @@ static int tx_segment(struct buffer *b, const struct buffer_record *rec,
 		if (l4 + 20 > rec->len)
 			return -EINVAL;
 		hl = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
-		tcp_seq = get32(f + l4 + 4);
+		tcp_seq = be_get32(f + l4 + 4);
 	}
 	if (hl > rec->len || hl < l4 + (udp ? 8 : 20) || hl + rec->gso_size > BUFFER_SEG_MAX)
 		return -EINVAL;
@@ -724,7 +419,7 @@ static int tx_segment(struct buffer *b, const struct buffer_record *rec,
 	}
 	s = b->seg;
 	if (v4)
-		id = get16(f + nh + 4);
+		id = be_get16(f + nh + 4);
 	memset(&vh, 0, sizeof(vh));
 	pay = rec->len - hl;
 	for (off = 0, i = 0; off < pay || (pay == 0 && i == 0); off += seg, i++) {
@@ -736,31 +431,31 @@ static int tx_segment(struct buffer *b, const struct buffer_record *rec,
 		memcpy(s, f, hl);
 		memcpy(s + hl, f + hl + off, seg);
 		if (v4) {
-			put16(s + nh + 2, (uint16_t)(len - nh));
-			put16(s + nh + 4, (uint16_t)(id + i));
-			put16(s + nh + 10, 0);
-			put16(s + nh + 10, csum_fold(csum_add(0, s + nh, (size_t)(s[nh] & 0xf) * 4)));
+			be_put16(s + nh + 2, (uint16_t)(len - nh));
+			be_put16(s + nh + 4, (uint16_t)(id + i));
+			be_put16(s + nh + 10, 0);
+			be_put16(s + nh + 10, csum_fold(csum_add(0, s + nh, (size_t)(s[nh] & 0xf) * 4)));
 			sum = csum_add(0, s + nh + 12, 8);
 		} else {
-			put16(s + nh + 4, (uint16_t)(len - nh - 40));
+			be_put16(s + nh + 4, (uint16_t)(len - nh - 40));
 			sum = csum_add(0, s + nh + 8, 32);
 		}
 		sum += l4len + (udp ? IPPROTO_UDP : IPPROTO_TCP);
 		if (udp) {
-			put16(s + l4 + 4, (uint16_t)l4len);
-			put16(s + l4 + 6, 0);
+			be_put16(s + l4 + 4, (uint16_t)l4len);
+			be_put16(s + l4 + 6, 0);
 		} else {
-			put32(s + l4 + 4, tcp_seq + (uint32_t)off);
+			be_put32(s + l4 + 4, tcp_seq + (uint32_t)off);
 			if (off + seg < pay)	/* FIN and PSH only on the last piece */
 				s[l4 + 13] &= (uint8_t)~0x09;
 			if (i > 0)		/* CWR only on the first */
 				s[l4 + 13] &= (uint8_t)~0x80;
-			put16(s + l4 + 16, 0);
+			be_put16(s + l4 + 16, 0);
 		}
 		sum = csum_fold(csum_add(sum, s + l4, l4len));
 		if (udp && sum == 0)
 			sum = 0xffff;
-		put16(s + l4 + (udp ? 6 : 16), (uint16_t)sum);
+		be_put16(s + l4 + (udp ? 6 : 16), (uint16_t)sum);
 		ret = tx_send(b, &vh, s, len, rec, false, st);
 		if (ret < 0)
 			break;
@@ -824,7 +519,7 @@ int buffer_replay(struct buffer *b, const struct buffer_record *rec,
 	ret = tx_open(b);
 	if (ret < 0)
 		goto out;
-	if (!record_valid(rec) || !rec->frame) {
+	if (!buffer_record_valid(rec) || !rec->frame) {
 		ret = -EINVAL;
 		goto out;
 	}
@@ -935,10 +630,10 @@ static int map_all(struct buffer *b)
 	if (ret < 0)
 		goto out;
 	b->port = p;
-	ret = ring_map(&b->ring, b->fd[BFD_RING]);
+	ret = bufring_map(&b->ring, b->fd[BFD_RING]);
 	if (ret < 0)
 		goto out;
-	ret = ring_map(&b->resume, b->fd[BFD_RESUME]);
+	ret = bufring_map(&b->resume, b->fd[BFD_RESUME]);
 out:
 	return ret;
 }
@@ -1129,8 +824,8 @@ static void handle_free(struct buffer *b)
 
 	if (!b)
 		return;
-	ring_unmap(&b->ring);
-	ring_unmap(&b->resume);
+	bufring_unmap(&b->ring);
+	bufring_unmap(&b->resume);
 	if (b->slots)
 		munmap(b->slots, b->slots_len);
 	if (b->port)
@@ -1893,7 +1588,7 @@ int buffer_poll_resume(struct buffer *b, int timeout_ms, struct buffer_resume_ev
 	if (b->replay_only)
 		return -EOPNOTSUPP;
 	for (;;) {
-		ret = ring_consume(&b->resume, resume_cb, ev, 1);
+		ret = bufring_consume(&b->resume, resume_cb, ev, 1);
 		if (ret != 0)
 			return ret > 0 ? 0 : ret;
 		if (timeout_ms < 0) {
@@ -1929,7 +1624,7 @@ int buffer_pretouch(struct buffer *b)
 
 	if (b->replay_only)
 		return -EOPNOTSUPP;
-	if (ring_used(&b->ring))
+	if (bufring_used(&b->ring))
 		return -EBUSY;
 	pages = b->ring.size / NM_PAGE + 1;
 	half = b->ring.size / NM_PAGE / 2;
@@ -1942,7 +1637,7 @@ int buffer_pretouch(struct buffer *b)
 		ret = bpf_prog_test_run_opts(b->fd[BFD_PRETOUCH], &o);
 		if (ret < 0)
 			goto out;
-		(void)ring_consume(&b->ring, NULL, NULL, 1);
+		(void)bufring_consume(&b->ring, NULL, NULL, 1);
 		if (o.retval == 0) {
 			ret = -EBUSY;	/* frames arrived meanwhile: armed already */
 			goto out;
@@ -1985,14 +1680,14 @@ struct txq {
 	struct iovec iov[TX_BATCH][4];
 	struct virtio_net_hdr vh[TX_BATCH];
 	uint8_t tag[TX_BATCH][4];
-	const struct ring_ent *ent[TX_BATCH];	/* the records */
+	const struct bufring_ent *ent[TX_BATCH];	/* the records */
 	uint32_t slot[TX_BATCH];		/* their slots */
 	bool partial[TX_BATCH];			/* CHECKSUM_PARTIAL */
 	uint32_t bytes[TX_BATCH];		/* frame bytes sent */
 	int n;
 };
 
-static void txq_add(struct txq *q, const struct buffer_record *rec, const struct ring_ent *e,
+static void txq_add(struct txq *q, const struct buffer_record *rec, const struct bufring_ent *e,
 		    uint32_t slot)
 {
 	int i = q->n++;
@@ -2033,7 +1728,7 @@ static int txq_flush(struct buffer *b, struct txq *q, struct buffer_replay_stats
 		t0 = 0;
 	}
 	if (i)
-		ring_advance(&b->ring, q->ent[i - 1]);
+		bufring_advance(&b->ring, q->ent[i - 1]);
 	q->n = 0;
 	return ret;
 }
@@ -2044,12 +1739,12 @@ static int txq_flush(struct buffer *b, struct txq *q, struct buffer_replay_stats
  * a negative errno (what was not sent stays in the ring). */
 static int drain_some(struct buffer *b, struct buffer_replay_stats *st)
 {
-	struct ring_ent e[TX_BATCH];
+	struct bufring_ent e[TX_BATCH];
 	struct buffer_record rec;
 	struct txq *q = b->txq;
 	int n, i, ret = 0;
 
-	n = ring_peek(&b->ring, e, TX_BATCH);
+	n = bufring_peek(&b->ring, e, TX_BATCH);
 	for (i = 0; i < n && ret == 0; i++) {
 		uint32_t slot = ((const struct nm_rec *)e[i].data)->slot;
 
@@ -2059,7 +1754,7 @@ static int drain_some(struct buffer *b, struct buffer_replay_stats *st)
 			__atomic_fetch_add(&b->port->c.errors, 1, __ATOMIC_RELAXED);
 			ret = txq_flush(b, q, st);
 			if (ret == 0)
-				ring_advance(&b->ring, &e[i]);
+				bufring_advance(&b->ring, &e[i]);
 			continue;
 		}
 		if (!rec.gso_size) {
@@ -2074,7 +1769,7 @@ static int drain_some(struct buffer *b, struct buffer_replay_stats *st)
 			break;
 		ret = 0;
 		count_slot(b, slot, true);
-		ring_advance(&b->ring, &e[i]);
+		bufring_advance(&b->ring, &e[i]);
 	}
 	if (ret == 0)
 		ret = txq_flush(b, q, st);
@@ -2106,7 +1801,7 @@ int buffer_export(struct buffer *b, buffer_record_fn fn, void *arg)
 
 	if (b->replay_only)
 		return -EOPNOTSUPP;
-	return ring_consume(&b->ring, export_cb, &c, INT32_MAX);
+	return bufring_consume(&b->ring, export_cb, &c, INT32_MAX);
 }
 
 int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_stats *st)
@@ -2150,7 +1845,7 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 			ret = -ECANCELED;	/* someone else set another mode */
 			goto out;
 		}
-		if (n == 0 && ring_used(&b->ring) == 0) {
+		if (n == 0 && bufring_used(&b->ring) == 0) {
 			/* No frame for this MAC came to flip it: do it here. */
 			expect = NM_MODE_DRAIN;
 			if (__atomic_compare_exchange_n(&s->mode, &expect, NM_MODE_PASS, false,
@@ -2195,7 +1890,7 @@ int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *s
 	memset(st, 0, sizeof(*st));
 	if (b->replay_only)
 		return -EOPNOTSUPP;
-	st->ring_used = ring_used(&b->ring);
+	st->ring_used = bufring_used(&b->ring);
 	st->ring_size = b->ring.size;
 	st->next_seq = __atomic_load_n(&b->port->seq, __ATOMIC_RELAXED);
 	st->lease_ns = __atomic_load_n(&b->port->lease_ns, __ATOMIC_RELAXED);

@@ -13,17 +13,11 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include "netmove/be.h"
 #include "netmove/ctl.h"
 #include "netmove/timeutil.h"
 #include "ctl_tls.h"
 
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
 
 void ctl_msg_init(struct ctl_msg *m, uint16_t type)
 {
@@ -73,8 +67,8 @@ static int attr_add(struct ctl_msg *m, uint16_t tag, size_t len, uint8_t **val)
 	ret = reserve(m, CTL_ATTR_HDR_LEN + len);
 	if (ret < 0)
 		return ret;
-	put16(m->body + m->len, tag);
-	put32(m->body + m->len + 2, (uint32_t)len);
+	be_put16(m->body + m->len, tag);
+	be_put32(m->body + m->len + 2, (uint32_t)len);
 	*val = m->body + m->len + CTL_ATTR_HDR_LEN;
 	m->len += CTL_ATTR_HDR_LEN + len;
 	return 0;
@@ -104,7 +98,7 @@ int ctl_put_u64(struct ctl_msg *m, uint16_t tag, uint64_t v)
 {
 	uint8_t b[8];
 
-	put64(b, v);
+	be_put64(b, v);
 	return ctl_put(m, tag, b, sizeof(b));
 }
 
@@ -119,10 +113,10 @@ int ctl_next(const struct ctl_msg *m, size_t *off, uint16_t *tag, const void **v
 
 	if (*off + CTL_ATTR_HDR_LEN > m->len)
 		return 0;
-	l = get32(m->body + *off + 2);
+	l = be_get32(m->body + *off + 2);
 	if (l > m->len - *off - CTL_ATTR_HDR_LEN)
 		return 0;
-	*tag = get16(m->body + *off);
+	*tag = be_get16(m->body + *off);
 	*v = m->body + *off + CTL_ATTR_HDR_LEN;
 	*len = l;
 	*off += CTL_ATTR_HDR_LEN + l;
@@ -134,9 +128,9 @@ int ctl_body_check(const uint8_t *body, size_t len)
 	size_t off = 0;
 
 	while (off < len) {
-		if (len - off < CTL_ATTR_HDR_LEN || get32(body + off + 2) > len - off - CTL_ATTR_HDR_LEN)
+		if (len - off < CTL_ATTR_HDR_LEN || be_get32(body + off + 2) > len - off - CTL_ATTR_HDR_LEN)
 			return -EBADMSG;
-		off += CTL_ATTR_HDR_LEN + get32(body + off + 2);
+		off += CTL_ATTR_HDR_LEN + be_get32(body + off + 2);
 	}
 	return 0;
 }
@@ -162,7 +156,7 @@ int ctl_get_u64(const struct ctl_msg *m, uint16_t tag, uint64_t *v)
 		return ret;
 	if (len != 8)
 		return -EBADMSG;
-	*v = get64(p);
+	*v = be_get64(p);
 	return 0;
 }
 
@@ -330,11 +324,11 @@ static int send_raw(struct ctl_conn *c, uint16_t type, uint64_t seq, const uint8
 
 	if (len > CTL_MAX_BODY)
 		return -EMSGSIZE;
-	put32(hdr, CTL_MAGIC);
+	be_put32(hdr, CTL_MAGIC);
 	hdr[4] = CTL_VERSION;
-	put16(hdr + 6, type);
-	put64(hdr + 8, seq);
-	put32(hdr + 16, (uint32_t)len);
+	be_put16(hdr + 6, type);
+	be_put64(hdr + 8, seq);
+	be_put32(hdr + 16, (uint32_t)len);
 	if (!c->tls) {
 		iov[n++] = (struct iovec){ hdr, sizeof(hdr) };
 		if (len)
@@ -372,13 +366,13 @@ static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms)
 	ret = read_some(c, hdr, sizeof(hdr), deadline);
 	if (ret < 0)
 		return ret;
-	len = get32(hdr + 16);
-	if (get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION)
+	len = be_get32(hdr + 16);
+	if (be_get32(hdr) != CTL_MAGIC || hdr[4] != CTL_VERSION)
 		return -EPROTONOSUPPORT;
 	/* Refused on the header: a peer cannot make us allocate or read more. */
 	if (len > CTL_MAX_BODY)
 		return -EMSGSIZE;
-	ctl_msg_reset(m, get16(hdr + 6));
+	ctl_msg_reset(m, be_get16(hdr + 6));
 	ret = reserve(m, len);
 	if (ret < 0)
 		return ret;
@@ -386,7 +380,7 @@ static int recv_raw(struct ctl_conn *c, struct ctl_msg *m, int timeout_ms)
 	if (ret < 0)
 		return ret;
 	m->len = len;
-	m->seq = get64(hdr + 8);
+	m->seq = be_get64(hdr + 8);
 	return ctl_body_check(m->body, m->len);
 }
 

@@ -1,20 +1,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "netmove/be.h"
 #include "netmove/frame.h"
 
 #define ARP_HTYPE_ETHER 1
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 int frame_build_eth(uint8_t *buf, size_t cap, const struct mac *dst,
 		    const struct mac *src, int vlan, uint16_t ethertype)
@@ -30,11 +20,11 @@ int frame_build_eth(uint8_t *buf, size_t cap, const struct mac *dst,
 	memcpy(buf, dst->b, MAC_LEN);
 	memcpy(buf + MAC_LEN, src->b, MAC_LEN);
 	if (vlan >= 0) {
-		put16(p, FRAME_ETHERTYPE_VLAN);
-		put16(p + 2, (uint16_t)vlan);
+		be_put16(p, FRAME_ETHERTYPE_VLAN);
+		be_put16(p + 2, (uint16_t)vlan);
 		p += FRAME_VLAN_HLEN;
 	}
-	put16(p, ethertype);
+	be_put16(p, ethertype);
 	return (int)len;
 }
 
@@ -57,11 +47,11 @@ int frame_build_arp(uint8_t *buf, size_t cap, const struct mac *eth_dst,
 		return -ENOSPC;
 	memset(buf + hl, 0, min - (size_t)hl);
 	p = buf + hl;
-	put16(p, ARP_HTYPE_ETHER);
-	put16(p + 2, FRAME_ETHERTYPE_IPV4);
+	be_put16(p, ARP_HTYPE_ETHER);
+	be_put16(p + 2, FRAME_ETHERTYPE_IPV4);
 	p[4] = MAC_LEN;
 	p[5] = 4;
-	put16(p + 6, arp->op);
+	be_put16(p + 6, arp->op);
 	memcpy(p + 8, arp->sha.b, MAC_LEN);
 	memcpy(p + 14, &arp->spa, 4);
 	memcpy(p + 18, arp->tha.b, MAC_LEN);
@@ -103,14 +93,14 @@ int frame_parse_eth(const uint8_t *buf, size_t len, struct frame_eth *eth)
 		return -EINVAL;
 	memcpy(eth->dst.b, buf, MAC_LEN);
 	memcpy(eth->src.b, buf + MAC_LEN, MAC_LEN);
-	type = get16(buf + 12);
+	type = be_get16(buf + 12);
 	eth->vlan = FRAME_NO_VLAN;
 	eth->hdr_len = FRAME_ETH_HLEN;
 	if (type == FRAME_ETHERTYPE_VLAN || type == FRAME_ETHERTYPE_QINQ) {
 		if (len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN)
 			return -EINVAL;
-		eth->vlan = get16(buf + 14) & 0x0fff;
-		type = get16(buf + 16);
+		eth->vlan = be_get16(buf + 14) & 0x0fff;
+		type = be_get16(buf + 16);
 		eth->hdr_len += FRAME_VLAN_HLEN;
 	}
 	eth->ethertype = type;
@@ -132,11 +122,11 @@ int frame_parse_arp(const uint8_t *buf, size_t len, struct frame_eth *eth,
 	if (len - eth->hdr_len < FRAME_ARP_LEN)
 		return -EINVAL;
 	p = buf + eth->hdr_len;
-	if (get16(p) != ARP_HTYPE_ETHER || get16(p + 2) != FRAME_ETHERTYPE_IPV4)
+	if (be_get16(p) != ARP_HTYPE_ETHER || be_get16(p + 2) != FRAME_ETHERTYPE_IPV4)
 		return -EPROTONOSUPPORT;
 	if (p[4] != MAC_LEN || p[5] != 4)
 		return -EINVAL;
-	arp->op = get16(p + 6);
+	arp->op = be_get16(p + 6);
 	memcpy(arp->sha.b, p + 8, MAC_LEN);
 	memcpy(&arp->spa, p + 14, 4);
 	memcpy(arp->tha.b, p + 18, MAC_LEN);

@@ -285,80 +285,6 @@ static void kernel_capture(void **state)
 		assert_true(k.why[0] != 0);
 }
 
-/* ------------------------------------------------------------ codec */
-
-static void record_codec(void **state)
-{
-	uint8_t frame[200], buf[512];
-	struct buffer_record in = { .seq = 1ULL << 40, .tstamp_ns = 123456789, .len = 200,
-				    .ip_summed = BUFFER_CSUM_PARTIAL, .csum_start = 34,
-				    .csum_offset = 16, .gso_size = 100,
-				    .gso_type = BUFFER_GSO_TCPV4 | BUFFER_GSO_ECN, .vlan = true,
-				    .vlan_proto = 0x8100, .vlan_tci = 0x2064, .frame = frame };
-	struct buffer_record out, bad;
-	int n;
-
-	(void)state;
-	make_frame(frame, &vm, &peer, 5, sizeof(frame));
-	n = buffer_record_encode(&in, buf, sizeof(buf));
-	assert_int_equal(n, BUFFER_WIRE_HDR_LEN + 200);
-	assert_int_equal(buffer_record_encode(&in, buf, (size_t)n - 1), -ENOSPC);
-	/* Trailing bytes belong to the next record. */
-	assert_int_equal(buffer_record_decode(buf, sizeof(buf), &out), n);
-	assert_int_equal(out.seq, in.seq);
-	assert_int_equal(out.tstamp_ns, in.tstamp_ns);
-	assert_int_equal(out.len, 200);
-	assert_int_equal(out.ip_summed, BUFFER_CSUM_PARTIAL);
-	assert_int_equal(out.csum_start, 34);
-	assert_int_equal(out.csum_offset, 16);
-	assert_int_equal(out.gso_size, 100);
-	assert_int_equal(out.gso_type, BUFFER_GSO_TCPV4 | BUFFER_GSO_ECN);
-	assert_true(out.vlan);
-	assert_int_equal(out.vlan_tci, 0x2064);
-	assert_ptr_equal(out.frame, buf + BUFFER_WIRE_HDR_LEN);
-	assert_memory_equal(out.frame, frame, 200);
-
-#define REFUSED(field, value)                                                  \
-	do {                                                                   \
-		bad = in;                                                      \
-		bad.field = value;                                             \
-		assert_int_equal(buffer_record_encode(&bad, buf, sizeof(buf)), -EINVAL); \
-	} while (0)
-	REFUSED(len, 13);
-	REFUSED(len, BUFFER_MAX_FRAME + 1);
-	REFUSED(ip_summed, 4);
-	REFUSED(csum_start, 190);
-	REFUSED(csum_start, 10);
-	REFUSED(gso_size, 0);
-	REFUSED(gso_type, 0);
-	REFUSED(gso_type, BUFFER_GSO_TCPV4 | BUFFER_GSO_TCPV6);
-	REFUSED(gso_type, BUFFER_GSO_UDP_L4 | BUFFER_GSO_ECN);
-	REFUSED(gso_type, 1 << 9);
-	REFUSED(ip_summed, BUFFER_CSUM_NONE);
-	REFUSED(vlan_proto, 0x0800);
-	REFUSED(vlan, false);
-#undef REFUSED
-	n = buffer_record_encode(&in, buf, sizeof(buf));
-#define CORRUPT(off, value)                                                     \
-	do {                                                                    \
-		uint8_t keep = buf[off];                                        \
-		buf[off] = value;                                               \
-		assert_int_equal(buffer_record_decode(buf, (size_t)n, &out), -EINVAL); \
-		buf[off] = keep;                                                \
-	} while (0)
-	CORRUPT(0, 'X');	/* magic */
-	CORRUPT(4, 2);		/* version */
-	CORRUPT(5, 48);		/* header length */
-	CORRUPT(7, 3);		/* unknown flag */
-	CORRUPT(26, 1);		/* frame length past the buffer */
-	CORRUPT(28, 9);		/* ip_summed */
-	CORRUPT(29, 1);		/* reserved */
-	CORRUPT(43, 1);		/* reserved */
-#undef CORRUPT
-	assert_int_equal(buffer_record_decode(buf, (size_t)n, &out), n);
-	assert_int_equal(buffer_record_decode(buf, (size_t)n - 1, &out), -EINVAL);
-}
-
 /* ------------------------------------------------------------- tests */
 
 struct live {
@@ -1350,7 +1276,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(kernel_capture),
-		cmocka_unit_test(record_codec),
 		cmocka_unit_test_teardown(hold_then_drain_in_order, teardown),
 		cmocka_unit_test_teardown(drop_mode_and_foreign_clsact, teardown),
 		cmocka_unit_test_teardown(spare_loaded_ahead, teardown),

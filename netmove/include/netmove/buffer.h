@@ -18,12 +18,11 @@
 #include <stdint.h>
 
 #include "netmove/mac.h"
+#include "netmove/record.h"
 
 #define BUFFER_RING_DEFAULT (16u << 20)	/* ring bytes when opts->ring_bytes is 0 */
 #define BUFFER_RING_MIN (16u << 10)	/* smallest ring (a power of two >= this) */
 #define BUFFER_MAX_MACS 255		/* MACs one port can track */
-#define BUFFER_MAX_FRAME (256u << 10)	/* largest frame the wire form carries */
-#define BUFFER_WIRE_HDR_LEN 44		/* wire header bytes (version 1) */
 #define BUFFER_PIN_ROOT "/sys/fs/bpf/netmove"	/* pins live in ROOT/<ifname>/ */
 
 /* Per-MAC modes. */
@@ -34,22 +33,6 @@ enum buffer_mode {
 	BUFFER_MODE_DROP = 3,	/* frames are dropped and counted */
 };
 
-/* Checksum state of a captured frame (the kernel's ip_summed). */
-enum buffer_csum {
-	BUFFER_CSUM_NONE = 0,		/* checksums are in the frame */
-	BUFFER_CSUM_UNNECESSARY = 1,	/* verified already */
-	BUFFER_CSUM_COMPLETE = 2,	/* receive-side full checksum */
-	BUFFER_CSUM_PARTIAL = 3,	/* checksum at csum_start/csum_offset still to compute */
-};
-
-/* GSO kinds (flags). */
-enum buffer_gso {
-	BUFFER_GSO_TCPV4 = 1 << 0,	/* TCP over IPv4 */
-	BUFFER_GSO_TCPV6 = 1 << 1,	/* TCP over IPv6 */
-	BUFFER_GSO_UDP_L4 = 1 << 2,	/* UDP segmentation */
-	BUFFER_GSO_ECN = 1 << 3,	/* TCP with ECN */
-	BUFFER_GSO_OTHER = 1 << 4,	/* a kind a replay cannot express (skipped) */
-};
 
 /* How the running kernel gets a frame into the ring: the program is built
  * twice (ebpf/nm_buffer.bpf.c) and the build loaded is chosen at run time. */
@@ -103,22 +86,6 @@ struct buffer_opts {
 	bool keep_qdisc;	/* never remove a clsact qdisc created here: adding or
 				 * removing one deactivates the device for a moment
 				 * (qdisc_graft) and frames in flight are dropped */
-};
-
-/* One buffered frame with its metadata. */
-struct buffer_record {
-	uint64_t seq;		/* per-port capture sequence number */
-	uint64_t tstamp_ns;	/* capture time, CLOCK_MONOTONIC of the capturing host */
-	uint32_t len;		/* frame bytes (the offloaded VLAN tag is not in them) */
-	uint8_t ip_summed;	/* enum buffer_csum */
-	uint16_t csum_start;	/* PARTIAL: checksum start from the frame start */
-	uint16_t csum_offset;	/* PARTIAL: checksum field from csum_start */
-	uint16_t gso_size;	/* GSO segment size, 0 if the frame is not GSO */
-	uint16_t gso_type;	/* enum buffer_gso flags, 0 if not GSO */
-	bool vlan;		/* the frame carried an offloaded VLAN tag */
-	uint16_t vlan_proto;	/* that tag's protocol (0x8100 or 0x88a8) */
-	uint16_t vlan_tci;	/* that tag's control information */
-	const uint8_t *frame;	/* frame bytes (borrowed, see the producing call) */
 };
 
 /* Frame counters (port totals or one MAC's). */
@@ -272,24 +239,6 @@ typedef int (*buffer_record_fn)(const struct buffer_record *rec, void *arg);
 /* Consume the ring, handing each record to fn in order.  Returns the number
  * of records exported or fn's negative return. */
 int buffer_export(struct buffer *b, buffer_record_fn fn, void *arg);
-
-/* Wire size of rec. */
-size_t buffer_record_wire_len(const struct buffer_record *rec);
-
-/* Encode rec (big-endian header, then the frame).  Returns bytes written,
- * -EINVAL for an inconsistent record, -ENOSPC if cap is too small. */
-int buffer_record_encode(const struct buffer_record *rec, uint8_t *buf, size_t cap);
-
-/* Set rec's checksum and GSO state from a virtio header (as a tap or a
- * packet socket with PACKET_VNET_HDR gives it).  Returns 0, or -EINVAL for
- * a GSO header without a segment size. */
-struct virtio_net_hdr;
-int buffer_record_from_vnet(struct buffer_record *rec, const struct virtio_net_hdr *h);
-
-/* Decode one record from the start of buf; rec->frame points into buf.
- * Returns the bytes it used (buf may hold more records), or -EINVAL for
- * anything truncated, foreign or inconsistent. */
-int buffer_record_decode(const uint8_t *buf, size_t len, struct buffer_record *rec);
 
 /* Replay one record into the handle's port (AF_PACKET, qdisc bypass, virtio
  * header for checksum/GSO offload; retried on ENOBUFS, never truncated).
