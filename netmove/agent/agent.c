@@ -116,9 +116,9 @@ void agent_note_early_resume(struct agent *a, const struct mac *mac, uint64_t ti
 	slot->mono_ns = timeutil_mono_ns();
 }
 
-int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *sent)
+int agent_forward(struct replay *rp, const struct buffer_record *rec, uint64_t *sent)
 {
-	int ret = buffer_replay(rp, rec, NULL);
+	int ret = replay_send(rp, rec, NULL);
 
 	if (ret == 0 && ++*sent % AGENT_FORWARD_BATCH == 0)
 		usleep(AGENT_FORWARD_PAUSE_US);

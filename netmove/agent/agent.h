@@ -205,7 +205,7 @@ bool agent_vm_on_uplink(struct ovsp_ctl *ctl, const char *bridge, const struct m
 #define AGENT_FORWARD_PAUSE_US 1000	/* at most ~64k frames/s */
 struct buffer;
 struct buffer_record;
-int agent_forward(struct buffer *rp, const struct buffer_record *rec, uint64_t *sent);
+int agent_forward(struct replay *rp, const struct buffer_record *rec, uint64_t *sent);
 
 /* Frames for a VM that left may still reach its old port for a while (the
  * datapath's cached flows, frames a busy vSwitch took in before the fabric

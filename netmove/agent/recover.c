@@ -158,7 +158,8 @@ static void files_find(const struct agent *a, const struct started *s, struct le
 /* Where a dead source's frames go: what it read out of its tap at the
  * blackout (its keep file) came before its ring's, and goes first. */
 struct onward {
-	struct buffer *b;		/* the port's program, or a replayer on the uplink */
+	struct buffer *b;		/* the port's program (not forwarding) */
+	struct replay *up;		/* the uplink (forwarding) */
 	bool forward;			/* out of the uplink (agent_forward), or into the port */
 	uint64_t n;
 	struct buffer_replay_stats *ds;	/* the port's count (not forwarding) */
@@ -169,7 +170,7 @@ static int onward_one(const struct buffer_record *rec, void *arg)
 	struct onward *k = arg;
 
 	if (k->forward)
-		return agent_forward(k->b, rec, &k->n);
+		return agent_forward(k->up, rec, &k->n);
 	k->n++;
 	return k->b ? buffer_replay(k->b, rec, k->ds) : 0;
 }
@@ -495,7 +496,8 @@ static void *held_main(void *arg)
 	struct held *h = arg;
 	const struct agent_cfg *cfg = &h->a->cfg;
 	uint64_t deadline = timeutil_deadline_ms((int)cfg->blackout_timeout_ms);
-	struct buffer *b = h->l.held, *rp = NULL;
+	struct buffer *b = h->l.held;
+	struct replay *rp = NULL;
 	struct ovsp_conn *of = NULL;
 	struct ovsp_ctl *ctl = NULL;
 	struct tapq *tq = h->l.tq;
@@ -519,14 +521,14 @@ static void *held_main(void *arg)
 	       !(elsewhere = agent_vm_on_uplink(ctl, cfg->bridge, &h->l.mac, uplink)))
 		usleep(RECOVER_STEP_MS * 1000);
 	if (elsewhere) {
-		ret = buffer_replayer_open(cfg->uplink, &rp);
+		ret = replay_open(cfg->uplink, &rp);
 		if (ret == 0) {
-			struct onward k = { .b = rp, .forward = true };
+			struct onward k = { .up = rp, .forward = true };
 
 			ret = files_hand(&h->l, &k);
 			if (ret == 0)
 				ret = follow_vm(&(struct follow){ &h->l, b, tq, &k });
-			buffer_close(rp);
+			replay_close(rp);
 		}
 		if (ret < 0)
 			left_fail(&h->l, "sending the held frames out of the uplink", ret, cfg->uplink);

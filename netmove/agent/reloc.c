@@ -270,8 +270,7 @@ void work_cleanup(struct work *w)
 	pthread_mutex_unlock(&w->a->lock);
 	if (w->buf)
 		buffer_detach(w->buf);
-	if (w->rp)
-		buffer_close(w->rp);
+	replay_close(w->rp);
 	taprec_close(&w->tap);
 	spill_free(&w->spill);
 	shipq_free(&w->sent);

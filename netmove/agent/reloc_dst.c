@@ -102,7 +102,7 @@ static int dst_prepare(struct work *w)
 		return ret;
 	}
 	w->flows = true;
-	ret = buffer_replayer_open(r->port, &w->rp);
+	ret = replay_open(r->port, &w->rp);
 	if (ret < 0) {
 		work_error(w, "opening the replay socket", ret, r->port);
 		return ret;
@@ -270,7 +270,7 @@ static int dst_put(struct work *w, const struct buffer_record *rec)
 	int ret;
 
 	replay_pace(w);
-	ret = buffer_replay(w->rp, rec, NULL);
+	ret = replay_send(w->rp, rec, NULL);
 	if (ret < 0)
 		return ret;
 	w->rp_sent++;

@@ -234,7 +234,7 @@ static int forward_one(const struct buffer_record *rec, void *arg)
 
 static int forward_open(struct work *w)
 {
-	int ret = w->rp ? 0 : buffer_replayer_open(w->a->cfg.uplink, &w->rp);
+	int ret = w->rp ? 0 : replay_open(w->a->cfg.uplink, &w->rp);
 
 	if (ret < 0)
 		work_error(w, "opening the uplink to forward the held frames", ret, NULL);

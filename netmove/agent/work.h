@@ -23,7 +23,7 @@ struct work {
 	struct agent *a;
 	struct reloc_progress p;	/* what this thread measured (published into r->p) */
 	struct buffer *buf;		/* eBPF buffer on the VM's port */
-	struct buffer *rp;		/* replays shipped frames (dst), forwards held ones (src) */
+	struct replay *rp;		/* replays shipped frames (dst), forwards held ones (src) */
 	struct taprec tap;		/* what the source tap's reader left (src) */
 	struct spill spill;		/* the ring's frames moved to memory while paused (src) */
 	struct shipq sent;		/* shipped, not yet confirmed (src) */

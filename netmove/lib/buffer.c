@@ -49,21 +49,7 @@
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5
 #endif
 
-#define BUFFER_SNDBUF (4 << 20)
-#define BUFFER_RETRY_NS (50 * NSEC_PER_USEC)
-#define BUFFER_RETRY_LIMIT_NS (2 * NSEC_PER_SEC)
 #define BUFFER_BPFFS "/sys/fs/bpf"
-#define BUFFER_SEG_MAX (BUFFER_MAX_FRAME + 4)
-
-/* Segmentation the port does itself (bypassing the qdisc also bypasses
- * software GSO: a frame the device cannot take is dropped). */
-enum {
-	CAP_TSO4 = 1 << 0,
-	CAP_TSO6 = 1 << 1,
-	CAP_USO = 1 << 2,
-	CAP_TSO_ECN = 1 << 3,
-	CAP_KNOWN = 1 << 4,	/* the query worked */
-};
 
 _Static_assert(BUFFER_MODE_DROP == (int)NM_MODE_DROP && BUFFER_MODE_DRAIN == (int)NM_MODE_DRAIN &&
 	       BUFFER_MODE_BUFFER == (int)NM_MODE_BUFFER, "modes differ from nm_buffer.h");
@@ -95,7 +81,6 @@ static const struct {
 struct buffer {
 	char ifname[IF_NAMESIZE];	/* port */
 	int ifindex;			/* its index when opened */
-	bool replay_only;		/* no BPF side */
 	bool pinned;			/* the pins belong to this attachment */
 	struct bpf_object *obj;		/* when loaded by this process (it owns fd[]) */
 	int fd[BFD_COUNT];		/* maps and programs, -1 until known */
@@ -105,10 +90,7 @@ struct buffer {
 	size_t port_len;		/* its mapping length */
 	struct bufring ring;		/* frames */
 	struct bufring resume;		/* resume events */
-	int tx;				/* replay socket, -1 until first needed */
-	unsigned caps;			/* CAP_*: the port's segmentation offloads */
-	uint8_t *seg;			/* software segmentation scratch */
-	struct txq *txq;		/* drain's batch of sends, NULL until first needed */
+	struct replay *rp;		/* into the port, NULL until first needed */
 };
 
 
@@ -154,408 +136,6 @@ static int record_from_ring(const uint8_t *data, uint32_t len, struct buffer_rec
 	return buffer_record_valid(rec) ? 0 : -EINVAL;
 }
 
-/* -------------------------------------------------------------- replay */
-
-static int port_caps(const char *ifname, unsigned *caps)
-{
-	static const struct {
-		const char *name;
-		unsigned cap;
-	} names[] = {
-		{ "tx-tcp-segmentation", CAP_TSO4 },
-		{ "tx-tcp6-segmentation", CAP_TSO6 },
-		{ "tx-udp-segmentation", CAP_USO },
-		{ "tx-tcp-ecn-segmentation", CAP_TSO_ECN },
-	};
-	struct ethtool_sset_info *si = NULL;
-	struct ethtool_gstrings *gs = NULL;
-	struct ethtool_gfeatures *gf = NULL;
-	struct ifreq ifr;
-	uint32_t n, i, j, blocks;
-	int fd, ret = 0;
-
-	*caps = 0;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	si = calloc(1, sizeof(*si) + sizeof(uint32_t));
-	if (!si) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	si->cmd = ETHTOOL_GSSET_INFO;
-	si->sset_mask = 1ULL << ETH_SS_FEATURES;
-	ifr.ifr_data = (void *)si;
-	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	n = si->sset_mask ? si->data[0] : 0;
-	blocks = (n + 31) / 32;
-	gs = calloc(1, sizeof(*gs) + (size_t)n * ETH_GSTRING_LEN);
-	gf = calloc(1, sizeof(*gf) + blocks * sizeof(gf->features[0]));
-	if (!gs || !gf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	gs->cmd = ETHTOOL_GSTRINGS;
-	gs->string_set = ETH_SS_FEATURES;
-	gs->len = n;
-	ifr.ifr_data = (void *)gs;
-	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	gf->cmd = ETHTOOL_GFEATURES;
-	gf->size = blocks;
-	ifr.ifr_data = (void *)gf;
-	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (i = 0; i < n && i < gs->len; i++) {
-		const char *name = (const char *)gs->data + (size_t)i * ETH_GSTRING_LEN;
-
-		if (!(gf->features[i / 32].active & (1u << (i % 32))))
-			continue;
-		for (j = 0; j < sizeof(names) / sizeof(names[0]); j++)
-			if (!strncmp(name, names[j].name, ETH_GSTRING_LEN))
-				*caps |= names[j].cap;
-	}
-	*caps |= CAP_KNOWN;
-out:
-	free(si);
-	free(gs);
-	free(gf);
-	close(fd);
-	return ret;
-}
-
-static int tx_open(struct buffer *b)
-{
-	struct sockaddr_ll sll;
-	int one = 1, sz = BUFFER_SNDBUF, fd, ret = 0;
-
-	if (b->tx >= 0)
-		return 0;
-	/* Protocol 0: a send-only socket that never queues received frames. */
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* Bypassing the qdisc also bypasses clsact: replays are not captured again. */
-	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_ifindex = b->ifindex;
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	(void)port_caps(b->ifname, &b->caps);
-	b->tx = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
-static bool port_running(const struct buffer *b)
-{
-	struct ifreq ifr;
-	bool up = true;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return true;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", b->ifname);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
-		up = (ifr.ifr_flags & IFF_RUNNING) != 0;
-	close(fd);
-	return up;
-}
-
-/* Send one frame, the offloaded VLAN tag (if any) put back inline after the
- * two addresses; retried while the port's queue is full, except that with
- * probe the first refusal returns -EAGAIN. */
-/* The iovec of one send: the virtio-net header, the frame, and the
- * offloaded VLAN tag (if any) put back inline after the two addresses (tag
- * holds it).  Returns the number of iov entries (at most 4). */
-static int tx_iov(struct iovec *iov, const struct virtio_net_hdr *vh, const uint8_t *frame,
-		  size_t len, const struct buffer_record *rec, uint8_t tag[4])
-{
-	int n = 0;
-
-	iov[n].iov_base = (void *)vh;
-	iov[n++].iov_len = sizeof(*vh);
-	if (rec->vlan) {
-		be_put16(tag, rec->vlan_proto);
-		be_put16(tag + 2, rec->vlan_tci);
-		iov[n].iov_base = (void *)frame;
-		iov[n++].iov_len = 12;
-		iov[n].iov_base = tag;
-		iov[n++].iov_len = 4;
-		iov[n].iov_base = (void *)(frame + 12);
-		iov[n++].iov_len = len - 12;
-	} else {
-		iov[n].iov_base = (void *)frame;
-		iov[n++].iov_len = len;
-	}
-	return n;
-}
-
-/* Whether a refused send is waited out: the port's queue is full.
- * Returns 0 to try again, or the error to give up with (probe: the first
- * refusal is -EAGAIN; *t0 is when the waiting began). */
-static int tx_wait(struct buffer *b, int err, bool probe, uint64_t *t0,
-		   struct buffer_replay_stats *st)
-{
-	if (err == -EINTR)
-		return 0;
-	if (err != -ENOBUFS && err != -EAGAIN)
-		return err;
-	if (probe)
-		return -EAGAIN;
-	/* The port's queue is full: wait for it rather than lose the frame. */
-	if (!*t0)
-		*t0 = timeutil_mono_ns();
-	else if (timeutil_mono_ns() - *t0 > BUFFER_RETRY_LIMIT_NS)
-		return port_running(b) ? -ETIMEDOUT : -ENETDOWN;
-	st->retries++;
-	nanosleep(&(struct timespec){ .tv_nsec = BUFFER_RETRY_NS }, NULL);
-	return 0;
-}
-
-/* Send one frame; retried while the port's queue is full, except that with
- * probe the first refusal returns -EAGAIN. */
-static int tx_send(struct buffer *b, const struct virtio_net_hdr *vh, const uint8_t *frame,
-		   size_t len, const struct buffer_record *rec, bool probe,
-		   struct buffer_replay_stats *st)
-{
-	struct iovec iov[4];
-	struct msghdr msg;
-	uint8_t tag[4];
-	uint64_t t0 = 0;
-	int ret;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = (size_t)tx_iov(iov, vh, frame, len, rec, tag);
-	while (sendmsg(b->tx, &msg, 0) < 0) {
-		ret = tx_wait(b, -errno, probe, &t0, st);
-		if (ret < 0)
-			return ret;
-	}
-	st->frames++;
-	st->bytes += len + (rec->vlan ? 4 : 0);
-	return 0;
-}
-
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* Software GSO for a port that cannot segment: cut the payload into
- * gso_size pieces, fix the IP and L4 headers, compute every checksum. */
-static int tx_segment(struct buffer *b, const struct buffer_record *rec,
-		      struct buffer_replay_stats *st)
-{
-	const uint8_t *f = rec->frame;
-	bool udp = rec->gso_type & BUFFER_GSO_UDP_L4, v4;
-	size_t nh = 12, l4 = rec->csum_start, hl, pay, off, seg, i;
-	struct virtio_net_hdr vh;
-	uint32_t tcp_seq = 0;
-	uint16_t id = 0, type;
-	uint64_t sum;
-	uint8_t *s;
-	int ret = 0;
-
-	do {	/* VLAN tags inside the frame bytes */
-		type = be_get16(f + nh);
-		nh += 2;
-	} while ((type == ETH_P_8021Q || type == ETH_P_8021AD) && (nh += 2) + 2 <= l4);
-	v4 = type == ETH_P_IP;
-	if ((!v4 && type != ETH_P_IPV6) || l4 < nh + (v4 ? 20 : 40) || (f[nh] >> 4) != (v4 ? 4 : 6))
-		return -EINVAL;
-	if (v4 && (size_t)(f[nh] & 0xf) * 4 > l4 - nh)
-		return -EINVAL;
-	if (udp) {
-		hl = l4 + 8;
-	} else {
-		if (l4 + 20 > rec->len)
-			return -EINVAL;
-		hl = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
-		tcp_seq = be_get32(f + l4 + 4);
-	}
-	if (hl > rec->len || hl < l4 + (udp ? 8 : 20) || hl + rec->gso_size > BUFFER_SEG_MAX)
-		return -EINVAL;
-	if (!b->seg) {
-		b->seg = malloc(BUFFER_SEG_MAX);
-		if (!b->seg)
-			return -ENOMEM;
-	}
-	s = b->seg;
-	if (v4)
-		id = be_get16(f + nh + 4);
-	memset(&vh, 0, sizeof(vh));
-	pay = rec->len - hl;
-	for (off = 0, i = 0; off < pay || (pay == 0 && i == 0); off += seg, i++) {
-		size_t len, l4len;
-
-		seg = pay - off < rec->gso_size ? pay - off : rec->gso_size;
-		len = hl + seg;
-		l4len = len - l4;
-		memcpy(s, f, hl);
-		memcpy(s + hl, f + hl + off, seg);
-		if (v4) {
-			be_put16(s + nh + 2, (uint16_t)(len - nh));
-			be_put16(s + nh + 4, (uint16_t)(id + i));
-			be_put16(s + nh + 10, 0);
-			be_put16(s + nh + 10, csum_fold(csum_add(0, s + nh, (size_t)(s[nh] & 0xf) * 4)));
-			sum = csum_add(0, s + nh + 12, 8);
-		} else {
-			be_put16(s + nh + 4, (uint16_t)(len - nh - 40));
-			sum = csum_add(0, s + nh + 8, 32);
-		}
-		sum += l4len + (udp ? IPPROTO_UDP : IPPROTO_TCP);
-		if (udp) {
-			be_put16(s + l4 + 4, (uint16_t)l4len);
-			be_put16(s + l4 + 6, 0);
-		} else {
-			be_put32(s + l4 + 4, tcp_seq + (uint32_t)off);
-			if (off + seg < pay)	/* FIN and PSH only on the last piece */
-				s[l4 + 13] &= (uint8_t)~0x09;
-			if (i > 0)		/* CWR only on the first */
-				s[l4 + 13] &= (uint8_t)~0x80;
-			be_put16(s + l4 + 16, 0);
-		}
-		sum = csum_fold(csum_add(sum, s + l4, l4len));
-		if (udp && sum == 0)
-			sum = 0xffff;
-		be_put16(s + l4 + (udp ? 6 : 16), (uint16_t)sum);
-		ret = tx_send(b, &vh, s, len, rec, false, st);
-		if (ret < 0)
-			break;
-	}
-	return ret;
-}
-
-static void vnet_fill(const struct buffer_record *rec, unsigned shift, struct virtio_net_hdr *vh)
-{
-	memset(vh, 0, sizeof(*vh));
-	if (rec->ip_summed == BUFFER_CSUM_PARTIAL) {
-		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		vh->csum_start = (uint16_t)(rec->csum_start + shift);
-		vh->csum_offset = rec->csum_offset;
-		vh->hdr_len = (uint16_t)(vh->csum_start + vh->csum_offset + 2);
-	}
-	if (!rec->gso_size)
-		return;
-	vh->gso_size = rec->gso_size;
-	if (rec->gso_type & BUFFER_GSO_UDP_L4) {
-		vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
-		vh->hdr_len = (uint16_t)(vh->csum_start + 8);
-		return;
-	}
-	vh->gso_type = rec->gso_type & BUFFER_GSO_TCPV6 ? VIRTIO_NET_HDR_GSO_TCPV6
-							: VIRTIO_NET_HDR_GSO_TCPV4;
-	if (rec->gso_type & BUFFER_GSO_ECN)
-		vh->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
-	/* Whole TCP header in the linear part (data offset at byte 12). */
-	if ((uint32_t)rec->csum_start + 13 <= rec->len)
-		vh->hdr_len = (uint16_t)(vh->csum_start + (rec->frame[rec->csum_start + 12] >> 4) * 4);
-}
-
-/* Can the port segment this frame itself? */
-static bool port_segments(const struct buffer *b, const struct buffer_record *rec)
-{
-	unsigned need = rec->gso_type & BUFFER_GSO_UDP_L4 ? CAP_USO :
-			rec->gso_type & BUFFER_GSO_TCPV6 ? CAP_TSO6 : CAP_TSO4;
-
-	if (rec->gso_type & BUFFER_GSO_ECN)
-		need |= CAP_TSO_ECN;
-	return !(b->caps & CAP_KNOWN) || (b->caps & need) == need;
-}
-
-static bool replay_refused(int err)
-{
-	return err == -EMSGSIZE || err == -EOPNOTSUPP || err == -EINVAL;
-}
-
-int buffer_replay(struct buffer *b, const struct buffer_record *rec,
-		  struct buffer_replay_stats *st)
-{
-	struct buffer_replay_stats dummy = { 0 };
-	struct virtio_net_hdr vh;
-	uint64_t frames;
-	int ret;
-
-	if (!st)
-		st = &dummy;
-	frames = st->frames;
-	ret = tx_open(b);
-	if (ret < 0)
-		goto out;
-	if (!buffer_record_valid(rec) || !rec->frame) {
-		ret = -EINVAL;
-		goto out;
-	}
-	if (rec->gso_type & BUFFER_GSO_OTHER) {
-		ret = -EOPNOTSUPP;
-		goto out;
-	}
-	vnet_fill(rec, rec->vlan ? 4 : 0, &vh);
-	if (!rec->gso_size) {
-		ret = tx_send(b, &vh, rec->frame, rec->len, rec, false, st);
-	} else if (!port_segments(b, rec)) {
-		ret = tx_segment(b, rec, st);
-	} else {
-		ret = tx_send(b, &vh, rec->frame, rec->len, rec, true, st);
-		/* The port drops a GSO frame it cannot segment (the guest may have
-		 * renegotiated its tap's offloads): look again before waiting. */
-		if (ret == -EAGAIN) {
-			(void)port_caps(b->ifname, &b->caps);
-			if (port_segments(b, rec))
-				ret = tx_send(b, &vh, rec->frame, rec->len, rec, false, st);
-			else
-				ret = tx_segment(b, rec, st);
-		}
-	}
-	/* Counted once per record, however many segments went out. */
-	if (ret == 0) {
-		st->frames = frames + 1;
-		st->partial += rec->ip_summed == BUFFER_CSUM_PARTIAL;
-		st->gso += rec->gso_size != 0;
-	}
-out:
-	if (replay_refused(ret))
-		st->skipped++;
-	return ret;
-}
-
 /* ------------------------------------------------------------- handles */
 
 static void slot_key(const struct mac *mac, struct nm_key *key)
@@ -599,7 +179,6 @@ static struct buffer *handle_new(const char *ifname, int ifindex)
 	b->ifindex = ifindex;
 	for (size_t i = 0; i < BFD_COUNT; i++)
 		b->fd[i] = -1;
-	b->tx = -1;
 	return b;
 }
 
@@ -830,10 +409,7 @@ static void handle_free(struct buffer *b)
 		munmap(b->slots, b->slots_len);
 	if (b->port)
 		munmap(b->port, b->port_len);
-	if (b->tx >= 0)
-		close(b->tx);
-	free(b->seg);
-	free(b->txq);
+	replay_close(b->rp);
 	if (b->obj) {
 		bpf_object__close(b->obj);
 	} else {
@@ -1359,26 +935,6 @@ out:
 	return ret;
 }
 
-int buffer_replayer_open(const char *ifname, struct buffer **out)
-{
-	struct buffer *b = NULL;
-	int ret;
-
-	*out = NULL;
-	ret = handle_open(ifname, &b);
-	if (ret < 0)
-		goto out;
-	b->replay_only = true;
-	ret = tx_open(b);
-	if (ret < 0)
-		goto out;
-	*out = b;
-	b = NULL;
-out:
-	handle_free(b);
-	return ret;
-}
-
 void buffer_close(struct buffer *b)
 {
 	handle_free(b);
@@ -1390,11 +946,9 @@ int buffer_detach(struct buffer *b)
 
 	if (!b)
 		return -EINVAL;
-	if (!b->replay_only) {
-		ret = b->ifindex ? unhook(b) : 0;
-		if (b->pinned)
-			unpin(b->ifname);
-	}
+	ret = b->ifindex ? unhook(b) : 0;
+	if (b->pinned)
+		unpin(b->ifname);
 	handle_free(b);
 	return ret;
 }
@@ -1469,8 +1023,6 @@ static int slot_get(struct buffer *b, const struct mac *mac, bool create,
 	int ret = 0;
 
 	*out = NULL;
-	if (b->replay_only)
-		return -EOPNOTSUPP;
 	slot_key(mac, &key);
 	if (bpf_map_lookup_elem(b->fd[BFD_MACS], &key, &idx) == 0) {
 		if (idx == 0 || idx >= NM_MAX_SLOTS)
@@ -1555,7 +1107,7 @@ int buffer_watch_resume(struct buffer *b, const struct mac *mac)
 
 int buffer_resume_fd(const struct buffer *b)
 {
-	return b->replay_only ? -EOPNOTSUPP : b->fd[BFD_RESUME];
+	return b->fd[BFD_RESUME];
 }
 
 static int resume_cb(void *arg, const uint8_t *data, uint32_t len)
@@ -1585,8 +1137,6 @@ int buffer_poll_resume(struct buffer *b, int timeout_ms, struct buffer_resume_ev
 	struct pollfd pfd;
 	int ret, wait;
 
-	if (b->replay_only)
-		return -EOPNOTSUPP;
 	for (;;) {
 		ret = bufring_consume(&b->resume, resume_cb, ev, 1);
 		if (ret != 0)
@@ -1622,8 +1172,6 @@ int buffer_pretouch(struct buffer *b)
 	uint64_t pages, done = 0, half;
 	int ret = 0;
 
-	if (b->replay_only)
-		return -EOPNOTSUPP;
 	if (bufring_used(&b->ring))
 		return -EBUSY;
 	pages = b->ring.size / NM_PAGE + 1;
@@ -1671,109 +1219,69 @@ static void count_slot(struct buffer *b, uint32_t slot, bool drained)
 	}
 }
 
-/* The drain's batch: up to TX_BATCH frames that need no segmentation, sent
- * with one sendmmsg; each still in the ring until sent (ring_peek). */
-#define TX_BATCH 64
-
-struct txq {
-	struct mmsghdr m[TX_BATCH];
-	struct iovec iov[TX_BATCH][4];
-	struct virtio_net_hdr vh[TX_BATCH];
-	uint8_t tag[TX_BATCH][4];
-	const struct bufring_ent *ent[TX_BATCH];	/* the records */
-	uint32_t slot[TX_BATCH];		/* their slots */
-	bool partial[TX_BATCH];			/* CHECKSUM_PARTIAL */
-	uint32_t bytes[TX_BATCH];		/* frame bytes sent */
-	int n;
-};
-
-static void txq_add(struct txq *q, const struct buffer_record *rec, const struct bufring_ent *e,
-		    uint32_t slot)
+/* The replay handle of b's port, opened on first use. */
+static int port_replay(struct buffer *b, struct replay **rp)
 {
-	int i = q->n++;
+	int ret = b->rp ? 0 : replay_open(b->ifname, &b->rp);
 
-	vnet_fill(rec, rec->vlan ? 4 : 0, &q->vh[i]);
-	memset(&q->m[i], 0, sizeof(q->m[i]));
-	q->m[i].msg_hdr.msg_iov = q->iov[i];
-	q->m[i].msg_hdr.msg_iovlen = (size_t)tx_iov(q->iov[i], &q->vh[i], rec->frame, rec->len,
-						     rec, q->tag[i]);
-	q->ent[i] = e;
-	q->slot[i] = slot;
-	q->partial[i] = rec->ip_summed == BUFFER_CSUM_PARTIAL;
-	q->bytes[i] = rec->len + (rec->vlan ? 4 : 0);
-}
-
-/* Send the batch; what was sent is consumed and counted.  On an error
- * the rest stays in the ring. */
-static int txq_flush(struct buffer *b, struct txq *q, struct buffer_replay_stats *st)
-{
-	uint64_t t0 = 0;
-	int i = 0, k, j, ret = 0;
-
-	while (i < q->n) {
-		k = sendmmsg(b->tx, q->m + i, (unsigned)(q->n - i), 0);
-		if (k < 0) {
-			ret = tx_wait(b, -errno, false, &t0, st);
-			if (ret < 0)
-				break;
-			continue;
-		}
-		for (j = i; j < i + k; j++) {
-			st->frames++;
-			st->bytes += q->bytes[j];
-			st->partial += q->partial[j];
-			count_slot(b, q->slot[j], true);
-		}
-		i += k;
-		t0 = 0;
-	}
-	if (i)
-		bufring_advance(&b->ring, q->ent[i - 1]);
-	q->n = 0;
+	*rp = b->rp;
 	return ret;
 }
 
-/* Replay up to TX_BATCH records from the ring: frames the port takes as
- * they are in one sendmmsg, GSO frames one at a time (they may need
- * segmenting), in ring order.  Returns the number replayed or skipped, or
- * a negative errno (what was not sent stays in the ring). */
-static int drain_some(struct buffer *b, struct buffer_replay_stats *st)
+int buffer_replay(struct buffer *b, const struct buffer_record *rec,
+		  struct buffer_replay_stats *st)
 {
-	struct bufring_ent e[TX_BATCH];
+	struct replay *rp;
+	int ret = port_replay(b, &rp);
+
+	return ret < 0 ? ret : replay_send(rp, rec, st);
+}
+
+/* A frame of the drain's batch went: counted, and consumed from the ring. */
+static void drain_sent(void *arg, const void *cookie)
+{
+	struct buffer *b = arg;
+	const struct bufring_ent *e = cookie;
+
+	count_slot(b, ((const struct nm_rec *)e->data)->slot, true);
+	bufring_advance(&b->ring, e);
+}
+
+/* Replay up to REPLAY_BATCH records from the ring: frames the port takes as
+ * they are in one sendmmsg, GSO frames one at a time (they may need
+ * segmenting), in ring order; each consumed once sent.  Returns the number
+ * replayed or skipped, or a negative errno (what was not sent stays in the
+ * ring). */
+static int drain_some(struct buffer *b, struct replay *rp, struct buffer_replay_stats *st)
+{
+	struct bufring_ent e[REPLAY_BATCH];
 	struct buffer_record rec;
-	struct txq *q = b->txq;
 	int n, i, ret = 0;
 
-	n = bufring_peek(&b->ring, e, TX_BATCH);
+	n = bufring_peek(&b->ring, e, REPLAY_BATCH);
 	for (i = 0; i < n && ret == 0; i++) {
-		uint32_t slot = ((const struct nm_rec *)e[i].data)->slot;
-
 		if (record_from_ring(e[i].data, e[i].len, &rec) < 0) {
-			/* Counted as it is met, consumed with the batch before it. */
+			/* Counted as it is met, consumed after the frames before it. */
 			st->skipped++;
 			__atomic_fetch_add(&b->port->c.errors, 1, __ATOMIC_RELAXED);
-			ret = txq_flush(b, q, st);
+			ret = replay_flush(rp, st, drain_sent, b);
 			if (ret == 0)
 				bufring_advance(&b->ring, &e[i]);
 			continue;
 		}
-		if (!rec.gso_size) {
-			txq_add(q, &rec, &e[i], slot);
+		if (!rec.gso_size && replay_queue(rp, &rec, &e[i]) == 0)
 			continue;
-		}
-		ret = txq_flush(b, q, st);
+		ret = replay_flush(rp, st, drain_sent, b);
 		if (ret < 0)
 			break;
-		ret = buffer_replay(b, &rec, st);
+		ret = replay_send(rp, &rec, st);
 		if (ret < 0 && !replay_refused(ret))
 			break;
 		ret = 0;
-		count_slot(b, slot, true);
-		bufring_advance(&b->ring, &e[i]);
+		drain_sent(b, &e[i]);
 	}
 	if (ret == 0)
-		ret = txq_flush(b, q, st);
-	q->n = 0;
+		ret = replay_flush(rp, st, drain_sent, b);
 	return ret < 0 ? ret : n;
 }
 
@@ -1799,8 +1307,6 @@ int buffer_export(struct buffer *b, buffer_record_fn fn, void *arg)
 {
 	struct consume_ctx c = { .b = b, .fn = fn, .arg = arg };
 
-	if (b->replay_only)
-		return -EOPNOTSUPP;
 	return bufring_consume(&b->ring, export_cb, &c, INT32_MAX);
 }
 
@@ -1809,6 +1315,7 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 	struct buffer_replay_stats dummy;
 	uint64_t t0 = timeutil_mono_ns();
 	struct nm_slot *s;
+	struct replay *rp;
 	uint32_t mode, expect;
 	int n, ret;
 
@@ -1819,16 +1326,12 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
 	if (ret < 0)
 		goto out;
-	ret = tx_open(b);
+	ret = port_replay(b, &rp);
 	if (ret < 0)
 		goto out;
-	if (!b->txq && !(b->txq = calloc(1, sizeof(*b->txq)))) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	__atomic_store_n(&s->mode, NM_MODE_DRAIN, __ATOMIC_SEQ_CST);
 	for (;;) {
-		n = drain_some(b, st);
+		n = drain_some(b, rp, st);
 		if (n < 0) {
 			ret = n;
 			expect = NM_MODE_DRAIN;
@@ -1860,7 +1363,7 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 	 * frame; wait it out and replay what it left. */
 	membarrier_rcu();
 	do {
-		n = drain_some(b, st);
+		n = drain_some(b, rp, st);
 	} while (n > 0);
 	ret = n < 0 ? n : 0;
 out:
@@ -1888,8 +1391,6 @@ int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *s
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	if (b->replay_only)
-		return -EOPNOTSUPP;
 	st->ring_used = bufring_used(&b->ring);
 	st->ring_size = b->ring.size;
 	st->next_seq = __atomic_load_n(&b->port->seq, __ATOMIC_RELAXED);
@@ -1915,8 +1416,6 @@ int buffer_macs(struct buffer *b, struct mac *out, size_t cap)
 {
 	size_t i, n = 0;
 
-	if (b->replay_only)
-		return -EOPNOTSUPP;
 	for (i = 1; i < NM_MAX_SLOTS; i++) {
 		if (!__atomic_load_n(&b->slots[i].used, __ATOMIC_ACQUIRE))
 			continue;
@@ -1934,8 +1433,6 @@ int buffer_bench_egress(struct buffer *b, const void *frame, size_t len,
 		    .repeat = repeat);
 	int ret;
 
-	if (b->replay_only)
-		return -EOPNOTSUPP;
 	ret = bpf_prog_test_run_opts(b->fd[BFD_EGRESS], &o);
 	if (ret < 0)
 		return ret;

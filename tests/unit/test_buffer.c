@@ -42,7 +42,8 @@
 
 static const char *net_skip = "not set up";
 static int ns_a = -1, ns_b = -1;
-static struct buffer *g_b, *g_r;
+static struct buffer *g_b;
+static struct replay *g_r;
 
 static const struct mac vm = { { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 } };
 static const struct mac other = { { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 } };
@@ -116,9 +117,9 @@ static int teardown(void **state)
 	}
 	if (g_b)
 		buffer_detach(g_b);
-	if (g_r)
-		buffer_close(g_r);
-	g_b = g_r = NULL;
+	replay_close(g_r);
+	g_b = NULL;
+	g_r = NULL;
 	return 0;
 }
 
@@ -679,15 +680,14 @@ static void export_encode_replay(void **state)
 	for (cut = 0; cut < (size_t)ret; cut++)
 		assert_int_equal(buffer_record_decode(s.buf, cut, &rec), -EINVAL);
 
-	assert_int_equal(buffer_replayer_open("vc", &g_r), 0);
-	assert_int_equal(buffer_arm(g_r, &vm), -EOPNOTSUPP);
+	assert_int_equal(replay_open("vc", &g_r), 0);
 	rx = pkt_open("vd", ETH_P_ALL);
 	for (off = 0; off < s.len; off += (size_t)ret) {
 		ret = buffer_record_decode(s.buf + off, s.len - off, &rec);
 		assert_true(ret > 0);
 		assert_int_equal(rec.vlan, n % 10 == 9);
 		assert_int_equal(rec.seq, n);
-		assert_int_equal(buffer_replay(g_r, &rec, &st), 0);
+		assert_int_equal(replay_send(g_r, &rec, &st), 0);
 		n++;
 	}
 	assert_int_equal(n, 60);
@@ -859,7 +859,7 @@ static void tcp_round(int c, int a, bool port_offload)
 	for (off = 0; off < s.len; off += (size_t)ret) {
 		ret = buffer_record_decode(s.buf + off, s.len - off, &rec);
 		assert_true(ret > 0);
-		assert_int_equal(buffer_replay(g_r, &rec, &st), 0);
+		assert_int_equal(replay_send(g_r, &rec, &st), 0);
 	}
 	tcp_pump(c, a, TCP_HELD, &sent, &got, false);
 	tx_csum(true);
@@ -888,7 +888,7 @@ static void tcp_offload_replay(void **state)
 	(void)state;
 	NEED_NET();
 	attach("vt0", 0);
-	assert_int_equal(buffer_replayer_open("vt0", &g_r), 0);
+	assert_int_equal(replay_open("vt0", &g_r), 0);
 	l = inet_sock(SOCK_STREAM, true, 5001, true);
 	c = inet_sock(SOCK_STREAM, false, 0, false);
 	peer_connect(c, 5001);
@@ -1012,13 +1012,13 @@ static void replay_backpressure_tap(void **state)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "nmtap0");
 	assert_int_equal(ioctl(t.fd, TUNSETIFF, &ifr), 0);
 	assert_int_equal(test_sh("ip link set nmtap0 txqueuelen 100 up"), 0);
-	assert_int_equal(buffer_replayer_open("nmtap0", &g_r), 0);
+	assert_int_equal(replay_open("nmtap0", &g_r), 0);
 	assert_int_equal(pthread_create(&th, NULL, tap_main, &t), 0);
 	rec.frame = f;
 	for (i = 0; i < t.want; i++) {
 		make_frame(f, &vm, &peer, i, sizeof(f));
 		rec.seq = i;
-		assert_int_equal(buffer_replay(g_r, &rec, &st), 0);
+		assert_int_equal(replay_send(g_r, &rec, &st), 0);
 	}
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_false(t.bad);

@@ -173,7 +173,7 @@ static void recovers_in_order(void **state)
 	struct tapq_stats st;
 	struct got g = { 0 };
 	struct holder h;
-	struct buffer *r;
+	struct replay *r;
 	struct tapq *q;
 	uint8_t f[100];
 	uint32_t i, seq = 0;
@@ -184,7 +184,7 @@ static void recovers_in_order(void **state)
 	/* No IPv6 on it: the kernel's own MLD and RS frames would count. */
 	assert_int_equal(test_sh("sysctl -qw net.ipv6.conf.nmtq0.disable_ipv6=1 && "
 				 "ip link set nmtq0 txqueuelen 1000 up"), 0);
-	assert_int_equal(buffer_replayer_open("nmtq0", &r), 0);
+	assert_int_equal(replay_open("nmtq0", &r), 0);
 	rec.frame = f;
 	for (i = 0; i < 300; i++) {
 		const struct mac *dst = i % 10 == 3 ? &bcast : i % 10 == 7 ? &other : &vm;
@@ -193,9 +193,9 @@ static void recovers_in_order(void **state)
 		rec.ip_summed = i == 5 ? BUFFER_CSUM_PARTIAL : BUFFER_CSUM_NONE;
 		rec.csum_start = i == 5 ? 34 : 0;
 		rec.csum_offset = i == 5 ? 6 : 0;
-		assert_int_equal(buffer_replay(r, &rec, &rs), 0);
+		assert_int_equal(replay_send(r, &rec, &rs), 0);
 	}
-	buffer_close(r);
+	replay_close(r);
 	assert_int_equal(tapq_open("nmtq0", &q), 0);
 	assert_int_equal(tapq_queues(q), 1);
 	assert_int_equal(tapq_holder(q), h.pid);

@@ -19,6 +19,7 @@
 
 #include "netmove/mac.h"
 #include "netmove/record.h"
+#include "netmove/replay.h"
 
 #define BUFFER_RING_DEFAULT (16u << 20)	/* ring bytes when opts->ring_bytes is 0 */
 #define BUFFER_RING_MIN (16u << 10)	/* smallest ring (a power of two >= this) */
@@ -113,18 +114,6 @@ struct buffer_stats {
 	uint64_t lease_passed;		/* frames let through past it (port totals only) */
 };
 
-/* Replay figures; calls add to them. */
-struct buffer_replay_stats {
-	uint64_t frames;	/* frames replayed */
-	uint64_t bytes;		/* their bytes */
-	uint64_t partial;	/* of which CHECKSUM_PARTIAL (sent with NEEDS_CSUM) */
-	uint64_t gso;		/* of which GSO (sent with a GSO header) */
-	uint64_t retries;	/* sends retried after ENOBUFS */
-	uint64_t skipped;	/* frames the port refused (too big, unsupported GSO) */
-	uint64_t duration_ns;	/* time spent (buffer_drain) */
-	bool flipped_by_prog;	/* buffer_drain: the program handed back to PASS */
-};
-
 /* "The VM resumed here": its first frame after buffer_watch_resume. */
 struct buffer_resume_event {
 	struct mac mac;		/* source MAC of the frame */
@@ -163,10 +152,6 @@ int buffer_open_pinned(const char *ifname, struct buffer **out);
  * there), -EPROTO (the program there is not netmove's buffer), -ESTALE (its
  * maps belong to another interface), -ENODEV or another negative errno. */
 int buffer_adopt(const char *ifname, struct buffer **out);
-
-/* Open a replay-only handle on ifname (no BPF program needed): only
- * buffer_replay and buffer_close apply to it. */
-int buffer_replayer_open(const char *ifname, struct buffer **out);
 
 /* Detach the programs, remove clsact if netmove created it, remove the pins,
  * and free the handle (also on error).  A program attached since in their
@@ -208,7 +193,7 @@ int buffer_forget(struct buffer *b, const struct mac *mac);
 /* Renew the owner's lease: until CLOCK_MONOTONIC until_ns (0: no lease,
  * the default) the modes hold; past it the program lets every frame through
  * (fail open: an owner that died or hung cannot black-hole the port).
- * Returns 0 or -EINVAL (a replay-only handle). */
+ * Returns 0 or -EINVAL (b NULL). */
 int buffer_lease(struct buffer *b, uint64_t until_ns);
 
 /* Fault in every page of the ring once, so the first blackout frames do not
@@ -240,10 +225,8 @@ typedef int (*buffer_record_fn)(const struct buffer_record *rec, void *arg);
  * of records exported or fn's negative return. */
 int buffer_export(struct buffer *b, buffer_record_fn fn, void *arg);
 
-/* Replay one record into the handle's port (AF_PACKET, qdisc bypass, virtio
- * header for checksum/GSO offload; retried on ENOBUFS, never truncated).
- * Returns 0, or -EMSGSIZE/-EOPNOTSUPP when the port refuses this frame (counted
- * as skipped), or a negative errno.  st may be NULL. */
+/* Replay one record into the handle's port: replay_send (replay.h) on a
+ * replay handle the buffer opens on first use.  st may be NULL. */
 int buffer_replay(struct buffer *b, const struct buffer_record *rec,
 		  struct buffer_replay_stats *st);
 
