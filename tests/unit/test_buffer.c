@@ -954,6 +954,26 @@ static void udp_offload_drain(void **state)
 
 /* ------------------------------------------------------- backpressure */
 
+/* A tap named name, up with the ip-link settings extra: its fd (the test
+ * is skipped, saying why, without /dev/net/tun). */
+static int tap_make(const char *name, const char *extra)
+{
+	struct ifreq ifr = { 0 };
+	char cmd[128];
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		print_message("skip: no /dev/net/tun: %s\n", strerror(errno));
+		skip();
+	}
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	assert_int_equal(ioctl(fd, TUNSETIFF, &ifr), 0);
+	snprintf(cmd, sizeof(cmd), "ip link set %s %s up", name, extra);
+	assert_int_equal(test_sh(cmd), 0);
+	return fd;
+}
+
 struct tap_reader {
 	int fd;			/* tap */
 	uint32_t want;		/* test frames to read */
@@ -995,7 +1015,6 @@ static void replay_backpressure_tap(void **state)
 {
 	struct buffer_replay_stats st = { 0 };
 	struct tap_reader t = { .want = 5000 };
-	struct ifreq ifr = { 0 };
 	struct buffer_record rec = { .len = 100 };
 	uint8_t f[100];
 	pthread_t th;
@@ -1003,15 +1022,7 @@ static void replay_backpressure_tap(void **state)
 
 	(void)state;
 	NEED_NET();
-	t.fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (t.fd < 0) {
-		print_message("skip: no /dev/net/tun: %s\n", strerror(errno));
-		skip();
-	}
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "nmtap0");
-	assert_int_equal(ioctl(t.fd, TUNSETIFF, &ifr), 0);
-	assert_int_equal(test_sh("ip link set nmtap0 txqueuelen 100 up"), 0);
+	t.fd = tap_make("nmtap0", "txqueuelen 100");
 	assert_int_equal(replay_open("nmtap0", &g_r), 0);
 	assert_int_equal(pthread_create(&th, NULL, tap_main, &t), 0);
 	rec.frame = f;
@@ -1076,7 +1087,6 @@ static void replay_rate_small(void **state)
 	enum { N = 20000 };
 	struct buffer_replay_stats st = { 0 };
 	struct tap_reader t = { .want = N, .fast = true };
-	struct ifreq ifr = { 0 };
 	pthread_t th;
 	uint64_t rx0;
 	int i;
@@ -1097,15 +1107,7 @@ static void replay_rate_small(void **state)
 	assert_int_equal(buffer_detach(g_b), 0);
 	g_b = NULL;
 
-	t.fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (t.fd < 0) {
-		print_message("skip: no /dev/net/tun: %s\n", strerror(errno));
-		skip();
-	}
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "nmtap1");
-	assert_int_equal(ioctl(t.fd, TUNSETIFF, &ifr), 0);
-	assert_int_equal(test_sh("ip link set nmtap1 up"), 0);
+	t.fd = tap_make("nmtap1", "");
 	attach("nmtap1", 0);
 	hold_small(N);
 	memset(&st, 0, sizeof(st));
