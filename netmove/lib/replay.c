@@ -26,10 +26,10 @@
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5
 #endif
-#define BUFFER_SNDBUF (4 << 20)
-#define BUFFER_RETRY_NS (50 * NSEC_PER_USEC)
-#define BUFFER_RETRY_LIMIT_NS (2 * NSEC_PER_SEC)
-#define BUFFER_SEG_MAX (BUFFER_MAX_FRAME + 4)
+#define REPLAY_SNDBUF (4 << 20)
+#define REPLAY_RETRY_NS (50 * NSEC_PER_USEC)
+#define REPLAY_RETRY_LIMIT_NS (2 * NSEC_PER_SEC)
+#define REPLAY_SEG_MAX (BUFFER_MAX_FRAME + 4)
 
 /* Segmentation the port does itself (bypassing the qdisc also bypasses
  * software GSO: a frame the device cannot take is dropped). */
@@ -130,7 +130,7 @@ out:
 static int tx_open(struct replay *rp)
 {
 	struct sockaddr_ll sll;
-	int one = 1, sz = BUFFER_SNDBUF, fd, ret = 0;
+	int one = 1, sz = REPLAY_SNDBUF, fd, ret = 0;
 
 	if (rp->tx >= 0)
 		return 0;
@@ -222,10 +222,10 @@ static int tx_wait(struct replay *rp, int err, bool probe, uint64_t *t0,
 	/* The port's queue is full: wait for it rather than lose the frame. */
 	if (!*t0)
 		*t0 = timeutil_mono_ns();
-	else if (timeutil_mono_ns() - *t0 > BUFFER_RETRY_LIMIT_NS)
+	else if (timeutil_mono_ns() - *t0 > REPLAY_RETRY_LIMIT_NS)
 		return port_running(rp) ? -ETIMEDOUT : -ENETDOWN;
 	st->retries++;
-	nanosleep(&(struct timespec){ .tv_nsec = BUFFER_RETRY_NS }, NULL);
+	nanosleep(&(struct timespec){ .tv_nsec = REPLAY_RETRY_NS }, NULL);
 	return 0;
 }
 
@@ -304,10 +304,10 @@ static int tx_segment(struct replay *rp, const struct buffer_record *rec,
 		hl = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
 		tcp_seq = be_get32(f + l4 + 4);
 	}
-	if (hl > rec->len || hl < l4 + (udp ? 8 : 20) || hl + rec->gso_size > BUFFER_SEG_MAX)
+	if (hl > rec->len || hl < l4 + (udp ? 8 : 20) || hl + rec->gso_size > REPLAY_SEG_MAX)
 		return -EINVAL;
 	if (!rp->seg) {
-		rp->seg = malloc(BUFFER_SEG_MAX);
+		rp->seg = malloc(REPLAY_SEG_MAX);
 		if (!rp->seg)
 			return -ENOMEM;
 	}
