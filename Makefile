@@ -87,7 +87,7 @@ $(O)/netmoved: $(AGENT_OBJ) $(O)/libnetmove.a $(APP_LIBS)
 
 $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests/unit -Inetmove/lib -o $@ $< $(O)/libnetmove.a $(LDLIBS) -lcmocka
 
 # Unit tests of netmoved's own modules that need no library beyond
 # libnetmove: built with the modules they test.
@@ -120,7 +120,7 @@ $(O)/unit/sh_cmocka.sh: tests/unit/sh_cmocka.sh
 
 $(O)/unit-san/%: tests/unit/%.c $(O)/libnetmove-san.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(O)/libnetmove-san.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SAN) -O1 -Itests/unit -Inetmove/lib -o $@ $< $(O)/libnetmove-san.a $(LDLIBS) -lcmocka
 
 # netmoved under ThreadSanitizer, for the concurrency tests (tests/net/test_tsan.sh).
 TSAN      := -fsanitize=thread -fno-omit-frame-pointer

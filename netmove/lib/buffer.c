@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,28 +12,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/ioctl.h>
-#include <sys/uio.h>
 #include <sys/utsname.h>
-#include <linux/ethtool.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
-#include <linux/membarrier.h>
-#include <linux/pkt_sched.h>
-#include <linux/sockios.h>
-#include <linux/virtio_net.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <netlink/netlink.h>
-#include <netlink/route/classifier.h>
-#include <netlink/route/qdisc.h>
 
 #include "netmove/be.h"
 #include "netmove/buffer.h"
 #include "netmove/timeutil.h"
 #include "bufring.h"
+#include "macslots.h"
+#include "tcattach.h"
 #include "nm_buffer.h"
 #include "nm_buffer.skel.h"
 #include "nm_buffer_copy.skel.h"
@@ -44,9 +32,6 @@
 #endif
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
-#endif
-#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
-#define VIRTIO_NET_HDR_GSO_UDP_L4 5
 #endif
 
 #define BUFFER_BPFFS "/sys/fs/bpf"
@@ -84,8 +69,7 @@ struct buffer {
 	bool pinned;			/* the pins belong to this attachment */
 	struct bpf_object *obj;		/* when loaded by this process (it owns fd[]) */
 	int fd[BFD_COUNT];		/* maps and programs, -1 until known */
-	struct nm_slot *slots;		/* mapped nm_slots */
-	size_t slots_len;		/* its mapping length */
+	struct macslots macs;		/* the MAC table (nm_macs, nm_slots) */
 	struct nm_port *port;		/* mapped nm_port[0] */
 	size_t port_len;		/* its mapping length */
 	struct bufring ring;		/* frames */
@@ -137,12 +121,6 @@ static int record_from_ring(const uint8_t *data, uint32_t len, struct buffer_rec
 }
 
 /* ------------------------------------------------------------- handles */
-
-static void slot_key(const struct mac *mac, struct nm_key *key)
-{
-	memset(key, 0, sizeof(*key));
-	memcpy(key->mac, mac->b, sizeof(key->mac));
-}
 
 static uint64_t netns_cookie(void)
 {
@@ -198,13 +176,12 @@ static int map_array(int fd, size_t len, void **out, size_t *out_len)
 
 static int map_all(struct buffer *b)
 {
-	void *p;
+	void *p = NULL;
 	int ret;
 
-	ret = map_array(b->fd[BFD_SLOTS], sizeof(struct nm_slot) * NM_MAX_SLOTS, &p, &b->slots_len);
+	ret = macslots_map(&b->macs, b->fd[BFD_MACS], b->fd[BFD_SLOTS]);
 	if (ret < 0)
 		goto out;
-	b->slots = p;
 	ret = map_array(b->fd[BFD_PORT], sizeof(struct nm_port), &p, &b->port_len);
 	if (ret < 0)
 		goto out;
@@ -290,113 +267,6 @@ out:
 	return ret;
 }
 
-static void hook_init(struct bpf_tc_hook *h, int ifindex, enum bpf_tc_attach_point at)
-{
-	memset(h, 0, sizeof(*h));
-	h->sz = sizeof(*h);
-	h->ifindex = ifindex;
-	h->attach_point = at;
-}
-
-static void tc_opts_init(struct bpf_tc_opts *o, int prog_fd, __u32 flags)
-{
-	memset(o, 0, sizeof(*o));
-	o->sz = sizeof(*o);
-	o->handle = NM_TC_HANDLE;
-	o->priority = NM_TC_PRIORITY;
-	o->prog_fd = prog_fd;
-	o->flags = flags;
-}
-
-/* Remove netmove's filter from one hook of ifindex.  With prog_fd (not -1)
- * only if that program is the one attached: a newer relocation may have
- * replaced it (attach with replace), and that one is not ours to remove.
- * Returns 0, -ENOENT (none there), -ESTALE (another program is there), or
- * another negative errno. */
-static int tc_detach(int ifindex, enum bpf_tc_attach_point at, int prog_fd)
-{
-	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info);
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
-	int ret;
-
-	hook_init(&h, ifindex, at);
-	if (prog_fd >= 0) {
-		tc_opts_init(&o, 0, 0);
-		ret = bpf_tc_query(&h, &o);
-		if (ret < 0)
-			return ret == -EINVAL ? -ENOENT : ret;
-		if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) < 0)
-			return -errno;
-		if (o.prog_id != info.id)
-			return -ESTALE;
-	}
-	tc_opts_init(&o, 0, 0);
-	return bpf_tc_detach(&h, &o);
-}
-
-/* 1 if ifindex has a clsact qdisc, 0 if none, -EBUSY if a plain ingress
- * qdisc holds its place. */
-static int clsact_present(int ifindex)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-	struct nl_cache *cache = NULL;
-	struct rtnl_qdisc *q;
-	const char *kind;
-	int ret = 0;
-
-	if (!sk)
-		return -ENOMEM;
-	if (nl_connect(sk, NETLINK_ROUTE) < 0 || rtnl_qdisc_alloc_cache(sk, &cache) < 0) {
-		ret = -EIO;
-		goto out;
-	}
-	q = rtnl_qdisc_get_by_parent(cache, ifindex, TC_H_CLSACT);
-	if (q) {
-		kind = rtnl_tc_get_kind(TC_CAST(q));
-		ret = kind && !strcmp(kind, "clsact") ? 1 : -EBUSY;
-		rtnl_qdisc_put(q);
-	}
-out:
-	if (cache)
-		nl_cache_free(cache);
-	nl_socket_free(sk);
-	return ret;
-}
-
-/* Filters other than ours still on the clsact hooks (then it stays). */
-static int clsact_filters(int ifindex)
-{
-	static const uint32_t parents[] = {
-		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS),
-		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
-	};
-	struct nl_sock *sk = nl_socket_alloc();
-	struct nl_cache *cache;
-	int n = 0, ret = 0;
-	size_t i;
-
-	if (!sk)
-		return -ENOMEM;
-	if (nl_connect(sk, NETLINK_ROUTE) < 0) {
-		ret = -ECONNREFUSED;
-		goto out;
-	}
-	for (i = 0; i < 2; i++) {
-		if (rtnl_cls_alloc_cache(sk, ifindex, parents[i], &cache) < 0) {
-			ret = -EIO;
-			goto out;
-		}
-		n += nl_cache_nitems(cache);
-		nl_cache_free(cache);
-	}
-	ret = n;
-out:
-	nl_socket_free(sk);
-	return ret;
-}
-
 static void handle_free(struct buffer *b)
 {
 	size_t i;
@@ -405,8 +275,7 @@ static void handle_free(struct buffer *b)
 		return;
 	bufring_unmap(&b->ring);
 	bufring_unmap(&b->resume);
-	if (b->slots)
-		munmap(b->slots, b->slots_len);
+	macslots_unmap(&b->macs);
 	if (b->port)
 		munmap(b->port, b->port_len);
 	replay_close(b->rp);
@@ -422,19 +291,17 @@ static void handle_free(struct buffer *b)
 
 static int unhook(struct buffer *b)
 {
-	struct bpf_tc_hook h;
 	int ret, e1, e2;
 
-	e1 = tc_detach(b->ifindex, BPF_TC_EGRESS, b->fd[BFD_EGRESS]);
-	e2 = tc_detach(b->ifindex, BPF_TC_INGRESS, b->fd[BFD_INGRESS]);
+	e1 = tcattach_detach(b->ifindex, TCATTACH_EGRESS, b->fd[BFD_EGRESS]);
+	e2 = tcattach_detach(b->ifindex, TCATTACH_INGRESS, b->fd[BFD_INGRESS]);
 	/* Another owner's program stays, and is no error of ours. */
 	ret = e1 < 0 && e1 != -ENOENT && e1 != -ESTALE ? e1 :
 	      e2 < 0 && e2 != -ENOENT && e2 != -ESTALE ? e2 : 0;
 	/* Only remove the qdisc we created, and only if nobody else uses it. */
-	if (b->port && (b->port->flags & NM_PORT_CLSACT_OURS) && clsact_filters(b->ifindex) == 0) {
-		hook_init(&h, b->ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
-		e1 = bpf_tc_hook_destroy(&h);
-		if (e1 < 0 && e1 != -ENOENT && !ret)
+	if (b->port && (b->port->flags & NM_PORT_CLSACT_OURS)) {
+		e1 = tcattach_clsact_release(b->ifindex);
+		if (e1 < 0 && !ret)
 			ret = e1;
 	}
 	return ret;
@@ -442,18 +309,10 @@ static int unhook(struct buffer *b)
 
 int buffer_ready_port(const char *ifname)
 {
-	struct bpf_tc_hook h;
 	int ifindex, ret;
 
 	ret = check_ifname(ifname, &ifindex);
-	if (ret < 0)
-		return ret;
-	ret = clsact_present(ifindex);
-	if (ret != 0)
-		return ret < 0 ? ret : 0;
-	hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
-	ret = bpf_tc_hook_create(&h);
-	return ret == -EEXIST ? 0 : ret < 0 ? ret : 1;
+	return ret < 0 ? ret : tcattach_clsact_create(ifindex);
 }
 
 /* ---- the kernel, and which build of the program it runs ---- */
@@ -662,8 +521,6 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 {
 	struct buffer_opts def = { 0 };
 	struct buffer *b = NULL;
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
 	bool created = false, eg = false, in = false;
 	uint32_t ring;
 	int ifindex = 0, ret;
@@ -711,29 +568,19 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 	b->port->ifindex = (uint32_t)ifindex;
 	b->port->netns_cookie = netns_cookie();
 
-	ret = clsact_present(ifindex);
+	ret = tcattach_clsact_create(ifindex);
 	if (ret < 0)
 		goto out;
-	if (ret == 0) {
-		hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
-		ret = bpf_tc_hook_create(&h);
-		if (ret < 0 && ret != -EEXIST)
-			goto out;
-		created = ret == 0;
-	}
+	created = ret == 1;
 	/* Removing clsact later would deactivate a live port (qdisc_graft), so
 	 * with keep_qdisc it is not claimed and stays. */
 	if (created && !opts->keep_qdisc)
 		b->port->flags |= NM_PORT_CLSACT_OURS;
-	hook_init(&h, ifindex, BPF_TC_EGRESS);
-	tc_opts_init(&o, b->fd[BFD_EGRESS], opts->replace ? BPF_TC_F_REPLACE : 0);
-	ret = bpf_tc_attach(&h, &o);
+	ret = tcattach_attach(ifindex, TCATTACH_EGRESS, b->fd[BFD_EGRESS], opts->replace);
 	if (ret < 0)
 		goto out;
 	eg = true;
-	hook_init(&h, ifindex, BPF_TC_INGRESS);
-	tc_opts_init(&o, b->fd[BFD_INGRESS], opts->replace ? BPF_TC_F_REPLACE : 0);
-	ret = bpf_tc_attach(&h, &o);
+	ret = tcattach_attach(ifindex, TCATTACH_INGRESS, b->fd[BFD_INGRESS], opts->replace);
 	if (ret < 0)
 		goto out;
 	in = true;
@@ -747,13 +594,11 @@ int buffer_attach(const char *ifname, const struct buffer_opts *opts, struct buf
 out:
 	if (b) {
 		if (eg)
-			(void)tc_detach(ifindex, BPF_TC_EGRESS, b->fd[BFD_EGRESS]);
+			(void)tcattach_detach(ifindex, TCATTACH_EGRESS, b->fd[BFD_EGRESS]);
 		if (in)
-			(void)tc_detach(ifindex, BPF_TC_INGRESS, b->fd[BFD_INGRESS]);
-		if (created && clsact_filters(ifindex) == 0) {
-			hook_init(&h, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
-			(void)bpf_tc_hook_destroy(&h);
-		}
+			(void)tcattach_detach(ifindex, TCATTACH_INGRESS, b->fd[BFD_INGRESS]);
+		if (created)
+			(void)tcattach_clsact_release(ifindex);
 		if (b->pinned)
 			unpin(ifname);
 		handle_free(b);
@@ -762,26 +607,12 @@ out:
 	return ret;
 }
 
-static int prog_id(int fd, __u32 *id)
-{
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return -errno;
-	*id = info.id;
-	return 0;
-}
-
 int buffer_open_pinned(const char *ifname, struct buffer **out)
 {
 	struct buffer *b = NULL;
 	char dir[128], path[160];
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
 	int ifindex = 0, ret;
-	__u32 id = 0;
+	__u32 there = 0, id = 0;
 	size_t i;
 
 	*out = NULL;
@@ -818,12 +649,10 @@ int buffer_open_pinned(const char *ifname, struct buffer **out)
 		ret = -ESTALE;
 		goto out;
 	}
-	hook_init(&h, ifindex, BPF_TC_EGRESS);
-	tc_opts_init(&o, 0, 0);
-	ret = bpf_tc_query(&h, &o);
+	ret = tcattach_query(ifindex, TCATTACH_EGRESS, &there);
 	if (ret == 0)
-		ret = prog_id(b->fd[BFD_EGRESS], &id);
-	if (ret == -ENOENT || ret == -EINVAL || (ret == 0 && o.prog_id != id))
+		ret = tcattach_prog_id(b->fd[BFD_EGRESS], &id);
+	if (ret == -ENOENT || (ret == 0 && there != id))
 		ret = -ENOLINK;
 	if (ret < 0)
 		goto out;
@@ -832,23 +661,6 @@ int buffer_open_pinned(const char *ifname, struct buffer **out)
 out:
 	handle_free(b);
 	return ret;
-}
-
-/* The program attached to one hook of ifindex with netmove's handle, as an
- * fd: -ENOENT if none. */
-static int attached_prog(int ifindex, enum bpf_tc_attach_point at)
-{
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
-	int fd, ret;
-
-	hook_init(&h, ifindex, at);
-	tc_opts_init(&o, 0, 0);
-	ret = bpf_tc_query(&h, &o);
-	if (ret < 0)
-		return ret == -EINVAL ? -ENOENT : ret;
-	fd = bpf_prog_get_fd_by_id(o.prog_id);
-	return fd < 0 ? -errno : fd;
 }
 
 /* Take the maps one of the attached programs uses, by their names in
@@ -907,11 +719,11 @@ int buffer_adopt(const char *ifname, struct buffer **out)
 	ret = handle_open(ifname, &b);
 	if (ret < 0)
 		return ret;
-	ret = attached_prog(b->ifindex, BPF_TC_EGRESS);
+	ret = tcattach_prog_fd(b->ifindex, TCATTACH_EGRESS);
 	if (ret < 0)
 		goto out;
 	b->fd[BFD_EGRESS] = ret;
-	ret = attached_prog(b->ifindex, BPF_TC_INGRESS);
+	ret = tcattach_prog_fd(b->ifindex, TCATTACH_INGRESS);
 	if (ret < 0 && ret != -ENOENT)
 		goto out;
 	b->fd[BFD_INGRESS] = ret < 0 ? -1 : ret;
@@ -960,28 +772,21 @@ int buffer_unhook(const char *ifname)
 	ret = check_ifname(ifname, &ifindex);
 	if (ret < 0)
 		return ret;
-	e1 = tc_detach(ifindex, BPF_TC_EGRESS, -1);
-	e2 = tc_detach(ifindex, BPF_TC_INGRESS, -1);
-	if (e1 == 0 || e2 == 0)
-		return 0;
-	return e1 == -EINVAL ? -ENOENT : e1;
+	e1 = tcattach_detach(ifindex, TCATTACH_EGRESS, -1);
+	e2 = tcattach_detach(ifindex, TCATTACH_INGRESS, -1);
+	return e1 == 0 || e2 == 0 ? 0 : e1;
 }
 
 int buffer_hooked(const char *ifname)
 {
-	struct bpf_tc_hook h;
-	struct bpf_tc_opts o;
 	int ifindex, ret;
+	__u32 id;
 
 	ret = check_ifname(ifname, &ifindex);
 	if (ret < 0)
 		return ret;
-	hook_init(&h, ifindex, BPF_TC_EGRESS);
-	tc_opts_init(&o, 0, 0);
-	ret = bpf_tc_query(&h, &o);
-	if (ret == -ENOENT || ret == -EINVAL)
-		return 0;
-	return ret < 0 ? ret : 1;
+	ret = tcattach_query(ifindex, TCATTACH_EGRESS, &id);
+	return ret == -ENOENT ? 0 : ret < 0 ? ret : 1;
 }
 
 int buffer_unpin(const char *ifname)
@@ -1006,57 +811,6 @@ const char *buffer_ifname(const struct buffer *b)
 
 /* --------------------------------------------------------------- modes */
 
-static void membarrier_rcu(void)
-{
-	/* MEMBARRIER_CMD_GLOBAL waits for an RCU grace period: every program run
-	 * that read the old map state has finished when it returns. */
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
-		nanosleep(&(struct timespec){ .tv_nsec = 2 * NSEC_PER_MSEC }, NULL);
-}
-
-static int slot_get(struct buffer *b, const struct mac *mac, bool create,
-		    enum buffer_mode mode, struct nm_slot **out)
-{
-	struct nm_key key;
-	struct nm_slot *s;
-	__u32 idx;
-	int ret = 0;
-
-	*out = NULL;
-	slot_key(mac, &key);
-	if (bpf_map_lookup_elem(b->fd[BFD_MACS], &key, &idx) == 0) {
-		if (idx == 0 || idx >= NM_MAX_SLOTS)
-			return -EIO;
-		*out = &b->slots[idx];
-		return 0;
-	}
-	if (errno != ENOENT)
-		return -errno;
-	if (!create)
-		return -ENOENT;
-	if (mac_is_multicast(mac) || mac_is_zero(mac))
-		return -EINVAL;
-	for (idx = 1; idx < NM_MAX_SLOTS; idx++)
-		if (!__atomic_load_n(&b->slots[idx].used, __ATOMIC_ACQUIRE))
-			break;
-	if (idx == NM_MAX_SLOTS)
-		return -ENOSPC;
-	s = &b->slots[idx];
-	/* Fully initialised before the program can find it through nm_macs. */
-	memset(s, 0, sizeof(*s));
-	memcpy(s->mac, mac->b, sizeof(s->mac));
-	s->mode = (uint32_t)mode;
-	__atomic_store_n(&s->used, 1, __ATOMIC_RELEASE);
-	if (bpf_map_update_elem(b->fd[BFD_MACS], &key, &idx, BPF_NOEXIST) < 0) {
-		ret = -errno;
-		__atomic_store_n(&s->used, 0, __ATOMIC_RELEASE);
-		goto out;
-	}
-	*out = s;
-out:
-	return ret;
-}
-
 int buffer_set_mode(struct buffer *b, const struct mac *mac, enum buffer_mode mode)
 {
 	struct nm_slot *s;
@@ -1064,7 +818,7 @@ int buffer_set_mode(struct buffer *b, const struct mac *mac, enum buffer_mode mo
 
 	if ((unsigned)mode > BUFFER_MODE_DROP)
 		return -EINVAL;
-	ret = slot_get(b, mac, true, mode, &s);
+	ret = macslots_get(&b->macs, mac, (uint32_t)mode, &s);
 	if (ret < 0)
 		return ret;
 	__atomic_store_n(&s->mode, (uint32_t)mode, __ATOMIC_SEQ_CST);
@@ -1078,19 +832,7 @@ int buffer_arm(struct buffer *b, const struct mac *mac)
 
 int buffer_forget(struct buffer *b, const struct mac *mac)
 {
-	struct nm_key key;
-	struct nm_slot *s;
-	int ret;
-
-	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
-	if (ret < 0)
-		return ret;
-	slot_key(mac, &key);
-	if (bpf_map_delete_elem(b->fd[BFD_MACS], &key) < 0)
-		return -errno;
-	membarrier_rcu();
-	memset(s, 0, sizeof(*s));
-	return 0;
+	return macslots_forget(&b->macs, mac);
 }
 
 int buffer_watch_resume(struct buffer *b, const struct mac *mac)
@@ -1098,7 +840,7 @@ int buffer_watch_resume(struct buffer *b, const struct mac *mac)
 	struct nm_slot *s;
 	int ret;
 
-	ret = slot_get(b, mac, true, BUFFER_MODE_PASS, &s);
+	ret = macslots_get(&b->macs, mac, NM_MODE_PASS, &s);
 	if (ret < 0)
 		return ret;
 	__atomic_store_n(&s->watch, 1, __ATOMIC_SEQ_CST);
@@ -1206,7 +948,8 @@ struct consume_ctx {
 
 static void count_slot(struct buffer *b, uint32_t slot, bool drained)
 {
-	struct nm_counters *c = slot > 0 && slot < NM_MAX_SLOTS ? &b->slots[slot].c : NULL;
+	struct nm_slot *s = macslots_at(&b->macs, slot);
+	struct nm_counters *c = s ? &s->c : NULL;
 
 	if (drained) {
 		__atomic_fetch_add(&b->port->c.drained, 1, __ATOMIC_RELAXED);
@@ -1323,7 +1066,7 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 		memset(&dummy, 0, sizeof(dummy));
 		st = &dummy;
 	}
-	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
+	ret = macslots_find(&b->macs, mac, &s);
 	if (ret < 0)
 		goto out;
 	ret = port_replay(b, &rp);
@@ -1361,7 +1104,7 @@ int buffer_drain(struct buffer *b, const struct mac *mac, struct buffer_replay_s
 	}
 	/* A run that read DRAIN just before the flip may still be adding a
 	 * frame; wait it out and replay what it left. */
-	membarrier_rcu();
+	macslots_quiesce();
 	do {
 		n = drain_some(b, rp, st);
 	} while (n > 0);
@@ -1402,7 +1145,7 @@ int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *s
 		st->resumes = __atomic_load_n(&b->port->resumes, __ATOMIC_RELAXED);
 		return 0;
 	}
-	ret = slot_get(b, mac, false, BUFFER_MODE_PASS, &s);
+	ret = macslots_find(&b->macs, mac, &s);
 	if (ret < 0)
 		return ret;
 	counters_read(&s->c, &st->c);
@@ -1414,16 +1157,7 @@ int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *s
 
 int buffer_macs(struct buffer *b, struct mac *out, size_t cap)
 {
-	size_t i, n = 0;
-
-	for (i = 1; i < NM_MAX_SLOTS; i++) {
-		if (!__atomic_load_n(&b->slots[i].used, __ATOMIC_ACQUIRE))
-			continue;
-		if (n < cap)
-			memcpy(out[n].b, b->slots[i].mac, MAC_LEN);
-		n++;
-	}
-	return (int)n;
+	return (int)macslots_list(&b->macs, out, cap);
 }
 
 int buffer_bench_egress(struct buffer *b, const void *frame, size_t len,

@@ -4,8 +4,9 @@
 # patterns) booted under QEMU (TCG, two vCPUs) with a
 # busybox initramfs holding iproute2, netmove and the buffer's unit tests
 # (build/unit/test_buffer: BUFFER, DRAIN hand-back, replay of GSO and
-# checksum-partial frames, 0 lost / 0 reordered, lease, adopt, pins) on veth
-# and tap pairs inside the guest.  Each kernel must load the program and
+# checksum-partial frames, 0 lost / 0 reordered, lease, adopt, pins; and its
+# modules' test_tcattach and test_macslots) on veth and tap pairs inside the
+# guest.  Each kernel must load the program and
 # pass every test, none skipped; the running kernel runs the same tests in
 # the unit suite (tests/run.sh unit).  Prints, per kernel, a line
 #   measured: kernel R: loaded yes|no, capture C, buffer tests P passed, F failed, S skipped
@@ -22,7 +23,8 @@ TIMEOUT=${KERNEL_TIMEOUT:-420}
 MODULES=(veth tun sch_ingress cls_bpf)
 command -v "$QEMU" >/dev/null ||
 	{ echo "skip: $QEMU not installed (make deps installs qemu-system-x86)"; exit 77; }
-for b in test_buffer; do
+TESTS=(test_tcattach test_macslots test_buffer)
+for b in "${TESTS[@]}"; do
 	[ -x "$ROOT/build/unit/$b" ] || fail "build/unit/$b not built (make)"
 done
 [ -x "$ROOT/build/netmove" ] || fail "build/netmove not built (make)"
@@ -32,7 +34,7 @@ done
 ACCEL=tcg
 
 # An initramfs for kernel directory KDIR (tests/guest/kernel.sh): busybox,
-# dash, ip and tc, netmove and test_buffer with every library they load, the
+# dash, ip and tc, netmove and the tests with every library they load, the
 # modules, tests/kernels/init.  Prints its path.
 initramfs() { # KDIR
 	local r=$T_TMP/root-$(basename "$1") f lib
@@ -46,7 +48,7 @@ initramfs() { # KDIR
 	chmod +x "$r/init"
 	cp "$1"/modules/*.ko "$1/modules/order" "$r/lib/modules/"
 	for f in /bin/sh "$(command -v ip)" "$(command -v tc)" "$ROOT/build/netmove" \
-		"$ROOT/build/unit/test_buffer"; do
+		"${TESTS[@]/#/$ROOT/build/unit/}"; do
 		[ "$f" = /bin/sh ] || cp "$f" "$r/usr/sbin/"
 		for lib in $(ldd "$f" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}'); do
 			mkdir -p "$r$(dirname "$lib")"

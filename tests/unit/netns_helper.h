@@ -24,15 +24,18 @@ static inline int test_private_netns(void)
 	return 0;
 }
 
-/* In a cmocka test (include cmocka.h first): skip, saying why, when the
- * file's net_skip (why its network set-up is missing) is set. */
-#define NEED_NET()                                             \
-	do {                                                   \
-		if (net_skip) {                                \
-			print_message("skip: %s\n", net_skip); \
-			skip();                                \
-		}                                              \
+/* In a cmocka test (include cmocka.h first): skip, saying why, when why
+ * (what the test's set-up is missing) is set. */
+#define NEED_READY(why)                                   \
+	do {                                              \
+		if (why) {                                \
+			print_message("skip: %s\n", (why)); \
+			skip();                           \
+		}                                         \
 	} while (0)
+
+/* The same for the file's network set-up (net_skip). */
+#define NEED_NET() NEED_READY(net_skip)
 
 /* Run a shell command; returns its exit status (0 on success). */
 static inline int test_sh(const char *cmd)
