@@ -1,4 +1,4 @@
-# netmove: one entry point.  make deps | all | test | bench | demo | fuzz | install | clean
+# netmove: one entry point.  make deps | all | test | bench | demo | fuzz | install | deb | clean
 # Everything is built under build/.  `make test` and `make demo` need root.
 
 .DEFAULT_GOAL := all
@@ -11,6 +11,9 @@ PREFIX   ?= /usr/local
 PKGS     := libnl-3.0 libnl-route-3.0 libpcap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libmicrohttpd serves netmoved's --metrics: linked into netmoved only.
+AGENT_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+AGENT_LDLIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
@@ -39,6 +42,7 @@ MANPAGES := $(wildcard docs/*.[1-8])
 -include hypervisor-hooks/migrator/migrator.mk
 -include hypervisor-hooks/qemu/qemu.mk
 -include hypervisor-hooks/libvirt/libvirt.mk
+-include packaging/packaging.mk
 CFLAGS   += $(EXTRA_CFLAGS)
 LDLIBS   += $(EXTRA_LDLIBS)
 
@@ -80,10 +84,10 @@ $(O)/libnetmove-san.a: $(LIB_SAN)
 $(O)/netmove: $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS)
 
-$(AGENT_OBJ): CFLAGS += -Iovs-plugin
+$(AGENT_OBJ): CFLAGS += -Iovs-plugin $(AGENT_CFLAGS)
 
 $(O)/netmoved: $(AGENT_OBJ) $(O)/libnetmove.a $(APP_LIBS)
-	$(CC) $(CFLAGS) -o $@ $(AGENT_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $(AGENT_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS) $(AGENT_LDLIBS) -lpthread
 
 $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 	@mkdir -p $(dir $@)
@@ -94,6 +98,7 @@ $(O)/unit/%: tests/unit/%.c $(O)/libnetmove.a
 UNIT_AGENT_test_choreo := netmove/agent/choreo.c
 UNIT_AGENT_test_shipq := netmove/agent/shipq.c netmove/agent/recfile.c
 UNIT_AGENT_test_recfile := netmove/agent/recfile.c
+UNIT_AGENT_test_metrics := netmove/agent/metrics.c
 define agent_unit
 $(O)/unit/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove.a
 	@mkdir -p $$(dir $$@)
@@ -105,7 +110,7 @@ $(O)/unit-san/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove-san.a
 	$$(CC) $$(CFLAGS) $$(SAN) -O1 -Itests/unit -Inetmove/agent -o $$@ $$< $$(UNIT_AGENT_$(1)) \
 		$(O)/libnetmove-san.a $$(LDLIBS) -lcmocka
 endef
-$(foreach t,test_choreo test_shipq test_recfile,$(eval $(call agent_unit,$(t))))
+$(foreach t,test_choreo test_shipq test_recfile test_metrics,$(eval $(call agent_unit,$(t))))
 
 # The programs' usage errors, where tests/run.sh looks for unit tests (it
 # prints cmocka's result lines); it runs the programs built in $(O)/.
@@ -131,10 +136,10 @@ $(O)/tsan/%.o: %.c | $(LIB_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TSAN) -O1 -MMD -MP -c $< -o $@
 
-$(AGENT_TSAN): CFLAGS += -Iovs-plugin
+$(AGENT_TSAN): CFLAGS += -Iovs-plugin $(AGENT_CFLAGS)
 
 $(O)/tsan/netmoved: $(AGENT_TSAN) $(LIB_TSAN) $(APP_LIBS)
-	$(CC) $(CFLAGS) $(TSAN) -o $@ $(AGENT_TSAN) $(LIB_TSAN) $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS) -lpthread
+	$(CC) $(CFLAGS) $(TSAN) -o $@ $(AGENT_TSAN) $(LIB_TSAN) $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS) $(AGENT_LDLIBS) -lpthread
 
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -Inetmove/include $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
 	-fno-sanitize-recover=all

@@ -112,7 +112,7 @@ for p in "${parts[@]}"; do
 	case $p in
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
-	install) run_scripts install "install (make install into a scratch DESTDIR)" ;;
+	install) run_scripts install "install (make install into a scratch DESTDIR; the Debian package on a scratch root)" ;;
 	kernels) run_scripts kernels "the buffer on Debian's kernels (QEMU, TCG)" ;;
 	net) run_scripts net "network tests (namespaces, Open vSwitch, tc/eBPF)" ;;
 	qemu)

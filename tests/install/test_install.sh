@@ -3,7 +3,9 @@
 # users lands in sbin/ or bin/, every man page in docs/ in its section, each
 # program has its man page, and each answers --help; the libvirt hook is in
 # etc/libvirt/hooks/qemu.d/netmove and exits 0 at once for an operation it
-# does not handle.
+# does not handle; netmoved's systemd unit is in lib/systemd/system (for
+# PREFIX=/usr) and runs the installed netmoved with the arguments of
+# etc/default/netmove, which a second install keeps.
 set -u
 cd "$(dirname "$0")/../.."
 d=$(mktemp -d /tmp/netmove-install.XXXXXX)
@@ -32,4 +34,21 @@ hook=$d/etc/libvirt/hooks/qemu.d/netmove
 out=$("$hook" vm1 reconnect begin - </dev/null 2>&1) || fail "the hook failed for an operation it does not handle"
 [ -z "$out" ] || fail "the hook printed for an operation it does not handle: $out"
 echo "installed: etc/libvirt/hooks/qemu.d/netmove"
+unit=$d/lib/systemd/system/netmoved.service
+[ -f "$unit" ] || fail "netmoved.service is not in lib/systemd/system"
+grep -qx 'ExecStart=/usr/sbin/netmoved $NETMOVED_ARGS' "$unit" || fail "the unit's ExecStart: $(grep ExecStart= "$unit")"
+grep -qx 'EnvironmentFile=-/etc/default/netmove' "$unit" || fail "the unit reads no /etc/default/netmove"
+grep -qx 'Restart=on-failure' "$unit" || fail "the unit does not restart on failure"
+grep -Eq '^After=(.* )?openvswitch-switch\.service( |$)' "$unit" || fail "the unit is not ordered after openvswitch-switch"
+grep -q '@[A-Z]*@' "$unit" && fail "the unit keeps a placeholder: $(grep '@[A-Z]*@' "$unit")"
+echo "installed: lib/systemd/system/netmoved.service"
+def=$d/etc/default/netmove
+[ -f "$def" ] || fail "etc/default/netmove not installed"
+(set -a; . "$def"; [ "${NETMOVED_ARGS-unset}" = "" ]) || fail "etc/default/netmove does not set NETMOVED_ARGS empty"
+echo "# kept" >>"$def"
+make --no-print-directory install DESTDIR="$d" PREFIX=/usr >"$d.log" 2>&1 ||
+	fail "make install again: $(tail -5 "$d.log")"
+rm -f "$d.log"
+[ "$(tail -1 "$def")" = "# kept" ] || fail "a second make install overwrote etc/default/netmove"
+echo "installed: etc/default/netmove (kept by a second install)"
 echo "PASS"
