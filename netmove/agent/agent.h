@@ -14,6 +14,8 @@
 #include "netmove/worker.h"
 #include "fault.h"
 #include "lease.h"
+#include "metrics.h"
+#include "requester.h"
 #include "spares.h"
 #include "spill.h"
 #include "taprec.h"
@@ -33,6 +35,7 @@ struct agent_peer {
 struct agent_cfg {
 	char name[AGENT_NAME_LEN];	/* this host's name */
 	const char *listen;		/* "IPv4:port" for peers, NULL: none */
+	const char *metrics;		/* "IPv4:port" of GET /metrics, NULL: off */
 	const char *socket;		/* local unix socket */
 	struct ctl_tls *tls;		/* TLS of every peer connection (PSK or certificates) */
 	struct agent_peer peers[AGENT_MAX_PEERS]; /* known peers */
@@ -135,8 +138,7 @@ struct reloc {
 	char peer_port[IF_NAMESIZE];	/* the VM's port on the destination (src role) */
 	char from[AGENT_NAME_LEN];	/* source host */
 	char to[AGENT_NAME_LEN];	/* destination host */
-	unsigned uid;			/* who asked (peer uid of the CLI) */
-	int pid;			/* and its pid */
+	struct requester by;		/* who asked */
 	enum phase phase;		/* current phase */
 	uint64_t t_us[PH_MAX];		/* CLOCK_REALTIME µs each phase began, 0 if not */
 	struct reloc_progress p;	/* what its thread measured, as last published
@@ -180,6 +182,9 @@ struct agent {
 	int unauth;			/* peer connections in their handshake (under lock) */
 	uint64_t unauth_refused;	/* connections refused for that (under lock) */
 	struct worker lease;		/* renews the relocations' buffer leases (lease.c) */
+	struct metrics metrics;		/* counted since start (under lock; metrics.h) */
+	uint64_t start_us;		/* when it started (CLOCK_REALTIME µs) */
+	struct metrics_http *http;	/* serves them (--metrics), or NULL */
 	volatile int stop;		/* set by SIGTERM/SIGINT */
 	bool stopping;			/* shutting down: no new relocation (under lock) */
 };
@@ -253,13 +258,14 @@ void agent_reply(int fd, bool ok, const char *text);
 
 /* Start a relocation of the VM in req (PROTO_REQ_RELOCATE) with this agent
  * as the source; the answer ("prepared" or why not) goes to fd, which is
- * then closed.  uid/pid: who asked, for the journal. */
-void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, int pid);
+ * then closed.  by: who asked, for the journal. */
+void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by);
 
 /* Relocations started from the destination (pull.c).  pull_start: a local
- * PROTO_REQ_PULL on fd: ask the peers, answer on fd.  pull_serve: a peer's
- * PROTO_PULL on c: relocate the VM to it if it is on a port here. */
-void pull_start(struct agent *a, int fd, struct ctl_msg *req);
+ * PROTO_REQ_PULL on fd from by: ask the peers (saying who asked), answer on
+ * fd.  pull_serve: a peer's PROTO_PULL on c: relocate the VM to it if it is
+ * on a port here. */
+void pull_start(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by);
 void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m);
 
 /* Phases (reloc.c). */

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "metrics_http.h"
 #include "options.h"
 #include "recover.h"
 #include "requests.h"
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
 	if (check_kernel(&a) < 0)
 		return 1;
 	pthread_mutex_init(&a.lock, NULL);
+	a.start_us = timeutil_real_ns() / NSEC_PER_USEC;
 	g_agent = &a;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -259,6 +261,11 @@ int main(int argc, char **argv)
 	ret = lease_start(&a);
 	if (ret < 0) {
 		fprintf(stderr, "netmoved: the lease thread: %s\n", strerror(-ret));
+		return 1;
+	}
+	ret = metrics_http_start(&a);
+	if (ret < 0) {
+		fprintf(stderr, "netmoved: --metrics %s: %s\n", a.cfg.metrics, strerror(-ret));
 		return 1;
 	}
 	agent_log(&a, "ready: socket %s, peers on %s", a.cfg.socket,
@@ -324,6 +331,7 @@ int main(int argc, char **argv)
 			      "open, the next netmoved resolves the rest", ret);
 	else
 		agent_log(&a, "stopped");
+	metrics_http_stop(&a);
 	lease_stop(&a);
 	spares_stop(&a.spares);
 	unlink(a.cfg.socket);

@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
 		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
-		"                [--handoff-idle MS]\n"
+		"                [--handoff-idle MS] [--metrics IP:PORT]\n"
 		"                [--ring-mib N] [--spill-mib N] [--no-tap-recovery] [--no-port-watch]\n"
 		"The netmove agent of one host; see netmoved(8).\n");
 }
@@ -98,6 +98,7 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 		{ "spill-mib", required_argument, NULL, 'S' },
 		{ "no-tap-recovery", no_argument, NULL, 'Q' },
 		{ "no-port-watch", no_argument, NULL, 'W' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -123,6 +124,7 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 			strcpy(cfg->name, optarg);
 			break;
 		case 'l': cfg->listen = optarg; break;
+		case 'M': cfg->metrics = optarg; break;
 		case 's': cfg->socket = optarg; break;
 		case 'p':
 			if (parse_peer(cfg, optarg) < 0) {
@@ -190,6 +192,11 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 	if (cfg->listen && ctl_addr_parse(cfg->listen, NULL) < 0) {
 		fprintf(stderr, "netmoved: --listen: '%s' is not IP:PORT (port 1..65535)\n",
 			cfg->listen);
+		return -EINVAL;
+	}
+	if (cfg->metrics && ctl_addr_parse(cfg->metrics, NULL) < 0) {
+		fprintf(stderr, "netmoved: --metrics: '%s' is not IP:PORT (port 1..65535)\n",
+			cfg->metrics);
 		return -EINVAL;
 	}
 	if (!if_nametoindex(cfg->uplink)) {

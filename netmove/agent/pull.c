@@ -26,6 +26,7 @@ struct pull {
 	struct in_addr ip;
 	char port[IF_NAMESIZE];		/* the VM's port here */
 	char from[AGENT_NAME_LEN];	/* the source, or "": ask every peer */
+	struct requester by;		/* who asked here */
 };
 
 static int parse_pull(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *port,
@@ -89,6 +90,12 @@ static int ask_peer(struct pull *p, const struct agent_peer *peer, char *text, s
 		ret = ctl_put_str(&m, A_PORT, p->port);
 	if (ret == 0)
 		ret = ctl_put_str(&m, A_TO, a->cfg.name);
+	if (ret == 0) {
+		char who[REQUESTER_TEXT];
+
+		requester_text(&p->by, a->cfg.name, who, sizeof(who));
+		ret = ctl_put_str(&m, A_REQUESTER, who);
+	}
 	if (ret == 0)
 		ret = ctl_send(&c, &m);
 	/* The source prepares us in between: its PREPARE comes on its own
@@ -143,7 +150,7 @@ static void *pull_main(void *arg)
 	return NULL;
 }
 
-void pull_start(struct agent *a, int fd, struct ctl_msg *req)
+void pull_start(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by)
 {
 	struct pull *p = calloc(1, sizeof(*p));
 	char err[128];
@@ -155,6 +162,7 @@ void pull_start(struct agent *a, int fd, struct ctl_msg *req)
 	}
 	p->a = a;
 	p->cli_fd = fd;
+	p->by = *by;
 	if (parse_pull(req, &p->mac, &p->ip, p->port, err, sizeof(err)) < 0) {
 		agent_reply(fd, false, err);
 		free(p);
@@ -175,7 +183,8 @@ void pull_start(struct agent *a, int fd, struct ctl_msg *req)
 void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 {
 	char err[256] = "", port[IF_NAMESIZE], dst_port[IF_NAMESIZE], to[AGENT_NAME_LEN];
-	char *oerr = NULL, mac_s[MAC_STRLEN];
+	char *oerr = NULL, mac_s[MAC_STRLEN], origin[REQUESTER_TEXT];
+	struct requester by;
 	struct ctl_msg req, rep;
 	struct ctl_conn lc;
 	struct in_addr ip;
@@ -208,7 +217,10 @@ void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 		snprintf(err, sizeof(err), "cannot start the relocation: %s", strerror(errno));
 		goto answer;
 	}
-	agent_relocate(a, sv[0], &req, 0, 0);
+	if (ctl_get_str(m, A_REQUESTER, origin, sizeof(origin)) < 0)
+		origin[0] = 0;
+	requester_peer(&by, c, origin);
+	agent_relocate(a, sv[0], &req, &by);
 	ctl_conn_init(&lc, sv[1], NULL, "pull");
 	ret = ctl_recv(&lc, &rep, 3 * (int)a->cfg.phase_timeout_ms);
 	ctl_conn_close(&lc);

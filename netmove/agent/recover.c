@@ -412,9 +412,20 @@ static int record(struct agent *a, const struct started *s, struct left *l)
 		out_str(&e.o, "port", s->port);
 	}
 	out_str(&e.o, "mac", mac_format(s ? &s->mac : &l->mac, m));
+	/* This agent writes it as it starts; who asked for the relocation is in
+	 * its own record (same id, outcome "in progress"). */
+	out_obj_begin(&e.o, "requested_by");
+	out_str(&e.o, "kind", "recovery");
+	out_obj_end(&e.o);
 	if (l)
 		render_left(l, &e.o);
 	out_str(&e.o, "outcome", s ? "interrupted" : "recovered");
+	if (s) {
+		pthread_mutex_lock(&a->lock);
+		metrics_count(&a->metrics, strcmp(s->role, "source") ? METRICS_DST : METRICS_SRC,
+			      "interrupted");
+		pthread_mutex_unlock(&a->lock);
+	}
 	out_str(&e.o, "error", s ? "netmoved ended before this relocation did" :
 				   "left by a netmoved that ended");
 	ret = journal_commit(&e, a->cfg.journal);

@@ -94,10 +94,7 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_str(o, "from", r->from);
 	out_str(o, "to", r->to);
 	out_str(o, "port", r->port);
-	if (r->is_src) {
-		out_u64(o, "requested_by_uid", r->uid);
-		out_i64(o, "requested_by_pid", r->pid);
-	}
+	requester_render(&r->by, o);
 	out_str(o, "phase", reloc_phase_name(r->phase));
 	out_obj_begin(o, "phases_us");
 	for (p = 0; p < PH_MAX; p++)
@@ -252,6 +249,11 @@ void work_finish(struct work *w, const char *outcome)
 	r->p = w->p;
 	snprintf(r->outcome, sizeof(r->outcome), "%s", outcome);
 	r->done = true;
+	/* Counted with the same numbers the journal records just below. */
+	metrics_reloc_end(&w->a->metrics, &(struct metrics_reloc){
+		.is_src = r->is_src, .outcome = r->outcome, .t_us = r->t_us,
+		.end_us = work_now_us(), .buffered = r->p.buffered, .replayed = r->p.replayed,
+		.lost = r->p.dropped + r->p.port_dropped });
 	pthread_mutex_unlock(&w->a->lock);
 	work_answer_late(w);
 	work_journal(w);
@@ -568,16 +570,19 @@ int reloc_start_src(struct agent *a, struct reloc *r)
 int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *m)
 {
 	struct reloc *r = calloc(1, sizeof(*r));
+	char why[128] = "", origin[REQUESTER_TEXT];
 	const void *v;
 	size_t len;
 	int ret = -EBADMSG;
-	char why[128] = "";
 
 	if (!r)
 		return -ENOMEM;
 	r->agent = a;
 	r->cli_fd = -1;
 	r->peer = *conn;
+	if (ctl_get_str(m, A_REQUESTER, origin, sizeof(origin)) < 0)
+		origin[0] = 0;
+	requester_peer(&r->by, conn, origin);
 	if (ctl_get_u64(m, A_ID, &r->id) < 0 || ctl_get(m, A_MAC, &v, &len) < 0 ||
 	    len != MAC_LEN)
 		goto bad;

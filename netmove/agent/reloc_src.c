@@ -63,6 +63,7 @@ static void open_tap_queue(struct work *w)
 static int src_prepare(struct work *w)
 {
 	struct reloc *r = w->r;
+	char who[REQUESTER_TEXT];
 	const char *addr = NULL;
 	int fd, i, ret;
 
@@ -106,6 +107,8 @@ static int src_prepare(struct work *w)
 	ctl_put_str(&w->out, A_PORT, r->peer_port);
 	ctl_put_str(&w->out, A_FROM, r->from);
 	ctl_put_str(&w->out, A_TO, r->to);
+	requester_text(&r->by, w->a->cfg.name, who, sizeof(who));
+	ctl_put_str(&w->out, A_REQUESTER, who);
 	ret = work_send(w);
 	if (ret < 0) {
 		work_error(w, "destination agent did not take PREPARE", ret, NULL);

@@ -63,11 +63,15 @@ static char *render_status(struct agent *a, bool json)
 struct lines {
 	char **v;
 	size_t n, cap;
+	const struct journal_filter *f;	/* the lines wanted */
 };
 
 static int keep_line(const char *line, void *arg)
 {
 	struct lines *l = arg;
+
+	if (!journal_match(line, l->f))
+		return 0;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -87,7 +91,9 @@ static int keep_line(const char *line, void *arg)
 
 static void handle_journal(struct agent *a, int fd, struct ctl_msg *req)
 {
-	struct lines l = { 0 };
+	char mac[MAC_STRLEN + 8], host[AGENT_NAME_LEN], outcome[64];
+	struct journal_filter f = { 0 };
+	struct lines l = { .f = &f };
 	struct ctl_conn c;
 	struct ctl_msg m;
 	uint64_t limit = JOURNAL_DEFAULT_LIMIT;
@@ -95,6 +101,15 @@ static void handle_journal(struct agent *a, int fd, struct ctl_msg *req)
 	int ret;
 
 	ctl_get_u64(req, A_LIMIT, &limit);
+	if (ctl_get_str(req, A_MATCH_MAC, mac, sizeof(mac)) == 0)
+		f.mac = mac;
+	if (ctl_get_str(req, A_MATCH_HOST, host, sizeof(host)) == 0)
+		f.host = host;
+	if (ctl_get_str(req, A_MATCH_OUTCOME, outcome, sizeof(outcome)) == 0)
+		f.outcome = outcome;
+	ctl_get_u64(req, A_ID, &f.id);
+	ctl_get_u64(req, A_SINCE, &f.since_us);
+	ctl_get_u64(req, A_UNTIL, &f.until_us);
 	ret = journal_read(a->cfg.journal, keep_line, &l);
 	if (ret < 0) {
 		agent_reply(fd, false, strerror(-ret));
@@ -148,7 +163,7 @@ static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r,
 	return 0;
 }
 
-void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, int pid)
+void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by)
 {
 	struct reloc *r = calloc(1, sizeof(*r));
 	char err[256] = "";
@@ -157,8 +172,7 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, unsigned uid, 
 		agent_reply(fd, false, "out of memory");
 		return;
 	}
-	r->uid = uid;
-	r->pid = pid;
+	r->by = *by;
 	r->is_src = true;
 	r->cli_fd = fd;
 	r->evfd[0] = r->evfd[1] = -1;
@@ -246,6 +260,7 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 /* One CLI request on the local socket.  fd is closed by whoever answers. */
 void requests_local(struct agent *a, int fd)
 {
+	struct requester by;
 	struct ctl_conn c;
 	struct ctl_msg m;
 	unsigned uid = (unsigned)-1;
@@ -267,10 +282,12 @@ void requests_local(struct agent *a, int fd)
 	ctl_get_u64(&m, A_JSON, &json);
 	switch (m.type) {
 	case PROTO_REQ_RELOCATE:
-		agent_relocate(a, fd, &m, uid, pid);
+		requester_local(&by, uid, pid);
+		agent_relocate(a, fd, &m, &by);
 		break;
 	case PROTO_REQ_PULL:
-		pull_start(a, fd, &m);
+		requester_local(&by, uid, pid);
+		pull_start(a, fd, &m, &by);
 		break;
 	case PROTO_REQ_EVENT:
 		handle_event(a, fd, &m);

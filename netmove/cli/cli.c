@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "netmove/frame.h"
+#include "netmove/timeutil.h"
 
 int cli_error(int code, const char *cmd, const char *fmt, ...)
 {
@@ -60,6 +61,19 @@ bad:
 	cli_error(CLI_USAGE, cmd, "%s: '%s' is not a whole number from %llu to %llu",
 		  opt, arg ? arg : "", (unsigned long long)min, (unsigned long long)max);
 	return -EINVAL;
+}
+
+int cli_time(const char *cmd, const char *opt, const char *arg, uint64_t *us)
+{
+	uint64_t ns;
+
+	if (timeutil_parse_real(arg, timeutil_real_ns(), &ns) < 0) {
+		cli_error(CLI_USAGE, cmd, "%s: '%s' is not a time (2026-12-03T08:00:00Z, 2026-12-03, "
+			  "@SECONDS, now, -15m, +2h)", opt, arg ? arg : "");
+		return -EINVAL;
+	}
+	*us = ns / NSEC_PER_USEC;
+	return 0;
 }
 
 int cli_double(const char *cmd, const char *opt, const char *arg,

@@ -47,6 +47,8 @@ int cli_double(const char *cmd, const char *opt, const char *arg,
 	       double min, double max, double *out);
 /* The interface must exist in the current network namespace; sets its index. */
 int cli_iface(const char *cmd, const char *opt, const char *arg, int *ifindex);
+/* A wall-clock instant (timeutil_parse_real's forms), in CLOCK_REALTIME µs. */
+int cli_time(const char *cmd, const char *opt, const char *arg, uint64_t *us);
 /* A VLAN id 0..FRAME_VLAN_MAX. */
 int cli_vlan(const char *cmd, const char *opt, const char *arg, int *vlan);
 

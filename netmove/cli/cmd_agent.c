@@ -1,5 +1,6 @@
 /* netmove relocate / event / status / journal: requests to the local agent. */
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "netmove/agentc.h"
 #include "netmove/ctl.h"
+#include "netmove/mac.h"
 #include "netmove/proto.h"
 
 #define AGENT_TIMEOUT_MS 30000
@@ -310,34 +312,24 @@ static int do_event(int argc, char **argv, struct cli_ctx *ctx, const char *sock
 	return ret;
 }
 
-static int do_simple(int argc, char **argv, struct cli_ctx *ctx, const char *sock,
-		     uint16_t type)
+static int do_status(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
-		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *cmd = argv[0];
-	uint64_t limit = 100;
 	struct ctl_msg m;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "jhn:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
-		case 'n':
-			if (cli_uint(cmd, "--limit", optarg, 1, 1000000, &limit) < 0)
-				return CLI_USAGE;
-			break;
 		case 'j': ctx->json = true; break;
 		case 'h':
-			printf("usage: netmove %s [--socket PATH]%s [-j]\n", cmd,
-			       type == PROTO_REQ_JOURNAL ? " [--limit N]" : "");
-			printf(type == PROTO_REQ_JOURNAL ?
-			       "The agent's audit trail, one JSON object per relocation and host.\n" :
+			printf("usage: netmove status [--socket PATH] [-j]\n"
 			       "Relocations this agent runs or ran, with phase times and counters.\n");
 			return CLI_OK;
 		default:
@@ -346,10 +338,114 @@ static int do_simple(int argc, char **argv, struct cli_ctx *ctx, const char *soc
 	}
 	if (optind < argc)
 		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
-	ctl_msg_init(&m, type);
+	ctl_msg_init(&m, PROTO_REQ_STATUS);
 	ctl_put_u64(&m, A_JSON, ctx->json);
+	ret = transact(cmd, sock, &m, ctx->json, false);
+	ctl_msg_free(&m);
+	return ret;
+}
+
+static void journal_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netmove journal [--mac MAC] [--host HOST] [--outcome TEXT] [--id N]\n"
+		"                       [--since TIME] [--until TIME] [--limit N]\n"
+		"                       [--socket PATH] [-j]\n\n"
+		"The agent's audit trail: one JSON object per line (JSON lines), each a\n"
+		"relocation's start or end on this host, saying who asked for it.  The\n"
+		"filters together: the MAC, a host it names (host, from or to), the\n"
+		"outcome (e.g. committed, \"rolled back\", interrupted, \"in progress\"),\n"
+		"the relocation id, written in [--since, --until].  --limit: the newest N\n"
+		"lines that pass (default 100).  -j: one JSON array instead.\n"
+		"TIME: 2026-12-03T08:00:00Z, 2026-12-03 (UTC), @SECONDS, now, -15m, +2h.\n");
+}
+
+static int do_journal(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
+{
+	static const struct option opts[] = {
+		{ "mac", required_argument, NULL, 'm' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "outcome", required_argument, NULL, 'o' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *cmd = argv[0], *host = NULL, *outcome = NULL;
+	uint64_t limit = 100, id = 0, since = 0, until = 0;
+	char mac_s[MAC_STRLEN] = "";
+	struct ctl_msg m;
+	struct mac mac;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "jhn:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (cli_mac(cmd, "--mac", optarg, &mac) < 0)
+				return CLI_USAGE;
+			mac_format(&mac, mac_s);
+			break;
+		case 'H':
+			if (!*optarg || strlen(optarg) >= 64)
+				return cli_error(CLI_USAGE, cmd, "--host: '%s' is not a host name",
+						 optarg);
+			host = optarg;
+			break;
+		case 'o':
+			if (!*optarg || strlen(optarg) >= 64)
+				return cli_error(CLI_USAGE, cmd, "--outcome: '%s' is not an outcome",
+						 optarg);
+			outcome = optarg;
+			break;
+		case 'i':
+			if (cli_uint(cmd, "--id", optarg, 1, UINT64_MAX, &id) < 0)
+				return CLI_USAGE;
+			break;
+		case 'S':
+			if (cli_time(cmd, "--since", optarg, &since) < 0)
+				return CLI_USAGE;
+			break;
+		case 'U':
+			if (cli_time(cmd, "--until", optarg, &until) < 0)
+				return CLI_USAGE;
+			break;
+		case 'n':
+			if (cli_uint(cmd, "--limit", optarg, 1, 1000000, &limit) < 0)
+				return CLI_USAGE;
+			break;
+		case 's': sock = optarg; break;
+		case 'j': ctx->json = true; break;
+		case 'h':
+			journal_usage(stdout);
+			return CLI_OK;
+		default:
+			journal_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc)
+		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
+	if (since && until && since > until)
+		return cli_error(CLI_USAGE, cmd, "--since is after --until");
+	ctl_msg_init(&m, PROTO_REQ_JOURNAL);
 	ctl_put_u64(&m, A_LIMIT, limit);
-	ret = transact(cmd, sock, &m, ctx->json, type == PROTO_REQ_JOURNAL);
+	if (mac_s[0])
+		ctl_put_str(&m, A_MATCH_MAC, mac_s);
+	if (host)
+		ctl_put_str(&m, A_MATCH_HOST, host);
+	if (outcome)
+		ctl_put_str(&m, A_MATCH_OUTCOME, outcome);
+	if (id)
+		ctl_put_u64(&m, A_ID, id);
+	if (since)
+		ctl_put_u64(&m, A_SINCE, since);
+	if (until)
+		ctl_put_u64(&m, A_UNTIL, until);
+	ret = transact(cmd, sock, &m, ctx->json, true);
 	ctl_msg_free(&m);
 	return ret;
 }
@@ -365,6 +461,6 @@ int cmd_agent(int argc, char **argv, const struct cli_ctx *gctx)
 	if (!strcmp(argv[0], "event"))
 		return do_event(argc, argv, &ctx, sock);
 	if (!strcmp(argv[0], "status"))
-		return do_simple(argc, argv, &ctx, sock, PROTO_REQ_STATUS);
-	return do_simple(argc, argv, &ctx, sock, PROTO_REQ_JOURNAL);
+		return do_status(argc, argv, &ctx, sock);
+	return do_journal(argc, argv, &ctx, sock);
 }

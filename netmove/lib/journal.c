@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "netmove/journal.h"
@@ -283,4 +284,42 @@ int journal_field(const char *line, const char *key, char *buf, size_t size)
 			return -EBADMSG;
 		p = skip_ws(p);
 	}
+}
+
+static bool field_is(const char *line, const char *key, const char *want)
+{
+	char v[256];
+
+	return journal_field(line, key, v, sizeof(v)) >= 0 && !strcasecmp(v, want);
+}
+
+static bool field_u64(const char *line, const char *key, uint64_t *out)
+{
+	char v[32], *end;
+
+	if (journal_field(line, key, v, sizeof(v)) <= 0)
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return !errno && !*end && v[0] != '-';
+}
+
+bool journal_match(const char *line, const struct journal_filter *f)
+{
+	uint64_t v;
+
+	if (f->mac && !field_is(line, "mac", f->mac))
+		return false;
+	if (f->host && !field_is(line, "host", f->host) && !field_is(line, "from", f->host) &&
+	    !field_is(line, "to", f->host))
+		return false;
+	if (f->outcome && !field_is(line, "outcome", f->outcome))
+		return false;
+	if (f->id && (!field_u64(line, "id", &v) || v != f->id))
+		return false;
+	if ((f->since_us || f->until_us) && !field_u64(line, "time_us", &v))
+		return false;
+	if (f->since_us && v < f->since_us)
+		return false;
+	return !f->until_us || v <= f->until_us;
 }

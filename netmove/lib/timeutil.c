@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "netmove/timeutil.h"
@@ -45,4 +47,81 @@ void timeutil_sleep_until_mono(uint64_t deadline_ns)
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
+}
+
+static int parse_span(const char *s, uint64_t now_ns, uint64_t *out_ns)
+{
+	static const struct {
+		char unit;
+		uint64_t ns;
+	} units[] = { { 's', NSEC_PER_SEC }, { 'm', 60 * NSEC_PER_SEC },
+		      { 'h', 3600 * NSEC_PER_SEC }, { 'd', 86400 * NSEC_PER_SEC } };
+	unsigned long long n;
+	uint64_t span;
+	char *end;
+	size_t i;
+
+	if (s[1] < '0' || s[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(s + 1, &end, 10);
+	if (errno || end[0] == 0 || end[1] != 0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].unit == end[0])
+			break;
+	if (i == sizeof(units) / sizeof(units[0]) || n > UINT64_MAX / units[i].ns)
+		return -EINVAL;
+	span = n * units[i].ns;
+	if (s[0] == '-' ? span > now_ns : span > UINT64_MAX - now_ns)
+		return -EINVAL;
+	*out_ns = s[0] == '-' ? now_ns - span : now_ns + span;
+	return 0;
+}
+
+int timeutil_parse_real(const char *s, uint64_t now_ns, uint64_t *out_ns)
+{
+	static const char *const forms[] = { "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+					     "%Y-%m-%d" };
+	unsigned long long secs;
+	struct tm tm;
+	const char *end;
+	char *e;
+	time_t t;
+	size_t i;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (!strcmp(s, "now")) {
+		*out_ns = now_ns;
+		return 0;
+	}
+	if (s[0] == '-' || s[0] == '+')
+		return parse_span(s, now_ns, out_ns);
+	if (s[0] == '@') {
+		if (s[1] < '0' || s[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		secs = strtoull(s + 1, &e, 10);
+		if (errno || *e || secs > UINT64_MAX / NSEC_PER_SEC)
+			return -EINVAL;
+		*out_ns = secs * NSEC_PER_SEC;
+		return 0;
+	}
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, forms[i], &tm);
+		if (!end)
+			continue;
+		if (*end == 'Z' && i < 2)
+			end++;
+		if (*end)
+			continue;
+		t = timegm(&tm);
+		if (t < 0)
+			return -EINVAL;
+		*out_ns = (uint64_t)t * NSEC_PER_SEC;
+		return 0;
+	}
+	return -EINVAL;
 }

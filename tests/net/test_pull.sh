@@ -5,7 +5,10 @@
 # a port (external_ids:attached-mac, as libvirt records it), relocates it to B
 # as if its own CLI had asked.  Under a probe stream: 0 lost, 0 duplicated,
 # 0 reordered, both ways.  Refusals: a MAC no peer has, a source that is not a
-# peer.
+# peer.  The audit trail: each journal record says who asked (the pulling
+# agent's authenticated identity, and who it says asked it; for a relocation
+# asked on the source, the local user and program), and `netmove journal`'s
+# filters give what the journal file holds for them.
 set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
@@ -30,7 +33,62 @@ for n in 1 2; do
 	[ "$LOST" = 0 ] || fail "pull $n: $LOST frames lost"
 	[ "$(jget "$r" duplicated)" = 0 ] || fail "pull $n: duplicates"
 	[ "$(jget "$r" reordered)" = 0 ] || fail "pull $n: reordered"
+	# Who asked: the source knows the pulling agent by its authenticated
+	# identity, which says a local user asked it; the destination knows
+	# the source by its identity, which says it did this for that agent.
+	JD=$(ag_last "$to")
+	echo "requested_by: source $(jq -c .requested_by <<<"$J"), destination $(jq -c .requested_by <<<"$JD")"
+	jq -e --arg to "host$to" '.requested_by.kind == "peer" and (.requested_by.identity | contains($to))
+		and (.requested_by.says_for | test("^user root \\(uid 0\\), pid [0-9]+ netmove, on " + $to + "$"))' \
+		<<<"$J" >/dev/null || fail "pull $n: the source's record does not say host$to's root asked: $J"
+	jq -e --arg from "host$from" --arg to "host$to" '.requested_by.kind == "peer" and
+		(.requested_by.identity | contains($from)) and
+		(.requested_by.says_for | startswith("peer ") and contains(" on " + $from + ", for user root"))' \
+		<<<"$JD" >/dev/null || fail "pull $n: the destination's record does not say why host$from asked: $JD"
 done
+
+step "a relocation asked on the source: the local client is named"
+from=$(vs_host vm1) to=$(mig_other "$(vs_host vm1)")
+mig_probe vm1 2000 1 100 netmove
+J=$(ag_last "$from") JD=$(ag_last "$to")
+echo "requested_by: source $(jq -c .requested_by <<<"$J"), destination $(jq -c .requested_by <<<"$JD")"
+[ "$(jq -r .outcome <<<"$J")" = committed ] || fail "relocation: not committed: $J"
+jq -e '.requested_by == {kind: "local", user: "root", uid: 0, pid: .requested_by.pid, program: "netmove"}
+	and .requested_by.pid > 0' <<<"$J" >/dev/null || fail "the source's record does not name root's netmove: $J"
+jq -e --arg from "host$from" '.requested_by.kind == "peer" and (.requested_by.identity | contains($from)) and
+	(.requested_by.says_for | test("^user root \\(uid 0\\), pid [0-9]+ netmove, on " + $from + "$"))' \
+	<<<"$JD" >/dev/null || fail "the destination's record does not say host$from's root asked: $JD"
+
+step "netmove journal: filters against the journal file"
+# jcheck H JQ FILTER...: the lines `netmove journal FILTER...` prints on
+# host H are those jq selects (JQ) from its journal file.
+jcheck() { # H JQ FILTER...
+	local h=$1 sel=$2 got want
+	shift 2
+	# Both through jq, which writes numbers its own way.
+	got=$(ag_nm "$h" journal --limit 1000000 "$@" | jq -c .) || fail "journal $*: exit $?"
+	want=$(jq -c "select($sel)" "$(ag_journal "$h")")
+	echo "journal $h $*: $(grep -c . <<<"$got") line(s)"
+	[ "$got" = "$want" ] || fail "journal $h $*: printed $(grep -c . <<<"$got") line(s), the file has $(grep -c . <<<"$want")"
+}
+total=$(grep -c . "$(ag_journal a)")
+[ "$total" -ge 6 ] || fail "host a's journal has $total lines, expected at least 6"
+id=$(jq -r 'select(.role == "source") | .id' "$(ag_journal a)" | tail -1)
+mid=$(($(jq -r .time_us "$(ag_journal a)" | sed -n 3p) / 1000000))	# seconds
+jcheck a 'true'
+jcheck a '.mac == "'"$VM1_MAC"'" and .outcome == "committed"' --mac "${VM1_MAC^^}" --outcome committed
+jcheck a '.outcome == "in progress"' --outcome "in progress"
+jcheck a '.host == "hostb" or .from == "hostb" or .to == "hostb"' --host hostb
+jcheck a '.id == '"$id" --id "$id"
+jcheck a ".time_us >= $mid * 1000000" --since "@$mid"
+jcheck a ".time_us <= $mid * 1000000" --until "@$mid"
+jcheck a ".time_us >= $mid * 1000000 and .time_us <= ($mid + 1) * 1000000" --since "@$mid" --until "@$((mid + 1))"
+jcheck a 'false' --since +1h
+jcheck a 'false' --host hostz
+got=$(ag_nm a journal --limit 2) || fail "journal --limit 2"
+[ "$got" = "$(tail -2 "$(ag_journal a)")" ] || fail "journal --limit 2 is not the newest two lines"
+ag_nm a --json journal --mac "$VM1_MAC" | jq -e 'type == "array" and length > 0' >/dev/null ||
+	fail "journal --json is not a JSON array"
 
 step "refusals"
 st=0

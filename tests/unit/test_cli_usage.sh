@@ -56,6 +56,8 @@ AGENT=(netmoved --name a --key-file "$t/key" --ofctl unix:/x --ovs-ctl /x --upli
 usage netmoved_peer_port_0 "'hostb=198.18.0.2:0' is not NAME=IP:PORT" "${AGENT[@]}" --peer hostb=198.18.0.2:0
 usage netmoved_peer_no_port "'hostb=198.18.0.2' is not NAME=IP:PORT" "${AGENT[@]}" --peer hostb=198.18.0.2
 usage netmoved_listen_port_0 "--listen: '198.18.0.1:0' is not IP:PORT" "${AGENT[@]}" --listen 198.18.0.1:0
+usage netmoved_metrics_no_port "--metrics: '127.0.0.1' is not IP:PORT" "${AGENT[@]}" --metrics 127.0.0.1
+usage netmoved_metrics_name "--metrics: 'localhost:9870' is not IP:PORT" "${AGENT[@]}" --metrics localhost:9870
 usage netmoved_spill_huge "invalid value '70000'" "${AGENT[@]}" --spill-mib 70000
 usage netmoved_handoff_idle_0 "invalid value '0'" "${AGENT[@]}" --handoff-idle 0
 tests+=(netmoved_fault_bad)
@@ -117,6 +119,15 @@ usage event_rx_after_zero "--rx-after: '12:0' is not" \
 	--rx-after 12:0
 usage event_last_rx_none_alone "--last-rx none needs --rx-after" \
 	netmove event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx none
+usage journal_since_word "--since: 'yesterday' is not a time" netmove journal --since yesterday
+usage journal_until_zone "--until: '2026-12-03T08:00:00+01:00' is not a time" \
+	netmove journal --until 2026-12-03T08:00:00+01:00
+usage journal_since_after_until "--since is after --until" \
+	netmove journal --since 2026-12-03 --until 2026-12-02
+usage journal_mac "--mac" netmove journal --mac 52:54:00:00:00
+usage journal_id_0 "--id: '0' is not a whole number from 1" netmove journal --id 0
+usage journal_outcome_empty "--outcome: '' is not an outcome" netmove journal --outcome ''
+usage journal_stray "unexpected argument 'x'" netmove journal x
 
 # A well-formed --last-rx gets as far as the agent (none here: exit 3).
 test_event_last_rx_accepted() {

@@ -134,6 +134,65 @@ static void field_malformed(void **state)
 	assert_int_equal(journal_field("{\"a\":{}}", "a", buf, sizeof(buf)), -EINVAL);
 }
 
+/* The reader's filters, each alone and together, on lines as the agent
+ * writes them. */
+static void match_filters(void **state)
+{
+	const char *src = "{\"time_us\":1796284800000000,\"host\":\"hosta\",\"id\":7,"
+			  "\"role\":\"source\",\"mac\":\"52:54:00:00:00:01\",\"from\":\"hosta\","
+			  "\"to\":\"hostb\",\"requested_by\":{\"kind\":\"local\",\"user\":\"root\"},"
+			  "\"outcome\":\"rolled back\"}";
+	const char *rec = "{\"time_us\":1796284900000000,\"host\":\"hostb\","
+			  "\"mac\":\"52:54:00:00:00:02\",\"outcome\":\"recovered\"}";
+	struct journal_filter f = { 0 };
+
+	(void)state;
+	assert_true(journal_match(src, &f));
+	assert_true(journal_match("not json", &f));
+	f.mac = "52:54:00:00:00:01";
+	assert_true(journal_match(src, &f));
+	f.mac = "52:54:00:00:00:0A";
+	assert_false(journal_match(src, &f));
+	f.mac = "52:54:00:00:00:02";
+	assert_true(journal_match(rec, &f));
+	f = (struct journal_filter){ .host = "HOSTB" };
+	assert_true(journal_match(src, &f));	/* its "to" */
+	assert_true(journal_match(rec, &f));	/* its "host" */
+	f.host = "hostc";
+	assert_false(journal_match(src, &f));
+	f = (struct journal_filter){ .outcome = "rolled back" };
+	assert_true(journal_match(src, &f));
+	f.outcome = "rolled";
+	assert_false(journal_match(src, &f));
+	/* A key inside requested_by is not the top-level one. */
+	f = (struct journal_filter){ .outcome = "root" };
+	assert_false(journal_match(src, &f));
+	f = (struct journal_filter){ .id = 7 };
+	assert_true(journal_match(src, &f));
+	assert_false(journal_match(rec, &f));	/* no id at all */
+	f.id = 70;
+	assert_false(journal_match(src, &f));
+	f = (struct journal_filter){ .since_us = 1796284800000000ULL };
+	assert_true(journal_match(src, &f));
+	f.since_us++;
+	assert_false(journal_match(src, &f));
+	assert_true(journal_match(rec, &f));
+	f = (struct journal_filter){ .until_us = 1796284800000000ULL };
+	assert_true(journal_match(src, &f));
+	assert_false(journal_match(rec, &f));
+	assert_false(journal_match("{\"host\":\"hosta\"}", &f));	/* no time */
+	f = (struct journal_filter){ .mac = "52:54:00:00:00:01", .host = "hosta",
+				     .outcome = "rolled back", .id = 7,
+				     .since_us = 1796284700000000ULL,
+				     .until_us = 1796284800000000ULL };
+	assert_true(journal_match(src, &f));
+	f.host = "hostb";
+	assert_true(journal_match(src, &f));
+	f.outcome = "committed";
+	assert_false(journal_match(src, &f));
+	assert_false(journal_match("{\"mac\":", &f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +201,7 @@ int main(void)
 		cmocka_unit_test(field_top_level_only),
 		cmocka_unit_test(field_escapes),
 		cmocka_unit_test(field_malformed),
+		cmocka_unit_test(match_filters),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

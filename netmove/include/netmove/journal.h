@@ -2,7 +2,9 @@
 #ifndef NETMOVE_JOURNAL_H
 #define NETMOVE_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "netmove/out.h"
 
@@ -36,5 +38,20 @@ int journal_read(const char *path, int (*fn)(const char *line, void *arg), void 
  * bytes or more) or -EBADMSG (the line is not such an object, up to that
  * field). */
 int journal_field(const char *line, const char *key, char *buf, size_t size);
+
+/* Which lines a reader wants; an empty field (NULL, 0) does not filter. */
+struct journal_filter {
+	const char *mac;	/* "mac" is this address (any case, aa:bb:..) */
+	const char *host;	/* "host", "from" or "to" is this host */
+	const char *outcome;	/* "outcome" is this, exactly */
+	uint64_t id;		/* "id" is this */
+	uint64_t since_us;	/* "time_us" (CLOCK_REALTIME µs) at or after this */
+	uint64_t until_us;	/* and at or before this */
+};
+
+/* Whether line (one of our own journal lines) passes f: every field f sets
+ * must match.  A line without the field, or not such an object, does not
+ * pass a filter on it. */
+bool journal_match(const char *line, const struct journal_filter *f);
 
 #endif

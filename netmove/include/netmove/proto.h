@@ -58,6 +58,13 @@ enum proto_attr {
 	A_RX_AFTER,		/* bytes: the NIC's header length (1 byte), then per buffer
 				 * it filled after the anchor the bytes written (u32, big-
 				 * endian), oldest first; at most GUESTRX_AFTER_MAX */
+	A_REQUESTER,		/* string: who asked the sending agent (its word:
+				 * requester_text), in PREPARE and PULL */
+	A_MATCH_MAC,		/* string: journal lines of this MAC only */
+	A_MATCH_HOST,		/* string: of this host (host, from or to) only */
+	A_MATCH_OUTCOME,	/* string: with this outcome only */
+	A_SINCE,		/* u64 CLOCK_REALTIME µs: written at or after it only */
+	A_UNTIL,		/* u64 CLOCK_REALTIME µs: at or before it only */
 };
 
 #endif

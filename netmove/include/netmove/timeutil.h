@@ -23,6 +23,13 @@ uint64_t timeutil_deadline_ms(int timeout_ms);
  * 0 once it passed, else the milliseconds left rounded up. */
 int timeutil_poll_ms(uint64_t deadline_ns);
 
+/* A wall-clock instant as an operator writes it, into CLOCK_REALTIME ns:
+ * "2026-12-03T08:00:00Z" or "2026-12-03 08:00:00" (UTC; the Z is optional,
+ * no other zone), "2026-12-03" (its midnight, UTC), "@1796284800" (seconds
+ * since the epoch), "now", or a span from now_ns: "-15m" (ago), "+2h"
+ * (ahead), units s, m, h, d.  Returns 0 or -EINVAL. */
+int timeutil_parse_real(const char *s, uint64_t now_ns, uint64_t *out_ns);
+
 /* Sleep until the given CLOCK_MONOTONIC instant (restarts on EINTR). */
 void timeutil_sleep_until_mono(uint64_t deadline_ns);
 
