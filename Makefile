@@ -99,6 +99,7 @@ UNIT_AGENT_test_choreo := netmove/agent/choreo.c
 UNIT_AGENT_test_shipq := netmove/agent/shipq.c netmove/agent/recfile.c
 UNIT_AGENT_test_recfile := netmove/agent/recfile.c
 UNIT_AGENT_test_metrics := netmove/agent/metrics.c
+UNIT_AGENT_test_relq := netmove/agent/relq.c
 define agent_unit
 $(O)/unit/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove.a
 	@mkdir -p $$(dir $$@)
@@ -110,7 +111,7 @@ $(O)/unit-san/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove-san.a
 	$$(CC) $$(CFLAGS) $$(SAN) -O1 -Itests/unit -Inetmove/agent -o $$@ $$< $$(UNIT_AGENT_$(1)) \
 		$(O)/libnetmove-san.a $$(LDLIBS) -lcmocka
 endef
-$(foreach t,test_choreo test_shipq test_recfile test_metrics,$(eval $(call agent_unit,$(t))))
+$(foreach t,test_choreo test_shipq test_recfile test_metrics test_relq,$(eval $(call agent_unit,$(t))))
 
 # The programs' usage errors, where tests/run.sh looks for unit tests (it
 # prints cmocka's result lines); it runs the programs built in $(O)/.

@@ -1,5 +1,7 @@
 #!/bin/bash
 # make bench: speed figures measured side by side in one run (not pass/fail).
+#   0. many relocations asked at once (1, 10, 100 VMs): lost, CPU, memory,
+#      latency (tests/net/test_scale.sh);
 #   1. relocation on the testbed: frames lost with and without netmove at 10
 #      and 50 kpps, largest gap / pause, resume -> first announcement, resume
 #      -> upstream FDB moved and read back (from the agents' journals);
@@ -56,6 +58,9 @@ echo "== a relocation's latency over TLS: PSK vs certificates (5 relocations eac
 		echo "bench: relocation over TLS ($mode): source PREPARE -> destination has it (connect, handshake, message) ${prep[*]} ms; destination resume -> commit ${commit[*]} ms"
 	done
 )
+
+echo "== many relocations asked at once (tests/net/test_scale.sh: 1, 10, 100 VMs, 20 frames/s each)"
+SCALE_ROUNDS="1 10 100" SCALE_RATE=20 bash tests/net/test_scale.sh 2>&1 | grep -E '^(measured|FAIL)' | sed 's/^/bench: /'
 
 echo "== relocation on the testbed (VM paused 200 ms, 2 s streams)"
 (

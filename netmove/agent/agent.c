@@ -125,11 +125,11 @@ int agent_forward(struct replay *rp, const struct buffer_record *rec, uint64_t *
 	return ret;
 }
 
-int agent_until_quiet(int (*step)(void *arg), void *arg)
+int agent_until_quiet(int (*step)(void *arg), void *arg, int rounds)
 {
 	int i, quiet, ret;
 
-	for (i = 0, quiet = 0; i < AGENT_QUIET_MAX && quiet < AGENT_QUIET_ROUNDS; i++) {
+	for (i = 0, quiet = 0; i < AGENT_QUIET_MAX && quiet < rounds; i++) {
 		usleep(AGENT_QUIET_STEP_US);
 		ret = step(arg);
 		if (ret < 0)
@@ -192,4 +192,119 @@ bool agent_take_early_resume(struct agent *a, const struct mac *mac, uint64_t *t
 		return fresh;
 	}
 	return false;
+}
+
+/* ------------------------------------------------------------ the queue */
+
+unsigned agent_in_flight_to(struct agent *a, const char *host)
+{
+	struct reloc *r;
+	unsigned n = 0;
+
+	for (r = a->relocs; r; r = r->next)
+		n += r->is_src && !r->done && !r->queued && !strcmp(r->to, host);
+	return n;
+}
+
+void agent_start_src(struct agent *a, struct reloc *r)
+{
+	if (reloc_start_src(a, r) == 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	r->done = true;
+	snprintf(r->outcome, sizeof(r->outcome), "failed");
+	pthread_mutex_unlock(&a->lock);
+	agent_reply(r->cli_fd, false, "cannot start the relocation thread");
+	pthread_mutex_lock(&a->lock);
+	r->cli_fd = -1;
+	r->thread_exited = true;
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Whether the asker of a queued relocation hung up (it waits for the
+ * answer; a CLI that timed out closed its end). */
+static bool asker_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return fd < 0 || (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)));
+}
+
+/* End a queued relocation that was taken off the queue (caller holds
+ * a->lock): journaled and answered by the caller, without it. */
+static void cancel(struct agent *a, struct reloc *r, const char *why)
+{
+	uint64_t now = timeutil_real_ns() / NSEC_PER_USEC;
+
+	r->queued = false;
+	r->done = true;	/* thread_exited once answered: kept until then */
+	snprintf(r->outcome, sizeof(r->outcome), "cancelled");
+	snprintf(r->error, sizeof(r->error), "%s (queued %llu ms)", why,
+		 (unsigned long long)((now - r->queued_us) / 1000));
+	metrics_count(&a->metrics, METRICS_SRC, "cancelled");
+}
+
+void agent_dequeue(struct agent *a, const char *host)
+{
+	struct reloc *go[AGENT_DEQUEUE_BATCH], *gone[AGENT_DEQUEUE_BATCH], *r;
+	size_t ngo, ngone, i;
+	char to[AGENT_NAME_LEN];
+
+	snprintf(to, sizeof(to), "%s", host);
+	do {
+		ngo = ngone = 0;
+		pthread_mutex_lock(&a->lock);
+		while (ngo < AGENT_DEQUEUE_BATCH && ngone < AGENT_DEQUEUE_BATCH &&
+		       agent_in_flight_to(a, to) < a->cfg.max_per_peer &&
+		       (r = relq_pop(&a->queue, to))) {
+			if (a->stopping || asker_gone(r->cli_fd)) {
+				cancel(a, r, a->stopping ? "netmoved is stopping" :
+							   "the asker stopped waiting before its turn");
+				gone[ngone++] = r;
+				continue;
+			}
+			r->queued = false;
+			go[ngo++] = r;
+		}
+		pthread_mutex_unlock(&a->lock);
+		for (i = 0; i < ngone; i++) {
+			agent_log(a, "relocation %llu cancelled: %s", (unsigned long long)gone[i]->id,
+				  gone[i]->error);
+			reloc_journal(a, gone[i]);
+			agent_reply(gone[i]->cli_fd, false, gone[i]->error);
+			pthread_mutex_lock(&a->lock);
+			gone[i]->cli_fd = -1;
+			gone[i]->thread_exited = true;
+			pthread_mutex_unlock(&a->lock);
+		}
+		for (i = 0; i < ngo; i++) {
+			agent_log(a, "relocation %llu: its turn for %s", (unsigned long long)go[i]->id,
+				  to);
+			agent_start_src(a, go[i]);
+		}
+	} while (ngo == AGENT_DEQUEUE_BATCH || ngone == AGENT_DEQUEUE_BATCH);
+}
+
+void agent_cancel_queued(struct agent *a, const char *why)
+{
+	struct reloc *r;
+
+	for (;;) {
+		pthread_mutex_lock(&a->lock);
+		for (r = a->relocs; r && !r->queued; r = r->next)
+			;
+		if (r) {
+			(void)relq_remove(&a->queue, r);
+			cancel(a, r, why);
+		}
+		pthread_mutex_unlock(&a->lock);
+		if (!r)
+			return;
+		reloc_journal(a, r);
+		agent_reply(r->cli_fd, false, r->error);
+		pthread_mutex_lock(&a->lock);
+		r->cli_fd = -1;
+		r->thread_exited = true;
+		pthread_mutex_unlock(&a->lock);
+	}
 }

@@ -15,12 +15,16 @@
 #include "fault.h"
 #include "lease.h"
 #include "metrics.h"
+#include "relq.h"
 #include "requester.h"
 #include "spares.h"
 #include "spill.h"
 #include "taprec.h"
 
 #define AGENT_MAX_PEERS 16
+#define AGENT_MAX_PER_PEER 16		/* --max-per-peer default */
+#define AGENT_MAX_PER_PEER_LIMIT 1024	/* and its largest */
+#define AGENT_DEQUEUE_BATCH 32		/* relocations agent_dequeue starts per lock taken */
 #define AGENT_NAME_LEN 32
 /* Finished relocations kept for `netmove status` (the journal has them all). */
 #define AGENT_KEEP_DONE 64
@@ -56,6 +60,8 @@ struct agent_cfg {
 	unsigned handoff_idle_ms;	/* a destination waits this long for the source's
 					 * next frames before it lets the VM's own through */
 	unsigned ring_mib;		/* buffer ring size per VM port */
+	unsigned max_per_peer;		/* this agent's relocations one destination takes at
+					 * once; the others are queued (relq.h) */
 	unsigned spill_mib;		/* most a source moves out of a ring into memory, per
 					 * relocation (0: none) */
 	bool no_tap_recovery;		/* leave frames a stopped VM left in its tap */
@@ -139,6 +145,9 @@ struct reloc {
 	char from[AGENT_NAME_LEN];	/* source host */
 	char to[AGENT_NAME_LEN];	/* destination host */
 	struct requester by;		/* who asked */
+	unsigned priority;		/* its place in the queue (relq.h: higher first) */
+	bool queued;			/* waiting for its turn, no thread yet (under lock) */
+	uint64_t queued_us;		/* CLOCK_REALTIME µs it was queued, 0 if never */
 	enum phase phase;		/* current phase */
 	uint64_t t_us[PH_MAX];		/* CLOCK_REALTIME µs each phase began, 0 if not */
 	struct reloc_progress p;	/* what its thread measured, as last published
@@ -183,6 +192,7 @@ struct agent {
 	uint64_t unauth_refused;	/* connections refused for that (under lock) */
 	struct worker lease;		/* renews the relocations' buffer leases (lease.c) */
 	struct metrics metrics;		/* counted since start (under lock; metrics.h) */
+	struct relq queue;		/* source relocations waiting for their turn (under lock) */
 	uint64_t start_us;		/* when it started (CLOCK_REALTIME µs) */
 	struct metrics_http *http;	/* serves them (--metrics), or NULL */
 	volatile int stop;		/* set by SIGTERM/SIGINT */
@@ -215,12 +225,13 @@ int agent_forward(struct replay *rp, const struct buffer_record *rec, uint64_t *
 /* Frames for a VM that left may still reach its old port for a while (the
  * datapath's cached flows, frames a busy vSwitch took in before the fabric
  * moved): call step every AGENT_QUIET_STEP_US until it found nothing (it
- * returns how many frames it took) AGENT_QUIET_ROUNDS times in a row, at
- * most AGENT_QUIET_MAX times.  Returns 0 or step's negative errno. */
+ * returns how many frames it took) rounds times in a row, at most
+ * AGENT_QUIET_MAX times.  Returns 0 or step's negative errno. */
 #define AGENT_QUIET_STEP_US 5000
-#define AGENT_QUIET_ROUNDS 3
-#define AGENT_QUIET_MAX 40		/* 200 ms */
-int agent_until_quiet(int (*step)(void *arg), void *arg);
+#define AGENT_QUIET_ROUNDS 3		/* 15 ms: the least quiet that counts */
+#define AGENT_QUIET_ROUNDS_MAX 40	/* 200 ms: the most asked of a slow VM */
+#define AGENT_QUIET_MAX 200		/* 1 s */
+int agent_until_quiet(int (*step)(void *arg), void *arg, int rounds);
 
 /* After its mode changed, a capture that began before may still be being
  * copied into b's ring on another CPU (reserved, not yet committed): call
@@ -277,5 +288,19 @@ int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *prep
 /* Render a relocation's state with the out printer (status, journal). */
 struct out;
 void reloc_render(struct reloc *r, struct out *o);
+/* Append r's record to the journal (takes a->lock to render it). */
+void reloc_journal(struct agent *a, struct reloc *r);
+
+/* The queue (agent.c).  agent_in_flight_to: this agent's source
+ * relocations to host under way, queued ones not counted (caller holds
+ * a->lock).  agent_start_src: start r's thread; if it cannot start, r ends
+ * failed and its asker is told.  agent_dequeue: after one to host ended,
+ * start those waiting for it while it has room, in their order; one whose
+ * asker hung up ends "cancelled" (journaled).  agent_cancel_queued: end
+ * every queued one "cancelled" with why, telling its asker (shutdown). */
+unsigned agent_in_flight_to(struct agent *a, const char *host);
+void agent_start_src(struct agent *a, struct reloc *r);
+void agent_dequeue(struct agent *a, const char *host);
+void agent_cancel_queued(struct agent *a, const char *why);
 
 #endif

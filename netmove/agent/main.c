@@ -71,6 +71,10 @@ static int stop_relocations(struct agent *a)
 
 	pthread_mutex_lock(&a->lock);
 	a->stopping = true;
+	pthread_mutex_unlock(&a->lock);
+	/* What waits for its turn never begins. */
+	agent_cancel_queued(a, "netmoved is stopping");
+	pthread_mutex_lock(&a->lock);
 	for (r = a->relocs; r; r = r->next)
 		if (!r->thread_exited && r->evfd[1] >= 0 &&
 		    write(r->evfd[1], &ev, sizeof(ev)) == sizeof(ev))

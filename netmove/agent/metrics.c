@@ -19,6 +19,7 @@ static const char *const outcome_names[METRICS_OUTCOMES] = {
 	[METRICS_ROLLED_BACK] = "rolled back",
 	[METRICS_FAILED] = "failed",
 	[METRICS_INTERRUPTED] = "interrupted",
+	[METRICS_CANCELLED] = "cancelled",
 	[METRICS_OTHER] = "other",
 };
 
@@ -172,6 +173,9 @@ int metrics_format(const struct metrics_snap *s, char **buf, size_t *len)
 	for (r = 0; r < METRICS_ROLES; r++)
 		fprintf(f, "netmove_relocations_in_flight{role=\"%s\"} %" PRIu64 "\n", role_names[r],
 			s->in_flight[r]);
+	head(f, "netmove_relocations_queued", "gauge",
+	     "Source relocations waiting for their turn (netmoved --max-per-peer).");
+	fprintf(f, "netmove_relocations_queued %" PRIu64 "\n", s->queued);
 	head(f, "netmove_frames_buffered_total", "counter",
 	     "Frames buffered on this host by ended relocations (journal frames.buffered).");
 	fprintf(f, "netmove_frames_buffered_total %" PRIu64 "\n", m->frames_buffered);

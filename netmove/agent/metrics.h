@@ -26,6 +26,7 @@ enum metrics_outcome {
 	METRICS_ROLLED_BACK,		/* "rolled back" */
 	METRICS_FAILED,			/* "failed" */
 	METRICS_INTERRUPTED,		/* "interrupted": journaled at start by recovery */
+	METRICS_CANCELLED,		/* "cancelled": queued, never started */
 	METRICS_OTHER,			/* "other" */
 	METRICS_OUTCOMES,
 };
@@ -70,7 +71,8 @@ struct metrics_reloc {
 /* What one scrape shows: the counters and the state of the moment. */
 struct metrics_snap {
 	struct metrics m;		/* a copy of the counters */
-	uint64_t in_flight[METRICS_ROLES]; /* relocations whose outcome is not known yet */
+	uint64_t in_flight[METRICS_ROLES]; /* relocations under way (outcome not known yet) */
+	uint64_t queued;		/* source relocations waiting for their turn */
 	const char *host;		/* this agent's --name */
 	const char *phase_name[METRICS_PHASES]; /* label of each phase */
 	uint64_t start_us;		/* when the agent started (CLOCK_REALTIME µs) */

@@ -32,8 +32,9 @@ static void snapshot(struct agent *a, struct metrics_snap *s)
 	pthread_mutex_lock(&a->lock);
 	s->m = a->metrics;
 	for (r = a->relocs; r; r = r->next)
-		if (!r->done)
+		if (!r->done && !r->queued)
 			s->in_flight[r->is_src ? METRICS_SRC : METRICS_DST]++;
+	s->queued = relq_count(&a->queue, NULL);
 	pthread_mutex_unlock(&a->lock);
 	s->host = a->cfg.name;
 	s->start_us = a->start_us;

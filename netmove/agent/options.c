@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
 		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
-		"                [--handoff-idle MS] [--metrics IP:PORT]\n"
+		"                [--handoff-idle MS] [--metrics IP:PORT] [--max-per-peer N]\n"
 		"                [--ring-mib N] [--spill-mib N] [--no-tap-recovery] [--no-port-watch]\n"
 		"The netmove agent of one host; see netmoved(8).\n");
 }
@@ -99,6 +99,7 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 		{ "no-tap-recovery", no_argument, NULL, 'Q' },
 		{ "no-port-watch", no_argument, NULL, 'W' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "max-per-peer", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -116,6 +117,7 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 	cfg->handoff_idle_ms = 500;
 	cfg->ring_mib = 16;
 	cfg->spill_mib = SPILL_DEFAULT_MIB;
+	cfg->max_per_peer = AGENT_MAX_PER_PEER;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'N':
@@ -169,6 +171,14 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 		case 'S':
 			if (parse_uint(optarg, &cfg->spill_mib) < 0 || cfg->spill_mib > 65536)
 				goto bad;
+			break;
+		case 'C':
+			if (parse_uint(optarg, &cfg->max_per_peer) < 0 || !cfg->max_per_peer ||
+			    cfg->max_per_peer > AGENT_MAX_PER_PEER_LIMIT) {
+				fprintf(stderr, "netmoved: --max-per-peer: '%s' is not a whole number "
+						"from 1 to %u\n", optarg, AGENT_MAX_PER_PEER_LIMIT);
+				return -EINVAL;
+			}
 			break;
 		case 'Q': cfg->no_tap_recovery = true; break;
 		case 'W': cfg->no_port_watch = true; break;

@@ -27,6 +27,7 @@ struct pull {
 	char port[IF_NAMESIZE];		/* the VM's port here */
 	char from[AGENT_NAME_LEN];	/* the source, or "": ask every peer */
 	struct requester by;		/* who asked here */
+	uint64_t priority;		/* its priority on the source (A_PRIORITY) */
 };
 
 static int parse_pull(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *port,
@@ -97,6 +98,8 @@ static int ask_peer(struct pull *p, const struct agent_peer *peer, char *text, s
 		ret = ctl_put_str(&m, A_REQUESTER, who);
 	}
 	if (ret == 0)
+		ret = ctl_put_u64(&m, A_PRIORITY, p->priority);
+	if (ret == 0)
 		ret = ctl_send(&c, &m);
 	/* The source prepares us in between: its PREPARE comes on its own
 	 * connection, its answer on this one. */
@@ -163,6 +166,8 @@ void pull_start(struct agent *a, int fd, struct ctl_msg *req, const struct reque
 	p->a = a;
 	p->cli_fd = fd;
 	p->by = *by;
+	p->priority = PROTO_PRIORITY_DEFAULT;
+	ctl_get_u64(req, A_PRIORITY, &p->priority);
 	if (parse_pull(req, &p->mac, &p->ip, p->port, err, sizeof(err)) < 0) {
 		agent_reply(fd, false, err);
 		free(p);
@@ -187,6 +192,7 @@ void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 	struct requester by;
 	struct ctl_msg req, rep;
 	struct ctl_conn lc;
+	uint64_t prio;
 	struct in_addr ip;
 	struct mac mac;
 	int sv[2], ret;
@@ -220,6 +226,12 @@ void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 	if (ctl_get_str(m, A_REQUESTER, origin, sizeof(origin)) < 0)
 		origin[0] = 0;
 	requester_peer(&by, c, origin);
+	if (ctl_get_u64(m, A_PRIORITY, &prio) == 0 && ctl_put_u64(&req, A_PRIORITY, prio) < 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		close(sv[0]);
+		close(sv[1]);
+		goto answer;
+	}
 	agent_relocate(a, sv[0], &req, &by);
 	ctl_conn_init(&lc, sv[1], NULL, "pull");
 	ret = ctl_recv(&lc, &rep, 3 * (int)a->cfg.phase_timeout_ms);

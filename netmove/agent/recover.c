@@ -480,7 +480,7 @@ static int follow_vm(struct follow *f)
 	int ret = 0;
 
 	if (f->b) {
-		ret = agent_until_quiet(ring_step, f);
+		ret = agent_until_quiet(ring_step, f, AGENT_QUIET_ROUNDS);
 		if (ret == 0)
 			ret = buffer_set_mode(f->b, &f->l->mac, BUFFER_MODE_PASS);
 		if (ret == 0)
@@ -488,7 +488,7 @@ static int follow_vm(struct follow *f)
 	}
 	f->l->forwarded = f->k->n;
 	if (ret == 0 && f->tq)
-		ret = agent_until_quiet(tap_step, f);
+		ret = agent_until_quiet(tap_step, f, AGENT_QUIET_ROUNDS);
 	return ret;
 }
 

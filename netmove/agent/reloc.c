@@ -95,7 +95,16 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_str(o, "to", r->to);
 	out_str(o, "port", r->port);
 	requester_render(&r->by, o);
-	out_str(o, "phase", reloc_phase_name(r->phase));
+	if (r->is_src)
+		out_u64(o, "priority", r->priority);
+	if (r->queued_us)
+		out_u64(o, "queued_us", r->queued_us);
+	if (r->queued) {
+		out_str(o, "phase", "queued");
+		out_u64(o, "queue_position", relq_position(&r->agent->queue, r));
+	} else {
+		out_str(o, "phase", reloc_phase_name(r->phase));
+	}
 	out_obj_begin(o, "phases_us");
 	for (p = 0; p < PH_MAX; p++)
 		if (r->t_us[p])
@@ -163,7 +172,7 @@ void reloc_render(struct reloc *r, struct out *o)
 		out_str(o, "error", r->error);
 }
 
-void work_journal(struct work *w)
+void reloc_journal(struct agent *a, struct reloc *r)
 {
 	struct journal_entry e;
 	int ret;
@@ -171,13 +180,18 @@ void work_journal(struct work *w)
 	if (journal_begin(&e) < 0)
 		return;
 	out_u64(&e.o, "time_us", work_now_us());
-	out_str(&e.o, "host", w->a->cfg.name);
-	pthread_mutex_lock(&w->a->lock);
-	reloc_render(w->r, &e.o);
-	pthread_mutex_unlock(&w->a->lock);
-	ret = journal_commit(&e, w->a->cfg.journal);
+	out_str(&e.o, "host", a->cfg.name);
+	pthread_mutex_lock(&a->lock);
+	reloc_render(r, &e.o);
+	pthread_mutex_unlock(&a->lock);
+	ret = journal_commit(&e, a->cfg.journal);
 	if (ret < 0)
-		agent_log(w->a, "journal %s: %s", w->a->cfg.journal, strerror(-ret));
+		agent_log(a, "journal %s: %s", a->cfg.journal, strerror(-ret));
+}
+
+void work_journal(struct work *w)
+{
+	reloc_journal(w->a, w->r);
 }
 
 /* Events that came after the thread stopped listening (a blackout the
@@ -262,6 +276,9 @@ void work_finish(struct work *w, const char *outcome)
 		agent_reply(r->cli_fd, !strcmp(outcome, "committed"), r->error[0] ? r->error : outcome);
 		r->cli_fd = -1;
 	}
+	/* Its destination has room again for one that waits. */
+	if (r->is_src)
+		agent_dequeue(w->a, r->to);
 }
 
 void work_cleanup(struct work *w)

@@ -332,13 +332,20 @@ static int ship_one(const struct buffer_record *rec, void *arg)
  * entry, so that frames for it that still reach this host follow it. */
 static int src_redirect(struct work *w)
 {
-	uint32_t uplink;
+	uint32_t uplink, old = 0;
 	char *err = NULL;
 	int ret;
 
+	/* What the upstream switch still sends here, until it has seen the
+	 * move, goes to the old port: its buffer takes it to follow the VM. */
+	if (ovsp_ofport(w->of, w->r->port, &old, &err) < 0) {
+		free(err);
+		err = NULL;
+		old = 0;
+	}
 	ret = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err);
 	if (ret == 0)
-		ret = ovsp_vm_redirect(w->of, w->r->mac.b, uplink, 0, &err);
+		ret = ovsp_vm_redirect(w->of, w->r->mac.b, uplink, old, 0, &err);
 	if (ret < 0) {
 		work_error(w, "redirecting the VM's flows to the uplink", ret, err);
 		goto out;
@@ -373,16 +380,37 @@ static int ship_ring_step(void *arg)
 
 /* Frames for the VM that still reach this host follow it: point the bridge
  * at the uplink, then ship (or forward) what still reaches the old port
- * until it is quiet (agent_until_quiet).  Anything later was misdirected to
+ * until it is quiet (agent_until_quiet, for longer the fewer frames the VM
+ * gets: follow_quiet_rounds).  Anything later was misdirected to
  * the old port: counted, not queued (DROP); what came in before the switch
  * still follows.  Returns 0 or a negative errno. */
+/* How long the old port must be quiet before the follow ends, in
+ * AGENT_QUIET_STEP_US rounds: three of the VM's mean gaps between frames
+ * as its blackout saw them (a VM sent 20 frames/s goes 50 ms without one,
+ * while the fabric may not have moved yet), at least AGENT_QUIET_ROUNDS,
+ * at most AGENT_QUIET_ROUNDS_MAX (also for a VM sent nothing meanwhile). */
+static int follow_quiet_rounds(struct work *w)
+{
+	struct buffer_stats st;
+	uint64_t span, gap;
+	int rounds;
+
+	span = w->r->t_us[PH_BLACKOUT] ? work_now_us() - w->r->t_us[PH_BLACKOUT] : 0;
+	if (!span || buffer_stats(w->buf, &w->r->mac, &st) < 0 || !st.c.buffered)
+		return AGENT_QUIET_ROUNDS_MAX;
+	gap = span / st.c.buffered;
+	rounds = (int)((3 * gap + AGENT_QUIET_STEP_US - 1) / AGENT_QUIET_STEP_US);
+	return rounds < AGENT_QUIET_ROUNDS ? AGENT_QUIET_ROUNDS :
+	       rounds > AGENT_QUIET_ROUNDS_MAX ? AGENT_QUIET_ROUNDS_MAX : rounds;
+}
+
 static int src_follow(struct ship *s)
 {
 	struct work *w = s->w;
 	int ret = src_redirect(w);
 
 	if (ret == 0)
-		ret = agent_until_quiet(ship_ring_step, s);
+		ret = agent_until_quiet(ship_ring_step, s, follow_quiet_rounds(w));
 	if (ret < 0)
 		return ret;
 	buffer_set_mode(w->buf, &w->r->mac, BUFFER_MODE_DROP);

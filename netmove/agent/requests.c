@@ -46,8 +46,10 @@ static char *render_status(struct agent *a, bool json)
 		return NULL;
 	out_init(&o, f, json);
 	out_str(&o, "host", a->cfg.name);
-	out_arr_begin(&o, "relocations");
 	pthread_mutex_lock(&a->lock);
+	out_u64(&o, "max_per_peer", a->cfg.max_per_peer);
+	out_u64(&o, "queued", relq_count(&a->queue, NULL));
+	out_arr_begin(&o, "relocations");
 	for (r = a->relocs; r; r = r->next) {
 		out_obj_begin(&o, NULL);
 		reloc_render(r, &o);
@@ -132,6 +134,7 @@ static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r,
 			  size_t errlen)
 {
 	const void *v;
+	uint64_t prio;
 	size_t len;
 	int ret;
 
@@ -155,6 +158,15 @@ static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r,
 		snprintf(r->peer_port, sizeof(r->peer_port), "%s", r->port);
 	else if (ret < 0)
 		return -EINVAL;
+	r->priority = PROTO_PRIORITY_DEFAULT;
+	if (ctl_get_u64(req, A_PRIORITY, &prio) == 0) {
+		if (prio > PROTO_PRIORITY_MAX) {
+			snprintf(err, errlen, "priority %llu is not 0..%d", (unsigned long long)prio,
+				 PROTO_PRIORITY_MAX);
+			return -EINVAL;
+		}
+		r->priority = (unsigned)prio;
+	}
 	snprintf(r->from, sizeof(r->from), "%s", a->cfg.name);
 	if (!strcmp(r->to, a->cfg.name)) {
 		snprintf(err, errlen, "destination %s is this host", r->to);
@@ -167,6 +179,7 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct r
 {
 	struct reloc *r = calloc(1, sizeof(*r));
 	char err[256] = "";
+	bool full;
 
 	if (!r) {
 		agent_reply(fd, false, "out of memory");
@@ -191,18 +204,32 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct r
 		free(r);
 		return;
 	}
+	/* Its destination takes no more at once: it waits for its turn (its
+	 * asker waits too, for "prepared"). */
+	full = agent_in_flight_to(a, r->to) >= a->cfg.max_per_peer;
 	r->id = ++a->next_id;
 	r->next = a->relocs;
 	a->relocs = r;
 	agent_prune(a);
-	pthread_mutex_unlock(&a->lock);
-	if (reloc_start_src(a, r) < 0) {
-		pthread_mutex_lock(&a->lock);
+	if (full) {
+		if (relq_push(&a->queue, r, r->to, r->priority) == 0) {
+			r->queued = true;
+			r->queued_us = timeutil_real_ns() / NSEC_PER_USEC;
+			pthread_mutex_unlock(&a->lock);
+			agent_log(a, "relocation %llu queued for %s (priority %u, %zu waiting)",
+				  (unsigned long long)r->id, r->to, r->priority,
+				  relq_count(&a->queue, r->to));
+			return;
+		}
 		r->done = r->thread_exited = true;
+		snprintf(r->outcome, sizeof(r->outcome), "failed");
 		pthread_mutex_unlock(&a->lock);
-		agent_reply(fd, false, "cannot start the relocation thread");
+		agent_reply(fd, false, "out of memory for the queue");
 		r->cli_fd = -1;
+		return;
 	}
+	pthread_mutex_unlock(&a->lock);
+	agent_start_src(a, r);
 }
 
 static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
@@ -241,6 +268,16 @@ static void handle_event(struct agent *a, int fd, struct ctl_msg *req)
 	}
 	pthread_mutex_lock(&a->lock);
 	r = agent_find(a, &mac);
+	if (r && r->queued) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "relocation %llu of this MAC is queued (position %zu), "
+			 "not prepared: its migration must wait for \"prepared\"",
+			 (unsigned long long)r->id, relq_position(&a->queue, r));
+		pthread_mutex_unlock(&a->lock);
+		agent_reply(fd, false, why);
+		return;
+	}
 	if (r && write(r->evfd[1], &ev, sizeof(ev)) == sizeof(ev)) {
 		pthread_mutex_unlock(&a->lock);
 		return; /* the relocation thread answers */

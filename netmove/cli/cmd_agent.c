@@ -53,9 +53,9 @@ static void relocate_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmove relocate --mac MAC --ip IP --to HOST --port IF [--dst-port IF]\n"
-		"                        [--socket PATH]\n"
+		"                        [--priority N] [--socket PATH]\n"
 		"       netmove relocate --pull --mac MAC --ip IP --port IF [--from HOST]\n"
-		"                        [--socket PATH]\n\n"
+		"                        [--priority N] [--socket PATH]\n\n"
 		"Ask this host's netmoved (the source) to relocate the VM's network identity to\n"
 		"HOST: PREPARE runs now (destination flows + buffer armed); the hypervisor then\n"
 		"signals `netmove event blackout` here and `netmove event resumed` on HOST.\n"
@@ -65,6 +65,9 @@ static void relocate_usage(FILE *f)
 		"  --port IF      the VM's port on this host\n"
 		"  --dst-port IF  the VM's port on the destination (default: same name)\n"
 		"  --from HOST    with --pull: the source (default: ask every peer)\n"
+		"  --priority N   0..100 (default 50): where the destination takes no more at\n"
+		"                 once (netmoved --max-per-peer), queued relocations start\n"
+		"                 higher first, then in the order asked\n"
 		"exit codes: 0 prepared, 1 refused or failed, 2 usage, 3 agent unreachable\n");
 }
 
@@ -78,6 +81,7 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 		{ "port", required_argument, NULL, 'p' },
 		{ "dst-port", required_argument, NULL, 'd' },
 		{ "pull", no_argument, NULL, 'P' },
+		{ "priority", required_argument, NULL, 'r' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -87,6 +91,7 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 	struct mac mac;
 	struct in_addr ip;
 	bool have_mac = false, have_ip = false, pull = false;
+	uint64_t priority = PROTO_PRIORITY_DEFAULT;
 	struct ctl_msg m;
 	int c, ret;
 
@@ -105,6 +110,10 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 		case 't': to = optarg; break;
 		case 'f': from = optarg; break;
 		case 'P': pull = true; break;
+		case 'r':
+			if (cli_uint(cmd, "--priority", optarg, 0, PROTO_PRIORITY_MAX, &priority) < 0)
+				return CLI_USAGE;
+			break;
 		case 'p': port = optarg; break;
 		case 'd': dport = optarg; break;
 		case 's': sock = optarg; break;
@@ -139,6 +148,8 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 	ctl_msg_init(&m, PROTO_REQ_RELOCATE);
 	ret = pull ? agentc_pull_msg(&m, &mac, ip, port, from) :
 		     agentc_relocate_msg(&m, &mac, ip, to, port, dport);
+	if (ret == 0)
+		ret = ctl_put_u64(&m, A_PRIORITY, priority);
 	if (ret < 0) {
 		ctl_msg_free(&m);
 		return cli_error(CLI_FAILURE, cmd, "%s", strerror(-ret));

@@ -152,6 +152,17 @@ mig_drops() {
 	done
 }
 
+# A probe stream's result R (probe recv --json) for what LABEL names: the
+# "measured:" line, then fail unless it saw its end and lost, duplicated and
+# reordered nothing.
+mig_stream_ok() { # LABEL R
+	echo "measured: $1: lost $(jget "$2" lost), dup $(jget "$2" duplicated), reordered $(jget "$2" reordered), max gap $(jget "$2" max_gap_ms) ms"
+	[ "$(jget "$2" end_seen)" = true ] || fail "$1: END marker missing"
+	[ "$(jget "$2" lost)" = 0 ] || fail "$1: lost $(jget "$2" lost): $(jq -c .lost_ranges "$2")"
+	[ "$(jget "$2" duplicated)" = 0 ] || fail "$1: duplicates"
+	[ "$(jget "$2" reordered)" = 0 ] || fail "$1: reordered"
+}
+
 mig_probe() {
 	local name=$1 rate=$2 secs=$3 hold=$4 mode=$5 recv send ns
 	ns=$(vs_ns "$name")

@@ -75,7 +75,7 @@ for h in a b; do
 		fail "host $h: relocations counted before any"
 done
 echo "measured: scrape time before: host a ${BEFORE_MS[a]} ms, host b ${BEFORE_MS[b]} ms ($(wc -c <"$T_TMP/before-a.prom") bytes)"
-grep -q queue "$T_TMP/before-a.prom" && fail "a queue metric, but there is no queue yet"
+grep -qx 'netmove_relocations_queued 0' "$T_TMP/before-a.prom" || fail "no queue depth 0 before the relocation"
 r=$(scrape a "$T_TMP/404" /other)
 [ "${r%% *}" = 404 ] || fail "GET /other: HTTP ${r%% *}, expected 404"
 r=$(scrape a "$T_TMP/405" /metrics -X POST -d x)

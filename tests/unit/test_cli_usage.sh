@@ -58,6 +58,7 @@ usage netmoved_peer_no_port "'hostb=198.18.0.2' is not NAME=IP:PORT" "${AGENT[@]
 usage netmoved_listen_port_0 "--listen: '198.18.0.1:0' is not IP:PORT" "${AGENT[@]}" --listen 198.18.0.1:0
 usage netmoved_metrics_no_port "--metrics: '127.0.0.1' is not IP:PORT" "${AGENT[@]}" --metrics 127.0.0.1
 usage netmoved_metrics_name "--metrics: 'localhost:9870' is not IP:PORT" "${AGENT[@]}" --metrics localhost:9870
+usage netmoved_max_per_peer_0 "--max-per-peer: '0' is not a whole number from 1 to 1024" "${AGENT[@]}" --max-per-peer 0
 usage netmoved_spill_huge "invalid value '70000'" "${AGENT[@]}" --spill-mib 70000
 usage netmoved_handoff_idle_0 "invalid value '0'" "${AGENT[@]}" --handoff-idle 0
 tests+=(netmoved_fault_bad)
@@ -119,6 +120,8 @@ usage event_rx_after_zero "--rx-after: '12:0' is not" \
 	--rx-after 12:0
 usage event_last_rx_none_alone "--last-rx none needs --rx-after" \
 	netmove event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx none
+usage relocate_priority "--priority: '101' is not a whole number from 0 to 100" \
+	netmove relocate --mac $M --ip 198.18.0.9 --to hostb --port vnet0 --priority 101
 usage journal_since_word "--since: 'yesterday' is not a time" netmove journal --since yesterday
 usage journal_until_zone "--until: '2026-12-03T08:00:00+01:00' is not a time" \
 	netmove journal --until 2026-12-03T08:00:00+01:00

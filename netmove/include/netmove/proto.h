@@ -5,6 +5,11 @@
 
 #define PROTO_DEFAULT_SOCKET "/run/netmove/netmoved.sock"
 
+/* A_PRIORITY: 0..PROTO_PRIORITY_MAX, higher first; PROTO_PRIORITY_DEFAULT if not
+ * given. */
+#define PROTO_PRIORITY_MAX 100
+#define PROTO_PRIORITY_DEFAULT 50
+
 /* Message types. */
 enum proto_type {
 	/* CLI -> agent */
@@ -65,6 +70,8 @@ enum proto_attr {
 	A_MATCH_OUTCOME,	/* string: with this outcome only */
 	A_SINCE,		/* u64 CLOCK_REALTIME µs: written at or after it only */
 	A_UNTIL,		/* u64 CLOCK_REALTIME µs: at or before it only */
+	A_PRIORITY,		/* u64 0..PROTO_PRIORITY_MAX: a queued relocation's
+				 * priority, in REQ_RELOCATE, REQ_PULL and PULL */
 };
 
 #endif
