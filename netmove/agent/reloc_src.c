@@ -378,12 +378,6 @@ static int ship_ring_step(void *arg)
 	return ship_ring(arg);
 }
 
-/* Frames for the VM that still reach this host follow it: point the bridge
- * at the uplink, then ship (or forward) what still reaches the old port
- * until it is quiet (agent_until_quiet, for longer the fewer frames the VM
- * gets: follow_quiet_rounds).  Anything later was misdirected to
- * the old port: counted, not queued (DROP); what came in before the switch
- * still follows.  Returns 0 or a negative errno. */
 /* How long the old port must be quiet before the follow ends, in
  * AGENT_QUIET_STEP_US rounds: three of the VM's mean gaps between frames
  * as its blackout saw them (a VM sent 20 frames/s goes 50 ms without one,
@@ -404,6 +398,12 @@ static int follow_quiet_rounds(struct work *w)
 	       rounds > AGENT_QUIET_ROUNDS_MAX ? AGENT_QUIET_ROUNDS_MAX : rounds;
 }
 
+/* Frames for the VM that still reach this host follow it: point the bridge
+ * at the uplink, then ship (or forward) what still reaches the old port
+ * until it is quiet (agent_until_quiet, for longer the fewer frames the VM
+ * gets: follow_quiet_rounds).  Anything later was misdirected to
+ * the old port: counted, not queued (DROP); what came in before the switch
+ * still follows.  Returns 0 or a negative errno. */
 static int src_follow(struct ship *s)
 {
 	struct work *w = s->w;

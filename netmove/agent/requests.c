@@ -213,12 +213,13 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct r
 	agent_prune(a);
 	if (full) {
 		if (relq_push(&a->queue, r, r->to, r->priority) == 0) {
+			size_t waiting = relq_count(&a->queue, r->to);
+
 			r->queued = true;
 			r->queued_us = timeutil_real_ns() / NSEC_PER_USEC;
 			pthread_mutex_unlock(&a->lock);
 			agent_log(a, "relocation %llu queued for %s (priority %u, %zu waiting)",
-				  (unsigned long long)r->id, r->to, r->priority,
-				  relq_count(&a->queue, r->to));
+				  (unsigned long long)r->id, r->to, r->priority, waiting);
 			return;
 		}
 		r->done = r->thread_exited = true;
