@@ -156,11 +156,17 @@ static int ovsp_connect(struct ovsp_conn *c, char **err)
 		return ovsp__fail(err, -ECONNREFUSED, "%s: connection refused (ovs-vswitchd not running?)",
 				  c->target);
 	case EPROTO:
+		return ovsp__fail(err, -EPROTONOSUPPORT,
+				  "%s: OpenFlow handshake failed (%s): the bridge allows none of OpenFlow10..OpenFlow14",
+				  c->target, ovsp__strerror(error));
 	case EPIPE:
 	case ECONNRESET:
 	case EOF:
-		return ovsp__fail(err, -EPROTONOSUPPORT,
-				  "%s: OpenFlow handshake failed (%s): the bridge allows none of OpenFlow10..OpenFlow14",
+		/* A bridge that allows none of our versions may hang up, but so
+		 * may a busy vSwitch (seen with a hundred connections at once). */
+		return ovsp__fail(err, -ECONNRESET,
+				  "%s: the switch closed the connection during the OpenFlow handshake (%s): "
+				  "it allows none of OpenFlow10..OpenFlow14, or it took no more connections",
 				  c->target, ovsp__strerror(error));
 	case ETIMEDOUT:
 		return ovsp__fail(err, -ETIMEDOUT, "%s: no OpenFlow hello within %d ms", c->target,
