@@ -81,8 +81,9 @@ $(O)/libnetmove.a: $(LIB_OBJ)
 $(O)/libnetmove-san.a: $(LIB_SAN)
 	ar rcs $@ $^
 
+# The CLI reads journal records with jansson (netmove journal --svg).
 $(O)/netmove: $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(O)/libnetmove.a $(APP_LIBS) $(LDLIBS) $(APP_LDLIBS) -ljansson
 
 $(AGENT_OBJ): CFLAGS += -Iovs-plugin $(AGENT_CFLAGS)
 
@@ -112,6 +113,18 @@ $(O)/unit-san/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove-san.a
 		$(O)/libnetmove-san.a $$(LDLIBS) -lcmocka
 endef
 $(foreach t,test_choreo test_shipq test_recfile test_metrics test_relq,$(eval $(call agent_unit,$(t))))
+
+# The CLI's timeline (netmove/cli/timeline.c, jansson), read back with libxml2.
+TIMELINE_T := tests/unit/test_timeline.c netmove/cli/timeline.c netmove/cli/timeline.h
+$(O)/unit/test_timeline: $(TIMELINE_T) $(O)/libnetmove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libxml-2.0) -Itests/unit -Inetmove/cli -o $@ $< \
+		netmove/cli/timeline.c $(O)/libnetmove.a $(LDLIBS) -ljansson -lxml2 -lcmocka
+
+$(O)/unit-san/test_timeline: $(TIMELINE_T) $(O)/libnetmove-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libxml-2.0) $(SAN) -O1 -Itests/unit -Inetmove/cli \
+		-o $@ $< netmove/cli/timeline.c $(O)/libnetmove-san.a $(LDLIBS) -ljansson -lxml2 -lcmocka
 
 # The programs' usage errors, where tests/run.sh looks for unit tests (it
 # prints cmocka's result lines); it runs the programs built in $(O)/.

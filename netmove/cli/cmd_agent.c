@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "timeline.h"
+#include "netmove/journal.h"
 #include "netmove/agentc.h"
 #include "netmove/ctl.h"
 #include "netmove/mac.h"
@@ -368,7 +370,69 @@ static void journal_usage(FILE *f)
 		"outcome (e.g. committed, \"rolled back\", interrupted, \"in progress\"),\n"
 		"the relocation id, written in [--since, --until].  --limit: the newest N\n"
 		"lines that pass (default 100).  -j: one JSON array instead.\n"
-		"TIME: 2026-12-03T08:00:00Z, 2026-12-03 (UTC), @SECONDS, now, -15m, +2h.\n");
+		"TIME: 2026-12-03T08:00:00Z, 2026-12-03 (UTC), @SECONDS, now, -15m, +2h.\n"
+		"\n"
+		"       netmove journal --svg FILE --id N [--also JOURNAL]... [--socket PATH]\n"
+		"Draws relocation N as SVG into FILE (- for stdout): each host's phases, the\n"
+		"VM's pause, the resume, first announcement, upstream FDB and first replay.\n"
+		"This agent's journal has its own side; --also reads another journal file\n"
+		"(the other host's) for the other side.\n");
+}
+
+static int take_line(const char *line, void *arg)
+{
+	(void)timeline_add(arg, line);
+	return 0;
+}
+
+/* netmove journal --svg: relocation t->id from the agent's journal (req) and
+ * the files in also, drawn into path. */
+static int journal_svg(const char *cmd, const char *sock, struct ctl_msg *req, struct timeline *t,
+		       char **also, int nalso, const char *path)
+{
+	struct ctl_msg rep;
+	const void *v;
+	size_t off = 0, len;
+	uint16_t tag;
+	char *line;
+	FILE *f;
+	int i, ret;
+
+	ctl_msg_init(&rep, 0);
+	ret = agentc_transact(sock, req, &rep, AGENT_TIMEOUT_MS);
+	if (ret < 0) {
+		ctl_msg_free(&rep);
+		return cli_error(CLI_FAILURE, cmd, "netmoved at %s: %s", sock, strerror(-ret));
+	}
+	while (rep.type == PROTO_REP_OK && ctl_next(&rep, &off, &tag, &v, &len)) {
+		if (tag != A_TEXT || !(line = strndup(v, len)))
+			continue;
+		(void)timeline_add(t, line);
+		free(line);
+	}
+	ctl_msg_free(&rep);
+	for (i = 0; i < nalso; i++) {
+		ret = journal_read(also[i], take_line, t);
+		if (ret < 0)
+			return cli_error(CLI_FAILURE, cmd, "--also %s: %s", also[i], strerror(-ret));
+	}
+	if (!t->side[0].present && !t->side[1].present)
+		return cli_error(CLI_NEGATIVE, cmd, "no ended record of relocation %llu",
+				 (unsigned long long)t->id);
+	f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	if (!f)
+		return cli_error(CLI_FAILURE, cmd, "--svg %s: %s", path, strerror(errno));
+	ret = timeline_svg(t, f);
+	if (f != stdout && fclose(f) != 0)
+		ret = -errno;
+	if (ret < 0)
+		return cli_error(CLI_FAILURE, cmd, "--svg %s: %s", path, strerror(-ret));
+	if (f != stdout)
+		fprintf(stderr, "netmove journal: relocation %llu drawn in %s (%s%s%s)\n",
+			(unsigned long long)t->id, path, t->side[0].present ? "source" : "",
+			t->side[0].present && t->side[1].present ? " and " : "",
+			t->side[1].present ? "destination" : "");
+	return CLI_OK;
 }
 
 static int do_journal(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
@@ -381,12 +445,16 @@ static int do_journal(int argc, char **argv, struct cli_ctx *ctx, const char *so
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "limit", required_argument, NULL, 'n' },
+		{ "svg", required_argument, NULL, 'V' },
+		{ "also", required_argument, NULL, 'A' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *cmd = argv[0], *host = NULL, *outcome = NULL;
+	const char *cmd = argv[0], *host = NULL, *outcome = NULL, *svg = NULL;
+	char *also[8];
+	int nalso = 0;
 	uint64_t limit = 100, id = 0, since = 0, until = 0;
 	char mac_s[MAC_STRLEN] = "";
 	struct ctl_msg m;
@@ -428,6 +496,13 @@ static int do_journal(int argc, char **argv, struct cli_ctx *ctx, const char *so
 			if (cli_uint(cmd, "--limit", optarg, 1, 1000000, &limit) < 0)
 				return CLI_USAGE;
 			break;
+		case 'V': svg = optarg; break;
+		case 'A':
+			if (nalso == (int)(sizeof(also) / sizeof(also[0])))
+				return cli_error(CLI_USAGE, cmd, "--also: at most %zu files",
+						 sizeof(also) / sizeof(also[0]));
+			also[nalso++] = optarg;
+			break;
 		case 's': sock = optarg; break;
 		case 'j': ctx->json = true; break;
 		case 'h':
@@ -442,6 +517,12 @@ static int do_journal(int argc, char **argv, struct cli_ctx *ctx, const char *so
 		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
 	if (since && until && since > until)
 		return cli_error(CLI_USAGE, cmd, "--since is after --until");
+	if (svg && !id)
+		return cli_error(CLI_USAGE, cmd, "--svg draws one relocation: give its --id");
+	if (nalso && !svg)
+		return cli_error(CLI_USAGE, cmd, "--also goes with --svg");
+	if (svg && !*svg)
+		return cli_error(CLI_USAGE, cmd, "--svg: a file name, or - for stdout");
 	ctl_msg_init(&m, PROTO_REQ_JOURNAL);
 	ctl_put_u64(&m, A_LIMIT, limit);
 	if (mac_s[0])
@@ -456,6 +537,13 @@ static int do_journal(int argc, char **argv, struct cli_ctx *ctx, const char *so
 		ctl_put_u64(&m, A_SINCE, since);
 	if (until)
 		ctl_put_u64(&m, A_UNTIL, until);
+	if (svg) {
+		struct timeline t = { .id = id };
+
+		ret = journal_svg(cmd, sock, &m, &t, also, nalso, svg);
+		ctl_msg_free(&m);
+		return ret;
+	}
 	ret = transact(cmd, sock, &m, ctx->json, true);
 	ctl_msg_free(&m);
 	return ret;

@@ -8,7 +8,8 @@
 # peer.  The audit trail: each journal record says who asked (the pulling
 # agent's authenticated identity, and who it says asked it; for a relocation
 # asked on the source, the local user and program), and `netmove journal`'s
-# filters give what the journal file holds for them.
+# filters give what the journal file holds for them; --svg draws the last
+# relocation from both hosts' journals.
 set -u
 . "$(dirname "$0")/migrate.sh"
 mig_init
@@ -89,6 +90,23 @@ got=$(ag_nm a journal --limit 2) || fail "journal --limit 2"
 [ "$got" = "$(tail -2 "$(ag_journal a)")" ] || fail "journal --limit 2 is not the newest two lines"
 ag_nm a --json journal --mac "$VM1_MAC" | jq -e 'type == "array" and length > 0' >/dev/null ||
 	fail "journal --json is not a JSON array"
+
+step "netmove journal --svg: the last relocation's timeline, both hosts"
+J=$(ag_last "$from")
+id=$(jq -r .id <<<"$J")
+ag_nm "$from" journal --svg "$T_TMP/t.svg" --id "$id" --also "$(ag_journal "$to")" 2>"$T_TMP/svg.err" ||
+	fail "journal --svg: $(cat "$T_TMP/svg.err")"
+cat "$T_TMP/svg.err"
+for e in source-prepare source-blackout destination-switchover destination-verify vm-pause resume fdb; do
+	grep -q "id=\"$e\"" "$T_TMP/t.svg" || fail "the timeline has no $e"
+done
+if command -v rsvg-convert >/dev/null; then
+	rsvg-convert -o "$T_TMP/t.png" "$T_TMP/t.svg" || fail "rsvg-convert refused the timeline"
+	echo "timeline rendered: $(stat -c %s "$T_TMP/t.png") bytes of PNG"
+fi
+st=0
+ag_nm "$from" journal --svg "$T_TMP/none.svg" --id 999999 >/dev/null 2>&1 || st=$?
+[ "$st" = 1 ] || fail "journal --svg of an unknown relocation: exit $st, expected 1"
 
 step "refusals"
 st=0

@@ -131,6 +131,8 @@ usage journal_mac "--mac" netmove journal --mac 52:54:00:00:00
 usage journal_id_0 "--id: '0' is not a whole number from 1" netmove journal --id 0
 usage journal_outcome_empty "--outcome: '' is not an outcome" netmove journal --outcome ''
 usage journal_stray "unexpected argument 'x'" netmove journal x
+usage journal_svg_no_id "--svg draws one relocation: give its --id" netmove journal --svg "$t/x.svg"
+usage journal_also_alone "--also goes with --svg" netmove journal --also "$t/j"
 
 # A well-formed --last-rx gets as far as the agent (none here: exit 3).
 test_event_last_rx_accepted() {
