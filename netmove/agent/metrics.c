@@ -116,6 +116,13 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A metric of one unlabelled sample. */
+static void scalar(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+	head(f, name, type, help);
+	fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
 static void hist(FILE *f, const char *name, const char *role, const char *phase,
 		 const struct metrics_hist *h)
 {
@@ -173,18 +180,17 @@ int metrics_format(const struct metrics_snap *s, char **buf, size_t *len)
 	for (r = 0; r < METRICS_ROLES; r++)
 		fprintf(f, "netmove_relocations_in_flight{role=\"%s\"} %" PRIu64 "\n", role_names[r],
 			s->in_flight[r]);
-	head(f, "netmove_relocations_queued", "gauge",
-	     "Source relocations waiting for their turn (netmoved --max-per-peer).");
-	fprintf(f, "netmove_relocations_queued %" PRIu64 "\n", s->queued);
-	head(f, "netmove_frames_buffered_total", "counter",
-	     "Frames buffered on this host by ended relocations (journal frames.buffered).");
-	fprintf(f, "netmove_frames_buffered_total %" PRIu64 "\n", m->frames_buffered);
-	head(f, "netmove_frames_replayed_total", "counter",
-	     "Frames replayed into VMs on this host by ended relocations (journal frames.replayed).");
-	fprintf(f, "netmove_frames_replayed_total %" PRIu64 "\n", m->frames_replayed);
-	head(f, "netmove_frames_lost_total", "counter",
-	     "Frames lost on this host by ended relocations (journal frames.lost).");
-	fprintf(f, "netmove_frames_lost_total %" PRIu64 "\n", m->frames_lost);
+	scalar(f, "netmove_relocations_queued", "gauge",
+	       "Source relocations waiting for their turn (netmoved --max-per-peer).", s->queued);
+	scalar(f, "netmove_frames_buffered_total", "counter",
+	       "Frames buffered on this host by ended relocations (journal frames.buffered).",
+	       m->frames_buffered);
+	scalar(f, "netmove_frames_replayed_total", "counter",
+	       "Frames replayed into VMs on this host by ended relocations (journal frames.replayed).",
+	       m->frames_replayed);
+	scalar(f, "netmove_frames_lost_total", "counter",
+	       "Frames lost on this host by ended relocations (journal frames.lost).",
+	       m->frames_lost);
 	head(f, "netmove_phase_duration_seconds", "histogram",
 	     "Time from a phase's begin to the next phase's, or to the outcome, by role.");
 	for (r = 0; r < METRICS_ROLES; r++)

@@ -222,11 +222,15 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct r
 				  (unsigned long long)r->id, r->to, r->priority, waiting);
 			return;
 		}
-		r->done = r->thread_exited = true;
+		r->done = true;
 		snprintf(r->outcome, sizeof(r->outcome), "failed");
 		pthread_mutex_unlock(&a->lock);
 		agent_reply(fd, false, "out of memory for the queue");
+		/* Kept (not pruned) until answered. */
+		pthread_mutex_lock(&a->lock);
 		r->cli_fd = -1;
+		r->thread_exited = true;
+		pthread_mutex_unlock(&a->lock);
 		return;
 	}
 	pthread_mutex_unlock(&a->lock);
