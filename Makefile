@@ -101,6 +101,8 @@ UNIT_AGENT_test_shipq := netmove/agent/shipq.c netmove/agent/recfile.c
 UNIT_AGENT_test_recfile := netmove/agent/recfile.c
 UNIT_AGENT_test_metrics := netmove/agent/metrics.c
 UNIT_AGENT_test_relq := netmove/agent/relq.c
+UNIT_AGENT_test_sched := netmove/agent/sched.c netmove/agent/requester.c
+UNIT_AGENT_test_series := netmove/agent/series.c
 define agent_unit
 $(O)/unit/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove.a
 	@mkdir -p $$(dir $$@)
@@ -112,7 +114,11 @@ $(O)/unit-san/$(1): tests/unit/$(1).c $$(UNIT_AGENT_$(1)) $(O)/libnetmove-san.a
 	$$(CC) $$(CFLAGS) $$(SAN) -O1 -Itests/unit -Inetmove/agent -o $$@ $$< $$(UNIT_AGENT_$(1)) \
 		$(O)/libnetmove-san.a $$(LDLIBS) -lcmocka
 endef
-$(foreach t,test_choreo test_shipq test_recfile test_metrics test_relq,$(eval $(call agent_unit,$(t))))
+$(foreach t,test_choreo test_shipq test_recfile test_metrics test_relq test_sched test_series,$(eval $(call agent_unit,$(t))))
+
+# netmove plan's decision (planrank.c), fed tables: no agent, no network.
+UNIT_AGENT_test_plan := netmove/agent/planrank.c
+$(eval $(call agent_unit,test_plan))
 
 # The CLI's timeline (netmove/cli/timeline.c, jansson), read back with libxml2.
 TIMELINE_T := tests/unit/test_timeline.c netmove/cli/timeline.c netmove/cli/timeline.h

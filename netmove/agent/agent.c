@@ -46,6 +46,14 @@ void agent_log(const struct agent *a, const char *fmt, ...)
 	va_end(ap);
 }
 
+void agent_journal_head(const struct agent *a, struct out *o)
+{
+	out_u64(o, "time_us", timeutil_real_ns() / NSEC_PER_USEC);
+	out_u64(o, "mono_us", timeutil_mono_ns() / NSEC_PER_USEC);
+	out_str(o, "boot_id", a->boot_id);
+	out_str(o, "host", a->cfg.name);
+}
+
 bool agent_is_peer(const struct agent *a, const char *name)
 {
 	int i;

@@ -17,6 +17,8 @@
 #include "metrics.h"
 #include "relq.h"
 #include "requester.h"
+#include "sched.h"
+#include "series.h"
 #include "spares.h"
 #include "spill.h"
 #include "taprec.h"
@@ -51,6 +53,7 @@ struct agent_cfg {
 	const char *uplink;		/* uplink interface towards the fabric */
 	struct in_addr gateway;		/* router the verify step asks */
 	const char *journal;		/* JSON-lines audit trail */
+	const char *schedule;		/* the schedule's file (scheduler.h) */
 	const char *tor_netns;		/* upstream switch reachable in this netns, or NULL */
 	const char *tor_bridge;		/* its bridge */
 	const char *tor_port;		/* its port towards this host */
@@ -132,6 +135,10 @@ struct reloc_progress {
 	bool verified;			/* verify answered */
 	double verify_rtt_ms;		/* its round trip */
 	char fdb_port[IF_NAMESIZE];	/* upstream FDB read back: the port */
+	struct series held_series;	/* frames captured here, over time, while the ring
+					 * filled with nobody taking it */
+	struct series shipped_series;	/* frames sent to the destination, over time (src) */
+	struct series replayed_series;	/* frames replayed into the VM, over time (dst) */
 };
 
 /* One relocation of one VM, as seen by this host. */
@@ -150,6 +157,10 @@ struct reloc {
 	uint64_t queued_us;		/* CLOCK_REALTIME µs it was queued, 0 if never */
 	enum phase phase;		/* current phase */
 	uint64_t t_us[PH_MAX];		/* CLOCK_REALTIME µs each phase began, 0 if not */
+	uint64_t t_mono_us[PH_MAX];	/* the same instants in CLOCK_MONOTONIC µs (this
+					 * boot, boot_id): a wall clock set meanwhile
+					 * does not move them */
+	bool prepared;			/* source: the destination answered PREPARED */
 	struct reloc_progress p;	/* what its thread measured, as last published
 					 * (under lock) */
 	struct buffer *lease_buf;	/* its buffer while attached: the lease thread renews
@@ -193,6 +204,9 @@ struct agent {
 	struct worker lease;		/* renews the relocations' buffer leases (lease.c) */
 	struct metrics metrics;		/* counted since start (under lock; metrics.h) */
 	struct relq queue;		/* source relocations waiting for their turn (under lock) */
+	struct sched sched;		/* relocations scheduled for later (under lock) */
+	struct worker scheduler;	/* begins them (scheduler.c) */
+	char boot_id[40];		/* this boot's id: CLOCK_MONOTONIC times compare within it */
 	uint64_t start_us;		/* when it started (CLOCK_REALTIME µs) */
 	struct metrics_http *http;	/* serves them (--metrics), or NULL */
 	volatile int stop;		/* set by SIGTERM/SIGINT */
@@ -264,6 +278,10 @@ void agent_vlog(const struct agent *a, const char *fmt, va_list ap);
 void agent_log(const struct agent *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A journal record's first fields: time_us (CLOCK_REALTIME), mono_us
+ * (CLOCK_MONOTONIC), boot_id, host. */
+void agent_journal_head(const struct agent *a, struct out *o);
+
 /* Reply to a CLI connection and close it (fd -1: nothing). */
 void agent_reply(int fd, bool ok, const char *text);
 
@@ -271,12 +289,22 @@ void agent_reply(int fd, bool ok, const char *text);
  * as the source; the answer ("prepared" or why not) goes to fd, which is
  * then closed.  by: who asked, for the journal. */
 void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by);
+/* A relocate request's fields (PROTO_REQ_RELOCATE) into r: mac, ip, to,
+ * port, peer_port, priority, from.  Returns 0 or -EINVAL with why in err. */
+int agent_parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r, char *err,
+			 size_t errlen);
 
 /* Relocations started from the destination (pull.c).  pull_start: a local
  * PROTO_REQ_PULL on fd from by: ask the peers (saying who asked), answer on
  * fd.  pull_serve: a peer's PROTO_PULL on c: relocate the VM to it if it is
  * on a port here. */
 void pull_start(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by);
+/* A pull request's fields (PROTO_REQ_PULL or PROTO_PULL): mac, ip and port
+ * (IF_NAMESIZE bytes); with from (AGENT_NAME_LEN bytes) not NULL, also the
+ * source (A_FROM, "" for any peer) and the priority.  Returns 0 or -EINVAL
+ * with why in err. */
+int pull_parse(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *port, char *from,
+	       unsigned *priority, char *err, size_t errlen);
 void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m);
 
 /* Phases (reloc.c). */
@@ -285,6 +313,9 @@ const char *reloc_phase_name(enum phase p);
 int reloc_start_src(struct agent *a, struct reloc *r);
 /* Start the destination side for a PREPARE received on conn. */
 int reloc_start_dst(struct agent *a, struct ctl_conn *conn, struct ctl_msg *prepare);
+/* Phase p of r began at real_us (CLOCK_REALTIME µs): t_us and t_mono_us
+ * (caller holds a->lock, or owns r alone). */
+void reloc_mark_at(struct reloc *r, enum phase p, uint64_t real_us);
 /* Render a relocation's state with the out printer (status, journal). */
 struct out;
 void reloc_render(struct reloc *r, struct out *o);

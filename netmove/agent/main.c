@@ -20,6 +20,7 @@
 #include "metrics_http.h"
 #include "options.h"
 #include "recover.h"
+#include "scheduler.h"
 #include "requests.h"
 #include "netmove/agentc.h"
 #include "netmove/buffer.h"
@@ -194,6 +195,18 @@ static void mkdir_parent(const char *path)
 		fprintf(stderr, "netmoved: cannot create %s: %s\n", dir, strerror(errno));
 }
 
+/* The kernel's id of this boot, "" if it cannot be read. */
+static void read_boot_id(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = 0;
+	if (f && fgets(buf, (int)size, f))
+		buf[strcspn(buf, "\n")] = 0;
+	if (f)
+		fclose(f);
+}
+
 /* A kernel that cannot run the buffer is said so at start, not at the first
  * relocation. */
 static int check_kernel(struct agent *a)
@@ -239,6 +252,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	mkdir_parent(a.cfg.socket);
 	mkdir_parent(a.cfg.journal);
+	mkdir_parent(a.cfg.schedule);
+	read_boot_id(a.boot_id, sizeof(a.boot_id));
 	ufd = ctl_listen_unix(a.cfg.socket);
 	if (ufd < 0) {
 		fprintf(stderr, "netmoved: %s: %s\n", a.cfg.socket, strerror(-ufd));
@@ -267,6 +282,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "netmoved: the lease thread: %s\n", strerror(-ret));
 		return 1;
 	}
+	ret = scheduler_start(&a);
+	if (ret < 0)
+		return 1;
 	ret = metrics_http_start(&a);
 	if (ret < 0) {
 		fprintf(stderr, "netmoved: --metrics %s: %s\n", a.cfg.metrics, strerror(-ret));
@@ -336,6 +354,7 @@ int main(int argc, char **argv)
 	else
 		agent_log(&a, "stopped");
 	metrics_http_stop(&a);
+	scheduler_stop(&a);
 	lease_stop(&a);
 	spares_stop(&a.spares);
 	unlink(a.cfg.socket);

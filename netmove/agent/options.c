@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"                --ofctl TARGET --ovs-ctl PATH\n"
 		"                [--ovsdb unix:PATH]\n"
 		"                --uplink IF --gateway IP [--listen IP:PORT] [--peer NAME=IP:PORT]...\n"
-		"                [--socket PATH] [--bridge NAME] [--journal FILE]\n"
+		"                [--socket PATH] [--bridge NAME] [--journal FILE] [--schedule FILE]\n"
 		"                [--tor-netns NS --tor-bridge BR --tor-port PORT]\n"
 		"                [--grace MS] [--phase-timeout MS] [--blackout-timeout MS]\n"
 		"                [--handoff-idle MS] [--metrics IP:PORT] [--max-per-peer N]\n"
@@ -87,6 +87,7 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 		{ "uplink", required_argument, NULL, 'u' },
 		{ "gateway", required_argument, NULL, 'g' },
 		{ "journal", required_argument, NULL, 'J' },
+		{ "schedule", required_argument, NULL, 'H' },
 		{ "tor-netns", required_argument, NULL, 'T' },
 		{ "tor-bridge", required_argument, NULL, 'B' },
 		{ "tor-port", required_argument, NULL, 'P' },
@@ -111,6 +112,7 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 	cfg->bridge = "br-int";
 	cfg->ovsdb = "unix:/var/run/openvswitch/db.sock";
 	cfg->journal = "/var/lib/netmove/journal.jsonl";
+	cfg->schedule = "/var/lib/netmove/schedule.jsonl";
 	cfg->grace_ms = 2000;
 	cfg->phase_timeout_ms = 5000;
 	cfg->blackout_timeout_ms = 30000;
@@ -145,6 +147,7 @@ int options_parse(struct agent_cfg *cfg, int argc, char **argv)
 				goto bad;
 			break;
 		case 'J': cfg->journal = optarg; break;
+		case 'H': cfg->schedule = optarg; break;
 		case 'T': cfg->tor_netns = optarg; break;
 		case 'B': cfg->tor_bridge = optarg; break;
 		case 'P': cfg->tor_port = optarg; break;

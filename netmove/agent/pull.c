@@ -27,14 +27,16 @@ struct pull {
 	char port[IF_NAMESIZE];		/* the VM's port here */
 	char from[AGENT_NAME_LEN];	/* the source, or "": ask every peer */
 	struct requester by;		/* who asked here */
-	uint64_t priority;		/* its priority on the source (A_PRIORITY) */
+	unsigned priority;		/* its priority on the source (A_PRIORITY) */
 };
 
-static int parse_pull(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *port,
-		      char *err, size_t errlen)
+int pull_parse(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *port, char *from,
+	       unsigned *priority, char *err, size_t errlen)
 {
+	uint64_t prio = PROTO_PRIORITY_DEFAULT;
 	const void *v;
 	size_t len;
+	int ret;
 
 	if (ctl_get(m, A_MAC, &v, &len) < 0 || len != MAC_LEN) {
 		snprintf(err, errlen, "missing MAC");
@@ -53,7 +55,21 @@ static int parse_pull(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, ch
 	if (ctl_get_name(m, A_PORT, "VM port on the destination", port, IF_NAMESIZE, err,
 			 errlen) < 0)
 		return -EINVAL;
-	return 0;
+	if (!from)
+		return 0;
+	if (ctl_get_u64(m, A_PRIORITY, &prio) == 0 && prio > PROTO_PRIORITY_MAX) {
+		snprintf(err, errlen, "priority %llu is not 0..%d", (unsigned long long)prio,
+			 PROTO_PRIORITY_MAX);
+		return -EINVAL;
+	}
+	*priority = (unsigned)prio;
+	ret = ctl_get_name(m, A_FROM, "source host", from, AGENT_NAME_LEN, err, errlen);
+	if (ret == -ENOENT) {
+		from[0] = 0;	/* ask every peer */
+		err[0] = 0;
+		return 0;
+	}
+	return ret < 0 ? -EINVAL : 0;
 }
 
 /* Ask one peer to relocate the VM here.  Returns 0 (prepared), -EPROTO
@@ -166,15 +182,12 @@ void pull_start(struct agent *a, int fd, struct ctl_msg *req, const struct reque
 	p->a = a;
 	p->cli_fd = fd;
 	p->by = *by;
-	p->priority = PROTO_PRIORITY_DEFAULT;
-	ctl_get_u64(req, A_PRIORITY, &p->priority);
-	if (parse_pull(req, &p->mac, &p->ip, p->port, err, sizeof(err)) < 0) {
+	if (pull_parse(req, &p->mac, &p->ip, p->port, p->from, &p->priority, err,
+		       sizeof(err)) < 0) {
 		agent_reply(fd, false, err);
 		free(p);
 		return;
 	}
-	if (ctl_get_str(req, A_FROM, p->from, sizeof(p->from)) < 0)
-		p->from[0] = 0;	/* ask every peer */
 	if (pthread_create(&t, NULL, pull_main, p)) {
 		agent_reply(fd, false, "cannot start the pull thread");
 		free(p);
@@ -199,7 +212,7 @@ void pull_serve(struct agent *a, struct ctl_conn *c, struct ctl_msg *m)
 
 	ctl_msg_init(&req, PROTO_REQ_RELOCATE);
 	ctl_msg_init(&rep, PROTO_ERROR);
-	if (parse_pull(m, &mac, &ip, dst_port, err, sizeof(err)) < 0)
+	if (pull_parse(m, &mac, &ip, dst_port, NULL, NULL, err, sizeof(err)) < 0)
 		goto answer;
 	if (ctl_get_str(m, A_TO, to, sizeof(to)) < 0)
 		snprintf(to, sizeof(to), "?");

@@ -61,7 +61,7 @@ void work_mark(struct work *w, enum phase p)
 	r->p = w->p;
 	r->phase = p;
 	if (!r->t_us[p])
-		r->t_us[p] = work_now_us();
+		reloc_mark_at(r, p, work_now_us());
 	pthread_mutex_unlock(&w->a->lock);
 	agent_log(w->a, "relocation %llu %s: %s", (unsigned long long)r->id,
 		  r->is_src ? "source" : "destination", reloc_phase_name(p));
@@ -81,6 +81,16 @@ void work_error(struct work *w, const char *what, int err, const char *detail)
 		  err ? strerror(-err) : "failed", detail ? ": " : "", detail ? detail : "");
 }
 
+void reloc_mark_at(struct reloc *r, enum phase p, uint64_t real_us)
+{
+	uint64_t mono = timeutil_mono_ns() / NSEC_PER_USEC, now = work_now_us();
+
+	/* An instant told in wall-clock time (a peer's, an event's): its
+	 * monotonic time by how long ago it was, as the wall clock says now. */
+	r->t_us[p] = real_us;
+	r->t_mono_us[p] = real_us <= now && now - real_us < mono ? mono - (now - real_us) : mono;
+}
+
 void reloc_render(struct reloc *r, struct out *o)
 {
 	char m[MAC_STRLEN], ip[INET_ADDRSTRLEN];
@@ -94,7 +104,7 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_str(o, "from", r->from);
 	out_str(o, "to", r->to);
 	out_str(o, "port", r->port);
-	requester_render(&r->by, o);
+	requester_render(&r->by, "requested_by", o);
 	if (r->is_src)
 		out_u64(o, "priority", r->priority);
 	if (r->queued_us)
@@ -109,6 +119,11 @@ void reloc_render(struct reloc *r, struct out *o)
 	for (p = 0; p < PH_MAX; p++)
 		if (r->t_us[p])
 			out_u64(o, phase_names[p], r->t_us[p]);
+	out_obj_end(o);
+	out_obj_begin(o, "phases_mono_us");
+	for (p = 0; p < PH_MAX; p++)
+		if (r->t_mono_us[p])
+			out_u64(o, phase_names[p], r->t_mono_us[p]);
 	out_obj_end(o);
 	if (r->p.resume_us)
 		out_u64(o, "resumed_us", r->p.resume_us);
@@ -160,6 +175,12 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_u64(o, "spilled", r->p.spilled);
 	out_u64(o, "spill_bytes", r->p.spill_bytes);
 	out_obj_end(o);
+	/* The counts over time, each point [CLOCK_REALTIME µs, count]. */
+	out_obj_begin(o, "over_time");
+	series_render(&r->p.held_series, "buffered", o);
+	series_render(&r->p.shipped_series, "shipped", o);
+	series_render(&r->p.replayed_series, "replayed", o);
+	out_obj_end(o);
 	out_obj_begin(o, "verify");
 	out_bool(o, "answered", r->p.verified);
 	if (r->p.verified)
@@ -179,8 +200,7 @@ void reloc_journal(struct agent *a, struct reloc *r)
 
 	if (journal_begin(&e) < 0)
 		return;
-	out_u64(&e.o, "time_us", work_now_us());
-	out_str(&e.o, "host", a->cfg.name);
+	agent_journal_head(a, &e.o);
 	pthread_mutex_lock(&a->lock);
 	reloc_render(r, &e.o);
 	pthread_mutex_unlock(&a->lock);
@@ -211,7 +231,7 @@ void work_answer_late(struct work *w)
 		if (ev.kind == EV_BLACKOUT && !r->t_us[PH_BLACKOUT]) {
 			w->p.stopped_us = ev.stopped_us;
 			pthread_mutex_lock(&w->a->lock);
-			r->t_us[PH_BLACKOUT] = ev.time_us;
+			reloc_mark_at(r, PH_BLACKOUT, ev.time_us);
 			r->p = w->p;
 			pthread_mutex_unlock(&w->a->lock);
 		}
@@ -242,6 +262,7 @@ void work_finish(struct work *w, const char *outcome)
 
 	if (w->buf && buffer_stats(w->buf, &r->mac, &st) == 0) {
 		w->p.buffered = st.c.buffered;
+		series_add(&w->p.held_series, work_now_us(), st.c.buffered);
 		w->p.dropped = st.c.dropped + st.c.ring_full + st.c.errors;
 	}
 	/* What the port itself dropped (a tap whose reader fell behind). */
@@ -420,14 +441,20 @@ int work_wait(struct work *w, int timeout_ms, struct reloc_event *ev)
 void work_spill(struct work *w)
 {
 	struct buffer_stats bs;
+	bool stats;
 	int ret;
 
-	if (!w->spilling || !w->spill.limit)
+	if (!w->spilling || !w->buf)
+		return;
+	stats = buffer_stats(w->buf, &w->r->mac, &bs) == 0;
+	if (stats)
+		series_add(&w->p.held_series, work_now_us(), bs.c.buffered);
+	if (!w->spill.limit)
 		return;
 	/* Frames stay in the kernel's ring while it has room: the ring outlives
 	 * an agent that dies, and the restarted one finds them (recover.h);
 	 * this process's memory does not. */
-	if (buffer_stats(w->buf, NULL, &bs) == 0 && bs.ring_used < bs.ring_size / SPILL_FROM)
+	if (stats && bs.ring_used < bs.ring_size / SPILL_FROM)
 		return;
 	ret = spill_take(&w->spill, w->buf);
 	if (ret < 0 && !w->spill_err) {
@@ -479,7 +506,8 @@ static int peer_msg(uint16_t type)
 /* The next input of a waiting state: an event, a peer's message, the
  * resume detector, or the state's time (--blackout-timeout, from the last
  * input) run out.  While the ring fills with nobody to take it, it is
- * moved into memory every SPILL_STEP_MS meanwhile. */
+ * looked at (held_series) and moved into memory every SPILL_STEP_MS
+ * meanwhile. */
 void work_next(void *ctx, enum choreo_state s, struct choreo_input *in)
 {
 	struct work *w = ctx;
@@ -495,7 +523,7 @@ void work_next(void *ctx, enum choreo_state s, struct choreo_input *in)
 							  w->a->cfg.blackout_timeout_ms));
 	for (;;) {
 		timeout = timeutil_poll_ms(w->deadline);
-		if (w->spilling && w->spill.limit && timeout > SPILL_STEP_MS)
+		if (w->spilling && timeout > SPILL_STEP_MS)
 			timeout = SPILL_STEP_MS;
 		ret = work_wait(w, timeout, &w->ev);
 		work_spill(w);

@@ -307,7 +307,13 @@ static int dst_replay_one(const struct buffer_record *rec, void *arg)
 
 static int dst_replay(struct work *w)
 {
-	return records_each(&w->in, dst_replay_one, w);
+	int ret;
+
+	/* The line starts where the first batch came. */
+	series_add(&w->p.replayed_series, work_now_us(), w->p.replayed);
+	ret = records_each(&w->in, dst_replay_one, w);
+	series_add(&w->p.replayed_series, work_now_us(), w->p.replayed);
+	return ret;
 }
 
 static void dst_verify(struct work *w)
@@ -371,7 +377,7 @@ static int op_dst_blackout(void *ctx, const struct choreo_input *in)
 	struct work *w = ctx;
 
 	pthread_mutex_lock(&w->a->lock);
-	w->r->t_us[PH_BLACKOUT] = in->time_us;
+	reloc_mark_at(w->r, PH_BLACKOUT, in->time_us);
 	pthread_mutex_unlock(&w->a->lock);
 	if (w->r->phase < PH_BLACKOUT)
 		work_mark(w, PH_BLACKOUT);
@@ -417,10 +423,12 @@ static int op_dst_finish(void *ctx)
 	ret = spill_each(&w->spill, dst_replay_spilled, w);
 	if (ret < 0)
 		work_error(w, "replaying the frames moved into memory", ret, NULL);
+	series_add(&w->p.replayed_series, work_now_us(), w->p.replayed);
 	ret = buffer_drain(w->buf, &w->r->mac, &ds);
 	if (ret < 0)
 		work_error(w, "draining the local buffer", ret, NULL);
 	w->p.replayed += ds.frames;
+	series_add(&w->p.replayed_series, work_now_us(), w->p.replayed);
 	w->p.replayed_gso += ds.gso;
 	w->p.replayed_partial += ds.partial;
 	upstream_fdb_join(w);

@@ -286,10 +286,12 @@ static int ship_flush(struct ship *s)
 	if (!w->out.len || s->forwarding)
 		return 0;
 	w->out.type = PROTO_FRAMES;
+	series_add(&w->p.shipped_series, work_now_us(), w->p.shipped);	/* where it starts */
 	ret = work_send(w);
 	if (shipq_push(&w->sent, &w->out, s->in_msg) < 0 && ret == 0)
 		ret = -ENOMEM;
 	w->p.shipped = w->sent.shipped;
+	series_add(&w->p.shipped_series, work_now_us(), w->p.shipped);
 	s->in_msg = 0;
 	ctl_msg_reset(&w->out, PROTO_FRAMES);
 	if (ret == 0)
@@ -568,6 +570,9 @@ static bool op_src_prepared(void *ctx, uint64_t *resumed_us)
 	(void)resumed_us;
 	/* Lost the destination: the relocation failed, but this host still
 	 * holds the VM's frames if it stops, for wherever it comes up. */
+	pthread_mutex_lock(&w->a->lock);
+	w->r->prepared = w->peer_up;
+	pthread_mutex_unlock(&w->a->lock);
 	agent_reply(w->r->cli_fd, w->peer_up, w->peer_up ? "prepared" : w->r->error);
 	w->r->cli_fd = -1;
 	return false;
@@ -585,7 +590,7 @@ static void op_src_switchover(void *ctx, const struct choreo_input *in, uint64_t
 	(void)in;
 	w->p.resume_us = time_us;
 	pthread_mutex_lock(&w->a->lock);
-	w->r->t_us[PH_SWITCHOVER] = time_us;
+	reloc_mark_at(w->r, PH_SWITCHOVER, time_us);
 	pthread_mutex_unlock(&w->a->lock);
 	work_mark(w, PH_SWITCHOVER);
 	w->vm_paused = false;

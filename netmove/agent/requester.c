@@ -60,17 +60,22 @@ void requester_peer(struct requester *q, const struct ctl_conn *c, const char *o
 
 void requester_text(const struct requester *q, const char *host, char *buf, size_t size)
 {
+	char sched[40] = "";
+
+	if (q->schedule_id)
+		snprintf(sched, sizeof(sched), ", scheduled (%llu)",
+			 (unsigned long long)q->schedule_id);
 	if (q->peer)
-		snprintf(buf, size, "peer %s on %s%s%s", q->identity, host,
-			 q->origin[0] ? ", for " : "", q->origin);
+		snprintf(buf, size, "peer %s on %s%s%s%s", q->identity, host,
+			 q->origin[0] ? ", for " : "", q->origin, sched);
 	else
-		snprintf(buf, size, "user %s (uid %u), pid %d %s, on %s", q->user[0] ? q->user : "?",
-			 q->uid, q->pid, q->program[0] ? q->program : "?", host);
+		snprintf(buf, size, "user %s (uid %u), pid %d %s, on %s%s", q->user[0] ? q->user : "?",
+			 q->uid, q->pid, q->program[0] ? q->program : "?", host, sched);
 }
 
-void requester_render(const struct requester *q, struct out *o)
+void requester_render(const struct requester *q, const char *key, struct out *o)
 {
-	out_obj_begin(o, "requested_by");
+	out_obj_begin(o, key);
 	if (q->peer) {
 		out_str(o, "kind", "peer");
 		out_str(o, "identity", q->identity);
@@ -82,6 +87,10 @@ void requester_render(const struct requester *q, struct out *o)
 		out_u64(o, "uid", q->uid);
 		out_i64(o, "pid", q->pid);
 		out_str(o, "program", q->program);
+	}
+	if (q->schedule_id) {
+		out_u64(o, "schedule_id", q->schedule_id);
+		out_u64(o, "scheduled_for_us", q->scheduled_us);
 	}
 	out_obj_end(o);
 }

@@ -23,6 +23,9 @@ struct requester {
 	char program[16];		/* local: its command name (/proc/PID/comm), "" if gone */
 	char origin[REQUESTER_TEXT];	/* peer: who it says asked it (requester_text on
 					 * that host), "" if it said nothing */
+	uint64_t schedule_id;		/* it asked for it ahead: the schedule's entry
+					 * (sched.h), 0 if it asked for now */
+	uint64_t scheduled_us;		/* the CLOCK_REALTIME µs it asked for */
 };
 
 /* A local client, by its credentials: user and program looked up now. */
@@ -34,10 +37,11 @@ void requester_peer(struct requester *q, const struct ctl_conn *c, const char *o
 
 /* One line for another host (the origin it keeps): "user root (uid 0), pid
  * 1234 nm-libvirt-hook, on hosta", or for a peer "peer cert:hostb on hosta"
- * followed by its own origin.  host: this host's name. */
+ * followed by its own origin; then ", scheduled (N)" for one asked ahead.
+ * host: this host's name. */
 void requester_text(const struct requester *q, const char *host, char *buf, size_t size);
 
-/* The journal's "requested_by" object. */
-void requester_render(const struct requester *q, struct out *o);
+/* The journal's object of who asked, under key ("requested_by"). */
+void requester_render(const struct requester *q, const char *key, struct out *o);
 
 #endif

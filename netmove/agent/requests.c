@@ -18,8 +18,10 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "plan.h"
 #include "requests.h"
 #include "recover.h"
+#include "scheduler.h"
 #include "netmove/agentc.h"
 #include "netmove/buffer.h"
 #include "netmove/journal.h"
@@ -130,8 +132,8 @@ out:
 	free(l.v);
 }
 
-static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r, char *err,
-			  size_t errlen)
+int agent_parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r, char *err,
+			 size_t errlen)
 {
 	const void *v;
 	uint64_t prio;
@@ -175,6 +177,15 @@ static int parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r,
 	return 0;
 }
 
+/* Whether a request r is the relocation old, prepared and waiting for its
+ * VM to stop (caller holds a->lock). */
+static bool joins(const struct reloc *old, const struct reloc *r)
+{
+	return old->is_src && old->prepared && !old->done && !old->t_us[PH_BLACKOUT] &&
+	       !strcmp(old->to, r->to) && !strcmp(old->port, r->port) &&
+	       !strcmp(old->peer_port, r->peer_port) && old->ip.s_addr == r->ip.s_addr;
+}
+
 void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by)
 {
 	struct reloc *r = calloc(1, sizeof(*r));
@@ -191,13 +202,28 @@ void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct r
 	r->evfd[0] = r->evfd[1] = -1;
 	r->peer.fd = -1;
 	r->agent = a;
-	if (parse_relocate(a, req, r, err, sizeof(err)) < 0) {
+	if (agent_parse_relocate(a, req, r, err, sizeof(err)) < 0) {
 		agent_reply(fd, false, err);
 		free(r);
 		return;
 	}
 	pthread_mutex_lock(&a->lock);
 	if (a->stopping || agent_find(a, &r->mac)) {
+		struct reloc *old = a->stopping ? NULL : agent_find(a, &r->mac);
+		char text[160];
+
+		/* Prepared ahead (a schedule): the hook of the migration itself
+		 * asks again, and the VM may go. */
+		if (old && joins(old, r)) {
+			snprintf(text, sizeof(text), "prepared (relocation %llu, prepared ahead)",
+				 (unsigned long long)old->id);
+			pthread_mutex_unlock(&a->lock);
+			agent_log(a, "relocation %llu joined: it was prepared ahead",
+				  (unsigned long long)old->id);
+			agent_reply(fd, true, text);
+			free(r);
+			return;
+		}
 		pthread_mutex_unlock(&a->lock);
 		agent_reply(fd, false, a->stopping ? "netmoved is stopping" :
 					     "a relocation of this MAC is already in progress");
@@ -306,7 +332,7 @@ void requests_local(struct agent *a, int fd)
 	struct ctl_conn c;
 	struct ctl_msg m;
 	unsigned uid = (unsigned)-1;
-	uint64_t json = 0;
+	uint64_t json = 0, at;
 	int pid = 0;
 	char *text;
 
@@ -322,14 +348,23 @@ void requests_local(struct agent *a, int fd)
 		goto out;
 	}
 	ctl_get_u64(&m, A_JSON, &json);
+	if (m.type == PROTO_REQ_RELOCATE || m.type == PROTO_REQ_PULL || m.type == PROTO_REQ_CANCEL)
+		requester_local(&by, uid, pid);
 	switch (m.type) {
 	case PROTO_REQ_RELOCATE:
-		requester_local(&by, uid, pid);
-		agent_relocate(a, fd, &m, &by);
-		break;
 	case PROTO_REQ_PULL:
-		requester_local(&by, uid, pid);
-		pull_start(a, fd, &m, &by);
+		if (ctl_get_u64(&m, A_AT, &at) == 0)
+			scheduler_add(a, fd, &m, &by);
+		else if (m.type == PROTO_REQ_PULL)
+			pull_start(a, fd, &m, &by);
+		else
+			agent_relocate(a, fd, &m, &by);
+		break;
+	case PROTO_REQ_SCHEDULE:
+		scheduler_list(a, fd, json);
+		break;
+	case PROTO_REQ_CANCEL:
+		scheduler_cancel(a, fd, &m, &by);
 		break;
 	case PROTO_REQ_EVENT:
 		handle_event(a, fd, &m);
@@ -341,6 +376,9 @@ void requests_local(struct agent *a, int fd)
 		break;
 	case PROTO_REQ_JOURNAL:
 		handle_journal(a, fd, &m);
+		break;
+	case PROTO_REQ_PLAN:
+		plan_start(a, fd, &m);
 		break;
 	default:
 		agent_reply(fd, false, "unknown request");
@@ -374,7 +412,7 @@ static bool peer_claim_ok(struct agent *a, struct ctl_conn *c, const struct ctl_
 	return false;
 }
 
-/* A peer connected: authenticate, then it must open with PREPARE or PULL. */
+/* A peer connected: authenticate, then it must open with PREPARE, PULL or PLAN. */
 void requests_peer(struct agent *a, int fd, const char *from)
 {
 	struct ctl_conn c;
@@ -403,6 +441,11 @@ void requests_peer(struct agent *a, int fd, const char *from)
 	}
 	if (m.type == PROTO_PULL) {
 		pull_serve(a, &c, &m);
+		ctl_conn_close(&c);
+		goto out;
+	}
+	if (m.type == PROTO_PLAN) {
+		plan_serve(a, &c, &m);	/* checks the asker's claim itself */
 		ctl_conn_close(&c);
 		goto out;
 	}

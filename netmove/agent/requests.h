@@ -9,7 +9,7 @@ struct agent;
 void requests_local(struct agent *a, int fd);
 
 /* Serve a peer agent connected on fd from address `from`: the TLS
- * handshake, then its PREPARE or PULL; fd is closed. */
+ * handshake, then its PREPARE, PULL or PLAN; fd is closed. */
 void requests_peer(struct agent *a, int fd, const char *from);
 
 #endif

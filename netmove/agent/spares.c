@@ -72,6 +72,18 @@ struct buffer_spare *spares_take(struct spares *sp)
 	return s;
 }
 
+int spares_ready(struct spares *sp)
+{
+	int n;
+
+	if (!sp->w.running)
+		return 0;
+	pthread_mutex_lock(&sp->lock);
+	n = count(sp);
+	pthread_mutex_unlock(&sp->lock);
+	return n;
+}
+
 void spares_stop(struct spares *sp)
 {
 	int i;

@@ -37,6 +37,9 @@ int spares_start(struct spares *sp, uint32_t ring, void (*log)(void *, const cha
  * one itself).  The caller hands it to buffer_attach. */
 struct buffer_spare *spares_take(struct spares *sp);
 
+/* How many are loaded and waiting (netmove plan tells it). */
+int spares_ready(struct spares *sp);
+
 /* Stop the loader and free what it holds. */
 void spares_stop(struct spares *sp);
 

@@ -76,6 +76,19 @@ int cli_time(const char *cmd, const char *opt, const char *arg, uint64_t *us)
 	return 0;
 }
 
+int cli_span(const char *cmd, const char *opt, const char *arg, uint64_t *us)
+{
+	uint64_t ns;
+
+	if (timeutil_parse_span(arg, &ns) < 0) {
+		cli_error(CLI_USAGE, cmd, "%s: '%s' is not a span (90s, 15m, 2h, 1d)", opt,
+			  arg ? arg : "");
+		return -EINVAL;
+	}
+	*us = ns / NSEC_PER_USEC;
+	return 0;
+}
+
 int cli_double(const char *cmd, const char *opt, const char *arg,
 	       double min, double max, double *out)
 {

@@ -32,6 +32,8 @@ int cmd_probe(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_buffer(int argc, char **argv, const struct cli_ctx *ctx);
 /* relocate, event, status, journal: requests to the local netmoved. */
 int cmd_agent(int argc, char **argv, const struct cli_ctx *ctx);
+/* plan: placement advice, asked of the local netmoved (cmd_plan.c). */
+int cmd_plan(int argc, char **argv, const struct cli_ctx *ctx);
 
 /* Print "netmove CMD: message" to stderr; returns code. */
 int cli_error(int code, const char *cmd, const char *fmt, ...)
@@ -49,6 +51,8 @@ int cli_double(const char *cmd, const char *opt, const char *arg,
 int cli_iface(const char *cmd, const char *opt, const char *arg, int *ifindex);
 /* A wall-clock instant (timeutil_parse_real's forms), in CLOCK_REALTIME µs. */
 int cli_time(const char *cmd, const char *opt, const char *arg, uint64_t *us);
+/* A span (timeutil_parse_span's forms: 90s, 15m, 2h, 1d), in µs. */
+int cli_span(const char *cmd, const char *opt, const char *arg, uint64_t *us);
 /* A VLAN id 0..FRAME_VLAN_MAX. */
 int cli_vlan(const char *cmd, const char *opt, const char *arg, int *vlan);
 

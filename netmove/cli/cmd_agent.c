@@ -55,9 +55,9 @@ static void relocate_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netmove relocate --mac MAC --ip IP --to HOST --port IF [--dst-port IF]\n"
-		"                        [--priority N] [--socket PATH]\n"
+		"                        [--priority N] [--at TIME [--window SPAN]] [--socket PATH]\n"
 		"       netmove relocate --pull --mac MAC --ip IP --port IF [--from HOST]\n"
-		"                        [--priority N] [--socket PATH]\n\n"
+		"                        [--priority N] [--at TIME [--window SPAN]] [--socket PATH]\n\n"
 		"Ask this host's netmoved (the source) to relocate the VM's network identity to\n"
 		"HOST: PREPARE runs now (destination flows + buffer armed); the hypervisor then\n"
 		"signals `netmove event blackout` here and `netmove event resumed` on HOST.\n"
@@ -70,7 +70,15 @@ static void relocate_usage(FILE *f)
 		"  --priority N   0..100 (default 50): where the destination takes no more at\n"
 		"                 once (netmoved --max-per-peer), queued relocations start\n"
 		"                 higher first, then in the order asked\n"
-		"exit codes: 0 prepared, 1 refused or failed, 2 usage, 3 agent unreachable\n");
+		"  --at TIME      not now: netmoved keeps the request (across restarts) and\n"
+		"                 makes it then; TIME is 2026-12-03T02:00:00Z (UTC), @SECONDS\n"
+		"                 or +SPAN (+30m); see `netmove schedule` to list or cancel\n"
+		"  --window SPAN  with --at: not begun within SPAN of TIME (netmoved was\n"
+		"                 down), it is missed, not begun late (default 15m, at most 7d)\n"
+		"                 A relocation prepared ahead is joined by the migration's own\n"
+		"                 `relocate` (its hook): that answers \"prepared\" at once.\n"
+		"exit codes: 0 prepared (or scheduled), 1 refused or failed, 2 usage,\n"
+		"3 agent unreachable\n");
 }
 
 static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
@@ -84,6 +92,8 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 		{ "dst-port", required_argument, NULL, 'd' },
 		{ "pull", no_argument, NULL, 'P' },
 		{ "priority", required_argument, NULL, 'r' },
+		{ "at", required_argument, NULL, 'A' },
+		{ "window", required_argument, NULL, 'w' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -92,8 +102,8 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 	const char *cmd = "relocate", *to = NULL, *from = NULL, *port = NULL, *dport = NULL;
 	struct mac mac;
 	struct in_addr ip;
-	bool have_mac = false, have_ip = false, pull = false;
-	uint64_t priority = PROTO_PRIORITY_DEFAULT;
+	bool have_mac = false, have_ip = false, pull = false, have_window = false;
+	uint64_t priority = PROTO_PRIORITY_DEFAULT, at = 0, window = 0;
 	struct ctl_msg m;
 	int c, ret;
 
@@ -116,6 +126,15 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 			if (cli_uint(cmd, "--priority", optarg, 0, PROTO_PRIORITY_MAX, &priority) < 0)
 				return CLI_USAGE;
 			break;
+		case 'A':
+			if (cli_time(cmd, "--at", optarg, &at) < 0)
+				return CLI_USAGE;
+			break;
+		case 'w':
+			if (cli_span(cmd, "--window", optarg, &window) < 0)
+				return CLI_USAGE;
+			have_window = true;
+			break;
 		case 'p': port = optarg; break;
 		case 'd': dport = optarg; break;
 		case 's': sock = optarg; break;
@@ -136,6 +155,8 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 		return cli_error(CLI_USAGE, cmd, "--from goes with --pull (the source is this host)");
 	if (!have_mac || !have_ip || (!pull && !to) || !port)
 		return cli_error(CLI_USAGE, cmd, "--mac, --ip, --port and --to (or --pull) are required");
+	if (have_window && !at)
+		return cli_error(CLI_USAGE, cmd, "--window goes with --at");
 	if (mac_is_multicast(&mac) || mac_is_zero(&mac))
 		return cli_error(CLI_USAGE, cmd, "--mac must be a unicast address");
 	if (to && (!*to || strlen(to) >= 32))
@@ -152,6 +173,10 @@ static int do_relocate(int argc, char **argv, struct cli_ctx *ctx, const char *s
 		     agentc_relocate_msg(&m, &mac, ip, to, port, dport);
 	if (ret == 0)
 		ret = ctl_put_u64(&m, A_PRIORITY, priority);
+	if (ret == 0 && at)
+		ret = ctl_put_u64(&m, A_AT, at);
+	if (ret == 0 && have_window)
+		ret = ctl_put_u64(&m, A_WINDOW, window);
 	if (ret < 0) {
 		ctl_msg_free(&m);
 		return cli_error(CLI_FAILURE, cmd, "%s", strerror(-ret));
@@ -354,6 +379,62 @@ static int do_status(int argc, char **argv, struct cli_ctx *ctx, const char *soc
 	ctl_msg_init(&m, PROTO_REQ_STATUS);
 	ctl_put_u64(&m, A_JSON, ctx->json);
 	ret = transact(cmd, sock, &m, ctx->json, false);
+	ctl_msg_free(&m);
+	return ret;
+}
+
+static void schedule_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netmove schedule [list] [--socket PATH] [-j]\n"
+		"       netmove schedule cancel ID [--socket PATH]\n\n"
+		"The relocations this host's netmoved keeps for later (`netmove relocate\n"
+		"--at`), in the order they begin, with who asked; or take one off (it is\n"
+		"journaled, with who cancelled it).\n"
+		"exit codes: 0 ok, 1 refused (no such entry), 2 usage, 3 agent unreachable\n");
+}
+
+static int do_schedule(int argc, char **argv, struct cli_ctx *ctx, const char *sock)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *cmd = "schedule", *verb = "list";
+	struct ctl_msg m;
+	uint64_t id = 0;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'j': ctx->json = true; break;
+		case 'h':
+			schedule_usage(stdout);
+			return CLI_OK;
+		default:
+			schedule_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc)
+		verb = argv[optind++];
+	if (!strcmp(verb, "cancel")) {
+		if (optind >= argc)
+			return cli_error(CLI_USAGE, cmd, "cancel needs the entry's id");
+		if (cli_uint(cmd, "cancel", argv[optind++], 1, UINT64_MAX, &id) < 0)
+			return CLI_USAGE;
+	} else if (strcmp(verb, "list")) {
+		return cli_error(CLI_USAGE, cmd, "'%s' is not list or cancel", verb);
+	}
+	if (optind < argc)
+		return cli_error(CLI_USAGE, cmd, "unexpected argument '%s'", argv[optind]);
+	ctl_msg_init(&m, id ? PROTO_REQ_CANCEL : PROTO_REQ_SCHEDULE);
+	ret = id ? ctl_put_u64(&m, A_ID, id) : ctl_put_u64(&m, A_JSON, ctx->json);
+	ret = ret < 0 ? cli_error(CLI_FAILURE, cmd, "%s", strerror(-ret)) :
+			transact(cmd, sock, &m, ctx->json, false);
 	ctl_msg_free(&m);
 	return ret;
 }
@@ -561,5 +642,7 @@ int cmd_agent(int argc, char **argv, const struct cli_ctx *gctx)
 		return do_event(argc, argv, &ctx, sock);
 	if (!strcmp(argv[0], "status"))
 		return do_status(argc, argv, &ctx, sock);
+	if (!strcmp(argv[0], "schedule"))
+		return do_schedule(argc, argv, &ctx, sock);
 	return do_journal(argc, argv, &ctx, sock);
 }

@@ -26,9 +26,11 @@ static const struct command commands[] = {
 	{ "probe", cmd_probe, "sequenced UDP stream: send, receive, count loss and gaps" },
 	{ "buffer", cmd_buffer, "eBPF blackout buffer on a VM port: attach, arm, flush, stats" },
 	{ "relocate", cmd_agent, "relocate a VM's network identity to another host (netmoved)" },
+	{ "plan", cmd_plan, "rank candidate hosts for a VM from the network's side (netmoved)" },
 	{ "event", cmd_agent, "tell netmoved the VM stopped, resumed or the migration failed" },
 	{ "status", cmd_agent, "relocations in progress and done, with phase times" },
 	{ "journal", cmd_agent, "netmoved's audit trail (JSON lines)" },
+	{ "schedule", cmd_agent, "relocations netmoved keeps for later: list, cancel" },
 };
 
 static void usage(FILE *f)

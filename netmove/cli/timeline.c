@@ -12,11 +12,19 @@ static const char *const phases[TIMELINE_PHASES] = {
 static const char *const colours[TIMELINE_PHASES] = {
 	"#9ecae1", "#fc9272", "#fdd0a2", "#a1d99b", "#bcbddc", "#74c476", "#bdbdbd",
 };
+static const char *const series_keys[TL_SERIES] = { "buffered", "shipped", "replayed" };
+/* [side][series]: the source's red and blue, the destination's orange and green. */
+static const char *const series_colours[2][TL_SERIES] = {
+	{ "#de2d26", "#3182bd", "#756bb1" }, { "#fd8d3c", "#6baed6", "#31a354" },
+};
 
 #define W 1000		/* drawing width (px) */
 #define LEFT 110	/* where the time axis begins */
 #define RIGHT 30
 #define LANE_H 34
+#define CHART_Y 215	/* the frames chart: top */
+#define CHART_H 90	/* and height */
+#define SVG_H 410
 
 static uint64_t u64_of(json_t *o, const char *key)
 {
@@ -37,6 +45,27 @@ static void str_of(json_t *o, const char *key, char *buf, size_t size)
 	const char *s = json_string_value(json_object_get(o, key));
 
 	snprintf(buf, size, "%s", s ? s : "");
+}
+
+/* over_time.key: points with rising times and counts, the rest ignored. */
+static void series_of(json_t *o, const char *key, struct timeline_series *s)
+{
+	json_t *a = json_object_get(o, key), *pt;
+	size_t i;
+
+	s->n = 0;
+	json_array_foreach(a, i, pt) {
+		json_t *t = json_array_get(pt, 0), *v = json_array_get(pt, 1);
+
+		if (s->n == TIMELINE_POINTS || !json_is_integer(t) || !json_is_integer(v) ||
+		    json_integer_value(t) <= 0 || json_integer_value(v) < 0)
+			break;
+		s->t_us[s->n] = (uint64_t)json_integer_value(t);
+		s->v[s->n] = (uint64_t)json_integer_value(v);
+		if (s->n && (s->t_us[s->n] < s->t_us[s->n - 1] || s->v[s->n] < s->v[s->n - 1]))
+			break;
+		s->n++;
+	}
 }
 
 int timeline_add(struct timeline *t, const char *line)
@@ -76,6 +105,8 @@ int timeline_add(struct timeline *t, const char *line)
 	s->received = u64_of(fr, "received");
 	s->replayed = u64_of(fr, "replayed");
 	s->lost = u64_of(fr, "lost");
+	for (i = 0; i < TL_SERIES; i++)
+		series_of(json_object_get(o, "over_time"), series_keys[i], &s->series[i]);
 	ret = 1;
 out:
 	json_decref(o);
@@ -176,12 +207,63 @@ static void lane(FILE *f, const struct timeline_side *s, const char *role, int y
 	}
 }
 
+static double y_of(uint64_t v, uint64_t max)
+{
+	return CHART_Y + CHART_H - (double)v * CHART_H / (double)max;
+}
+
+/* The frames chart: each series a step line (a count holds until its next
+ * point, then to its side's end), scaled to the largest count drawn. */
+static void chart(FILE *f, const struct timeline *t, uint64_t t0, uint64_t t1)
+{
+	static const char *const roles[2] = { "source", "destination" };
+	uint64_t max = 0;
+	int k, i, j, row = 0;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < TL_SERIES; i++)
+			for (j = 0; j < t->side[k].series[i].n; j++)
+				if (t->side[k].series[i].v[j] > max)
+					max = t->side[k].series[i].v[j];
+	fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"13\">frames</text>\n", CHART_Y + 14);
+	fprintf(f, "<text id=\"frames-max\" x=\"8\" y=\"%d\" font-size=\"10\" fill=\"#555\">0..%"
+		PRIu64 "</text>\n", CHART_Y + 27, max);
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+		"stroke=\"#bbb\" stroke-width=\"0.5\"/>\n", LEFT, CHART_Y, W - LEFT - RIGHT, CHART_H);
+	if (!max)
+		max = 1;
+	for (k = 0; k < 2; k++) {
+		const struct timeline_side *sd = &t->side[k];
+
+		for (i = 0; i < TL_SERIES; i++) {
+			const struct timeline_series *s = &sd->series[i];
+			uint64_t last;
+
+			if (!sd->present || !s->n)
+				continue;
+			fprintf(f, "<polyline id=\"frames-%s-%s\" fill=\"none\" stroke=\"%s\" "
+				"stroke-width=\"1.5\" points=\"%.1f,%.1f", roles[k], series_keys[i],
+				series_colours[k][i], x_of(s->t_us[0], t0, t1), y_of(s->v[0], max));
+			for (j = 1; j < s->n; j++)
+				fprintf(f, " %.1f,%.1f %.1f,%.1f", x_of(s->t_us[j], t0, t1),
+					y_of(s->v[j - 1], max), x_of(s->t_us[j], t0, t1), y_of(s->v[j], max));
+			last = sd->end_us > s->t_us[s->n - 1] ? sd->end_us : s->t_us[s->n - 1];
+			fprintf(f, " %.1f,%.1f", x_of(last, t0, t1), y_of(s->v[s->n - 1], max));
+			fprintf(f, "\"><title>%s %s: %" PRIu64 "</title></polyline>\n", roles[k],
+				series_keys[i], s->v[s->n - 1]);
+			fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" fill=\"%s\">%s %s</text>\n",
+				W - RIGHT - 150, CHART_Y + 12 + 11 * row++, series_colours[k][i], roles[k],
+				series_keys[i]);
+		}
+	}
+}
+
 int timeline_svg(const struct timeline *t, FILE *f)
 {
 	const struct timeline_side *src = &t->side[0], *dst = &t->side[1];
 	const struct timeline_side *r = dst->resumed_us ? dst : src;
 	uint64_t t0, t1, step, tick;
-	int h = 300;
+	int h = SVG_H;
 
 	if (!src->present && !dst->present)
 		return -ENOENT;
@@ -226,6 +308,7 @@ int timeline_svg(const struct timeline *t, FILE *f)
 			marker(f, "first-replay", "first replayed frame",
 			       r->resumed_us + (uint64_t)dst->replay_us, t0, t1, y0, y1, 3);
 	}
+	chart(f, t, t0, t1);
 	/* The time axis, ticks at a round step: 1, 2, 5, 10, 20 ... ms. */
 	for (step = 1000; (t1 - t0) / step > 10; step = next_step(step))
 		;

@@ -2,8 +2,9 @@
  * source's and the destination's (each host journals its own side): a lane
  * per host with its phases, a lane for the VM with its pause, and the
  * instants of the resume, the first announcement, the upstream FDB read
- * back and the first replayed frame; the frame counts as labels (the
- * journal has totals, not a series).  Used by `netmove journal --svg`. */
+ * back and the first replayed frame; below them the frames each host held,
+ * shipped and replayed over time (the records' over_time series) and
+ * their totals.  Used by `netmove journal --svg`. */
 #ifndef NETMOVE_CLI_TIMELINE_H
 #define NETMOVE_CLI_TIMELINE_H
 
@@ -11,6 +12,15 @@
 #include <stdio.h>
 
 #define TIMELINE_PHASES 7	/* prepare .. rollback, the journal's phases_us keys */
+#define TIMELINE_POINTS 64	/* points read of one series (netmoved keeps 48) */
+
+/* A count over time: the journal's over_time.KEY, [[t_us, count], ...]. */
+enum { TL_BUFFERED, TL_SHIPPED, TL_REPLAYED, TL_SERIES };
+struct timeline_series {
+	int n;				/* points */
+	uint64_t t_us[TIMELINE_POINTS];	/* CLOCK_REALTIME µs, rising */
+	uint64_t v[TIMELINE_POINTS];	/* the count then */
+};
 
 /* One host's end record of the relocation. */
 struct timeline_side {
@@ -25,6 +35,7 @@ struct timeline_side {
 	int64_t fdb_us;			/* resume -> upstream FDB read back, -1: none */
 	int64_t replay_us;		/* resume -> first replayed frame, -1: none */
 	uint64_t buffered, shipped, received, replayed, lost; /* frames */
+	struct timeline_series series[TL_SERIES]; /* over_time: buffered, shipped, replayed */
 };
 
 /* A relocation being drawn. */

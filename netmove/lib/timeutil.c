@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,7 +50,7 @@ void timeutil_sleep_until_mono(uint64_t deadline_ns)
 		;
 }
 
-static int parse_span(const char *s, uint64_t now_ns, uint64_t *out_ns)
+int timeutil_parse_span(const char *s, uint64_t *out_ns)
 {
 	static const struct {
 		char unit;
@@ -57,14 +58,13 @@ static int parse_span(const char *s, uint64_t now_ns, uint64_t *out_ns)
 	} units[] = { { 's', NSEC_PER_SEC }, { 'm', 60 * NSEC_PER_SEC },
 		      { 'h', 3600 * NSEC_PER_SEC }, { 'd', 86400 * NSEC_PER_SEC } };
 	unsigned long long n;
-	uint64_t span;
 	char *end;
 	size_t i;
 
-	if (s[1] < '0' || s[1] > '9')
+	if (!s || s[0] < '0' || s[0] > '9')
 		return -EINVAL;
 	errno = 0;
-	n = strtoull(s + 1, &end, 10);
+	n = strtoull(s, &end, 10);
 	if (errno || end[0] == 0 || end[1] != 0)
 		return -EINVAL;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
@@ -72,7 +72,17 @@ static int parse_span(const char *s, uint64_t now_ns, uint64_t *out_ns)
 			break;
 	if (i == sizeof(units) / sizeof(units[0]) || n > UINT64_MAX / units[i].ns)
 		return -EINVAL;
-	span = n * units[i].ns;
+	*out_ns = n * units[i].ns;
+	return 0;
+}
+
+/* "-SPAN" before now_ns or "+SPAN" after it. */
+static int parse_offset(const char *s, uint64_t now_ns, uint64_t *out_ns)
+{
+	uint64_t span;
+
+	if (timeutil_parse_span(s + 1, &span) < 0)
+		return -EINVAL;
 	if (s[0] == '-' ? span > now_ns : span > UINT64_MAX - now_ns)
 		return -EINVAL;
 	*out_ns = s[0] == '-' ? now_ns - span : now_ns + span;
@@ -97,7 +107,7 @@ int timeutil_parse_real(const char *s, uint64_t now_ns, uint64_t *out_ns)
 		return 0;
 	}
 	if (s[0] == '-' || s[0] == '+')
-		return parse_span(s, now_ns, out_ns);
+		return parse_offset(s, now_ns, out_ns);
 	if (s[0] == '@') {
 		if (s[1] < '0' || s[1] > '9')
 			return -EINVAL;
@@ -124,4 +134,14 @@ int timeutil_parse_real(const char *s, uint64_t now_ns, uint64_t *out_ns)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+char *timeutil_format_real(uint64_t ns, char *buf, size_t size)
+{
+	time_t t = (time_t)(ns / NSEC_PER_SEC);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "@%llu", (unsigned long long)(ns / NSEC_PER_SEC));
+	return buf;
 }

@@ -41,12 +41,15 @@ ag_start() {
 		pki=${!pki:-${AG_PKI:+$AG_PKI/host$h}}
 		if [ -n "$pki" ]; then tls=(--pki-dir "$pki"); else
 			tls=(--key-file "${AG_KEY:-$TB_DIR/agent.key}"); fi
+		# A killed agent's socket file stays: the wait below is for the new one.
+		rm -f "$(ag_sock "$h")"
 		ip netns exec "$ns" "$NETMOVED" --name "host$h" --listen "$ip:7870" \
 			--peer "host$peer=$peerip:7870" --socket "$(ag_sock "$h")" \
 			"${tls[@]}" \
 			--ofctl "unix:$TB_DIR/host$h/br-int.mgmt" \
 			--ovs-ctl "$TB_DIR/host$h/ovs-vswitchd.ctl" --ovsdb "unix:$TB_DIR/host$h/db.sock" \
 			--uplink uplink --gateway "$TB_ROUTER_IP" --journal "$(ag_journal "$h")" \
+			--schedule "$TB_DIR/schedule-$h.jsonl" \
 			--tor-netns "$TB_TOR" --tor-bridge br0 --tor-port "tor-$h" \
 			--grace "${AG_GRACE:-1000}" --ring-mib "${AG_RING_MIB:-16}" \
 			"${AG_EXTRA[@]}" >>"$TB_DIR/agent-$h.log" 2>&1 &

@@ -52,6 +52,15 @@ jget() {
 	jq -r ".$2" "$1"
 }
 
+# t_jq JSON FILTER [JQ-OPTION...]: true if JSON holds a document and FILTER
+# is true of it.  Not jq -e alone: jq 1.6 exits 0 when its input is empty,
+# so a check of a record that was never written would pass.
+t_jq() {
+	local doc=$1 filter=$2
+	shift 2
+	[ -n "${doc//[[:space:]]/}" ] && jq -e "$@" "$filter" <<<"$doc" >/dev/null
+}
+
 # t_bg OUT ERR cmd...: start cmd in the background, remember its PID in T_BG.
 t_bg() {
 	local out=$1 err=$2

@@ -39,13 +39,13 @@ for n in 1 2; do
 	# the source by its identity, which says it did this for that agent.
 	JD=$(ag_last "$to")
 	echo "requested_by: source $(jq -c .requested_by <<<"$J"), destination $(jq -c .requested_by <<<"$JD")"
-	jq -e --arg to "host$to" '.requested_by.kind == "peer" and (.requested_by.identity | contains($to))
+	t_jq "$J" '.requested_by.kind == "peer" and (.requested_by.identity | contains($to))
 		and (.requested_by.says_for | test("^user root \\(uid 0\\), pid [0-9]+ netmove, on " + $to + "$"))' \
-		<<<"$J" >/dev/null || fail "pull $n: the source's record does not say host$to's root asked: $J"
-	jq -e --arg from "host$from" --arg to "host$to" '.requested_by.kind == "peer" and
+		--arg to "host$to" || fail "pull $n: the source's record does not say host$to's root asked: $J"
+	t_jq "$JD" '.requested_by.kind == "peer" and
 		(.requested_by.identity | contains($from)) and
 		(.requested_by.says_for | startswith("peer ") and contains(" on " + $from + ", for user root"))' \
-		<<<"$JD" >/dev/null || fail "pull $n: the destination's record does not say why host$from asked: $JD"
+		--arg from "host$from" --arg to "host$to" || fail "pull $n: the destination's record does not say why host$from asked: $JD"
 done
 
 step "a relocation asked on the source: the local client is named"
@@ -54,11 +54,11 @@ mig_probe vm1 2000 1 100 netmove
 J=$(ag_last "$from") JD=$(ag_last "$to")
 echo "requested_by: source $(jq -c .requested_by <<<"$J"), destination $(jq -c .requested_by <<<"$JD")"
 [ "$(jq -r .outcome <<<"$J")" = committed ] || fail "relocation: not committed: $J"
-jq -e '.requested_by == {kind: "local", user: "root", uid: 0, pid: .requested_by.pid, program: "netmove"}
-	and .requested_by.pid > 0' <<<"$J" >/dev/null || fail "the source's record does not name root's netmove: $J"
-jq -e --arg from "host$from" '.requested_by.kind == "peer" and (.requested_by.identity | contains($from)) and
+t_jq "$J" '.requested_by == {kind: "local", user: "root", uid: 0, pid: .requested_by.pid, program: "netmove"}
+	and .requested_by.pid > 0' || fail "the source's record does not name root's netmove: $J"
+t_jq "$JD" '.requested_by.kind == "peer" and (.requested_by.identity | contains($from)) and
 	(.requested_by.says_for | test("^user root \\(uid 0\\), pid [0-9]+ netmove, on " + $from + "$"))' \
-	<<<"$JD" >/dev/null || fail "the destination's record does not say host$from's root asked: $JD"
+	--arg from "host$from" || fail "the destination's record does not say host$from's root asked: $JD"
 
 step "netmove journal: filters against the journal file"
 # jcheck H JQ FILTER...: the lines `netmove journal FILTER...` prints on
@@ -88,7 +88,7 @@ jcheck a 'false' --since +1h
 jcheck a 'false' --host hostz
 got=$(ag_nm a journal --limit 2) || fail "journal --limit 2"
 [ "$got" = "$(tail -2 "$(ag_journal a)")" ] || fail "journal --limit 2 is not the newest two lines"
-ag_nm a --json journal --mac "$VM1_MAC" | jq -e 'type == "array" and length > 0' >/dev/null ||
+t_jq "$(ag_nm a --json journal --mac "$VM1_MAC")" 'type == "array" and length > 0' ||
 	fail "journal --json is not a JSON array"
 
 step "netmove journal --svg: the last relocation's timeline, both hosts"
@@ -97,7 +97,16 @@ id=$(jq -r .id <<<"$J")
 ag_nm "$from" journal --svg "$T_TMP/t.svg" --id "$id" --also "$(ag_journal "$to")" 2>"$T_TMP/svg.err" ||
 	fail "journal --svg: $(cat "$T_TMP/svg.err")"
 cat "$T_TMP/svg.err"
-for e in source-prepare source-blackout destination-switchover destination-verify vm-pause resume fdb; do
+# The counts over time end at the totals, and are drawn.
+JD=$(jq -c --argjson id "$id" 'select(.id == $id and .outcome != "in progress")' "$(ag_journal "$to")")
+echo "over time: source $(jq -c '.over_time | map_values(length)' <<<"$J"), destination $(jq -c '.over_time | map_values(length)' <<<"$JD")"
+t_jq "$J" '.frames.shipped > 0 and .over_time.shipped[-1][1] == .frames.shipped and
+	(.over_time.shipped | length) >= 2 and
+	.over_time.buffered[-1][1] == .frames.buffered' || fail "the source's series do not end at its totals: $J"
+t_jq "$JD" '.frames.replayed > 0 and .over_time.replayed[-1][1] == .frames.replayed and
+	(.over_time.replayed | length) >= 2' || fail "the destination's series does not end at its total: $JD"
+for e in source-prepare source-blackout destination-switchover destination-verify vm-pause resume fdb \
+	frames-source-shipped frames-destination-replayed; do
 	grep -q "id=\"$e\"" "$T_TMP/t.svg" || fail "the timeline has no $e"
 done
 if command -v rsvg-convert >/dev/null; then

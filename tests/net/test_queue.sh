@@ -99,7 +99,7 @@ echo "committed on a, in order: $order"
 for v in vm2 vm3; do
 	J=$(jq -c --arg m "${MAC[$v]}" 'select(.role == "source" and .mac == $m and .outcome == "committed")' \
 		"$(ag_journal a)")
-	jq -e '.queued_us > 0 and .phases_us.prepare > .queued_us' <<<"$J" >/dev/null ||
+	t_jq "$J" '.queued_us > 0 and .phases_us.prepare > .queued_us' ||
 		fail "$v's record does not show its time queued before its PREPARE: $J"
 done
 for v in "${VMS[@]}"; do

@@ -122,6 +122,16 @@ usage event_last_rx_none_alone "--last-rx none needs --rx-after" \
 	netmove event blackout --mac $M --stopped-us 1 --reader-keeps-one --last-rx none
 usage relocate_priority "--priority: '101' is not a whole number from 0 to 100" \
 	netmove relocate --mac $M --ip 198.18.0.9 --to hostb --port vnet0 --priority 101
+usage relocate_window_alone "--window goes with --at" \
+	netmove relocate --mac $M --ip 198.18.0.9 --to hostb --port vnet0 --window 5m
+usage relocate_at_word "--at: 'tonight' is not a time" \
+	netmove relocate --mac $M --ip 198.18.0.9 --to hostb --port vnet0 --at tonight
+usage relocate_window_unit "--window: '5' is not a span" \
+	netmove relocate --mac $M --ip 198.18.0.9 --to hostb --port vnet0 --at +1h --window 5
+usage schedule_verb "'frob' is not list or cancel" netmove schedule frob
+usage schedule_cancel_no_id "cancel needs the entry's id" netmove schedule cancel
+usage schedule_cancel_0 "cancel: '0' is not a whole number from 1" netmove schedule cancel 0
+usage schedule_stray "unexpected argument 'x'" netmove schedule list x
 usage journal_since_word "--since: 'yesterday' is not a time" netmove journal --since yesterday
 usage journal_until_zone "--until: '2026-12-03T08:00:00+01:00' is not a time" \
 	netmove journal --until 2026-12-03T08:00:00+01:00
@@ -133,6 +143,31 @@ usage journal_outcome_empty "--outcome: '' is not an outcome" netmove journal --
 usage journal_stray "unexpected argument 'x'" netmove journal x
 usage journal_svg_no_id "--svg draws one relocation: give its --id" netmove journal --svg "$t/x.svg"
 usage journal_also_alone "--also goes with --svg" netmove journal --also "$t/j"
+
+PLAN=(netmove plan --mac $M --ip 198.18.0.9 --port vnet0)
+usage plan_no_candidates "--mac, --ip, --port and --candidates are required" "${PLAN[@]}"
+usage plan_candidate_empty "--candidates: '' is not a host name" "${PLAN[@]}" --candidates hostb,,hostc
+usage plan_candidate_twice "--candidates: hostb is named twice" "${PLAN[@]}" --candidates hostb,hostc,hostb
+usage plan_candidate_long "--candidates: 'h234567890123456789012345678901234' is not a host name" \
+	"${PLAN[@]}" --candidates h234567890123456789012345678901234
+usage plan_candidate_space "--candidates: a host name holds a space" "${PLAN[@]}" --candidates "hostb,host c"
+usage plan_too_many "--candidates: more than 16 hosts" "${PLAN[@]}" \
+	--candidates h1,h2,h3,h4,h5,h6,h7,h8,h9,h10,h11,h12,h13,h14,h15,h16,h17
+usage plan_blackout_0 "--blackout-ms: '0' is not a whole number from 1 to 3600000" "${PLAN[@]}" \
+	--candidates hostb --blackout-ms 0
+usage plan_ip_multicast "--ip must be a unicast address" netmove plan --mac $M --ip 224.0.0.1 \
+	--port vnet0 --candidates hostb
+usage plan_port_slash "--port: 'a/b' is not an interface name" netmove plan --mac $M --ip 198.18.0.9 \
+	--port a/b --candidates hostb
+
+# A well-formed plan gets as far as the agent (none here: exit 3).
+test_plan_accepted() {
+	"$B/netmove" plan --mac $M --ip 198.18.0.9 --port vnet0 --candidates hostb,hostc \
+		--blackout-ms 300 >/dev/null 2>"$t/err"
+	local rc=$?
+	[ "$rc" = 3 ] || { echo "exit $rc, expected 3 (agent unreachable): $(cat "$t/err")"; return 1; }
+}
+tests+=(plan_accepted)
 
 # A well-formed --last-rx gets as far as the agent (none here: exit 3).
 test_event_last_rx_accepted() {

@@ -138,6 +138,79 @@ static void drawn_where_their_times_say(void **state)
 	free(svg);
 }
 
+/* The polyline's points as x,y pairs into xs, ys (at most cap): how many. */
+static int points(xmlNode *n, double *xs, double *ys, int cap)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)"points");
+	const char *p = (const char *)v;
+	int k = 0, used;
+
+	assert_non_null(v);
+	while (k < cap && sscanf(p, " %lf,%lf%n", &xs[k], &ys[k], &used) == 2) {
+		p += used;
+		k++;
+	}
+	xmlFree(v);
+	return k;
+}
+
+/* The counts over time: a step line per series, where its times and counts
+ * say, to its side's end; a series not given is not drawn; a point that
+ * goes back in time or count ends a series where it is. */
+static void frames_over_time(void **state)
+{
+	static const char src[] =
+		"{\"time_us\":1796290001000000,\"host\":\"hosta\",\"id\":9,\"role\":\"source\","
+		"\"phases_us\":{\"prepare\":1796290000000000},\"frames\":{\"buffered\":400},"
+		"\"over_time\":{\"buffered\":[[1796290000100000,0],[1796290000300000,400]],"
+		"\"shipped\":[[1796290000300000,100],[1796290000400000,400],[1796290000350000,500]]},"
+		"\"outcome\":\"committed\"}";
+	static const char dst[] =
+		"{\"time_us\":1796290001000000,\"host\":\"hostb\",\"id\":9,\"role\":\"destination\","
+		"\"phases_us\":{\"prepare\":1796290000000000},"
+		"\"over_time\":{\"replayed\":[[1796290000300000,0],[1796290000500000,800]]},"
+		"\"outcome\":\"committed\"}";
+	struct timeline t = { .id = 9 };
+	double xs[16], ys[16], px_per_ms = (1000.0 - 110 - 30) / 1000.0;
+	double bottom = 215 + 90, top = 215;
+	xmlDoc *doc;
+	xmlNode *root, *n;
+	size_t len;
+	char *svg;
+
+	(void)state;
+	assert_int_equal(timeline_add(&t, src), 1);
+	assert_int_equal(timeline_add(&t, dst), 1);
+	assert_int_equal(t.side[0].series[TL_SHIPPED].n, 2);	/* the third went back */
+	svg = draw(&t, &len);
+	doc = xmlReadMemory(svg, (int)len, "t.svg", NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	root = xmlDocGetRootElement(doc);
+	/* Scaled to the largest count drawn, 800. */
+	n = by_id(root, "frames-destination-replayed");
+	assert_non_null(n);
+	assert_int_equal(points(n, xs, ys, 16), 4);
+	assert_float_equal(xs[0], 110 + 300 * px_per_ms, 0.2);
+	assert_float_equal(ys[0], bottom, 0.2);
+	assert_float_equal(xs[1], 110 + 500 * px_per_ms, 0.2);	/* held at 0 until then */
+	assert_float_equal(ys[1], bottom, 0.2);
+	assert_float_equal(ys[2], top, 0.2);
+	assert_float_equal(xs[3], 110 + 1000 * px_per_ms, 0.2);	/* to the record's end */
+	assert_float_equal(ys[3], top, 0.2);
+	n = by_id(root, "frames-source-buffered");
+	assert_non_null(n);
+	assert_int_equal(points(n, xs, ys, 16), 4);
+	assert_float_equal(ys[3], bottom - 400 * 90 / 800.0, 0.2);
+	assert_non_null(by_id(root, "frames-source-shipped"));
+	assert_null(by_id(root, "frames-source-replayed"));
+	assert_null(by_id(root, "frames-destination-buffered"));
+	n = by_id(root, "frames-max");
+	assert_non_null(n);
+	assert_non_null(strstr(svg, "0..800</text>"));
+	xmlFreeDoc(doc);
+	free(svg);
+}
+
 /* An SVG renderer takes it. */
 static void renders_to_png(void **state)
 {
@@ -175,6 +248,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(takes_only_its_ended_records),
 		cmocka_unit_test(drawn_where_their_times_say),
+		cmocka_unit_test(frames_over_time),
 		cmocka_unit_test(renders_to_png),
 	};
 

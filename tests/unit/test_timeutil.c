@@ -43,6 +43,30 @@ static void spans(void **state)
 	assert_int_equal(parse_ok("-0s"), NOW);
 }
 
+/* A bare span (--window 15m): the same units, no sign. */
+static void bare_spans(void **state)
+{
+	static const char *const bad[] = { "", "15", "m", "-15m", "+15m", "15mm", "15w", " 1s",
+					   "99999999999999999999s", "1e3s" };
+	uint64_t ns = 42;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(timeutil_parse_span("15m", &ns), 0);
+	assert_int_equal(ns, 15 * 60 * NSEC_PER_SEC);
+	assert_int_equal(timeutil_parse_span("0s", &ns), 0);
+	assert_int_equal(ns, 0);
+	assert_int_equal(timeutil_parse_span("3d", &ns), 0);
+	assert_int_equal(ns, 3 * 86400 * NSEC_PER_SEC);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ns = 42;
+		print_message("%s\n", bad[i]);
+		assert_int_equal(timeutil_parse_span(bad[i], &ns), -EINVAL);
+		assert_int_equal(ns, 42);
+	}
+	assert_int_equal(timeutil_parse_span(NULL, &ns), -EINVAL);
+}
+
 static void refused(void **state)
 {
 	static const char *const bad[] = {
@@ -63,6 +87,20 @@ static void refused(void **state)
 	assert_int_equal(timeutil_parse_real(NULL, NOW, &ns), -EINVAL);
 }
 
+/* What it formats, timeutil_parse_real reads back. */
+static void formatted(void **state)
+{
+	char buf[TIMEUTIL_REAL_LEN];
+	uint64_t ns;
+
+	(void)state;
+	assert_string_equal(timeutil_format_real(1796284800ULL * NSEC_PER_SEC + 999, buf,
+						 sizeof(buf)), "2026-12-03T08:00:00Z");
+	assert_int_equal(timeutil_parse_real(buf, NOW, &ns), 0);
+	assert_int_equal(ns, 1796284800ULL * NSEC_PER_SEC);
+	assert_string_equal(timeutil_format_real(0, buf, sizeof(buf)), "1970-01-01T00:00:00Z");
+}
+
 static void deadlines(void **state)
 {
 	uint64_t d;
@@ -80,7 +118,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(instants),
 		cmocka_unit_test(spans),
+		cmocka_unit_test(bare_spans),
 		cmocka_unit_test(refused),
+		cmocka_unit_test(formatted),
 		cmocka_unit_test(deadlines),
 	};
 

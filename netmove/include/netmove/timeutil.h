@@ -2,6 +2,7 @@
 #ifndef NETMOVE_TIMEUTIL_H
 #define NETMOVE_TIMEUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define NSEC_PER_USEC 1000ULL
@@ -29,6 +30,15 @@ int timeutil_poll_ms(uint64_t deadline_ns);
  * since the epoch), "now", or a span from now_ns: "-15m" (ago), "+2h"
  * (ahead), units s, m, h, d.  Returns 0 or -EINVAL. */
 int timeutil_parse_real(const char *s, uint64_t now_ns, uint64_t *out_ns);
+
+/* A span as an operator writes it: a whole number and a unit, s, m, h or
+ * d ("90s", "15m", "2h"), into ns.  Returns 0 or -EINVAL. */
+int timeutil_parse_span(const char *s, uint64_t *out_ns);
+
+/* CLOCK_REALTIME ns as timeutil_parse_real reads it back, to the second:
+ * "2026-12-03T08:00:00Z", into buf (TIMEUTIL_REAL_LEN bytes); returns buf. */
+#define TIMEUTIL_REAL_LEN 32
+char *timeutil_format_real(uint64_t ns, char *buf, size_t size);
 
 /* Sleep until the given CLOCK_MONOTONIC instant (restarts on EINTR). */
 void timeutil_sleep_until_mono(uint64_t deadline_ns);
