@@ -289,6 +289,10 @@ void agent_reply(int fd, bool ok, const char *text);
  * as the source; the answer ("prepared" or why not) goes to fd, which is
  * then closed.  by: who asked, for the journal. */
 void agent_relocate(struct agent *a, int fd, struct ctl_msg *req, const struct requester *by);
+/* The VM a request names: A_MAC (unicast) and A_IP (not 0.0.0.0).  Returns 0
+ * or -EINVAL with why in err. */
+int agent_get_vm(const struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *err,
+		 size_t errlen);
 /* A relocate request's fields (PROTO_REQ_RELOCATE) into r: mac, ip, to,
  * port, peer_port, priority, from.  Returns 0 or -EINVAL with why in err. */
 int agent_parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r, char *err,

@@ -173,20 +173,8 @@ static int parse_request(struct agent *a, struct ctl_msg *req, struct plan_job *
 	uint16_t tag;
 	int i;
 
-	if (ctl_get(req, A_MAC, &v, &len) < 0 || len != MAC_LEN) {
-		snprintf(err, errlen, "missing MAC");
+	if (agent_get_vm(req, &j->vm.mac, &j->vm.ip, err, errlen) < 0)
 		return -EINVAL;
-	}
-	memcpy(j->vm.mac.b, v, MAC_LEN);
-	if (ctl_get(req, A_IP, &v, &len) < 0 || len != 4) {
-		snprintf(err, errlen, "missing IP");
-		return -EINVAL;
-	}
-	memcpy(&j->vm.ip, v, 4);
-	if (mac_is_multicast(&j->vm.mac) || mac_is_zero(&j->vm.mac) || !j->vm.ip.s_addr) {
-		snprintf(err, errlen, "not a unicast MAC or no IP");
-		return -EINVAL;
-	}
 	if (ctl_get_name(req, A_PORT, "VM port on this host", j->vm.port, sizeof(j->vm.port), err,
 			 errlen) < 0)
 		return -EINVAL;

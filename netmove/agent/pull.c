@@ -34,24 +34,10 @@ int pull_parse(struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *por
 	       unsigned *priority, char *err, size_t errlen)
 {
 	uint64_t prio = PROTO_PRIORITY_DEFAULT;
-	const void *v;
-	size_t len;
 	int ret;
 
-	if (ctl_get(m, A_MAC, &v, &len) < 0 || len != MAC_LEN) {
-		snprintf(err, errlen, "missing MAC");
+	if (agent_get_vm(m, mac, ip, err, errlen) < 0)
 		return -EINVAL;
-	}
-	memcpy(mac->b, v, MAC_LEN);
-	if (mac_is_multicast(mac)) {
-		snprintf(err, errlen, "not a unicast MAC");
-		return -EINVAL;
-	}
-	if (ctl_get(m, A_IP, &v, &len) < 0 || len != 4) {
-		snprintf(err, errlen, "missing IP");
-		return -EINVAL;
-	}
-	memcpy(ip, v, 4);
 	if (ctl_get_name(m, A_PORT, "VM port on the destination", port, IF_NAMESIZE, err,
 			 errlen) < 0)
 		return -EINVAL;

@@ -132,24 +132,41 @@ out:
 	free(l.v);
 }
 
-int agent_parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r, char *err,
-			 size_t errlen)
+int agent_get_vm(const struct ctl_msg *m, struct mac *mac, struct in_addr *ip, char *err,
+		 size_t errlen)
 {
 	const void *v;
-	uint64_t prio;
 	size_t len;
-	int ret;
 
-	if (ctl_get(req, A_MAC, &v, &len) < 0 || len != MAC_LEN) {
+	if (ctl_get(m, A_MAC, &v, &len) < 0 || len != MAC_LEN) {
 		snprintf(err, errlen, "missing MAC");
 		return -EINVAL;
 	}
-	memcpy(r->mac.b, v, MAC_LEN);
-	if (ctl_get(req, A_IP, &v, &len) < 0 || len != 4) {
+	memcpy(mac->b, v, MAC_LEN);
+	if (mac_is_multicast(mac) || mac_is_zero(mac)) {
+		snprintf(err, errlen, "not a unicast MAC");
+		return -EINVAL;
+	}
+	if (ctl_get(m, A_IP, &v, &len) < 0 || len != 4) {
 		snprintf(err, errlen, "missing IP");
 		return -EINVAL;
 	}
-	memcpy(&r->ip, v, 4);
+	memcpy(ip, v, 4);
+	if (!ip->s_addr) {
+		snprintf(err, errlen, "no IP (0.0.0.0)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int agent_parse_relocate(struct agent *a, struct ctl_msg *req, struct reloc *r, char *err,
+			 size_t errlen)
+{
+	uint64_t prio;
+	int ret;
+
+	if (agent_get_vm(req, &r->mac, &r->ip, err, errlen) < 0)
+		return -EINVAL;
 	if (ctl_get_name(req, A_TO, "destination host", r->to, sizeof(r->to), err, errlen) < 0 ||
 	    ctl_get_name(req, A_PORT, "VM port on this host", r->port, sizeof(r->port), err,
 			 errlen) < 0)
