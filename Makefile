@@ -184,6 +184,13 @@ $(O)/fuzz/fuzz_choreo: tests/fuzz/fuzz_choreo.c netmove/agent/choreo.c $(O)/libn
 	$(CLANG) $(FUZZ_CFLAGS) -Inetmove/agent -fsanitize=fuzzer,address,undefined -o $@ $< \
 		netmove/agent/choreo.c $(O)/libnetmove-fuzz.a $(LDLIBS)
 
+# The schedule's file reader: netmoved's own module, built with it.
+$(O)/fuzz/fuzz_sched: tests/fuzz/fuzz_sched.c netmove/agent/sched.c netmove/agent/requester.c \
+		$(O)/libnetmove-fuzz.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -Inetmove/agent -fsanitize=fuzzer,address,undefined -o $@ $< \
+		netmove/agent/sched.c netmove/agent/requester.c $(O)/libnetmove-fuzz.a $(LDLIBS)
+
 deps: need-root
 	@mk/deps.sh --update
 

@@ -200,16 +200,23 @@ static int field_u64(const char *line, const char *key, uint64_t *v)
 	return errno || *end ? -EBADMSG : 0;
 }
 
-/* A string field that must be there (its length may be 0). */
+/* A string field (its length may be 0): 0, -ENOENT (absent) or -EBADMSG;
+ * buf is all zeros unless it is there. */
 static int field_str(const char *line, const char *key, char *buf, size_t size)
 {
-	return journal_field(line, key, buf, size) < 0 ? -EBADMSG : 0;
+	int ret = journal_field(line, key, buf, size);
+
+	if (ret >= 0)
+		return 0;
+	memset(buf, 0, size);
+	return ret == -ENOENT ? -ENOENT : -EBADMSG;
 }
 
 static int read_entry(const char *line, struct sched_entry *e)
 {
 	char kind[16], mac[MAC_STRLEN + 8], ip[INET_ADDRSTRLEN + 8];
 	uint64_t prio, uid, pid, peer;
+	int ret;
 
 	memset(e, 0, sizeof(*e));
 	if (field_u64(line, "schedule_id", &e->id) < 0 || !e->id ||
@@ -234,14 +241,23 @@ static int read_entry(const char *line, struct sched_entry *e)
 	e->by.peer = peer;
 	e->by.uid = (unsigned)uid;
 	e->by.pid = (int)pid;
-	if (field_str(line, e->pull ? "from" : "to", e->host, sizeof(e->host)) < 0) {
-		if (!e->pull)
-			return -EBADMSG;
-		e->host[0] = 0;
-	}
-	if (field_str(line, "dst_port", e->dst_port, sizeof(e->dst_port)) < 0)
-		e->dst_port[0] = 0;
-	return 0;
+	/* A pull may name no source (any peer); a relocate has the same port
+	 * there if it names none. */
+	ret = field_str(line, e->pull ? "from" : "to", e->host, sizeof(e->host));
+	if (ret == -EBADMSG || (ret < 0 && !e->pull))
+		return -EBADMSG;
+	return field_str(line, "dst_port", e->dst_port, sizeof(e->dst_port)) == -EBADMSG ?
+		       -EBADMSG : 0;
+}
+
+static bool has_id(const struct sched *s, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->v[i].id == id)
+			return true;
+	return false;
 }
 
 struct loader {
@@ -267,8 +283,8 @@ static int load_line(const char *line, void *arg)
 		l->last = true;
 		return 0;
 	}
-	if (read_entry(line, &e) < 0)
-		return -EBADMSG;
+	if (read_entry(line, &e) < 0 || has_id(l->s, e.id))
+		return -EBADMSG;	/* not an entry, or an id given twice */
 	ret = make_room(l->s);
 	if (ret < 0)
 		return ret;

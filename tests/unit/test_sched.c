@@ -225,6 +225,15 @@ static void bad_files(void **state)
 	sched_free(&t);
 	memcpy(p, "\"relocate\"", 10);
 
+	/* The same id twice: the first is kept. */
+	f = fopen(path, "w");
+	fprintf(f, "%s%s{\"last_id\":1}\n", good, good);
+	fclose(f);
+	assert_int_equal(sched_load(&t, path, &line), -EBADMSG);
+	assert_int_equal(line, 2);
+	assert_int_equal(t.n, 1);
+	sched_free(&t);
+
 	/* A last id below an entry's, or lines after the last one. */
 	write_file("{\"last_id\":0}\n");
 	assert_int_equal(sched_load(&t, path, &line), 0);
