@@ -113,6 +113,7 @@ for n in "${ROUNDS[@]}"; do
 	dst=$(cat "$(ag_journal a)" "$(ag_journal b)" | jq -c --argjson t "$t_round" \
 		'select(.time_us > $t and .role == "destination" and .outcome != "in progress")')
 	committed=$(jq -r 'select(.outcome == "committed") | .mac' <<<"$src" | sort -u | grep -c .)
+	jlost=$(printf '%s\n%s\n' "$src" "$dst" | jq -s '[.[] | .frames.lost // 0] | add // 0')
 	lost=0 dup=0 reo=0 bad=()
 	for v in "${VMS[@]}"; do
 		r=$T_TMP/$v.json
@@ -129,7 +130,17 @@ for n in "${ROUNDS[@]}"; do
 	commit_ms=$(jq -r '(.phases_us.commit // empty) - .phases_us.prepare | . / 1000 | floor' <<<"$dst" | med_max)
 	fdb_us=$(jq -r '.resume_to_fdb_us // empty' <<<"$dst" | med_max)
 	ann_us=$(jq -r '.resume_to_announce_us // empty' <<<"$dst" | med_max)
-	echo "measured: scale $n asked at once, at most $peak under way on one source: committed $committed of $n, lost $lost, dup $dup, reordered $reo (each VM $RATE frames/s); agent CPU a $(awk -v x="$cpu0a" -v y="$cpu1a" 'BEGIN{printf "%.2f", y-x}') s b $(awk -v x="$cpu0b" -v y="$cpu1b" 'BEGIN{printf "%.2f", y-x}') s, RSS now/peak a $(rss_of a) MiB b $(rss_of b) MiB; relocate -> prepared median/max $prep_ms ms, destination PREPARE -> commit median/max $commit_ms ms, resume -> announce $ann_us us, resume -> ToR FDB $fdb_us us"
+	echo "measured: scale $n asked at once, at most $peak under way on one source: committed $committed of $n, lost $lost (journals: $jlost), dup $dup, reordered $reo (each VM $RATE frames/s); agent CPU a $(awk -v x="$cpu0a" -v y="$cpu1a" 'BEGIN{printf "%.2f", y-x}') s b $(awk -v x="$cpu0b" -v y="$cpu1b" 'BEGIN{printf "%.2f", y-x}') s, RSS now/peak a $(rss_of a) MiB b $(rss_of b) MiB; relocate -> prepared median/max $prep_ms ms, destination PREPARE -> commit median/max $commit_ms ms, resume -> announce $ann_us us, resume -> ToR FDB $fdb_us us"
+	if [ "$lost" != "$jlost" ]; then
+		# Where the probes and the journals disagree, VM by VM.
+		for v in "${VMS[@]}"; do
+			jl=$(printf '%s\n%s\n' "$src" "$dst" | jq -s --arg m "${MAC[$v]}" \
+				'[.[] | select(.mac == $m) | "\(.role) \(.frames.lost)"] | join(", ")')
+			[ "$(jget "$T_TMP/$v.json" lost)" = 0 ] && ! grep -q '[1-9]' <<<"$jl" ||
+				echo "lost vs journal: $v: probe $(jget "$T_TMP/$v.json" lost) $(jq -c .lost_ranges "$T_TMP/$v.json"), journals $jl"
+		done | head -20
+	fi
+	[ "$lost" = 0 ] || [ "$jlost" != 0 ] || fail "round $n: $lost frames lost, silently: no journal counts any"
 	[ "$committed" = "$n" ] || fail "round $n: $committed of $n relocations committed: $(jq -c '{mac, outcome, error}' <<<"$src" | grep -v '"committed"' | head -5)"
 	if [ ${#bad[@]} != 0 ]; then
 		mig_drops
