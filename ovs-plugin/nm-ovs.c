@@ -316,7 +316,7 @@ static int cmd_vm_point(const struct nmo *n, struct out *o)
 	}
 	for (t.n = 0; t.n < n->repeat; t.n++) {
 		uint64_t t0 = timeutil_mono_ns();
-		int ret = redirect ? ovsp_vm_redirect(conn, n->mac.b, ofport, n->priority, &err)
+		int ret = redirect ? ovsp_vm_redirect(conn, n->mac.b, ofport, 0, n->priority, &err)
 				   : ovsp_vm_install(conn, n->mac.b, ofport, n->priority, &err);
 
 		if (ret) {

@@ -80,9 +80,13 @@ int ovsp_vm_install(struct ovsp_conn *conn, const uint8_t mac[6],
 
 /* Same as ovsp_vm_install with the uplink's port: frames for the VM that
  * this host forwards leave through `uplink_ofport` (source host after the
- * VM left).  Frames arriving on the uplink itself are not sent back out. */
-int ovsp_vm_redirect(struct ovsp_conn *conn, const uint8_t mac[6],
-		     uint32_t uplink_ofport, uint16_t priority, char **err);
+ * VM left).  Frames that still come in on the uplink (the upstream switch
+ * has not seen the move yet) cannot go back out of it: with `old_ofport`
+ * (not 0) a second flow, one priority higher, sends those to the VM's old
+ * port, where its buffer takes them to follow the VM; with 0 they are
+ * dropped. */
+int ovsp_vm_redirect(struct ovsp_conn *conn, const uint8_t mac[6], uint32_t uplink_ofport,
+		     uint32_t old_ofport, uint16_t priority, char **err);
 
 /* Remove every flow carrying the VM's cookie; absent flows are not an
  * error. */

@@ -334,13 +334,20 @@ static int ship_one(const struct buffer_record *rec, void *arg)
  * entry, so that frames for it that still reach this host follow it. */
 static int src_redirect(struct work *w)
 {
-	uint32_t uplink;
+	uint32_t uplink, old = 0;
 	char *err = NULL;
 	int ret;
 
+	/* What the upstream switch still sends here, until it has seen the
+	 * move, goes to the old port: its buffer takes it to follow the VM. */
+	if (ovsp_ofport(w->of, w->r->port, &old, &err) < 0) {
+		free(err);
+		err = NULL;
+		old = 0;
+	}
 	ret = ovsp_ofport(w->of, w->a->cfg.uplink, &uplink, &err);
 	if (ret == 0)
-		ret = ovsp_vm_redirect(w->of, w->r->mac.b, uplink, 0, &err);
+		ret = ovsp_vm_redirect(w->of, w->r->mac.b, uplink, old, 0, &err);
 	if (ret < 0) {
 		work_error(w, "redirecting the VM's flows to the uplink", ret, err);
 		goto out;
