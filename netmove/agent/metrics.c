@@ -182,6 +182,8 @@ int metrics_format(const struct metrics_snap *s, char **buf, size_t *len)
 			s->in_flight[r]);
 	scalar(f, "netmove_relocations_queued", "gauge",
 	       "Source relocations waiting for their turn (netmoved --max-per-peer).", s->queued);
+	scalar(f, "netmove_relocations_scheduled", "gauge",
+	       "Relocations scheduled for later (netmove relocate --at).", s->scheduled);
 	scalar(f, "netmove_frames_buffered_total", "counter",
 	       "Frames buffered on this host by ended relocations (journal frames.buffered).",
 	       m->frames_buffered);

@@ -73,6 +73,7 @@ struct metrics_snap {
 	struct metrics m;		/* a copy of the counters */
 	uint64_t in_flight[METRICS_ROLES]; /* relocations under way (outcome not known yet) */
 	uint64_t queued;		/* source relocations waiting for their turn */
+	uint64_t scheduled;		/* relocations scheduled for later (sched.h) */
 	const char *host;		/* this agent's --name */
 	const char *phase_name[METRICS_PHASES]; /* label of each phase */
 	uint64_t start_us;		/* when the agent started (CLOCK_REALTIME µs) */

@@ -35,6 +35,7 @@ static void snapshot(struct agent *a, struct metrics_snap *s)
 		if (!r->done && !r->queued)
 			s->in_flight[r->is_src ? METRICS_SRC : METRICS_DST]++;
 	s->queued = relq_count(&a->queue, NULL);
+	s->scheduled = a->sched.n;
 	pthread_mutex_unlock(&a->lock);
 	s->host = a->cfg.name;
 	s->start_us = a->start_us;

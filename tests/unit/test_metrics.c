@@ -133,6 +133,7 @@ static void empty_agent(void **state)
 	expect_line(t, "netmove_phase_duration_seconds_sum{role=\"destination\",phase=\"rollback\"} 0");
 	expect_line(t, "netmove_phase_duration_seconds_count{role=\"source\",phase=\"handoff\"} 0");
 	expect_line(t, "netmove_relocations_queued 0");
+	expect_line(t, "netmove_relocations_scheduled 0");
 	free(t);
 }
 
@@ -160,12 +161,16 @@ static void outcomes_and_frames(void **state)
 							 .t_us = t_us });
 	metrics_count(&s.m, METRICS_DST, "interrupted");
 	s.in_flight[METRICS_SRC] = 3;
+	s.queued = 4;
+	s.scheduled = 7;
 	t = format(&s);
 	well_formed(t);
 	expect_line(t, "netmove_relocations_total{role=\"source\",outcome=\"committed\"} 2");
 	expect_line(t, "netmove_relocations_total{role=\"destination\",outcome=\"committed\"} 0");
 	expect_line(t, "netmove_relocations_total{role=\"destination\",outcome=\"committed with errors\"} 1");
 	expect_line(t, "netmove_relocations_total{role=\"destination\",outcome=\"other\"} 1");
+	expect_line(t, "netmove_relocations_queued 4");
+	expect_line(t, "netmove_relocations_scheduled 7");
 	expect_line(t, "netmove_relocations_total{role=\"destination\",outcome=\"interrupted\"} 1");
 	expect_line(t, "netmove_relocations_in_flight{role=\"source\"} 3");
 	expect_line(t, "netmove_frames_buffered_total 16");
