@@ -251,8 +251,8 @@ static void chart(FILE *f, const struct timeline *t, uint64_t t0, uint64_t t1)
 			fprintf(f, " %.1f,%.1f", x_of(last, t0, t1), y_of(s->v[s->n - 1], max));
 			fprintf(f, "\"><title>%s %s: %" PRIu64 "</title></polyline>\n", roles[k],
 				series_keys[i], s->v[s->n - 1]);
-			fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" fill=\"%s\">%s %s</text>\n",
-				W - RIGHT - 150, CHART_Y + 12 + 11 * row++, series_colours[k][i], roles[k],
+			fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"9\" fill=\"%s\">%s %s</text>\n",
+				8, CHART_Y + 40 + 11 * row++, series_colours[k][i], roles[k],
 				series_keys[i]);
 		}
 	}

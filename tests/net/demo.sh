@@ -99,7 +99,7 @@ ag_nm b journal --limit 1 | jq -c '{mac, from, to, outcome, vm_pause_ms, frames,
 svg=$(cd "$(dirname "$0")/../.." && pwd)/build/demo-timeline.svg
 id=$(ag_nm b journal --limit 1 | jq -r .id)
 if ag_nm b journal --svg "$svg" --id "$id" --also "$(ag_journal a)" 2>/dev/null; then
-	say "the relocation's timeline (both hosts' phases, the VM's pause, announce, FDB): $svg"
+	say "the relocation's timeline (both hosts' phases, the VM's pause, announce, FDB, frames over time): $svg"
 fi
 
 say "tearing down"
