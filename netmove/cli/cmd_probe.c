@@ -1,5 +1,6 @@
 /* netmove probe: sequenced UDP stream sender and receiver. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +18,8 @@ static void usage(FILE *f)
 		"       netmove probe recv [--bind IP] [--port N] [--timeout S] [--idle MS]\n"
 		"                          [--echo] [--max-lost N] [--lost-ranges N] [-j]\n\n"
 		"send: numbered UDP datagrams at a fixed rate (default 10000/s, 64 bytes,\n"
-		"      1 s), then END markers carrying the total.\n"
+		"      1 s), then END markers carrying the total.  SIGINT or SIGTERM ends\n"
+		"      it early: the END markers then carry the number sent.\n"
 		"recv: counts one run until its END (or --idle / --timeout): received, lost,\n"
 		"      duplicated, reordered, largest gap between two arrivals.  --echo sends\n"
 		"      every datagram back.  --lost-ranges N lists the first N runs of lost\n"
@@ -26,6 +28,14 @@ static void usage(FILE *f)
 		"exit codes: send 0 ok; recv 0 when lost <= --max-lost (default 0),\n"
 		"1 when more were lost or nothing arrived; 2 usage error; 3 failure\n",
 		PROBE_DEFAULT_PORT);
+}
+
+static volatile sig_atomic_t send_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	send_stop = 1;
 }
 
 static int do_send(int argc, char **argv, struct cli_ctx *ctx)
@@ -109,6 +119,10 @@ static int do_send(int argc, char **argv, struct cli_ctx *ctx)
 	if (cfg.rate * (cfg.duration_ns / NSEC_PER_SEC + 1) >= PROBE_MAX_SEQ)
 		return cli_error(CLI_USAGE, cmd, "--rate x --duration exceeds %llu datagrams",
 				 (unsigned long long)PROBE_MAX_SEQ);
+	/* No SA_RESTART: a signal ends the sender's sleep. */
+	sigaction(SIGINT, &(struct sigaction){ .sa_handler = on_stop }, NULL);
+	sigaction(SIGTERM, &(struct sigaction){ .sa_handler = on_stop }, NULL);
+	cfg.stop = &send_stop;
 	ret = probe_send(&cfg, &res);
 	if (ret < 0)
 		return cli_error(CLI_FAILURE, cmd, "sending to %s:%u: %s", inet_ntoa(cfg.dst),
@@ -119,6 +133,7 @@ static int do_send(int argc, char **argv, struct cli_ctx *ctx)
 	out_u64(&o, "run", res.run);
 	out_u64(&o, "sent", res.sent);
 	out_u64(&o, "send_errors", res.errors);
+	out_bool(&o, "stopped", res.stopped);
 	out_u64(&o, "size", cfg.size);
 	out_double(&o, "elapsed_s", (double)res.elapsed_ns / 1e9, 3);
 	out_double(&o, "rate_pps", res.elapsed_ns ?

@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/prctl.h>
@@ -252,14 +253,24 @@ int probe_send(const struct probe_send_cfg *cfg, struct probe_send_result *res)
 	interval = NSEC_PER_SEC / cfg->rate;
 	start = timeutil_mono_ns();
 	while (i < total) {
-		uint64_t now = timeutil_mono_ns(), due;
+		uint64_t now, due;
 		unsigned n = 0, k;
 		int sent;
 
+		if (cfg->stop && *cfg->stop) {
+			res->stopped = true;
+			break;
+		}
 		/* Everything due by now goes out in one batch. */
+		now = timeutil_mono_ns();
 		due = (now - start) / interval + 1;
 		if (due <= i) {
-			timeutil_sleep_until_mono(start + i * interval);
+			uint64_t at = start + i * interval;
+			struct timespec ts = { .tv_sec = (time_t)(at / NSEC_PER_SEC),
+					       .tv_nsec = (long)(at % NSEC_PER_SEC) };
+
+			/* One sleep, woken by a signal: the loop looks at stop again. */
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			continue;
 		}
 		while (n < PROBE_BATCH && i + n < total && i + n < due) {

@@ -77,7 +77,8 @@ probe_start() { # SECS
 		--timeout 40 --idle 4000 --max-lost 100000000 --lost-ranges 4
 	PROBE_RECV=$T_BG
 	t_wait_ready "$T_TMP/recv.err" || fail "probe recv did not start"
-	nm "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration "$1" \
+	# netmove itself, not a subshell: $! takes the SIGINT that ends it early.
+	"$NETMOVE" -n "$TB_ROUTER" --json probe send --to "$VM1_IP" --rate "$RATE" --duration "$1" \
 		${PROBE_SIZE:+--size "$PROBE_SIZE"} >"$T_TMP/send.json" &
 	PROBE_SEND=$!
 	sleep 0.5
@@ -361,7 +362,10 @@ live_cell() { # cut ROLE PHASE | stall
 		watcher=$!
 		T_PIDS+=("$watcher")
 	fi
-	probe_start 4
+	# The stream lasts until both sides have ended their relocation (at most
+	# 30 s): what the source sends out of its uplink once the link is back
+	# comes seconds late, and must find the receiver still counting.
+	probe_start 30
 	local recv=$PROBE_RECV send=$PROBE_SEND r=$T_TMP/recv.json
 	move_vm "$from" "$to"
 	t0=$MOVE_T0
@@ -381,6 +385,7 @@ live_cell() { # cut ROLE PHASE | stall
 		[ -n "$js" ] && [ -n "$jd" ] && break
 		sleep 0.05
 	done
+	kill -INT "$send" 2>/dev/null
 	wait "$send" || fail "probe send failed"
 	t_wait "$recv" || true
 	sleep 0.7 # the grace period (500 ms)

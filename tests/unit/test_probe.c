@@ -182,6 +182,67 @@ static void loopback_stream(void **state)
 	assert_int_equal(t.st.duplicated, 0);
 }
 
+static volatile sig_atomic_t stop_flag;
+
+static void *stopper(void *arg)
+{
+	(void)arg;
+	usleep(50000);
+	stop_flag = 1;
+	return NULL;
+}
+
+/* A stream ended early (cfg.stop, as SIGINT does in the command): its END
+ * carries what was sent, so the receiver counts nothing lost. */
+static void stopped_stream(void **state)
+{
+	struct rx_thread t = { .cfg = { .port = 47870, .timeout_ns = 20 * NSEC_PER_SEC } };
+	struct probe_send_cfg s = { .port = 47870, .rate = 10000, .size = 64,
+				    .duration_ns = 60 * NSEC_PER_SEC, .stop = &stop_flag };
+	struct probe_send_result sr;
+	pthread_t th, st;
+	int pipefd[2];
+	char c;
+
+	(void)state;
+	stop_flag = 0;
+	assert_int_equal(pipe(pipefd), 0);
+	t.cfg.ready_fd = pipefd[1];
+	inet_pton(AF_INET, "127.0.0.1", &t.cfg.bind);
+	s.dst = t.cfg.bind;
+	assert_int_equal(pthread_create(&th, NULL, rx_main, &t), 0);
+	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	assert_int_equal(pthread_create(&st, NULL, stopper, NULL), 0);
+	assert_int_equal(probe_send(&s, &sr), 0);
+	pthread_join(st, NULL);
+	pthread_join(th, NULL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_int_equal(t.ret, 0);
+	assert_true(sr.stopped);
+	assert_true(sr.sent > 0 && sr.sent < 600000);
+	assert_true(t.st.end_seen);
+	assert_int_equal(t.st.expected, sr.sent);
+	assert_int_equal(t.st.received, sr.sent);
+	assert_int_equal(t.st.lost, 0);
+
+	/* Stopped before it began: an END with nothing before it. */
+	stop_flag = 1;
+	memset(&t.st, 0, sizeof(t.st));
+	assert_int_equal(pipe(pipefd), 0);
+	t.cfg.ready_fd = pipefd[1];
+	assert_int_equal(pthread_create(&th, NULL, rx_main, &t), 0);
+	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	assert_int_equal(probe_send(&s, &sr), 0);
+	pthread_join(th, NULL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_true(sr.stopped);
+	assert_int_equal(sr.sent, 0);
+	assert_true(t.st.end_seen);
+	assert_int_equal(t.st.expected, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +252,7 @@ int main(void)
 		cmocka_unit_test(no_end_marker),
 		cmocka_unit_test(foreign_and_range),
 		cmocka_unit_test(loopback_stream),
+		cmocka_unit_test(stopped_stream),
 	};
 
 	return cmocka_run_group_tests_name("probe", tests, NULL, NULL);

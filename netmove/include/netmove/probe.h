@@ -6,6 +6,7 @@
 #define NETMOVE_PROBE_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -91,6 +92,7 @@ struct probe_send_cfg {
 	uint64_t duration_ns;	/* how long to send */
 	uint32_t run;		/* run id (0: pick one) */
 	const char *ifname;	/* bind to this device, or NULL */
+	const volatile sig_atomic_t *stop;	/* if set and non-zero: end early */
 };
 
 /* Sender outcome. */
@@ -99,9 +101,11 @@ struct probe_send_result {
 	uint64_t errors;	/* sends that failed (not retried: counted as loss) */
 	uint64_t elapsed_ns;	/* first to last send */
 	uint32_t run;		/* run id used */
+	bool stopped;		/* ended early (cfg->stop): END carries what was sent */
 };
 
-/* Send the stream, then three END markers.  Returns 0 or a negative errno. */
+/* Send the stream, then three END markers (with the number sent: all of it,
+ * or what was sent before *cfg->stop was set).  Returns 0 or a negative errno. */
 int probe_send(const struct probe_send_cfg *cfg, struct probe_send_result *res);
 
 /* Receiver configuration. */
