@@ -288,6 +288,18 @@ int nm_egress(struct __sk_buff *skb)
 	case NM_MODE_BUFFER:
 	case NM_MODE_DRAIN:
 		return capture(skb, port, slot, idx, now);
+	case NM_MODE_FORWARD: {
+		/* Frames that reach a VM's old port after it left: back out
+		 * of the uplink, towards where the fabric now sends them. */
+		__u32 to = *(volatile __u32 *)&port->fwd_ifindex;
+
+		if (to) {
+			COUNT(port, slot, forwarded);
+			return bpf_redirect(to, 0);
+		}
+		COUNT(port, slot, dropped);
+		return NM_DROP;
+	}
 	case NM_MODE_DROP:
 		COUNT(port, slot, dropped);
 		return NM_DROP;

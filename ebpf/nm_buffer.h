@@ -26,6 +26,8 @@ enum nm_mode {
 	NM_MODE_BUFFER = 1,	/* capture frames into the ring and steal them */
 	NM_MODE_DRAIN = 2,	/* like BUFFER until the ring is empty, then PASS */
 	NM_MODE_DROP = 3,	/* drop frames (counted) */
+	NM_MODE_FORWARD = 4,	/* send frames out of nm_port.fwd_ifindex (counted); drop
+				 * them (counted) while it is 0 */
 };
 
 /* skb->ip_summed values (kernel CHECKSUM_* macros are not in BTF). */
@@ -66,6 +68,7 @@ struct nm_counters {
 	__u64 flips;		/* DRAIN -> PASS hand-backs done by the program */
 	__u64 drained;		/* frames replayed from the ring (userspace) */
 	__u64 exported;		/* frames handed to an exporter (userspace) */
+	__u64 forwarded;	/* frames sent out of nm_port.fwd_ifindex in FORWARD mode */
 };
 
 /* One MAC's state (nm_slots[i], i from nm_macs). */
@@ -93,6 +96,8 @@ struct nm_port {
 				 * Past it every frame passes (the owner died: fail
 				 * open), whatever the modes say */
 	__u64 lease_passed;	/* frames let through past the lease */
+	__u32 fwd_ifindex;	/* where FORWARD mode sends frames (same namespace), 0: none */
+	__u32 pad;		/* zero */
 	struct nm_counters c;	/* port totals (frames of untracked MACs pass) */
 };
 

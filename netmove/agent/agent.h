@@ -114,6 +114,8 @@ struct reloc_progress {
 	uint64_t confirmed;		/* of which the destination confirmed (src) */
 	uint64_t forwarded;		/* held frames sent out of the uplink after the VM,
 					 * its destination agent gone (src) */
+	uint64_t late_forwarded;	/* reached the old port after the follow: sent out of
+					 * the uplink by the program, up to the commit (src) */
 	uint64_t unconfirmed;		/* shipped into a destination that never confirmed
 					 * them and was not seen to die: they may be lost (src) */
 	uint64_t received;		/* frames received from the source (dst) */

@@ -107,7 +107,8 @@ struct choreo_ops {
 	int (*forward)(void *ctx);
 	/* dst: replay a FRAMES message; note the FRAMES_END count. */
 	int (*frames)(void *ctx, const struct choreo_input *in);
-	/* src: wait for DONE; dst: drain, verify, send DONE. */
+	/* src: wait for DONE; dst: drain, verify, send DONE.  Negative: it
+	 * failed; positive (src): done, with an error the VM did not pay for. */
 	int (*finish)(void *ctx);
 	/* Set the relocation's error, if none yet (a protocol error: what,
 	 * and detail or NULL). */

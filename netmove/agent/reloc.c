@@ -164,6 +164,7 @@ void reloc_render(struct reloc *r, struct out *o)
 	out_u64(o, "shipped", r->p.shipped);
 	out_u64(o, "confirmed", r->p.confirmed);
 	out_u64(o, "forwarded", r->p.forwarded);
+	out_u64(o, "late_forwarded", r->p.late_forwarded);
 	out_u64(o, "unconfirmed", r->p.unconfirmed);
 	out_u64(o, "received", r->p.received);
 	out_u64(o, "replayed", r->p.replayed);
@@ -264,6 +265,7 @@ void work_finish(struct work *w, const char *outcome)
 		w->p.buffered = st.c.buffered;
 		series_add(&w->p.held_series, work_now_us(), st.c.buffered);
 		w->p.dropped = st.c.dropped + st.c.ring_full + st.c.errors;
+		w->p.late_forwarded = st.c.forwarded;
 	}
 	/* What the port itself dropped (a tap whose reader fell behind). */
 	if (w->buf && tapq_stat(r->port, "tx_dropped", &drops) == 0 && drops > w->port_drop0)

@@ -433,9 +433,13 @@ static int op_dst_finish(void *ctx)
 	w->p.replayed_partial += ds.partial;
 	upstream_fdb_join(w);
 	dst_verify(w);
+	/* With how many of the source's frames it took: the source sends any
+	 * later ones out of its uplink after the VM (a destination that gave up
+	 * waiting reads no more). */
 	ctl_msg_reset(&w->out, PROTO_DONE);
 	ctl_put_u64(&w->out, A_ID, w->r->id);
 	ctl_put_u64(&w->out, A_VERIFIED, w->p.verified);
+	ctl_put_u64(&w->out, A_COUNT, w->p.received);
 	work_send(w);
 	work_mark(w, PH_COMMIT);
 	return w->r->error[0] ? -EPROTO : 0;

@@ -191,7 +191,8 @@ static bool peer_died(int err)
 }
 
 /* Take the destination's messages that came, waiting up to timeout_ms for
- * the first: FRAMES_ACK confirms shipped frames, DONE ends the handoff.
+ * the first: FRAMES_ACK confirms shipped frames, DONE ends the handoff and
+ * confirms what it says it took (all shipped, from one that does not say).
  * Returns 0, or a negative errno: the connection failed, or the
  * destination gave up (-EPROTO, its text in the relocation's error). */
 static int take_acks(struct work *w, int timeout_ms)
@@ -214,7 +215,9 @@ static int take_acks(struct work *w, int timeout_ms)
 			n = 0;
 			ctl_get_u64(&w->in, A_VERIFIED, &n);
 			w->p.verified = n;
-			shipq_confirm(&w->sent, w->sent.shipped);
+			if (ctl_get_u64(&w->in, A_COUNT, &n) < 0)
+				n = w->sent.shipped;
+			shipq_confirm(&w->sent, n);
 		} else if (w->in.type != PROTO_FRAMES_ACK) {
 			char text[200] = "";
 
@@ -245,14 +248,15 @@ static int forward_open(struct work *w)
 }
 
 /* The destination agent cannot take what it was shipped (err): if it is
- * gone, send what it never confirmed out of the uplink after the VM, oldest
- * first; if it may still take them (slow, a cut link), count them as
- * unconfirmed.  Later frames go out of the uplink too (ship_one). */
+ * gone, or finished without them (-ESHUTDOWN: its DONE came first), send
+ * what it never confirmed out of the uplink after the VM, oldest first; if
+ * it may still take them (slow, a cut link), count them as unconfirmed.
+ * Later frames go out of the uplink too (ship_one). */
 static int forward_unconfirmed(struct work *w, int err)
 {
 	int ret = 0;
 
-	if (peer_died(err) || err == -ENOTCONN) {
+	if (peer_died(err) || err == -ENOTCONN || err == -ESHUTDOWN) {
 		ret = forward_open(w);
 		if (ret == 0)
 			ret = shipq_each_unconfirmed(&w->sent, forward_one, w);
@@ -296,6 +300,8 @@ static int ship_flush(struct ship *s)
 	ctl_msg_reset(&w->out, PROTO_FRAMES);
 	if (ret == 0)
 		ret = take_acks(w, 0);
+	if (ret == 0 && w->done && shipq_unconfirmed(&w->sent))
+		ret = -ESHUTDOWN;	/* it gave up waiting, and reads no more */
 	if (ret < 0) {
 		s->err = ret;
 		s->forwarding = true;
@@ -403,9 +409,12 @@ static int follow_quiet_rounds(struct work *w)
 /* Frames for the VM that still reach this host follow it: point the bridge
  * at the uplink, then ship (or forward) what still reaches the old port
  * until it is quiet (agent_until_quiet, for longer the fewer frames the VM
- * gets: follow_quiet_rounds).  Anything later was misdirected to
- * the old port: counted, not queued (DROP); what came in before the switch
- * still follows.  Returns 0 or a negative errno. */
+ * gets: follow_quiet_rounds).  Anything later (a vSwitch that fell behind
+ * under load still hands the old port what it took in before the fabric
+ * moved) the program sends back out of the uplink, counted (FORWARD): by
+ * now the fabric sends the VM's frames to its new home.  Only if that
+ * cannot be set up is it dropped, counted (DROP).  What came in before the
+ * switch still follows.  Returns 0 or a negative errno. */
 static int src_follow(struct ship *s)
 {
 	struct work *w = s->w;
@@ -415,7 +424,12 @@ static int src_follow(struct ship *s)
 		ret = agent_until_quiet(ship_ring_step, s, follow_quiet_rounds(w));
 	if (ret < 0)
 		return ret;
-	buffer_set_mode(w->buf, &w->r->mac, BUFFER_MODE_DROP);
+	ret = buffer_forward(w->buf, &w->r->mac, w->a->cfg.uplink);
+	if (ret < 0) {
+		agent_log(w->a, "relocation %llu: late frames cannot go out of %s (%s): dropped",
+			  (unsigned long long)w->r->id, w->a->cfg.uplink, strerror(-ret));
+		buffer_set_mode(w->buf, &w->r->mac, BUFFER_MODE_DROP);
+	}
 	/* What was being captured as the mode changed follows too. */
 	return agent_ring_empty(w->buf, ship_ring_step, s);
 }
@@ -486,6 +500,13 @@ static int src_handoff(struct work *w)
 			forward_unconfirmed(w, ret);
 	}
 out:
+	/* The destination finished without waiting for all of them (its DONE
+	 * came first): what it never took went out of the uplink after the VM.
+	 * Its DONE is in; FINISH says so (op_src_finish). */
+	if (s.forwarding && s.err == -ESHUTDOWN && !s.ferr && ret == 0) {
+		w->dst_short = true;
+		s.forwarding = false;
+	}
 	if (s.forwarding || ret < 0) {
 		char why[160];
 
@@ -630,8 +651,25 @@ static int op_src_finish(void *ctx)
 		forward_unconfirmed(w, ret);
 		return ret;
 	}
+	if (shipq_unconfirmed(&w->sent)) {
+		w->dst_short = true;
+		ret = forward_unconfirmed(w, -ESHUTDOWN);
+	}
 	work_mark(w, PH_VERIFY);
 	work_mark(w, PH_COMMIT);
+	if (ret < 0) {
+		work_error(w, "the destination finished without all the frames; sending them out "
+			   "of the uplink failed", ret, NULL);
+		return ret;
+	}
+	if (w->dst_short) {
+		char why[120];
+
+		snprintf(why, sizeof(why), "%llu frames it had not taken sent out of the uplink "
+			 "after the VM", (unsigned long long)w->p.forwarded);
+		work_error(w, "the destination finished without all the frames", -ESHUTDOWN, why);
+		return 1;
+	}
 	return 0;
 }
 

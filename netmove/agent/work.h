@@ -28,6 +28,8 @@ struct work {
 	struct spill spill;		/* the ring's frames moved to memory while paused (src) */
 	struct shipq sent;		/* shipped, not yet confirmed (src) */
 	bool done;			/* the destination's DONE came (src) */
+	bool dst_short;			/* it came before frames shipped, which went out
+					 * of the uplink after the VM instead (src) */
 	struct ovsp_conn *of;		/* OpenFlow to the local bridge */
 	struct ovsp_ctl *ctl;		/* unixctl of the local vswitchd */
 	struct wire up;			/* announcements out of the uplink (dst) */

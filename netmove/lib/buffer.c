@@ -37,7 +37,8 @@
 #define BUFFER_BPFFS "/sys/fs/bpf"
 
 _Static_assert(BUFFER_MODE_DROP == (int)NM_MODE_DROP && BUFFER_MODE_DRAIN == (int)NM_MODE_DRAIN &&
-	       BUFFER_MODE_BUFFER == (int)NM_MODE_BUFFER, "modes differ from nm_buffer.h");
+	       BUFFER_MODE_BUFFER == (int)NM_MODE_BUFFER && BUFFER_MODE_FORWARD == (int)NM_MODE_FORWARD,
+	       "modes differ from nm_buffer.h");
 _Static_assert(BUFFER_GSO_OTHER == (int)NM_GSO_OTHER && BUFFER_GSO_ECN == (int)NM_GSO_ECN &&
 	       BUFFER_GSO_UDP_L4 == (int)NM_GSO_UDP_L4, "GSO flags differ from nm_buffer.h");
 _Static_assert(BUFFER_CSUM_PARTIAL == (int)NM_CSUM_PARTIAL, "csum values differ");
@@ -816,13 +817,27 @@ int buffer_set_mode(struct buffer *b, const struct mac *mac, enum buffer_mode mo
 	struct nm_slot *s;
 	int ret;
 
-	if ((unsigned)mode > BUFFER_MODE_DROP)
+	if ((unsigned)mode > BUFFER_MODE_FORWARD)
 		return -EINVAL;
 	ret = macslots_get(&b->macs, mac, (uint32_t)mode, &s);
 	if (ret < 0)
 		return ret;
 	__atomic_store_n(&s->mode, (uint32_t)mode, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+int buffer_forward(struct buffer *b, const struct mac *mac, const char *ifname)
+{
+	unsigned idx = ifname && *ifname ? if_nametoindex(ifname) : 0;
+
+	if (!b || !b->port)
+		return -EINVAL;
+	if (!idx)
+		return ifname && *ifname ? -ENODEV : -EINVAL;
+	if ((int)idx == b->ifindex)
+		return -ELOOP;
+	__atomic_store_n(&b->port->fwd_ifindex, (uint32_t)idx, __ATOMIC_SEQ_CST);
+	return buffer_set_mode(b, mac, BUFFER_MODE_FORWARD);
 }
 
 int buffer_arm(struct buffer *b, const struct mac *mac)
@@ -1126,6 +1141,7 @@ static void counters_read(const struct nm_counters *in, struct buffer_counters *
 	c->ring_full = __atomic_load_n(&in->ring_full, __ATOMIC_RELAXED);
 	c->errors = __atomic_load_n(&in->errors, __ATOMIC_RELAXED);
 	c->flips = __atomic_load_n(&in->flips, __ATOMIC_RELAXED);
+	c->forwarded = __atomic_load_n(&in->forwarded, __ATOMIC_RELAXED);
 }
 
 int buffer_stats(struct buffer *b, const struct mac *mac, struct buffer_stats *st)
@@ -1176,16 +1192,16 @@ int buffer_bench_egress(struct buffer *b, const void *frame, size_t len,
 
 const char *buffer_mode_name(enum buffer_mode mode)
 {
-	static const char *const names[] = { "pass", "buffer", "drain", "drop" };
+	static const char *const names[] = { "pass", "buffer", "drain", "drop", "forward" };
 
-	return (unsigned)mode <= BUFFER_MODE_DROP ? names[mode] : "?";
+	return (unsigned)mode <= BUFFER_MODE_FORWARD ? names[mode] : "?";
 }
 
 int buffer_mode_parse(const char *s, enum buffer_mode *mode)
 {
 	int i;
 
-	for (i = BUFFER_MODE_PASS; i <= BUFFER_MODE_DROP; i++) {
+	for (i = BUFFER_MODE_PASS; i <= BUFFER_MODE_FORWARD; i++) {
 		if (!strcmp(s, buffer_mode_name((enum buffer_mode)i))) {
 			*mode = (enum buffer_mode)i;
 			return 0;

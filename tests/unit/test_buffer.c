@@ -362,6 +362,42 @@ static void hold_then_drain_in_order(void **state)
 
 /* A program loaded ahead buffers as one loaded at attach; a spare for
  * another ring size is refused (and freed: ASan would tell). */
+/* FORWARD sends the MAC's frames out of another port, in order and
+ * counted; other MACs still pass. */
+static void forward_mode(void **state)
+{
+	struct buffer_stats bs;
+	int tx, rx, rx_other;
+
+	(void)state;
+	NEED_NET();
+	attach("va", 0);
+	assert_int_equal(buffer_forward(g_b, &vm, "nosuch0"), -ENODEV);
+	assert_int_equal(buffer_forward(g_b, &vm, "va"), -ELOOP);
+	assert_int_equal(buffer_forward(g_b, &vm, NULL), -EINVAL);
+	assert_int_equal(buffer_forward(g_b, &vm, "vc"), 0);
+	assert_int_equal(buffer_stats(g_b, &vm, &bs), 0);
+	assert_int_equal(bs.mode, BUFFER_MODE_FORWARD);
+	assert_string_equal(buffer_mode_name(bs.mode), "forward");
+	tx = pkt_open("va", 0);
+	rx = pkt_open("vd", ETH_TEST);
+	rx_other = pkt_open("vb", ETH_TEST);
+	assert_int_equal(send_seq(tx, &vm, &peer, 0, 100, 100, 0), 100);
+	assert_int_equal(recv_in_order(rx, 50), 100);
+	assert_int_equal(recv_in_order(rx_other, 30), 0);
+	assert_int_equal(buffer_stats(g_b, &vm, &bs), 0);
+	assert_int_equal(bs.c.forwarded, 100);
+	assert_int_equal(bs.c.dropped, 0);
+	assert_int_equal(bs.c.passed, 0);
+	assert_int_equal(send_seq(tx, &other, &peer, 0, 10, 100, 0), 10);
+	assert_int_equal(recv_in_order(rx_other, 30), 10);
+	close(tx);
+	close(rx);
+	close(rx_other);
+	assert_int_equal(buffer_detach(g_b), 0);
+	g_b = NULL;
+}
+
 static void spare_loaded_ahead(void **state)
 {
 	struct buffer_spare *sp = NULL;
@@ -1338,6 +1374,7 @@ int main(void)
 		cmocka_unit_test(kernel_capture),
 		cmocka_unit_test_teardown(hold_then_drain_in_order, teardown),
 		cmocka_unit_test_teardown(drop_mode_and_foreign_clsact, teardown),
+		cmocka_unit_test_teardown(forward_mode, teardown),
 		cmocka_unit_test_teardown(spare_loaded_ahead, teardown),
 		cmocka_unit_test_teardown(detach_leaves_a_newer_owner, teardown),
 		cmocka_unit_test_teardown(lease_fails_open, teardown),

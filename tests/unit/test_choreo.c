@@ -426,6 +426,22 @@ static void src_after_switchover_fails(void **state)
 				   "handoff finish commit(failed) grace");
 }
 
+/* The destination finished before taking all it was shipped; the source
+ * sent the rest out of its uplink (finish > 0): the VM lost nothing, but
+ * that is not a plain success. */
+static void src_finish_with_errors(void **state)
+{
+	struct fake f = { .finish_ret = 1 };
+
+	(void)state;
+	ev(&f, CE_BLACKOUT, 1);
+	msg(&f, CM_SWITCHED, 2, NULL);
+	run(&f, CHOREO_SRC);
+	assert_string_equal(f.outcome, "committed with errors");
+	assert_string_equal(f.log, "prepare prepared blackout reply(ok,buffering) switchover(2) "
+				   "handoff finish commit(committed with errors) grace");
+}
+
 /* ---- destination ---- */
 
 static void dst_commits(void **state)
@@ -621,6 +637,7 @@ int main(void)
 		cmocka_unit_test(src_peer_lost_before_blackout),
 		cmocka_unit_test(src_paused_stop_and_repeat),
 		cmocka_unit_test(src_after_switchover_fails),
+		cmocka_unit_test(src_finish_with_errors),
 		cmocka_unit_test(dst_commits),
 		cmocka_unit_test(dst_early_and_detector),
 		cmocka_unit_test(dst_ready_aborts),

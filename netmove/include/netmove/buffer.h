@@ -32,6 +32,8 @@ enum buffer_mode {
 	BUFFER_MODE_BUFFER = 1,	/* frames are captured into the ring, not delivered */
 	BUFFER_MODE_DRAIN = 2,	/* captured until the ring is empty, then PASS */
 	BUFFER_MODE_DROP = 3,	/* frames are dropped and counted */
+	BUFFER_MODE_FORWARD = 4,	/* frames are sent out of another port and counted
+					 * (buffer_forward_to), dropped while there is none */
 };
 
 
@@ -99,6 +101,7 @@ struct buffer_counters {
 	uint64_t ring_full;	/* dropped because the ring had no room */
 	uint64_t errors;	/* dropped because the capture copy failed */
 	uint64_t flips;		/* DRAIN -> PASS hand-backs done by the program */
+	uint64_t forwarded;	/* sent out of the FORWARD port */
 };
 
 /* buffer_stats result. */
@@ -182,6 +185,12 @@ const char *buffer_ifname(const struct buffer *b);
 /* Set a MAC's mode, tracking the MAC first if needed (-ENOSPC when
  * BUFFER_MAX_MACS are tracked; -EINVAL for a group address). */
 int buffer_set_mode(struct buffer *b, const struct mac *mac, enum buffer_mode mode);
+
+/* Send what reaches the port for mac out of ifname (a port in the same
+ * network namespace, e.g. the uplink) instead: FORWARD mode.  The port is
+ * the buffer's, one for all its MACs.  Returns 0, -ENODEV (no such port),
+ * -ELOOP (the buffer's own port), -EINVAL, or buffer_set_mode's errors. */
+int buffer_forward(struct buffer *b, const struct mac *mac, const char *ifname);
 
 /* buffer_set_mode(b, mac, BUFFER_MODE_BUFFER). */
 int buffer_arm(struct buffer *b, const struct mac *mac);
