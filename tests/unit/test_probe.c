@@ -140,6 +140,8 @@ struct rx_thread {
 	struct probe_recv_cfg cfg;
 	struct probe_stats st;
 	int ret;
+	pthread_t th;
+	int ready[2];	/* the receiver says "ready" here */
 };
 
 static void *rx_main(void *arg)
@@ -150,29 +152,43 @@ static void *rx_main(void *arg)
 	return NULL;
 }
 
+/* A receiver on 127.0.0.1:port in its own thread, listening on return. */
+static void rx_start(struct rx_thread *t, uint16_t port)
+{
+	char c;
+
+	memset(t, 0, sizeof(*t));
+	t->cfg.port = port;
+	t->cfg.timeout_ns = 20 * NSEC_PER_SEC;
+	assert_int_equal(pipe(t->ready), 0);
+	t->cfg.ready_fd = t->ready[1];
+	inet_pton(AF_INET, "127.0.0.1", &t->cfg.bind);
+	assert_int_equal(pthread_create(&t->th, NULL, rx_main, t), 0);
+	assert_int_equal(read(t->ready[0], &c, 1), 1);
+}
+
+/* Its run is over (END seen, or the timeout): t->st holds the count. */
+static void rx_join(struct rx_thread *t)
+{
+	pthread_join(t->th, NULL);
+	close(t->ready[0]);
+	close(t->ready[1]);
+	assert_int_equal(t->ret, 0);
+}
+
 /* Real sockets on loopback: 2000 datagrams at 20 kpps, nothing lost. */
 static void loopback_stream(void **state)
 {
-	struct rx_thread t = { .cfg = { .port = 47869, .timeout_ns = 10 * NSEC_PER_SEC } };
 	struct probe_send_cfg s = { .port = 47869, .rate = 20000, .size = 200,
 				    .duration_ns = 100 * NSEC_PER_MSEC };
 	struct probe_send_result sr;
-	pthread_t th;
-	int pipefd[2];
-	char c;
+	struct rx_thread t;
 
 	(void)state;
-	assert_int_equal(pipe(pipefd), 0);
-	t.cfg.ready_fd = pipefd[1];
-	inet_pton(AF_INET, "127.0.0.1", &t.cfg.bind);
+	rx_start(&t, s.port);
 	s.dst = t.cfg.bind;
-	assert_int_equal(pthread_create(&th, NULL, rx_main, &t), 0);
-	assert_int_equal(read(pipefd[0], &c, 1), 1);
 	assert_int_equal(probe_send(&s, &sr), 0);
-	pthread_join(th, NULL);
-	close(pipefd[0]);
-	close(pipefd[1]);
-	assert_int_equal(t.ret, 0);
+	rx_join(&t);
 	assert_int_equal(sr.sent, 2000);
 	assert_true(t.st.end_seen);
 	assert_int_equal(t.st.expected, 2000);
@@ -196,29 +212,20 @@ static void *stopper(void *arg)
  * carries what was sent, so the receiver counts nothing lost. */
 static void stopped_stream(void **state)
 {
-	struct rx_thread t = { .cfg = { .port = 47870, .timeout_ns = 20 * NSEC_PER_SEC } };
 	struct probe_send_cfg s = { .port = 47870, .rate = 10000, .size = 64,
 				    .duration_ns = 60 * NSEC_PER_SEC, .stop = &stop_flag };
 	struct probe_send_result sr;
-	pthread_t th, st;
-	int pipefd[2];
-	char c;
+	struct rx_thread t;
+	pthread_t st;
 
 	(void)state;
 	stop_flag = 0;
-	assert_int_equal(pipe(pipefd), 0);
-	t.cfg.ready_fd = pipefd[1];
-	inet_pton(AF_INET, "127.0.0.1", &t.cfg.bind);
+	rx_start(&t, s.port);
 	s.dst = t.cfg.bind;
-	assert_int_equal(pthread_create(&th, NULL, rx_main, &t), 0);
-	assert_int_equal(read(pipefd[0], &c, 1), 1);
 	assert_int_equal(pthread_create(&st, NULL, stopper, NULL), 0);
 	assert_int_equal(probe_send(&s, &sr), 0);
 	pthread_join(st, NULL);
-	pthread_join(th, NULL);
-	close(pipefd[0]);
-	close(pipefd[1]);
-	assert_int_equal(t.ret, 0);
+	rx_join(&t);
 	assert_true(sr.stopped);
 	assert_true(sr.sent > 0 && sr.sent < 600000);
 	assert_true(t.st.end_seen);
@@ -228,15 +235,9 @@ static void stopped_stream(void **state)
 
 	/* Stopped before it began: an END with nothing before it. */
 	stop_flag = 1;
-	memset(&t.st, 0, sizeof(t.st));
-	assert_int_equal(pipe(pipefd), 0);
-	t.cfg.ready_fd = pipefd[1];
-	assert_int_equal(pthread_create(&th, NULL, rx_main, &t), 0);
-	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	rx_start(&t, s.port);
 	assert_int_equal(probe_send(&s, &sr), 0);
-	pthread_join(th, NULL);
-	close(pipefd[0]);
-	close(pipefd[1]);
+	rx_join(&t);
 	assert_true(sr.stopped);
 	assert_int_equal(sr.sent, 0);
 	assert_true(t.st.end_seen);
