@@ -247,6 +247,14 @@ int agent_forward(struct replay *rp, const struct buffer_record *rec, uint64_t *
 #define AGENT_QUIET_ROUNDS 3		/* 15 ms: the least quiet that counts */
 #define AGENT_QUIET_ROUNDS_MAX 40	/* 200 ms: the most asked of a slow VM */
 #define AGENT_QUIET_MAX 200		/* 1 s */
+/* A source's grace period goes on while frames still reach the old port
+ * (its program sends them out of the uplink: late_forwarded), looked at
+ * every AGENT_LATE_QUIET_MS, for at most AGENT_LATE_MAX_MS more: a vSwitch
+ * far behind (seconds, under load) still hands the old port what it took
+ * in before the fabric moved, and without the flows and the program those
+ * frames would be lost. */
+#define AGENT_LATE_QUIET_MS 500
+#define AGENT_LATE_MAX_MS 8000
 int agent_until_quiet(int (*step)(void *arg), void *arg, int rounds);
 
 /* After its mode changed, a capture that began before may still be being

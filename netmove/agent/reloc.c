@@ -242,11 +242,11 @@ void work_answer_late(struct work *w)
 	}
 }
 
-/* The grace period after COMMIT, cut short when netmoved stops; events
- * that come meanwhile are answered as late ones. */
-void work_grace_wait(struct work *w)
+/* Wait ms after COMMIT, cut short when netmoved stops; events that come
+ * meanwhile are answered as late ones. */
+void work_grace_wait(struct work *w, unsigned ms)
 {
-	uint64_t end = timeutil_mono_ns() + (uint64_t)w->a->cfg.grace_ms * NSEC_PER_MSEC;
+	uint64_t end = timeutil_mono_ns() + (uint64_t)ms * NSEC_PER_MSEC;
 	struct pollfd p = { .fd = w->r->evfd[0], .events = POLLIN };
 	uint64_t now;
 

@@ -456,7 +456,7 @@ static void op_dst_grace(void *ctx)
 	struct work *w = ctx;
 	char *err = NULL;
 
-	work_grace_wait(w);
+	work_grace_wait(w, w->a->cfg.grace_ms);
 	if (work_superseded(w))
 		return;
 	if (ovsp_vm_remove(w->of, w->r->mac.b, &err) < 0)

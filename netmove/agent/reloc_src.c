@@ -673,14 +673,35 @@ static int op_src_finish(void *ctx)
 	return 0;
 }
 
+/* Frames the old port's program sent out of the uplink so far (FORWARD). */
+static uint64_t late_forwarded(struct work *w)
+{
+	struct buffer_stats st;
+
+	return w->buf && buffer_stats(w->buf, &w->r->mac, &st) == 0 ? st.c.forwarded : 0;
+}
+
 /* The VM runs on B whatever happened since the switchover.  Leftovers go
- * after the grace period: late frames still follow the VM.  A newer
+ * after the grace period, and not while late frames still reach the old
+ * port (AGENT_LATE_QUIET_MS): they still follow the VM.  A newer
  * relocation of the MAC here owns its flows: leave them alone. */
 static void op_src_grace(void *ctx)
 {
 	struct work *w = ctx;
+	uint64_t seen, now;
+	unsigned waited = 0;
 
-	work_grace_wait(w);
+	seen = late_forwarded(w);
+	work_grace_wait(w, w->a->cfg.grace_ms);
+	while (!w->stopping && waited < AGENT_LATE_MAX_MS && (now = late_forwarded(w)) != seen) {
+		seen = now;
+		work_grace_wait(w, AGENT_LATE_QUIET_MS);
+		waited += AGENT_LATE_QUIET_MS;
+	}
+	if (waited)
+		agent_log(w->a, "relocation %llu: late frames kept coming to %s: the grace period "
+			  "went on %u ms more (%llu sent out of %s)", (unsigned long long)w->r->id,
+			  w->r->port, waited, (unsigned long long)seen, w->a->cfg.uplink);
 	if (!work_superseded(w))
 		src_undo(w);
 }

@@ -74,8 +74,8 @@ void work_error(struct work *w, const char *what, int err, const char *detail);
 void work_journal(struct work *w);
 /* Answer events that came after the thread stopped listening. */
 void work_answer_late(struct work *w);
-/* The grace period after COMMIT, cut short when netmoved stops. */
-void work_grace_wait(struct work *w);
+/* Wait ms after COMMIT (the grace period), cut short when netmoved stops. */
+void work_grace_wait(struct work *w, unsigned ms);
 /* The outcome is known: record, journal and announce it. */
 void work_finish(struct work *w, const char *outcome);
 /* Release everything the thread holds; the record is left to the agent. */
