@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -370,6 +371,23 @@ out:
 	return ret;
 }
 
+/* src_redirect in a thread of its own: a vSwitch under load may take
+ * longer over it than a destination waits for the next frames. */
+struct redirect_job {
+	struct work *w;
+	int ret;
+	int done;		/* __atomic: src_redirect returned */
+};
+
+static void *redirect_main(void *arg)
+{
+	struct redirect_job *j = arg;
+
+	j->ret = src_redirect(j->w);
+	__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
 /* Export what the ring holds and ship it (or forward it): the records
  * exported, or a negative errno. */
 static int ship_ring(struct ship *s)
@@ -417,9 +435,28 @@ static int follow_quiet_rounds(struct work *w)
  * switch still follows.  Returns 0 or a negative errno. */
 static int src_follow(struct ship *s)
 {
+	struct redirect_job j = { .w = s->w };
 	struct work *w = s->w;
-	int ret = src_redirect(w);
+	pthread_t th;
+	int ret = 0;
 
+	/* What reaches the old port meanwhile keeps going to the destination,
+	 * which waits only while frames keep coming (--handoff-idle). */
+	if (pthread_create(&th, NULL, redirect_main, &j) != 0) {
+		redirect_main(&j);
+	} else {
+		while (!__atomic_load_n(&j.done, __ATOMIC_ACQUIRE)) {
+			usleep(AGENT_QUIET_STEP_US);
+			if (ret == 0) {
+				int n = ship_ring_step(s);
+
+				ret = n < 0 ? n : 0;
+			}
+		}
+		pthread_join(th, NULL);
+	}
+	if (ret == 0)
+		ret = j.ret;
 	if (ret == 0)
 		ret = agent_until_quiet(ship_ring_step, s, follow_quiet_rounds(w));
 	if (ret < 0)
