@@ -169,9 +169,9 @@ static enum choreo_state src_handoff(struct choreo *c, const struct choreo_input
 
 static enum choreo_state src_finish(struct choreo *c, const struct choreo_input *in)
 {
-	(void)in;
 	int ret = c->ops->finish(c->ctx);
 
+	(void)in;
 	c->ops->commit(c->ctx, ret < 0 ? "failed" : ret > 0 ? "committed with errors" : "committed");
 	return CS_GRACE;
 }

@@ -132,6 +132,7 @@ static void out_counters(struct out *o, const struct buffer_counters *c)
 	out_u64(o, "drained", c->drained);
 	out_u64(o, "exported", c->exported);
 	out_u64(o, "dropped", c->dropped);
+	out_u64(o, "forwarded", c->forwarded);
 	out_u64(o, "ring_full", c->ring_full);
 	out_u64(o, "errors", c->errors);
 	out_u64(o, "handbacks", c->flips);
