@@ -2,7 +2,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/prctl.h>
@@ -265,12 +264,8 @@ int probe_send(const struct probe_send_cfg *cfg, struct probe_send_result *res)
 		now = timeutil_mono_ns();
 		due = (now - start) / interval + 1;
 		if (due <= i) {
-			uint64_t at = start + i * interval;
-			struct timespec ts = { .tv_sec = (time_t)(at / NSEC_PER_SEC),
-					       .tv_nsec = (long)(at % NSEC_PER_SEC) };
-
-			/* One sleep, woken by a signal: the loop looks at stop again. */
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			/* Woken by a signal: the loop looks at stop again. */
+			timeutil_nap_until_mono(start + i * interval);
 			continue;
 		}
 		while (n < PROBE_BATCH && i + n < total && i + n < due) {

@@ -39,14 +39,19 @@ int timeutil_poll_ms(uint64_t deadline_ns)
 	return t >= deadline_ns ? 0 : (int)((deadline_ns - t + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 }
 
-void timeutil_sleep_until_mono(uint64_t deadline_ns)
+int timeutil_nap_until_mono(uint64_t deadline_ns)
 {
 	struct timespec ts = {
 		.tv_sec = (time_t)(deadline_ns / NSEC_PER_SEC),
 		.tv_nsec = (long)(deadline_ns % NSEC_PER_SEC),
 	};
 
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	return clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR ? -EINTR : 0;
+}
+
+void timeutil_sleep_until_mono(uint64_t deadline_ns)
+{
+	while (timeutil_nap_until_mono(deadline_ns) == -EINTR)
 		;
 }
 

@@ -43,4 +43,7 @@ char *timeutil_format_real(uint64_t ns, char *buf, size_t size);
 /* Sleep until the given CLOCK_MONOTONIC instant (restarts on EINTR). */
 void timeutil_sleep_until_mono(uint64_t deadline_ns);
 
+/* The same, once: 0, or -EINTR when a signal woke it first. */
+int timeutil_nap_until_mono(uint64_t deadline_ns);
+
 #endif
